@@ -1,0 +1,3 @@
+from stackup.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The `stackup` entry point: global options, lazy command loading, error reporting.
+
+Only the module of the command being run is imported, and `stackup --help` is
+answered from the command table without importing Typer at all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from stackup.cli import commands
+
+GLOBAL_VALUE_OPTIONS = {"-f", "--file", "-p", "--project-name", "--project-directory",
+                        "--env-file", "--profile", "--progress"}
+
+USAGE = "Usage: stackup [OPTIONS] COMMAND [ARGS]..."
+
+GLOBAL_HELP = [
+    ("-f, --file FILE", "Compose configuration file (repeatable, '-' for stdin)"),
+    ("-p, --project-name NAME", "Project name"),
+    ("--project-directory DIR", "Alternate working directory (default: folder of the first file)"),
+    ("--env-file FILE", "Alternate environment file (repeatable)"),
+    ("--profile NAME", "Enable a profile (repeatable, '*' for all)"),
+    ("--progress MODE", "auto, tty, plain or quiet"),
+    ("--debug", "Show tracebacks of failures"),
+    ("--version", "Show the version and exit"),
+    ("--help", "Show this message and exit"),
+]
+
+
+def static_help() -> str:
+    lines = [USAGE, "", "  Compose-style stacks on stackup's embedded container engine.", "", "Options:"]
+    lines += [f"  {flag:<28} {text}" for flag, text in GLOBAL_HELP]
+    lines += ["", "Commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in commands.available().items()]
+    return "\n".join(lines) + "\n"
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The first word of argv that is not a global option or its value."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in GLOBAL_VALUE_OPTIONS:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
+
+
+def build_app(name: str | None):
+    """The root Typer app with the named command registered (all of them if unknown)."""
+    import importlib
+
+    import typer
+
+    from stackup.cli.options import GlobalOptions
+
+    app = typer.Typer(add_completion=False, no_args_is_help=True,
+                      pretty_exceptions_enable=False, rich_markup_mode=None,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        file: list[str] = typer.Option([], "-f", "--file", help="Compose configuration file"),
+        project_name: str = typer.Option(None, "-p", "--project-name", help="Project name"),
+        project_directory: str = typer.Option(None, "--project-directory", help="Working directory"),
+        env_file: list[str] = typer.Option([], "--env-file", help="Alternate environment file"),
+        profile: list[str] = typer.Option([], "--profile", help="Enable a profile"),
+        progress: str = typer.Option("auto", "--progress", help="auto, tty, plain or quiet"),
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks of failures"),
+    ) -> None:
+        """Compose-style stacks on stackup's embedded container engine."""
+        from pathlib import Path
+
+        ctx.obj = GlobalOptions(
+            files=list(file), project_name=project_name,
+            project_directory=Path(project_directory) if project_directory else None,
+            env_files=list(env_file), profiles=list(profile), debug=debug, progress=progress)
+
+    table = commands.available()
+    modules = [table[name][0]] if name in table else sorted({m for m, _ in table.values()})
+    for module in modules:
+        importlib.import_module(module).register(app)
+    return app
+
+
+def report(exc: BaseException, debug: bool) -> int:
+    """Print a failure as one line per problem (a traceback only with --debug)."""
+    from stackup.errors import StackupError
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, StackupError):
+        for line in exc.lines():
+            print(f"stackup: {line}", file=sys.stderr)
+        return exc.exit_code
+    print(f"stackup: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if not debug:
+        print("stackup: run again with --debug for a traceback", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("STACKUP_DEBUG") == "1"
+    if not argv or argv in (["--help"], ["-h"]):
+        sys.stdout.write(static_help())
+        return 0
+    if argv == ["--version"]:
+        from stackup import __version__
+
+        print(f"stackup version {__version__}")
+        return 0
+    try:
+        import typer.main
+        from typer._click import exceptions as click_exceptions
+
+        command = typer.main.get_command(build_app(command_name(argv)))
+        try:
+            result = command.main(args=argv, prog_name="stackup", standalone_mode=False)
+        except click_exceptions.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click_exceptions.Abort:
+            print("Aborted.", file=sys.stderr)
+            return 130
+        except click_exceptions.Exit as exc:
+            return exc.exit_code
+        return result if isinstance(result, int) else 0
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the one place every failure is reported
+        return report(exc, debug)

@@ -1,0 +1,79 @@
+"""On-disk state of the engine: the root directory, atomic writes and locks.
+
+Every state change is written to a temporary file, fsynced and renamed over the
+old one, so a crash leaves either the old or the new content, never half of it.
+Changes that read-modify-write take an exclusive `flock` on a lock file first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = "/var/lib/stackup"
+
+
+def root() -> Path:
+    """The engine's root directory: `$STACKUP_ROOT`, else /var/lib/stackup."""
+    return Path(os.environ.get("STACKUP_ROOT") or DEFAULT_ROOT).absolute()
+
+
+def ensure_dir(path: Path, mode: int = 0o711) -> Path:
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` so readers see the old or the new content only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: Path, value: Any, mode: int = 0o644) -> None:
+    atomic_write_bytes(path, json.dumps(value, indent=2, sort_keys=True).encode() + b"\n", mode)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """The JSON in `path`, or `default` when the file does not exist."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return default
+
+
+@contextlib.contextmanager
+def locked(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold an flock on `path` (created if missing) for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
