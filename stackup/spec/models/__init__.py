@@ -1,0 +1,2 @@
+def check_tree(tree, filename, problems):
+    return None
