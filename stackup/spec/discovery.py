@@ -92,6 +92,10 @@ def discover(files: list[str], project_directory, env_files: list[str], environ:
             paths.append(str(override))
     if project_dir is None:
         project_dir = Path(paths[0]).parent if paths[0] != "-" else cwd
+        # the project's own folder may hold a .env of its own (COMPOSE_FILE pointed there)
+        if not env_files and os.path.normpath(project_dir) != os.path.normpath(env_dir):
+            for key, value in _read_dotenv([], Path(project_dir), environ, cwd).items():
+                environ.setdefault(key, value)
     return Discovered(paths, Path(os.path.normpath(project_dir)), environ, warnings)
 
 

@@ -245,8 +245,8 @@ class Loader:
             else:
                 project_dir = str(project_directory)
             if files[0] in included:
-                chain = "\n include ".join(self.display(f) for f in included[1:] + [files[0]])
-                self.abort(f"include cycle detected:\n{self.display(included[0])}\n include {chain}")
+                chain = " -> ".join(self.display(f) for f in included + [files[0]])
+                self.abort(f"include cycle detected: {chain}", ("include", str(index)))
             env_files = entry.get("env_file")
             env_files = [env_files] if isinstance(env_files, str) else list(env_files or [])
             if not env_files:
@@ -320,7 +320,7 @@ def resolve_environment(model: dict, environ: dict[str, str]) -> None:
                 else:
                     out.append(item)
             service["environment"] = out
-    for kind, attr in (("secrets", "x-#content"), ("configs", "content")):
+    for kind, attr in (("secrets", "x-#content"),):
         for resource in (model.get(kind) or {}).values():
             if isinstance(resource, dict) and isinstance(resource.get("environment"), str):
                 if resource["environment"] in environ:

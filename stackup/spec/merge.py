@@ -193,8 +193,11 @@ def _volume_key(item, path):
             raise MergeError(f"service volume {pathmatch.dotted(path)} is missing a mount target")
         return target
     if isinstance(item, str):
-        from stackup.spec.shortsyntax import parse_volume
-        return parse_volume(item)["target"]
+        from stackup.spec.shortsyntax import SyntaxProblem, parse_volume
+        try:
+            return parse_volume(item)["target"]
+        except SyntaxProblem as exc:
+            raise MergeError(f"{pathmatch.dotted(path)}: {exc}") from None
     return ""
 
 

@@ -135,11 +135,21 @@ def cpus(value: Any, path: tuple) -> float:
 
 # -- services ---------------------------------------------------------------------
 
+def drop_extensions(value: Any) -> Any:
+    """The JSON output drops `x-*` fields inside services."""
+    if isinstance(value, dict):
+        return {k: drop_extensions(v) for k, v in value.items() if not str(k).startswith("x-")}
+    if isinstance(value, list):
+        return [drop_extensions(v) for v in value]
+    return value
+
+
 def render_service(service: dict, path: tuple) -> dict:
     out: dict[str, Any] = {}
+    service = drop_extensions(service)
     for key, value in service.items():
-        if key.startswith("x-"):
-            continue  # the JSON output drops service extensions
+        if value == "" and key not in ("command", "entrypoint"):
+            continue  # Go's omitempty
         handler = _SERVICE.get(key)
         out[key] = handler(value, path + (key,)) if handler else value
     out.setdefault("command", None)
@@ -158,7 +168,7 @@ def _env(value, path):
 
 
 def _build(value, path):
-    out = dict(value)
+    out = {k: v for k, v in value.items() if v != ""}
     for key in ("labels", "additional_contexts"):
         if key in out:
             out[key] = string_map(out[key])
@@ -287,7 +297,67 @@ def _logging(value, path):
 
 
 def _depends_on(value, path):
-    return value
+    out = {}
+    for name, dep in (value or {}).items():
+        dep = dict(dep or {})
+        if dep.get("restart") is False:
+            del dep["restart"]
+        out[name] = dep
+    return out
+
+
+def _hooks(value, path):
+    out = []
+    for hook in value or []:
+        hook = dict(hook)
+        if "command" in hook:
+            hook["command"] = shell_command(hook["command"])
+        if "environment" in hook:
+            hook["environment"] = string_map(hook["environment"], allow_none=True)
+        out.append(hook)
+    return out
+
+
+def _provider(value, path):
+    out = dict(value)
+    if isinstance(out.get("options"), dict):
+        out["options"] = {k: [go_str(x) for x in (v if isinstance(v, list) else [v])]
+                          for k, v in out["options"].items()}
+    return out
+
+
+def _develop(value, path):
+    out = dict(value)
+    watches = []
+    for watch in out.get("watch") or []:
+        watch = dict(watch)
+        if isinstance(watch.get("exec"), dict):
+            exec_ = dict(watch["exec"])
+            if "command" in exec_:
+                exec_["command"] = shell_command(exec_["command"])
+            watch["exec"] = exec_
+        watches.append(watch)
+    if "watch" in out:
+        out["watch"] = watches
+    return out
+
+
+def _blkio(value, path):
+    out = dict(value)
+    for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+        if isinstance(out.get(key), list):
+            entries = []
+            for entry in out[key]:
+                rate = entry.get("rate")
+                if key.endswith("bps") and rate is not None:
+                    rate = byte_size(rate, path + (key,))
+                elif rate is not None:
+                    rate = go_str(rate)
+                entries.append({"Path": entry.get("path"), "Rate": rate})
+            out[key] = entries
+    if isinstance(out.get("weight_device"), list):
+        out["weight_device"] = [{"Path": e.get("path"), "Weight": e.get("weight")} for e in out["weight_device"]]
+    return out
 
 
 def _bytes(value, path):
@@ -304,6 +374,12 @@ def _mounts(value, path):
 
 _SERVICE = {
     "command": lambda v, p: shell_command(v),
+    "depends_on": _depends_on,
+    "post_start": _hooks,
+    "pre_stop": _hooks,
+    "provider": _provider,
+    "develop": _develop,
+    "blkio_config": _blkio,
     "entrypoint": lambda v, p: shell_command(v),
     "environment": _env,
     "labels": _labels,
@@ -359,6 +435,7 @@ def render_resource(kind: str, resource: dict) -> dict:
         out["ipam"] = ipam
     for key in [k for k in out if k.startswith("x-")]:
         del out[key]
+
     return out
 
 
