@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
 
@@ -249,7 +251,7 @@ class ServiceModel(Strict):
     entrypoint: Optional[Union[str, list[str]]] = None
     environment: Optional[ListOrDict] = None
     env_file: Optional[Union[str, list[Union[str, EnvFileEntry]]]] = None
-    ports: Optional[list[Union[int, str, PortLong]]] = None
+    ports: Optional[list[Annotated[Union[int, str, PortLong], BeforeValidator(_check_port)]]] = None
     expose: Optional[list[IntOrStr]] = None
     volumes: Optional[list[Union[str, VolumeLong]]] = None
     tmpfs: Optional[StringOrList] = None
@@ -337,13 +339,6 @@ class ServiceModel(Strict):
     userns_mode: Optional[str] = _unsupported()
     uts: Optional[str] = _unsupported()
 
-    @field_validator("ports", mode="before")
-    @classmethod
-    def _ports(cls, value):
-        if isinstance(value, list):
-            for item in value:
-                _check_port(item)
-        return value
 
 
 # -- top-level resources --------------------------------------------------------------

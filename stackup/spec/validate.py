@@ -86,7 +86,7 @@ def _message(errors: list[dict], tree: Any, path: tuple) -> str:
     for error in errors:
         msg = str(error["msg"])
         if msg.startswith("Input should be "):
-            msg = msg[len("Input should be "):]
+            msg = msg[len("Input should be "):].replace("a valid ", "a ")
         if error["type"] == "missing":
             msg = f"is required ({'.'.join(map(str, error['loc'][-1:]))})"
         if msg not in wanted:
