@@ -252,9 +252,10 @@ _DROP = object()
 
 def load_documents(text: str, filename: str) -> list[Document]:
     """Every document of a YAML text, with positions and reset/override paths."""
-    loader = _Loader(text)
     documents = []
+    loader = None
     try:
+        loader = _Loader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -268,9 +269,12 @@ def load_documents(text: str, filename: str) -> list[Document]:
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlError(f"{where}: {problem}") from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"{filename}: {exc}") from None
+        raise YamlError(f"{filename}: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise YamlError(f"{filename}: the YAML nests too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents
 
 
