@@ -55,7 +55,6 @@ def command_name(argv: list[str]) -> str | None:
 
 def build_app(name: str | None):
     """The root Typer app with the named command registered (all of them if unknown)."""
-    global typer  # the callback's annotations (typer.Context) are resolved in this module
     import importlib
 
     from stackup.cli.root import make_root_app
