@@ -203,3 +203,94 @@ def prune(all_: bool = typer.Option(False, "-a", "--all", help="Remove all unuse
         print("\n".join(lines))
         print()
     print(f"Total reclaimed space: {human_size(freed)}")
+
+
+@group.command("pull")
+def pull(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
+    platform: str = typer.Option(None, "--platform", help="os/arch[/variant] (default: this host's)"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress progress output"),
+) -> None:
+    """Pull an image from a registry."""
+    from stackup.engine.images import platform as plat
+    from stackup.engine.images.progress import for_mode
+    from stackup.engine.images.pull import pull as do_pull
+
+    with for_mode("quiet" if quiet else _progress_mode(ctx)) as progress:
+        image = do_pull(_store(), name, platform=plat.parse(platform) if platform else None, progress=progress)
+    print(parse_reference(name).familiar() if not quiet else image.id)
+
+
+@group.command("push")
+def push(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME[:TAG]"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress progress output"),
+) -> None:
+    """Push an image to the registry its name points at."""
+    from stackup.engine.images.progress import for_mode
+    from stackup.engine.images.push import push as do_push
+
+    with for_mode("quiet" if quiet else _progress_mode(ctx)) as progress:
+        digest = do_push(_store(), name, progress=progress)
+    print(f"{parse_reference(name).familiar()}@{digest}" if not quiet else digest)
+
+
+@group.command("load")
+def load(
+    input_: str = typer.Option(None, "-i", "--input", help="Read from a tar archive file instead of stdin"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress the load output"),
+) -> None:
+    """Load images from a docker save or OCI layout archive."""
+    import shutil
+    import tempfile
+
+    from stackup.engine.images.archive import load as do_load
+
+    store = _store()
+    if input_ is None:
+        if sys.stdin.isatty():
+            raise UserError("requested load from stdin, but stdin is empty (use -i FILE)")
+        with tempfile.NamedTemporaryFile(prefix="stackup-load-") as tmp:
+            shutil.copyfileobj(sys.stdin.buffer, tmp)
+            tmp.flush()
+            loaded = do_load(store, Path(tmp.name))
+    else:
+        loaded = do_load(store, Path(input_))
+    if not quiet:
+        for item in loaded:
+            if item.names:
+                for n in item.names:
+                    print(f"Loaded image: {parse_reference(n).familiar()}")
+            else:
+                print(f"Loaded image ID: {item.image.id}")
+
+
+@group.command("save")
+def save(
+    images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    output: str = typer.Option(None, "-o", "--output", help="Write to a file instead of stdout"),
+) -> None:
+    """Save images to a tar archive (docker save and OCI layout at once)."""
+    import os
+
+    from stackup.engine.images.archive import save as do_save
+
+    store = _store()
+    for ref in images:
+        store.resolve(ref)  # fail before writing anything
+    if output is None:
+        if sys.stdout.isatty():
+            raise UserError("cowardly refusing to write an archive to a terminal (use -o FILE or redirect)")
+        do_save(store, images, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    tmp = f"{output}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as out:
+            do_save(store, images, out)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -272,6 +272,13 @@ class ImageStore:
             entry["references"] = sorted(set(entry["references"]) | {wanted})
         return self.get(image.id)
 
+    def add_repo_digest(self, image_id: str, repo_digest: str) -> None:
+        """Remember that the registry knows this image as name@digest (after a push)."""
+        with self._editing() as index:
+            entry = index["images"].get(image_id)
+            if entry is not None:
+                entry["repo_digests"] = sorted(set(entry.get("repo_digests", [])) | {repo_digest})
+
     # --- removing ----------------------------------------------------------------------
 
     def rm(self, ref: str, force: bool = False, in_use: InUse | None = None) -> list[str]:
