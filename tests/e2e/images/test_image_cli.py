@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from stackup.testing.layers import TarBuilder
+from stackup.testing.registry import REGISTRY_BIN, LocalRegistry
 from stackup.testing.rootfs import BUSYBOX, make_busybox_rootfs, tar_directory
 
 pytestmark = pytest.mark.root
@@ -17,8 +18,12 @@ if os.geteuid() != 0:
 
 
 @pytest.fixture
-def stackup(tmp_path):
-    env = dict(os.environ, STACKUP_ROOT=str(tmp_path / "root"))
+def env(tmp_path):
+    return dict(os.environ, STACKUP_ROOT=str(tmp_path / "root"), DOCKER_CONFIG=str(tmp_path / "docker"))
+
+
+@pytest.fixture
+def stackup(env):
 
     def run(*args, check=True, input=None):
         proc = subprocess.run([sys.executable, "-m", "stackup", *args], env=env, capture_output=True,
@@ -88,3 +93,30 @@ def test_evil_rootfs_is_refused_and_leaves_nothing(stackup, tmp_path):
     assert stackup("image", "ls", "-qa").stdout == ""
     layers = tmp_path / "root" / "images" / "layers"
     assert not layers.exists() or os.listdir(layers) == []
+
+
+@pytest.mark.skipif(not REGISTRY_BIN.exists(), reason="docker-registry missing")
+def test_push_pull_save_load_through_the_cli(stackup, rootfs_tar, tmp_path, env):
+    with LocalRegistry(tmp_path / "registry", auth="htpasswd") as reg:
+        reg.docker_config(tmp_path / "docker")
+        name = f"{reg.host}/demo/busybox:1"
+        image_id = stackup("image", "import", str(rootfs_tar), name, "-c", 'CMD ["sh"]').stdout.strip()
+        pushed = stackup("image", "push", name)
+        assert pushed.stdout.strip().startswith(f"{name}@sha256:")
+        assert "Pushed" in pushed.stderr  # plain progress lines: stderr is not a terminal
+        stackup("image", "rm", name)
+        pulled = stackup("image", "pull", name)
+        assert pulled.stdout.strip() == name and "Pull complete" in pulled.stderr
+        (doc,) = json.loads(stackup("image", "inspect", name).stdout)
+        assert doc["Id"] == image_id and doc["RepoDigests"][0].startswith(f"{reg.host}/demo/busybox@sha256:")
+        stackup("image", "save", "-o", str(tmp_path / "saved.tar"), name)
+        stackup("image", "rm", name)
+        loaded = stackup("image", "load", "-i", str(tmp_path / "saved.tar"))
+        assert loaded.stdout.strip() == f"Loaded image: {name}"
+        assert stackup("image", "ls", "-q", "--no-trunc").stdout.strip() == image_id
+        missing = stackup("image", "pull", f"{reg.host}/demo/none:1", check=False)
+        assert missing.returncode == 2 and "not found" in missing.stderr and "Traceback" not in missing.stderr
+        env_no_creds = dict(env, DOCKER_CONFIG=str(tmp_path / "nothing"))
+        denied = subprocess.run([sys.executable, "-m", "stackup", "image", "pull", name], env=env_no_creds,
+                                capture_output=True, text=True)
+        assert denied.returncode == 1 and "needs a user name and password" in denied.stderr
