@@ -44,7 +44,11 @@ class Dependency:
 class ServiceGraph:
     """The services of one project and the dependencies between them (a DAG)."""
 
-    def __init__(self, services: Iterable[str], dependencies: Iterable[Dependency]):
+    def __init__(self, services: Iterable[str], dependencies: Iterable[Dependency],
+                 skipped: Iterable[Dependency] = ()):
+        # `skipped`: optional (required: false) dependencies on services that are not
+        # defined or not enabled; kept only so callers can tell the user about them.
+        self.skipped: list[Dependency] = sorted(skipped, key=lambda d: (d.service, d.target))
         graph = nx.DiGraph()
         graph.add_nodes_from(sorted(services))
         for dep in dependencies:
@@ -63,6 +67,7 @@ class ServiceGraph:
         services = project.get("services") or {}
         disabled = set(disabled_services)
         dependencies: list[Dependency] = []
+        skipped: list[Dependency] = []
         problems: list[str] = []
         for name in sorted(services):
             for dep in service_dependencies(name, services[name] or {}):
@@ -70,9 +75,11 @@ class ServiceGraph:
                     dependencies.append(dep)
                 elif dep.required:
                     problems.append(_missing_message(dep, dep.target in disabled))
+                else:
+                    skipped.append(dep)
         if problems:
             raise UserError(problems[0], problems=problems)
-        return cls(services, dependencies)
+        return cls(services, dependencies, skipped)
 
     # -- queries ---------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ CONDITION_STYLE = {"service_started": "", "service_healthy": "green",
 # -- what the pictures say about a service, a dependency, a network ---------------------
 
 def service_summary(service: Mapping) -> str:
-    """What runs: the image (or the build context), replicas, a special network mode."""
+    """What runs: the image (or the build context, or the provider), replicas, a special
+    network mode."""
     parts = []
     if service.get("image"):
         parts.append(str(service["image"]))
@@ -32,9 +33,12 @@ def service_summary(service: Mapping) -> str:
     if build and not service.get("image"):
         context = build.get("context", ".") if isinstance(build, Mapping) else build
         parts.append(f"build {context}")
+    provider = service.get("provider")
+    if isinstance(provider, Mapping) and provider.get("type"):
+        parts.append(f"provider {provider['type']}")
     replicas = (service.get("deploy") or {}).get("replicas", service.get("scale"))
     if replicas is not None and replicas != 1:
-        parts.append(f"x{replicas}")
+        parts.append(f"replicas {replicas}")
     mode = service.get("network_mode")
     if mode:
         parts.append(f"network_mode {mode}")
@@ -93,9 +97,14 @@ def text_lines(project: Mapping, graph: ServiceGraph) -> list[Line]:
             lines.append(_service_line(outer + ("└── " if last else "├── "), name, services[name] or {}))
             inner = outer + ("    " if last else "│   ")
             deps = graph.dependencies(name)
-            for d_index, dep in enumerate(deps):
-                branch = "└─> " if d_index == len(deps) - 1 else "├─> "
-                lines.append([(inner + branch, "dim"), (dep.target, "cyan"), ("  ", ""),
+            skipped = [dep for dep in graph.skipped if dep.service == name]
+            for d_index, dep in enumerate(deps + skipped):
+                branch = "└─" if d_index == len(deps) + len(skipped) - 1 else "├─"
+                if dep in skipped:
+                    lines.append([(inner + branch + "x ", "dim"), (dep.target, "dim"),
+                                  ("  " + dependency_label(dep) + ": not in the stack, skipped", "dim")])
+                    continue
+                lines.append([(inner + branch + "> ", "dim"), (dep.target, "cyan"), ("  ", ""),
                               (dependency_label(dep), CONDITION_STYLE.get(dep.condition, ""))])
     members = network_members(project)
     if members:
@@ -165,6 +174,12 @@ def mermaid(project: Mapping, graph: ServiceGraph) -> str:
     for dep in graph.edges():
         arrow = "-->" if dep.required else "-.->"
         out.append(f'    {svc[dep.service]} {arrow}|"{_mermaid_text(dependency_label(dep))}"| {svc[dep.target]}')
+    missing = _ids("missing_", sorted({dep.target for dep in graph.skipped}))
+    for target, node in missing.items():
+        out.append(f'    {node}["{_mermaid_text(target)}<br/><small>not in the stack</small>"]')
+    for dep in graph.skipped:
+        out.append(f'    {svc[dep.service]} -.->|"{_mermaid_text(dependency_label(dep))}, skipped"| '
+                   f"{missing[dep.target]}")
     for network, names in members.items():
         out.append(f'    {net[network]}{{{{"network {_mermaid_text(network)}"}}}}')
         for name in names:
@@ -172,6 +187,9 @@ def mermaid(project: Mapping, graph: ServiceGraph) -> str:
     if members:
         out.append("    classDef network fill:#eef,stroke:#88a,stroke-dasharray: 4 2")
         out.append("    class " + ",".join(net.values()) + " network")
+    if missing:
+        out.append("    classDef missing color:#888,stroke:#aaa,stroke-dasharray: 2 2")
+        out.append("    class " + ",".join(missing.values()) + " missing")
     return "\n".join(out) + "\n"
 
 
@@ -200,6 +218,12 @@ def dot(project: Mapping, graph: ServiceGraph) -> str:
         style = "" if dep.required else ", style=dashed"
         out.append(f"    {_dot_id(dep.service)} -> {_dot_id(dep.target)} "
                    f"[label={_dot_id(dependency_label(dep))}{style}];")
+    for target in sorted({dep.target for dep in graph.skipped}):
+        out.append(f"    {_dot_id('missing:' + target)} [label={_dot_id(target + chr(10) + 'not in the stack')}, "
+                   "style=\"rounded,dotted\", fontcolor=gray40, color=gray40];")
+    for dep in graph.skipped:
+        out.append(f"    {_dot_id(dep.service)} -> {_dot_id('missing:' + dep.target)} "
+                   f"[label={_dot_id(dependency_label(dep) + ', skipped')}, style=dotted, color=gray40];")
     for network, names in members.items():
         node = _dot_id("network:" + network)
         out.append(f"    {node} [label={_dot_id('network ' + network)}, shape=hexagon, "

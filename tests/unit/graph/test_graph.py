@@ -153,3 +153,13 @@ def test_links_to_an_undefined_service_fail_the_consistency_check():
     with pytest.raises(UserError) as info:
         ServiceGraph.from_project_dict(load_case("cg-full-example"))
     assert 'service "foo" depends on (via links) undefined service "db"' in info.value.lines()
+
+
+def test_skipped_optional_dependencies_are_remembered_not_drawn_as_edges():
+    graph = ServiceGraph.from_project_dict(
+        project(web={"depends_on": {"cache": {"condition": "service_healthy", "required": False},
+                                    "db": {"condition": "service_started", "required": False}}},
+                db={}),
+        disabled_services={"cache"})
+    assert [d.target for d in graph.edges()] == ["db"]
+    assert graph.skipped == [Dependency("web", "cache", "service_healthy", required=False)]

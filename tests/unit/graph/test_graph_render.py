@@ -51,7 +51,7 @@ def test_text_is_a_tree_by_start_level_with_conditions():
     assert render("text") == (
         "shop: 4 services in 4 start levels (-> depends on)\n"
         "├── level 1\n"
-        "│   └── db  postgres:16  x2  [back]\n"
+        "│   └── db  postgres:16  replicas 2  [back]\n"
         "├── level 2\n"
         "│   └── migrate  flyway  [back]  profiles: setup\n"
         "│       └─> db  service_healthy\n"
@@ -94,7 +94,7 @@ def test_dot_ranks_levels_and_dashes_optional_edges():
     out = render("dot")
     assert out.startswith('digraph "shop" {\n') and out.endswith("}\n")
     assert '    "api" -> "migrate" [label="service_completed_successfully, optional", style=dashed];' in out
-    assert '    "db" [label="db\\npostgres:16  x2"];' in out
+    assert '    "db" [label="db\\npostgres:16  replicas 2"];' in out
     assert '    "network:back" [label="network back", shape=hexagon' in out
 
 
@@ -167,3 +167,11 @@ def test_command_help_exits_zero(capsys):
     # regression: the root callback's annotations must resolve and typer's Exit be caught
     assert main.main(["graph", "--help"]) == 0
     assert "--format" in capsys.readouterr().out
+
+
+def test_skipped_optional_dependency_is_shown_as_not_in_the_stack():
+    project = {"services": {"foo": {"depends_on": {"bar": {"condition": "service_healthy",
+                                                            "required": False}}}}}
+    assert "└─x bar  service_healthy, optional: not in the stack, skipped\n" in render("text", project)
+    assert 'svc_foo -.->|"service_healthy, optional, skipped"| missing_bar' in render("mermaid", project)
+    assert '"foo" -> "missing:bar"' in render("dot", project)
