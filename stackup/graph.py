@@ -65,12 +65,17 @@ class ServiceGraph:
         case it is dropped, as compose does. All such problems are reported at once.
         """
         services = project.get("services") or {}
+        if not isinstance(services, Mapping):
+            raise UserError("services: must be a mapping of service names to services")
         disabled = set(disabled_services)
         dependencies: list[Dependency] = []
         skipped: list[Dependency] = []
         problems: list[str] = []
         for name in sorted(services):
-            for dep in service_dependencies(name, services[name] or {}):
+            service = services[name] or {}
+            if not isinstance(service, Mapping):
+                raise UserError(f"services.{name}: must be a mapping")
+            for dep in service_dependencies(name, service):
                 if dep.target in services:
                     dependencies.append(dep)
                 elif dep.required:
@@ -169,30 +174,32 @@ def service_dependencies(name: str, service: Mapping) -> list[Dependency]:
 def _explicit(name: str, depends_on) -> list[Dependency]:
     if not depends_on:
         return []
+    where = f"services.{name}.depends_on"
     if isinstance(depends_on, list):  # short syntax: a list of names
-        return [Dependency(name, str(target)) for target in depends_on]
+        return [Dependency(name, target) for target in _strings(where, depends_on)]
     if not isinstance(depends_on, Mapping):
-        raise UserError(f"services.{name}.depends_on: must be a list or a mapping of services")
+        raise UserError(f"{where}: must be a list or a mapping of services")
     result = []
     for target, options in depends_on.items():
-        options = options or {}
+        options = {} if options is None else options
+        if not isinstance(options, Mapping):
+            raise UserError(f"{where}.{target}: must be a mapping (condition, required, restart)")
         condition = options.get("condition") or DEFAULT_CONDITION
         if condition not in CONDITIONS:
-            raise UserError(f"services.{name}.depends_on.{target}.condition: "
+            raise UserError(f"{where}.{target}.condition: "
                             f"{condition!r} is not one of {', '.join(CONDITIONS)}")
         result.append(Dependency(name, str(target), condition,
-                                 required=_flag(options.get("required"), True),
-                                 restart=_flag(options.get("restart"), False)))
+                                 required=_flag(f"{where}.{target}.required", options.get("required"), True),
+                                 restart=_flag(f"{where}.{target}.restart", options.get("restart"), False)))
     return result
 
 
 def _implicit(name: str, service: Mapping) -> list[Dependency]:
     """Dependencies from links, volumes_from, network_mode and ipc (always required)."""
     targets: list[tuple[str, str]] = []
-    for link in service.get("links") or []:
-        targets.append((str(link).split(":", 1)[0], "links"))
-    for source in service.get("volumes_from") or []:
-        source = str(source)
+    for link in _strings(f"services.{name}.links", service.get("links")):
+        targets.append((link.split(":", 1)[0], "links"))
+    for source in _strings(f"services.{name}.volumes_from", service.get("volumes_from")):
         if not source.startswith("container:"):  # another container, not a service
             targets.append((source.split(":", 1)[0], "volumes_from"))
     for attribute in ("network_mode", "ipc"):
@@ -203,8 +210,22 @@ def _implicit(name: str, service: Mapping) -> list[Dependency]:
             for target, source in targets]
 
 
-def _flag(value, default: bool) -> bool:
-    return default if value is None else bool(value)
+def _strings(where: str, value) -> list[str]:
+    """A list of names, or a clear error (a bare string would otherwise be iterated
+    character by character)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise UserError(f"{where}: must be a list of strings")
+    return value
+
+
+def _flag(where: str, value, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise UserError(f"{where}: must be true or false, not {value!r}")
+    return value
 
 
 def _missing_message(dep: Dependency, disabled: bool) -> str:

@@ -163,3 +163,15 @@ def test_skipped_optional_dependencies_are_remembered_not_drawn_as_edges():
         disabled_services={"cache"})
     assert [d.target for d in graph.edges()] == ["db"]
     assert graph.skipped == [Dependency("web", "cache", "service_healthy", required=False)]
+
+
+@pytest.mark.parametrize("service, message", [
+    ({"links": "db"}, "services.web.links: must be a list of strings"),
+    ({"volumes_from": [1]}, "services.web.volumes_from: must be a list of strings"),
+    ({"depends_on": {"db": "yes"}}, "services.web.depends_on.db: must be a mapping"),
+    ({"depends_on": {"db": {"required": "no"}}}, "services.web.depends_on.db.required: must be true or false"),
+    ({"depends_on": 3}, "services.web.depends_on: must be a list or a mapping"),
+])
+def test_malformed_raw_input_is_a_user_error(service, message):
+    with pytest.raises(UserError, match=message):
+        ServiceGraph.from_project_dict(project(web=service, db={}))

@@ -118,3 +118,25 @@ def test_a_back_edge_is_reported_as_a_real_cycle(project, data):
     graph.add_edge(a, b)
     for source, target in zip(path, path[1:]):
         assert graph.has_edge(source, target)
+
+
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    | st.sampled_from(["service:a", "service:b", "container:x", "a:ro", "b", *CONDITIONS]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["a", "b", "condition", "required", "restart"]), inner, max_size=4),
+    max_leaves=12)
+ATTRIBUTES = ["depends_on", "links", "volumes_from", "network_mode", "ipc", "image"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                       st.none() | st.dictionaries(st.sampled_from(ATTRIBUTES), JUNK, max_size=4),
+                       max_size=3))
+def test_any_shape_of_input_builds_a_graph_or_gives_a_user_error(services):
+    try:
+        graph = ServiceGraph.from_project_dict({"services": services})
+    except UserError as exc:
+        assert exc.lines() and all(isinstance(line, str) and "\n" not in line for line in exc.lines())
+    else:
+        assert sorted(s for level in graph.levels() for s in level) == sorted(services)

@@ -175,3 +175,19 @@ def test_skipped_optional_dependency_is_shown_as_not_in_the_stack():
     assert "└─x bar  service_healthy, optional: not in the stack, skipped\n" in render("text", project)
     assert 'svc_foo -.->|"service_healthy, optional, skipped"| missing_bar' in render("mermaid", project)
     assert '"foo" -> "missing:bar"' in render("dot", project)
+
+
+def test_named_services_draw_only_them_and_their_dependencies(monkeypatch, capsys):
+    monkeypatch.setattr(graph_cli, "load_project_dict", lambda options: (STACK, set()))
+    assert main.main(["graph", "migrate"]) == 0
+    assert capsys.readouterr().out == (
+        "shop: 2 services in 2 start levels (-> depends on)\n"
+        "├── level 1\n"
+        "│   └── db  postgres:16  replicas 2  [back]\n"
+        "└── level 2\n"
+        "    └── migrate  flyway  [back]  profiles: setup\n"
+        "        └─> db  service_healthy\n"
+        "networks\n"
+        "└── back (shop_back): db, migrate\n")
+    assert main.main(["graph", "nope"]) == 2
+    assert capsys.readouterr().err == "stackup: no such service: nope\n"
