@@ -52,6 +52,8 @@ class ServiceGraph:
         graph = nx.DiGraph()
         graph.add_nodes_from(sorted(services))
         for dep in dependencies:
+            if dep.service not in graph or dep.target not in graph:
+                raise ValueError(f"dependency {dep.service} -> {dep.target} names an unknown service")
             graph.add_edge(dep.service, dep.target, dependency=dep)
         _check_acyclic(graph)
         self._graph = graph
@@ -120,7 +122,7 @@ class ServiceGraph:
         """The selected services plus everything they depend on, transitively
         (`stackup up web` also starts web's dependencies), or only the selection
         with `no_deps`. An unknown service name is an error."""
-        selected = list(selection)
+        selected = [selection] if isinstance(selection, str) else list(selection)
         self._check_known(selected)
         result = set(selected)
         if not no_deps:

@@ -175,3 +175,10 @@ def test_skipped_optional_dependencies_are_remembered_not_drawn_as_edges():
 def test_malformed_raw_input_is_a_user_error(service, message):
     with pytest.raises(UserError, match=message):
         ServiceGraph.from_project_dict(project(web=service, db={}))
+
+
+def test_direct_construction_rejects_edges_to_unknown_services():
+    with pytest.raises(ValueError):
+        ServiceGraph(["web"], [Dependency("web", "db")])
+    graph = ServiceGraph(["web", "db"], [Dependency("web", "db")])
+    assert graph.closure("web") == {"web", "db"}  # a lone name is not iterated letter by letter
