@@ -4,8 +4,6 @@ Only the module of the command being run is imported, and `stackup --help` is
 answered from the command table without importing Typer at all.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
