@@ -227,6 +227,8 @@ class _Up:
             raise NotFoundError("--scale: no such service: " + ", ".join(unknown_scale))
         self.scope = selection_closure(self.services, options.services, options.no_deps)
         self.order = [s for s in dependency_order(self.services) if s in self.scope]
+        # services whose networks, volumes and images the plan provides (`run` adds its own)
+        self.infra_services = list(self.order)
         self.plan = Plan(self.project)
         self.network_ops: dict[str, int] = {}
         self.volume_ops: dict[str, int] = {}
@@ -269,8 +271,8 @@ class _Up:
 
     def used_networks(self) -> list[str]:
         keys = set()
-        for service in self.scope:
-            if self.scale(service) == 0:
+        for service in self.infra_services:
+            if self.scale(service) == 0 and service in self.scope:
                 continue
             keys.update((self.config(service).get("networks") or {}).keys())
         return sorted(keys)
@@ -278,8 +280,8 @@ class _Up:
     def used_volumes(self) -> list[str]:
         declared = self.desired.get("volumes") or {}
         keys = set()
-        for service in self.scope:
-            if self.scale(service) == 0:
+        for service in self.infra_services:
+            if self.scale(service) == 0 and service in self.scope:
                 continue
             for mount in self.config(service).get("volumes") or []:
                 if isinstance(mount, Mapping) and mount.get("type") == "volume" and mount.get("source") in declared:
@@ -315,8 +317,8 @@ class _Up:
     def plan_images(self) -> None:
         if self.options.images_resolved:
             return
-        for service in self.order:
-            if self.scale(service) == 0:
+        for service in self.infra_services:
+            if self.scale(service) == 0 and service in self.scope:
                 continue
             action = _image_action(self.project, service, self.config(service), self.observed, self.options)
             ref = self.image_ref(service)
@@ -397,19 +399,24 @@ class _Up:
             if condition == "service_started":
                 gates += self.started.get(dep, [])
             elif condition in ("service_healthy", "service_completed_successfully"):
-                gates.append(self.wait_op(dep, HEALTHY if condition == "service_healthy" else COMPLETED, service))
+                wanted = HEALTHY if condition == "service_healthy" else COMPLETED
+                gates.append(self.wait_op(dep, wanted, service, required=(spec or {}).get("required", True)))
             else:
                 raise UserError(f"services.{service}.depends_on.{dep}.condition: unknown condition {condition!r}")
         return gates
 
-    def wait_op(self, dep: str, condition: str, dependent: str) -> int:
+    def wait_op(self, dep: str, condition: str, dependent: str, required: bool) -> int:
+        """One WAIT per (dependency, condition), shared by all dependents. It is best
+        effort (a failure only warns) while every dependent says `required: false`."""
         key = (dep, condition)
         if key not in self.wait_ops:
             targets = tuple(self.name_of(dep, n) for n in self.verdicts[dep].numbers())
             op = self.plan.add(Kind.WAIT, dep, f"{dependent} depends on it", self.started.get(dep, []),
                                service=dep, condition=condition, targets=targets,
-                               timeout=self.options.wait_timeout)
+                               timeout=self.options.wait_timeout, best_effort=not required)
             self.wait_ops[key] = op.id
+        elif required:
+            self.plan.get(self.wait_ops[key]).best_effort = False
         return self.wait_ops[key]
 
     # -- containers -----------------------------------------------------------
@@ -568,6 +575,65 @@ def reconcile(desired: Mapping[str, Any], observed: Snapshot, options: UpOptions
     """The plan that brings the project from `observed` to the stack `desired`
     (a normalized stack dict, as `Project.to_dict()` gives it)."""
     return _Up(desired, observed, options).run()
+
+
+# ---------------------------------------------------------------------------
+# run
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    token: str                              # naming.new_oneoff_token(): makes the name unique
+    no_deps: bool = False
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # normalized attributes replacing the service's
+    service_ports: bool = False             # publish the service's ports (compose: only with --service-ports)
+    start: bool = True                      # False: the caller starts it (e.g. after attaching)
+    pull: str = "policy"
+    config_files: tuple[str, ...] = ()
+    working_dir: str | None = None
+
+
+def oneoff_config(config: Mapping[str, Any], options: RunOptions) -> dict[str, Any]:
+    """The service config a one-off container runs: the overrides win; no ports
+    unless asked; no restart policy (a one-off runs once, as compose runs it)."""
+    result = {k: v for k, v in config.items() if k not in ("restart", "container_name")}
+    if not options.service_ports:
+        result.pop("ports", None)
+    result.update(options.overrides)
+    return result
+
+
+def plan_run(desired: Mapping[str, Any], observed: Snapshot, service: str, options: RunOptions) -> Plan:
+    """`run SERVICE`: bring up what the service depends on (unless `--no-deps`), as
+    `up` would, then create (and start) one one-off container of the service."""
+    services = desired.get("services") or {}
+    if service not in services:
+        raise NotFoundError(f"no such service: {service}")
+    deps = [] if options.no_deps else _dependencies(services, service)
+    up = _Up(desired, observed, UpOptions(services=tuple(deps), pull=options.pull,
+                                          config_files=options.config_files, working_dir=options.working_dir))
+    if not deps:
+        up.scope, up.order = set(), []
+    up.infra_services = up.order + [service]
+    up.plan_networks()
+    up.plan_volumes()
+    up.plan_images()
+    for name in up.order:
+        up.verdicts[name] = up.decide(name)
+    for name in up.order:
+        up.plan_service(name)
+    config = oneoff_config(up.config(service), options)
+    name = naming.oneoff_name(up.project, service, options.token)
+    labels = naming.container_labels(up.project, service, 1, config, config_hash=naming.config_hash(config),
+                                     oneoff=True, config_files=options.config_files,
+                                     working_dir=options.working_dir)
+    request = ContainerRequest(up.project, service, 1, name, up.image_ref(service), config, labels)
+    create = up.plan.add(Kind.CREATE, name, "one-off container", up.infrastructure(service) + up.gates(service),
+                         service=service, number=1, request=request)
+    if options.start:
+        up.plan.add(Kind.START, name, "one-off container", [create.id], service=service, number=1,
+                    created_by=create.id)
+    return up.plan
 
 
 # ---------------------------------------------------------------------------

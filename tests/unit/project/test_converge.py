@@ -179,3 +179,19 @@ def test_selection_leaves_other_services_alone(desired, pick, no_deps):
                     closure.add(dep)
                     todo.append(dep)
     assert touched <= closure
+
+
+def test_run_then_up_ignores_the_one_off_and_orphans_it_once_exited():
+    from stackup.project.reconcile import RunOptions, plan_run
+    engine = FakeEngine(images=dict(st.IMAGE_IDS))
+    d = st.webdemo()
+    plan = plan_run(d, observe(engine, "webdemo", d), "web", RunOptions(token="0a1b2c3d4e5f"))
+    execute(plan, engine).raise_for_failure()
+    assert engine.names() == ["webdemo-backend-1", "webdemo-web-run-0a1b2c3d4e5f"]
+    second = reconcile(d, observe(engine, "webdemo", d))
+    assert [op.describe() for op in second.ops] == [
+        "wait healthy backend (webdemo-backend-1)", "create webdemo-web-1", "start webdemo-web-1"]
+    assert second.warnings == []
+    engine.by_ref("webdemo-web-run-0a1b2c3d4e5f").status = "exited"
+    up(engine, d, remove_orphans=True)
+    assert engine.names() == ["webdemo-backend-1", "webdemo-web-1"]

@@ -161,3 +161,28 @@ def test_down_leaves_unlabelled_and_foreign_resources():
                                          ObservedNetwork("m", "x", naming.network_labels("other", "default"))),
                     volumes=(ObservedVolume("site"),))
     assert plan_down(snap, DownOptions(volumes=True)).is_empty()
+
+
+def test_wait_on_an_optional_dependency_is_best_effort_until_one_requires_it():
+    d = st.changed(st.webdemo(), "web", depends_on={"backend": {"condition": "service_healthy", "required": False}})
+    wait = reconcile(d, st.empty(d)).of_kind(Kind.WAIT)[0]
+    assert wait.best_effort and "(best effort)" in wait.line()
+    d["services"]["other"] = dict(d["services"]["web"], ports=[],
+                                  depends_on={"backend": {"condition": "service_healthy", "required": True}})
+    waits = reconcile(d, st.empty(d)).of_kind(Kind.WAIT)
+    assert len(waits) == 1 and not waits[0].best_effort
+
+
+def test_run_builds_a_one_off_request():
+    from stackup.project.reconcile import RunOptions, plan_run
+    d = st.changed(st.webdemo(), "web", restart="always")
+    plan = plan_run(d, st.deployed(d), "web", RunOptions(token="0a1b2c3d4e5f", overrides={"command": ["sh"]}))
+    request = plan.of_kind(Kind.CREATE)[0].request
+    assert request.name == "webdemo-web-run-0a1b2c3d4e5f"
+    assert request.config["command"] == ["sh"]
+    assert "ports" not in request.config and "restart" not in request.config
+    assert request.labels[naming.ONEOFF] == "True"
+    with_ports = plan_run(d, st.deployed(d), "web", RunOptions(token="x", service_ports=True))
+    assert with_ports.of_kind(Kind.CREATE)[0].request.config["ports"] == d["services"]["web"]["ports"]
+    with pytest.raises(NotFoundError, match="no such service: nope"):
+        plan_run(d, st.deployed(d), "nope", RunOptions(token="x"))

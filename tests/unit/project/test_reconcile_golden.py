@@ -18,13 +18,24 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _project_stacks as st  # noqa: E402
 
 from stackup.project.observed import Snapshot  # noqa: E402
-from stackup.project.reconcile import DownOptions, UpOptions, plan_down, reconcile  # noqa: E402
+from stackup.project.reconcile import (  # noqa: E402
+    DownOptions,
+    RunOptions,
+    UpOptions,
+    plan_down,
+    plan_run,
+    reconcile,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def up(desired, snapshot, **options):
     return lambda: reconcile(desired, snapshot, UpOptions(**options))
+
+
+def run(desired, snapshot, service, **options):
+    return lambda: plan_run(desired, snapshot, service, RunOptions(token="0a1b2c3d4e5f", **options))
 
 
 def down(snapshot, desired=None, **options):
@@ -146,6 +157,12 @@ SCENARIOS = {
                                       st.deployed(_namespace_stack())),
     "up-external-resources": up(_external_stack(), _external_snapshot()),
     "up-timeout": up(_web_changed(), st.deployed(st.webdemo()), timeout=3),
+    # run
+    "run-fresh": run(st.webdemo(), st.empty(st.webdemo()), "web", overrides={"command": ["sh"]}),
+    "run-deps-running": run(st.webdemo(), st.deployed(st.webdemo()), "web", start=False),
+    "run-no-deps": run(st.chain(), st.empty(st.chain()), "api", no_deps=True),
+    "run-chain": run(st.chain(), st.deployed(st.chain(), status="exited"), "front"),
+    "run-pull-missing": run(st.webdemo(), st.empty(st.webdemo(), images={}), "backend"),
     # down
     "down": down(st.deployed(st.chain()), st.chain()),
     "down-volumes": down(st.deployed(st.chain()), st.chain(), volumes=True),
