@@ -47,7 +47,6 @@ from stackup.project.plan import (
     ContainerRequest,
     Kind,
     NetworkRequest,
-    Op,
     Plan,
     VolumeRequest,
 )

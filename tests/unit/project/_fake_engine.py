@@ -12,7 +12,6 @@ import itertools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from stackup.errors import ConflictError, NotFoundError, StackupError
 from stackup.project import naming
