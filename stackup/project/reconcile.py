@@ -508,11 +508,14 @@ class _Up:
         if old.running:
             last = self.plan.add(Kind.STOP, old.name, reason, deps, service=service, number=number,
                                  container=old.id, timeout=self.options.timeout).id
-        aside = naming.moved_aside_name(old.id, old.name)
-        rename = self.plan.add(Kind.RENAME, old.name, "make way for its replacement",
-                               [last] if last else deps, service=service, number=number,
-                               container=old.id, new_name=aside)
-        create = self.plan.add(Kind.CREATE, request.name, reason, [rename.id], service=service,
+        aside = old.name
+        if old.name == request.name:
+            aside = naming.moved_aside_name(old.id, old.name)
+            last = self.plan.add(Kind.RENAME, old.name, "make way for its replacement",
+                                 [last] if last else deps, service=service, number=number,
+                                 container=old.id, new_name=aside).id
+        # else: already out of the way (a recreate interrupted after the rename)
+        create = self.plan.add(Kind.CREATE, request.name, reason, [last] if last else deps, service=service,
                                number=number, request=request)
         self.materialized.setdefault(service, []).append(create.id)
         after = create.id

@@ -195,3 +195,18 @@ def test_run_then_up_ignores_the_one_off_and_orphans_it_once_exited():
     engine.by_ref("webdemo-web-run-0a1b2c3d4e5f").status = "exited"
     up(engine, d, remove_orphans=True)
     assert engine.names() == ["webdemo-backend-1", "webdemo-web-1"]
+
+
+def test_a_recreate_interrupted_after_the_rename_is_finished_by_the_next_up():
+    from stackup.errors import StackupError
+    engine = FakeEngine(images=dict(st.IMAGE_IDS))
+    up(engine, st.webdemo())
+    changed = st.changed(st.webdemo(), "web", command=["httpd", "-p", "2"])
+    engine.fail[("create_container", "webdemo-web-1")] = StackupError("disk full")
+    outcome = execute(reconcile(changed, observe(engine, "webdemo", changed)), engine)
+    assert [f.op.kind.value for f in outcome.failures] == ["create"]
+    assert [n for n in engine.names() if n.endswith("_webdemo-web-1")] and "webdemo-web-1" not in engine.names()
+    del engine.fail[("create_container", "webdemo-web-1")]
+    up(engine, changed)
+    assert_converged(engine, changed)
+    assert engine.names() == ["webdemo-backend-1", "webdemo-web-1"]

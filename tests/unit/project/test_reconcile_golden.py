@@ -63,6 +63,15 @@ def _duplicate_after_crash():
     return st.with_containers(st.deployed(d), stale)
 
 
+def _interrupted_recreate():
+    """A recreate of web stopped after its rename: only the old container, aside."""
+    d = st.webdemo()
+    old_config = copy.deepcopy(d["services"]["web"])
+    old_config["command"] = ["old"]
+    aside = st.container(d, "web", 1, status="exited", config=old_config, name="0123456789ab_webdemo-web-1")
+    return st.with_containers(st.deployed(d), aside, drop=("webdemo-web-1",))
+
+
 def _orphans():
     d = st.webdemo()
     other = st.container(d, "backend", 1, name="webdemo-cache-1")
@@ -153,6 +162,7 @@ SCENARIOS = {
                         build=True),
     "up-wait": up(st.webdemo(), st.deployed(st.webdemo()), wait=True, wait_timeout=30),
     "up-duplicate-after-crash": up(st.webdemo(), _duplicate_after_crash()),
+    "up-interrupted-recreate": up(st.webdemo(), _interrupted_recreate()),
     "up-shared-namespace-cascade": up(st.changed(_namespace_stack(), "vpn", command=["openvpn"]),
                                       st.deployed(_namespace_stack())),
     "up-external-resources": up(_external_stack(), _external_snapshot()),
