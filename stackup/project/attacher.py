@@ -1,73 +1,54 @@
-"""The bridge between the runtime's network hook and the network engine.
+"""The runtime's network hook for service containers.
 
 The runtime makes a container's network namespace and calls every registered
-attacher with it (`stackup.engine.runtime.netns`). This attacher reads what the
-project layer put in the spec's `networks` (see `containerspec`): it joins the
-networks (veth, address, DNS names), writes the container's /etc/hosts and
-/etc/resolv.conf (the network's DNS server first), and publishes the ports on the
-host. `detach` undoes the ports and the endpoints, and tolerates repeats.
+attacher with it and a small dict (`networks`, `hostname`, `hosts_file`,
+`resolv_conf`; see `stackup.engine.runtime.netns`). The network engine's
+`RuntimeAttacher` does the work (networks, /etc/hosts, resolv.conf, published
+ports) but wants more than the runtime passes: the container's name, extra hosts,
+DNS servers, ports. This adapter reads those from the container's recorded spec
+(ports and dns_search from the `containerspec.NETWORK_EXTRAS` label) and hands the
+whole to the network engine.
 """
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
+import json
 from typing import Any
 
 _REGISTERED = False
 
 
 class ProjectAttacher:
-    def attach(self, container_id: str, netns_path: str, info: dict[str, Any]) -> dict[str, Any]:
-        from stackup import engine  # noqa: F401  (package import keeps the lazy modules light)
+    def __init__(self) -> None:
         from stackup.engine import network
 
-        wanted = info.get("networks") or {}
-        attachments = [network.Attachment(network=a["network"], aliases=list(a.get("aliases") or []),
-                                          ipv4_address=a.get("ipv4_address"),
-                                          hostname=info.get("hostname") or None,
-                                          container_name=a.get("container_name"),
-                                          dns=list(wanted.get("dns") or []))
-                       for a in wanted.get("attachments") or []]
-        if not attachments:
-            return {}
-        endpoints = network.attach(container_id, Path(netns_path), attachments)
-        try:
-            first = endpoints[0]
-            _write(info.get("hosts_file"),
-                   network.hosts_file(info.get("hostname"), [ep.ip for ep in endpoints],
-                                      wanted.get("extra_hosts") or None))
-            _write(info.get("resolv_conf"),
-                   network.resolv_conf(None if first.internal else first.gateway,
-                                       wanted.get("dns") or [], wanted.get("dns_search") or []))
-            bindings = network.publish(container_id, first.ip, wanted.get("ports") or [])
-        except BaseException:
-            self.detach(container_id)
-            raise
-        return {"endpoints": [ep.to_json() for ep in endpoints],
-                "ports": [b.to_json() for b in bindings]}
+        self.inner = network.runtime_attacher()
+
+    def attach(self, container_id: str, netns_path: str, info: dict[str, Any]) -> dict[str, Any]:
+        from stackup.engine import state as st
+        from stackup.project.containerspec import NETWORK_EXTRAS
+
+        recorded = st.read_json(st.root() / "containers" / container_id / "state.json", {}) or {}
+        spec = recorded.get("spec") or {}
+        extras = json.loads((spec.get("labels") or {}).get(NETWORK_EXTRAS) or "{}")
+        full = dict(info)
+        full.update(name=recorded.get("name"), domainname=spec.get("domainname") or None,
+                    extra_hosts=spec.get("extra_hosts") or None, dns=spec.get("dns") or [],
+                    dns_search=extras.get("dns_search") or [], ports=extras.get("ports") or [])
+        return self.inner.attach(container_id, netns_path, full)
 
     def detach(self, container_id: str) -> None:
-        from stackup.engine import network
-
-        with contextlib.suppress(Exception):
-            network.unpublish(container_id)
-        network.detach(container_id)
-
-
-def _write(path: str | None, text: str) -> None:
-    if path:
-        # in place: the file may already be bind-mounted into the container
-        with open(path, "w") as f:
-            f.write(text)
+        self.inner.detach(container_id)
 
 
 def register() -> None:
-    """Register the attacher with the runtime once per process."""
+    """Register the attacher with the runtime once per process (unless another
+    network attacher is already there)."""
     global _REGISTERED
     if _REGISTERED:
         return
     from stackup.engine.runtime import netns
 
-    netns.register_attacher(ProjectAttacher())
+    if not netns.attachers():
+        netns.register_attacher(ProjectAttacher())
     _REGISTERED = True

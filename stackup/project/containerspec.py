@@ -6,13 +6,15 @@ the image config, layers and mounts. `unsupported(config)` names the attributes 
 engine cannot honour yet (beyond those the spec layer already flags), so that `up`
 refuses them by name instead of ignoring them.
 
-Networking goes to the runtime as `network_mode: bridge` plus a `networks` mapping the
-project attacher (`stackup.project.attacher`) reads: the networks to join (with
-aliases and addresses), the ports to publish, and the container's DNS settings.
+Networking goes to the runtime as `network_mode: bridge` plus a `networks` mapping in
+the network engine's attacher format (engine network name -> aliases, address,
+priority); the ports to publish and `dns_search` ride in a label the project
+attacher (`stackup.project.attacher`) reads.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +26,8 @@ UNSUPPORTED_KEYS = ("build", "secrets", "configs", "devices", "group_add", "ipc"
 SUPPORTED_DEPLOY = ("replicas", "restart_policy", "resources")
 SUPPORTED_LIMITS = ("cpus", "memory", "pids")
 NS = 1_000_000_000
+# What the attacher needs beyond the runtime spec (ports, dns_search), as a JSON label.
+NETWORK_EXTRAS = "io.stackup.network-extras"
 
 
 def unsupported(service: str, config: Mapping[str, Any]) -> list[str]:
@@ -235,18 +239,15 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     if options.get("max-file"):
         args["log_max_files"] = _int(options["max-file"], f"{where}.logging.options.max-file")
     mode = str(config.get("network_mode") or "")
-    if mode in ("none", "host"):
-        args["network_mode"] = mode
+    nets = attachments(project_networks, config, container_name, service, network_name)
+    if mode in ("none", "host") or not nets:
+        args["network_mode"] = mode or "none"
     else:
+        # the network engine's attacher format: engine network name -> options
         args["network_mode"] = "bridge"
-        args["networks"] = {
-            "attachments": attachments(project_networks, config, container_name, service, network_name),
-            "ports": ports(config),
-            "dns": list(args["dns"]),
-            "dns_search": [str(d) for d in config.get("dns_search") or []],
-            "extra_hosts": list(args["extra_hosts"]),
-        }
-        if not args["networks"]["attachments"]:
-            args["network_mode"] = "none"
-            args.pop("networks")
+        args["networks"] = {a["network"]: {"aliases": a["aliases"], "ipv4_address": a["ipv4_address"],
+                                           "priority": len(nets) - i}
+                            for i, a in enumerate(nets)}
+        extras = {"ports": ports(config), "dns_search": [str(d) for d in config.get("dns_search") or []]}
+        args["labels"][NETWORK_EXTRAS] = json.dumps(extras, sort_keys=True, separators=(",", ":"))
     return args
