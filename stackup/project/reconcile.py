@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackup.errors import NotFoundError, UnsupportedError, UserError
-from stackup.graph import Dependency, ServiceGraph
 from stackup.project import naming
 from stackup.project.observed import EXITED, PAUSED, ObservedContainer, Snapshot
 from stackup.project.plan import (
@@ -97,18 +96,25 @@ def _dependencies(services: Mapping[str, Any], name: str) -> list[str]:
     return sorted(d for d in depends if d in services)
 
 
-def _graph(services: Mapping[str, Any]) -> ServiceGraph:
-    """The dependency graph of `services`, restricted to the dependencies on services
-    the mapping has (the loader has already refused required ones that are missing;
-    `down` builds its mapping from labels, where a dependency may be gone)."""
-    deps = [Dependency(name, target) for name in services for target in _dependencies(services, name)]
-    return ServiceGraph(services, deps)
-
-
 def dependency_order(services: Mapping[str, Any]) -> list[str]:
-    """Services with dependencies before dependents, level by level (the graph's
-    start levels), ties in name order. A cycle is a UserError naming it."""
-    return [name for level in _graph(services).levels() for name in level]
+    """Services with dependencies before dependents, level by level (the same order
+    as `stackup.graph.ServiceGraph.levels`, flattened), ties in name order.
+
+    Kept free of networkx: importing it costs a no-change `up` ~0.1 s of its 0.3 s
+    budget, and the stack file's graph was already checked (cycles, missing
+    services) by the loader."""
+    remaining = {name: set(_dependencies(services, name)) for name in services}
+    order: list[str] = []
+    while remaining:
+        ready = sorted(n for n, deps in remaining.items() if not deps)
+        if not ready:
+            raise UserError("dependency cycle detected between services: " + ", ".join(sorted(remaining)))
+        for name in ready:
+            order.append(name)
+            del remaining[name]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return order
 
 
 def selection_closure(services: Mapping[str, Any], selected: Sequence[str], no_deps: bool) -> set[str]:
