@@ -20,9 +20,16 @@ _REGISTERED = False
 
 class ProjectAttacher:
     def __init__(self) -> None:
-        from stackup.engine import network
+        self._inner: Any = None
 
-        self.inner = network.runtime_attacher()
+    @property
+    def inner(self) -> Any:
+        # imported on first use: pyroute2 is heavy and most commands attach nothing
+        if self._inner is None:
+            from stackup.engine import network
+
+            self._inner = network.runtime_attacher()
+        return self._inner
 
     def attach(self, container_id: str, netns_path: str, info: dict[str, Any]) -> dict[str, Any]:
         from stackup.engine import state as st
