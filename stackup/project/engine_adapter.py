@@ -14,6 +14,7 @@ build without the runtime) is reported as one clear line when it is needed.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -32,7 +33,9 @@ from stackup.project.observed import (
 )
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
 
-ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"
+ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
+ANONYMOUS = naming.PREFIX + "anonymous"                    # on a volume: made for one container
+ANONYMOUS_KEY = "-anonymous"                               # its volume key (no stack key starts with -)
 _STATUS = {"creating": CREATED, "starting": RUNNING}
 
 
@@ -202,7 +205,10 @@ class Engine:
         self._network_module().remove_network(name)
 
     def remove_volume(self, name: str) -> None:
-        self._volumes_module().remove_volume(name)
+        try:
+            self._volumes_module().remove_volume(name)
+        except NotFoundError:
+            pass  # already gone (an anonymous volume goes with its container under -v)
 
     # -- EngineActions: containers ----------------------------------------------
 
@@ -216,25 +222,31 @@ class Engine:
 
         volumes_mod = self._volumes_module()
         specs = []
+        made: list[str] = []
         for mount in request.config.get("volumes") or []:
             mount = dict(mount)
             if mount.get("type") == "volume" and mount.get("source"):
                 key = mount["source"]
                 mount["source"] = naming.volume_name(request.project, key,
                                                      self.project_volumes.get(key) or {})
+            elif mount.get("type") == "volume":
+                # anonymous: made here with the project's labels, so that `down -v`
+                # finds it even after its container is gone
+                labels = naming.volume_labels(request.project, ANONYMOUS_KEY)
+                labels[ANONYMOUS] = "True"
+                mount["source"] = volumes_mod.create_volume(secrets.token_hex(32), labels=labels,
+                                                            anonymous=True)["name"]
+                made.append(mount["source"])
             specs.append(mount)
         tmpfs = request.config.get("tmpfs") or []
         if isinstance(tmpfs, str):
             tmpfs = [tmpfs]
-        before = {v["name"] for v in volumes_mod.list_volumes()}
         resolved = []
         for spec in specs:
             root = _layer_with(image, spec.get("target", "")) if spec.get("type") == "volume" else None
             resolved += volumes_mod.resolve_mounts([spec], image_root=root)
         resolved += volumes_mod.resolve_mounts([], tmpfs=tmpfs)
-        anonymous = sorted(m.volume for m in resolved
-                           if m.volume and m.volume not in before and
-                           (volumes_mod.get_volume(m.volume) or {}).get("anonymous"))
+        anonymous = sorted(made)
         mounts = []
         for m in resolved:
             options: dict[str, Any] = {}
