@@ -117,11 +117,12 @@ class StackupCLI:
                 found.append(f"process {pid}: {cmdline[:80]}")
         return found
 
-    def wait_gone(self, timeout: float = 10.0) -> list[str]:
-        """Leftovers after giving the kernel a moment (namespaces die asynchronously)."""
+    def wait_gone(self, timeout: float = 10.0, keep: tuple[str, ...] = ()) -> list[str]:
+        """Leftovers after giving the kernel a moment (namespaces die asynchronously);
+        those starting with a prefix in `keep` are expected and not waited for."""
         deadline = time.monotonic() + timeout
         while True:
-            left = self.leftovers()
+            left = [item for item in self.leftovers() if not item.startswith(keep)] if keep else self.leftovers()
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.2)
