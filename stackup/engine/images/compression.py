@@ -40,6 +40,12 @@ class _SafeReader:
             closer.close()
 
 
+def is_compressed(file: BinaryIO) -> bool:
+    head = file.read(4)
+    file.seek(0)
+    return head.startswith(GZIP_MAGIC) or head == ZSTD_MAGIC
+
+
 def open_uncompressed(file: BinaryIO, what: str = "layer") -> _SafeReader:
     """A reader of the uncompressed bytes of the (possibly compressed) layer in `file`."""
     head = file.read(4)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
-from stackup.engine.images.compression import open_uncompressed
+from stackup.engine.images.compression import is_compressed, open_uncompressed
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 from stackup.engine.images.unpack import unpack_tar
 
@@ -50,8 +50,12 @@ class LayerStore:
                 if dg.DIGEST_RE.fullmatch("sha256:" + e.name)]
 
     def unpack(self, blob: Path, diff_id: str, chain_id: str, parent: str | None,
-               what: str = "layer") -> bool:
-        """Unpack `blob` as layer `chain_id` unless it is already there; True if unpacked now."""
+               what: str = "layer", blob_digest: str | None = None) -> bool:
+        """Unpack `blob` as layer `chain_id` unless it is already there; True if unpacked now.
+
+        `blob_digest`: the digest the blob store verified `blob` against. An
+        uncompressed blob whose digest is the diff_id needs no second hash.
+        """
         if self.has(chain_id):
             return False
         self.root.mkdir(parents=True, exist_ok=True)
@@ -59,14 +63,19 @@ class LayerStore:
         try:
             (tmp / "diff").mkdir(mode=0o755)
             with open(blob, "rb") as raw:
-                reader = dg.HashingReader(open_uncompressed(raw, what))
-                unpack_tar(reader, tmp / "diff")
-                reader.drain()
-            if reader.digest() != diff_id:
+                if blob_digest == diff_id and not is_compressed(raw):
+                    unpack_tar(raw, tmp / "diff", source_fd=raw.fileno())
+                    digest, size = diff_id, os.fstat(raw.fileno()).st_size
+                else:
+                    reader = dg.HashingReader(open_uncompressed(raw, what))
+                    unpack_tar(reader, tmp / "diff")
+                    reader.drain()
+                    digest, size = reader.digest(), reader.size
+            if digest != diff_id:
                 raise DigestMismatchError(
-                    f"{what} does not match the image config: diff_id {diff_id}, content {reader.digest()}")
+                    f"{what} does not match the image config: diff_id {diff_id}, content {digest}")
             state.atomic_write_json(tmp / META, {"diff_id": diff_id, "chain_id": chain_id,
-                                                 "parent": parent, "size": reader.size})
+                                                 "parent": parent, "size": size})
             try:
                 os.rename(tmp, self.dir(chain_id))
             except OSError as exc:

@@ -87,7 +87,8 @@ class Puller:
         self.progress.start(key, "Downloading", desc.get("size"))
         self._fetch_blob(repo, digest, desc.get("size"), "layer", key)
         self.progress.finish(key, "Download complete")
-        self.store.layers.unpack(self.store.blobs.path(digest), diff_id, chain, parent, what=f"layer {digest}")
+        self.store.layers.unpack(self.store.blobs.path(digest), diff_id, chain, parent,
+                                 what=f"layer {digest}", blob_digest=digest)
         self.progress.finish(key, "Pull complete")
 
     def pull(self, ref: Reference) -> Image:

@@ -195,7 +195,8 @@ class ImageStore:
             if not self.blobs.has(blob_digest):
                 raise ImageError(f"layer {blob_digest} of image {config_digest} is missing")
             self.layers.unpack(self.blobs.path(blob_digest), diff_id, chain,
-                               chains[n - 1] if n else None, what=f"layer {blob_digest}")
+                               chains[n - 1] if n else None, what=f"layer {blob_digest}",
+                               blob_digest=blob_digest)
             size += int(self.layers.meta(chain).get("size", 0))
         normalized = [parse_reference(r).normalized() for r in references]
         with self._editing() as index:
