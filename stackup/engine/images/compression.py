@@ -40,6 +40,37 @@ class _SafeReader:
             closer.close()
 
 
+class _Peeked:
+    """A stream whose first bytes were read to sniff its format, and are given back first."""
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._raw.read(n)
+
+    def close(self) -> None:
+        if hasattr(self._raw, "close"):
+            self._raw.close()
+
+
+def _read_exactly(file: BinaryIO, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = file.read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def is_compressed(file: BinaryIO) -> bool:
     head = file.read(4)
     file.seek(0)
@@ -48,8 +79,11 @@ def is_compressed(file: BinaryIO) -> bool:
 
 def open_uncompressed(file: BinaryIO, what: str = "layer") -> _SafeReader:
     """A reader of the uncompressed bytes of the (possibly compressed) layer in `file`."""
-    head = file.read(4)
-    file.seek(0)
+    head = _read_exactly(file, 4)
+    if getattr(file, "seekable", lambda: False)():
+        file.seek(0)
+    else:
+        file = _Peeked(head, file)
     if head.startswith(GZIP_MAGIC):
         raw = gzip.GzipFile(fileobj=file, mode="rb")
         return _SafeReader(raw, what, [raw, file])

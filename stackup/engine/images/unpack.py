@@ -52,7 +52,18 @@ class ForwardReader:
         self._pos = 0
 
     def read(self, n: int = -1) -> bytes:
+        """Exactly `n` bytes unless the stream ends (tarfile does not retry short reads)."""
         data = self._raw.read(n)
+        if n is not None and 0 <= len(data) < n and data:
+            parts = [data]
+            got = len(data)
+            while got < n:
+                more = self._raw.read(n - got)
+                if not more:
+                    break
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
         self._pos += len(data)
         return data
 
