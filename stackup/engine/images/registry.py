@@ -11,9 +11,11 @@ insecure, and for those only after HTTPS failed, as Docker does.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -57,6 +59,12 @@ class RegistrySettings:
         return cls(mirrors, insecure)
 
 
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process (loading the CA bundle takes ~0.1s)."""
+    return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else ssl.create_default_context()
+
+
 def is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     name = name.strip("[]")
@@ -93,6 +101,7 @@ class RegistryClient:
         if "://" in self.host:
             self.host = self.host.split("://", 1)[1].rstrip("/")
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=15.0), follow_redirects=True,
+                                  verify=_tls_context(),
                                   headers={"User-Agent": USER_AGENT})
         self._auth: dict[str, str] = {}  # scope -> Authorization header value
 
