@@ -2,12 +2,13 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 
 from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
-from stackup.engine.images.errors import UnsafeLayerError
+from stackup.engine.images.errors import ImageError, UnsafeLayerError
 from stackup.engine.images.store import ImageStore
 from stackup.errors import ConflictError, NotFoundError, UserError
 from stackup.testing.images import busybox_image
@@ -131,9 +132,7 @@ def test_malicious_rootfs_import_leaves_no_image(store, tmp_path):
     tar.write_bytes(TarBuilder().file("../evil", b"x").bytes())
     with pytest.raises(UnsafeLayerError):
         store.import_rootfs(tar, "evil")
-    assert store.list() == [] and store.layers.chain_ids() == []
-    store.gc()
-    assert list(store.blobs.digests()) == []
+    assert store.list() == [] and store.layers.chain_ids() == [] and list(store.blobs.digests()) == []
 
 
 def test_gzip_rootfs_import(store, tmp_path):
@@ -150,3 +149,19 @@ def test_gzip_rootfs_import(store, tmp_path):
 def test_import_of_missing_file_is_not_found(store, tmp_path):
     with pytest.raises(NotFoundError):
         store.import_rootfs(tmp_path / "nope.tar", "x")
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static missing")
+def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "stackup-test-full", str(small)], check=True)
+    try:
+        store = ImageStore(small / "images")
+        with pytest.raises(ImageError, match="No space left on device"):
+            busybox_image(store)  # the blob fits, blob + unpacked layer do not
+        assert store.list() == [] and store.layers.chain_ids() == []
+        leftovers = [p for p in small.rglob("*") if p.is_file() and p.name not in ("gc.lock", "index.lock")]
+        assert leftovers == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
