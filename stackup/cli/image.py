@@ -27,15 +27,26 @@ def _store() -> ImageStore:
 
 
 def _in_use():
-    """The container layer's hook, if installed: image_users(image_id) -> container names."""
+    """Which containers use an image, asked of the container runtime when it is installed.
+
+    A container uses an image when its spec names the image id, or stacks exactly the
+    image's layer directories.
+    """
     try:
-        module = importlib.import_module("stackup.engine.runtime")
+        runtime = importlib.import_module("stackup.engine.runtime.container")
     except ImportError:
         return None
-    users = getattr(module, "image_users", None)
-    if users is None:
-        return None
-    return lambda image: list(users(image.id))
+    containers = runtime.Runtime().list()
+
+    def users(image: Image) -> list[str]:
+        dirs = [str(p) for p in image.layer_dirs()]
+        found = []
+        for c in containers:
+            spec = c.get("spec") or {}
+            if spec.get("image_id") == image.id or list(spec.get("layers") or []) == dirs:
+                found.append(c.get("name") or c.get("id", "?"))
+        return found
+    return users
 
 
 def _progress_mode(ctx: typer.Context) -> str:
