@@ -30,6 +30,7 @@ from stackup.errors import NotFoundError, UserError
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 CHUNK = 1 << 20
+MAX_MANIFEST = 4 << 20  # as containerd: a manifest or index is small JSON
 USER_AGENT = "stackup/0.1"
 
 
@@ -193,8 +194,20 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str | None]:
         """(body, media type, Docker-Content-Digest header) of a manifest or index."""
         response = self.request("GET", f"/v2/{repository}/manifests/{reference}", self.scope(repository),
-                                headers={"Accept": mt.ACCEPT}, what=f"manifest {repository}:{reference}")
-        body = response.content
+                                headers={"Accept": mt.ACCEPT}, what=f"manifest {repository}:{reference}",
+                                stream=True)
+        try:
+            data = bytearray()
+            for chunk in response.iter_bytes(CHUNK):
+                data += chunk
+                if len(data) > MAX_MANIFEST:
+                    raise RegistryError(f"{self.registry}: manifest {repository}:{reference} is larger "
+                                        f"than {MAX_MANIFEST} bytes; refusing it")
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"{self.registry}: reading manifest {repository}:{reference}: {exc}") from exc
+        finally:
+            response.close()
+        body = bytes(data)
         media = response.headers.get("content-type", "").split(";")[0].strip()
         if media not in mt.INDEXES + mt.MANIFESTS:
             try:
