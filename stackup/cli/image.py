@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,11 +65,22 @@ def human_size(n: float) -> str:
     return f"{n}B"
 
 
-def human_age(created: str) -> str:
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 time as images carry it (Go writes nanoseconds; Python takes micro)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text or "")
+    if not m:
+        return None
+    fraction = (m.group(2) or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     try:
-        when = datetime.fromisoformat(created.replace("Z", "+00:00")[:26] + "+00:00"
-                                      if created.endswith("Z") else created)
+        return datetime.fromisoformat(f"{m.group(1)}.{fraction}{zone}")
     except ValueError:
+        return None
+
+
+def human_age(created: str) -> str:
+    when = parse_time(created)
+    if when is None:
         return "N/A"
     seconds = (datetime.now(timezone.utc) - when).total_seconds()
     for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"),

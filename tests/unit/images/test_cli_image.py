@@ -1,4 +1,4 @@
-"""`image rm` asks the container runtime which containers use an image."""
+"""`stackup image` helpers: which containers use an image (asked of the runtime), image times."""
 
 import sys
 import types
@@ -38,3 +38,12 @@ def test_users_by_image_id_or_by_identical_layers(monkeypatch):
 def test_no_runtime_means_no_hook(monkeypatch):
     monkeypatch.setitem(sys.modules, "stackup.engine.runtime.container", None)
     assert cli._in_use() is None
+
+
+def test_image_times_as_go_and_python_write_them():
+    assert cli.parse_time("2024-01-01T00:00:00Z").year == 2024
+    assert cli.parse_time("2024-01-01T00:00:00.123456789Z").microsecond == 123456
+    assert cli.parse_time("2024-01-01T02:00:00+02:00").hour == 2
+    assert cli.parse_time("yesterday") is None
+    assert cli.human_age("2000-01-01T00:00:00Z").endswith("years ago")
+    assert cli.human_age("") == "N/A"
