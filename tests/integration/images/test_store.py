@@ -165,3 +165,20 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
         assert leftovers == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def test_layers_stack_under_overlayfs_with_deletions_applied(store, tmp_path):
+    base = (TarBuilder().dir("etc").file("etc/keep", b"k").file("etc/gone", b"g")
+            .dir("cache").file("cache/old1").file("cache/old2").bytes())
+    top = TarBuilder().whiteout("etc/gone").opaque("cache").file("cache/new", b"n").file("etc/keep", b"K").bytes()
+    image = layered(store, [base, top], "x/overlay")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    lower = ":".join(str(d) for d in reversed(image.layer_dirs()))  # overlayfs wants the top first
+    subprocess.run(["mount", "-t", "overlay", "stackup-test-overlay", "-o", f"lowerdir={lower}", str(mnt)],
+                   check=True)
+    try:
+        assert sorted(os.listdir(mnt / "etc")) == ["keep"] and (mnt / "etc/keep").read_bytes() == b"K"
+        assert os.listdir(mnt / "cache") == ["new"]
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
