@@ -149,7 +149,13 @@ class LayerUnpacker:
     def unpack(self, stream: BinaryIO) -> None:
         try:
             fileobj = stream if self._source_fd is not None else ForwardReader(stream)
-            with tarfile.open(fileobj=fileobj, mode="r:") as tar:
+            try:
+                tar = tarfile.open(fileobj=fileobj, mode="r:")
+            except tarfile.ReadError:
+                if fileobj.tell() == 0:
+                    return  # a zero-byte layer is an empty layer (as Docker and containerd take it)
+                raise
+            with tar:
                 for member in tar:
                     self._entry(tar, member)
         except (tarfile.ReadError, EOFError, tarfile.HeaderError) as exc:

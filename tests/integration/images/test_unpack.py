@@ -184,3 +184,15 @@ def test_verified_plain_blob_that_is_cut_short_is_refused(tmp_path):
     with pytest.raises(ImageError):
         layers.unpack(blob, digest, digest, None, blob_digest=digest)
     assert os.listdir(tmp_path / "layers") == []
+
+
+@pytest.mark.parametrize("data", [b"", b"\0" * 1024, TarBuilder().bytes()], ids=["zero bytes", "end blocks", "empty tar"])
+def test_empty_layers_unpack_to_empty_directories(tmp_path, data):
+    for compress in (lambda b: b, gzip_bytes):
+        blob = tmp_path / "blob"
+        blob.write_bytes(compress(data))
+        layers = LayerStore(tmp_path / "layers")
+        diff_id = dg.of_bytes(data)
+        layers.unpack(blob, diff_id, diff_id, None, blob_digest=dg.of_bytes(compress(data)))
+        assert os.listdir(layers.path(diff_id)) == []
+        layers.delete(diff_id)
