@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -182,3 +183,17 @@ def test_layers_stack_under_overlayfs_with_deletions_applied(store, tmp_path):
         assert os.listdir(mnt / "cache") == ["new"]
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_concurrent_imports_share_one_layer_and_keep_the_index_whole(store, tmp_path):
+    tar = tmp_path / "r.tar"
+    tar.write_bytes(TarBuilder().file("etc/a", os.urandom(2_000_000)).file("etc/b", b"b").bytes())
+    script = ("import sys; from pathlib import Path; from stackup.engine.images.store import ImageStore; "
+              "ImageStore(Path(sys.argv[1])).import_rootfs(Path(sys.argv[2]), sys.argv[3])")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(store.root), str(tar), f"x/c{i}"])
+             for i in range(4)]
+    assert [p.wait() for p in procs] == [0, 0, 0, 0]
+    images = store.list()
+    assert sorted(r for im in images for r in im.references) == [f"docker.io/x/c{i}:latest" for i in range(4)]
+    assert len({tuple(im.chain_ids) for im in images}) == 1 and len(store.layers.chain_ids()) == 1
+    assert not [e for e in os.listdir(store.layers.root) if e.startswith(".")]
