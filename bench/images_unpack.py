@@ -51,7 +51,8 @@ def make_layer(path: Path, size_mb: int, seed: int = 7) -> int:
                 else rng.randint(2_000_000, 8_000_000)
             size = min(size, budget - written) or 1
             # Half text-like (compressible), half random: a realistic mix for the gzip variant.
-            data = (rng.randbytes(size) if rng.random() < 0.5 else (b"lorem ipsum dolor sit amet " * (size // 27 + 1))[:size])
+            text = (b"lorem ipsum dolor sit amet " * (size // 27 + 1))[:size]
+            data = rng.randbytes(size) if rng.random() < 0.5 else text
             name = f"usr/lib/pkg{n % 60}/file{n}.so"
             add(name, data, 0o755 if n % 7 == 0 else 0o644)
             if n % 50 == 0:

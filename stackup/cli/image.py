@@ -93,9 +93,11 @@ def human_age(created: str) -> str:
 
 @group.command("import")
 def import_(
-    rootfs: str = typer.Argument(..., metavar="ROOTFS.tar", help="Filesystem tarball (plain, gzip or zstd), '-' for stdin"),
+    rootfs: str = typer.Argument(..., metavar="ROOTFS.tar",
+                                 help="Filesystem tarball (plain, gzip or zstd), '-' for stdin"),
     name: str = typer.Argument(None, metavar="NAME[:TAG]"),
-    change: list[str] = typer.Option([], "-c", "--change", help="Apply a Dockerfile instruction (CMD, ENV, ...)"),
+    change: list[str] = typer.Option([], "-c", "--change",
+                                     help="Apply a Dockerfile instruction (CMD, ENV, ...)"),
     message: str = typer.Option("", "-m", "--message", help="Commit message for the history"),
 ) -> None:
     """Make an image from a plain filesystem tarball, as `docker import` does."""
@@ -213,7 +215,8 @@ def rm(images: list[str] = typer.Argument(..., metavar="IMAGE..."),
 
 
 @group.command("prune")
-def prune(all_: bool = typer.Option(False, "-a", "--all", help="Remove all unused images, not just dangling ones"),
+def prune(all_: bool = typer.Option(False, "-a", "--all",
+                                   help="Remove all unused images, not just dangling ones"),
           force: bool = typer.Option(False, "-f", "--force", help="Do not prompt for confirmation")) -> None:
     """Remove unused images."""
     if not force and sys.stdin.isatty():

@@ -224,7 +224,8 @@ def pull(store: ImageStore, ref: str, platform: plat.Platform | None = None,
         for endpoint in endpoints:
             try:
                 with RegistryClient(parsed.registry, settings, endpoint=endpoint) as client:
-                    progress.message(f"Pulling {parsed.familiar()}" + (f" from mirror {endpoint}" if endpoint else ""))
+                    via = f" from mirror {endpoint}" if endpoint else ""
+                    progress.message(f"Pulling {parsed.familiar()}{via}")
                     image = Puller(store, client, progress, platform, parallel).pull(parsed)
                 progress.message(f"Status: downloaded {parsed.familiar()}")
                 return image

@@ -81,8 +81,9 @@ def _error_text(response: httpx.Response) -> str:
     try:
         errors = response.json().get("errors") or []
         if errors:
-            return "; ".join(f"{e.get('code', '').lower().replace('_', ' ')}: {e.get('message', '')}".strip(": ")
-                             for e in errors)
+            return "; ".join(
+                f"{e.get('code', '').lower().replace('_', ' ')}: {e.get('message', '')}".strip(": ")
+                for e in errors)
     except (ValueError, AttributeError):
         pass
     return f"HTTP {response.status_code}"
