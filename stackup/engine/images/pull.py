@@ -203,7 +203,7 @@ class Puller:
             if error is not None:
                 raise error
         manifest_digest = self.store.blobs.put_bytes(body)
-        refs = [ref.normalized()] if ref.tag or not ref.digest else []
+        refs = [] if ref.digest else [ref.normalized()]  # as Docker: a digest pull adds no name
         image = self.store.register(manifest_digest, refs, [f"{ref.name}@{top_digest}"], extra)
         self.progress.message(f"Digest: {top_digest}")
         return image
