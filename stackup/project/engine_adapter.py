@@ -290,10 +290,16 @@ class Engine:
         return state["id"]
 
     def start_container(self, container: str) -> None:
-        self.runtime.start(container)
+        state = self.runtime.start(container)
+        if health.Check.from_docker((state.get("spec") or {}).get("healthcheck")) is not None:
+            health.start_monitor(state["id"])
 
     def unpause_container(self, container: str) -> None:
         self.runtime.unpause(container)
+
+    def restart_container(self, container: str, timeout: float | None = None) -> None:
+        self.stop_container(container, timeout)
+        self.start_container(container)
 
     def pause_container(self, container: str) -> None:
         self.runtime.pause(container)
@@ -336,17 +342,11 @@ class Engine:
         state = self.runtime.get(container)
         return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
 
-    def _running(self, container_id: str) -> bool:
-        try:
-            return self.runtime.get(container_id)["status"] in ("running", "starting")
-        except NotFoundError:
-            return False
-
     def wait_healthy(self, container: str, timeout: float | None) -> None:
         state, check = self._check(container)
         if check is None:
             raise StackupError(f"container {state['name']} has no healthcheck")
-        health.wait_healthy(self.runtime, state["id"], check, timeout, lambda: self._running(state["id"]))
+        health.wait_healthy(self.runtime, state["id"], timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
         return self.runtime.wait(container, timeout)
@@ -363,14 +363,6 @@ class Engine:
 
         path = self.runtime.log_path(container)
         return [e.get("log", "").rstrip("\n") for e in logs.select(path, tail=lines)]
-
-    def wait_running_or_exited(self, container: str, timeout: float = 5.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.runtime.get(container)["status"]
-            if status != "starting" or time.monotonic() > deadline:
-                return status
-            time.sleep(0.05)
 
 
 def _layer_with(image: Any, target: str) -> Path | None:

@@ -2,9 +2,11 @@
 
 A container's healthcheck (Docker's form, from the stack file or the image: Test
 `CMD`/`CMD-SHELL`/`NONE`, Interval, Timeout, Retries, StartPeriod, StartInterval) is
-probed with `exec` inside the container. The status (`starting`, `healthy`,
-`unhealthy`) and the last probes are kept in `$STACKUP_ROOT/health/<id>.json`, so
-`ps` shows what the last check saw. Docker's rules: a failure during the start
+probed with `exec` inside the container by a small detached monitor process
+(`python -m stackup.project.healthmon <id>`) started with the container; it lives as
+long as that run of the container. The status (`starting`, `healthy`, `unhealthy`)
+and the last probe are kept in `$STACKUP_ROOT/health/<id>.json` (tagged with the
+run's start time), which `ps` shows and `depends_on: service_healthy` waits for. Docker's rules: a failure during the start
 period does not count (unless the check already passed once), `Retries` failures in
 a row make the container unhealthy, a success makes it healthy.
 """
@@ -60,11 +62,6 @@ class Check:
 
 def health_path(container_id: str) -> Path:
     return st.root() / "health" / f"{container_id}.json"
-
-
-def read_status(container_id: str) -> str | None:
-    data = st.read_json(health_path(container_id), None) or {}
-    return data.get("status")
 
 
 def forget(container_id: str) -> None:
@@ -150,28 +147,81 @@ class Monitor:
         return self.check.start_interval if in_start_period and not self.passed_once else self.check.interval
 
     def record(self, code: int, output: str) -> None:
-        st.atomic_write_json(health_path(self.container_id), {
-            "status": self.status, "failing_streak": self.failures,
-            "last": {"exit_code": code, "output": output[-1000:], "at": time.time()}})
+        data = st.read_json(health_path(self.container_id), None) or {}
+        data.update({"status": self.status, "failing_streak": self.failures,
+                     "last": {"exit_code": code, "output": output[-1000:], "at": time.time()}})
+        st.atomic_write_json(health_path(self.container_id), data)
 
 
-def wait_healthy(runtime: Any, container_id: str, check: Check, timeout: float | None,
-                 is_running) -> None:
-    """Probe until healthy (return) or unhealthy, exited or timed out (raise)."""
+def run_monitor(runtime: Any, container_id: str, poll: float = 0.25) -> int:
+    """The body of the health monitor process: probe the container by its check's
+    timing for as long as it runs, recording every verdict. Exits when the container
+    stops or is removed (checking at least every `poll` seconds)."""
+    from stackup.errors import NotFoundError
+
+    def state() -> dict[str, Any] | None:
+        try:
+            return runtime.get(container_id)
+        except NotFoundError:
+            return None
+
+    current = state()
+    check = Check.from_docker(((current or {}).get("spec") or {}).get("healthcheck"))
+    if current is None or check is None:
+        return 0
+    started_at = current.get("started_at", "")
     monitor = Monitor(runtime, container_id, check)
-    st.atomic_write_json(health_path(container_id), {"status": STARTING, "failing_streak": 0})
+    st.atomic_write_json(health_path(container_id), {"status": STARTING, "failing_streak": 0,
+                                                     "started_at": started_at, "monitor": os.getpid()})
+    while True:
+        wake = time.monotonic() + monitor.next_delay()
+        while time.monotonic() < wake:
+            time.sleep(min(poll, max(0.0, wake - time.monotonic())))
+            current = state()
+            if current is None or current["status"] not in ("running", "restarting", "paused") \
+                    or current.get("started_at", "") != started_at:
+                return 0
+        if current["status"] == "running":
+            monitor.step()
+
+
+def start_monitor(container_id: str) -> None:
+    """Start the detached health monitor of a container that has just started."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, STACKUP_ROOT=str(st.root()))
+    subprocess.Popen([sys.executable, "-m", "stackup.project.healthmon", container_id],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True, env=env, close_fds=True)
+
+
+def current_status(container_id: str, started_at: str) -> dict[str, Any]:
+    """The recorded health of the container's current run ({} when nothing is recorded
+    for this run yet)."""
+    data = st.read_json(health_path(container_id), None) or {}
+    return data if data.get("started_at") == started_at else {}
+
+
+def wait_healthy(runtime: Any, container_id: str, timeout: float | None) -> None:
+    """Wait for the monitor's verdict: return once healthy, raise when unhealthy,
+    exited or timed out."""
+    from stackup.errors import NotFoundError
+
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        # Docker probes first after one interval (start_interval in the start period)
-        delay = monitor.next_delay()
-        if deadline is not None and time.monotonic() + delay > deadline:
-            raise StackupError(f"did not become healthy within {timeout:g}s")
-        time.sleep(delay)
-        if not is_running():
-            raise StackupError("exited before it became healthy")
-        status = monitor.step()
-        if status == HEALTHY:
+        try:
+            state = runtime.get(container_id)
+        except NotFoundError:
+            raise StackupError("was removed before it became healthy") from None
+        record = current_status(container_id, state.get("started_at", ""))
+        if record.get("status") == HEALTHY:
             return
-        if status == UNHEALTHY:
-            detail = f": {monitor.last_output}" if monitor.last_output else ""
-            raise StackupError(f"is unhealthy{detail}")
+        if record.get("status") == UNHEALTHY:
+            output = ((record.get("last") or {}).get("output") or "").strip()
+            raise StackupError("is unhealthy" + (f": {output}" if output else ""))
+        if state["status"] not in ("running", "restarting", "paused", "starting"):
+            raise StackupError(f"exited (code {state.get('exit_code')}) before it became healthy")
+        if deadline is not None and time.monotonic() > deadline:
+            raise StackupError(f"did not become healthy within {timeout:g}s")
+        time.sleep(0.1)
