@@ -100,7 +100,6 @@ def attach(ctx: Any, sess: Any, services: list[str], options: Any, abort: bool,
            exit_code_from: str | None, *, colour: bool | None, prefix: bool) -> int:
     """Follow the services' output until their containers exit (or Ctrl-C)."""
     from stackup.cli import compose_common as cc
-    from stackup.project.reconcile import DownOptions  # noqa: F401  (keeps the import cost in one place)
 
     states = cc.project_states(sess, services)
     printer = cc.LogPrinter([s["name"] for s in states], colour=colour, prefix=prefix)
