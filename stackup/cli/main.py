@@ -55,6 +55,8 @@ def command_name(argv: list[str]) -> str | None:
 
 def build_app(name: str | None):
     """The root Typer app with the named command registered (all of them if unknown)."""
+    # Module-global: Typer evaluates the callback's (string) annotations in this module.
+    global typer
     import importlib
 
     import typer
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         import typer.main
+        from typer import exceptions as typer_exceptions
         from typer._click import exceptions as click_exceptions
 
         command = typer.main.get_command(build_app(command_name(argv)))
@@ -130,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         except click_exceptions.ClickException as exc:
             exc.show()
             return exc.exit_code
-        except click_exceptions.Abort:
+        except typer_exceptions.Abort:
             print("Aborted.", file=sys.stderr)
             return 130
-        except click_exceptions.Exit as exc:
+        except typer_exceptions.Exit as exc:
             return exc.exit_code
         return result if isinstance(result, int) else 0
     except KeyboardInterrupt:

@@ -20,7 +20,7 @@ _EXPORTS = {
     "get_network": ("networks", "get"), "list_networks": ("networks", "list_all"),
     "prune_networks": ("networks", "prune"),
     "PortBinding": "ports", "parse_ports": "ports",
-    "publish": "publish", "unpublish": "publish", "published": "publish",
+    "publish": "portmap", "unpublish": "portmap", "published": "portmap",
     "hosts_file": "resolvconf", "resolv_conf": "resolvconf",
 }
 

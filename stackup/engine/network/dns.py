@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stackup.engine import state
 from stackup.engine.network import procs, store
 
@@ -10,8 +12,11 @@ MODULE = "stackup.engine.network.dnsserver"
 
 def start(net: dict) -> int:
     """Start the network's DNS server on its gateway address; its pid."""
-    log = store.run_dir() / f"dns-{net['id'][:12]}.log"
-    return procs.spawn(MODULE, [str(state.root()), net["id"], net["ipam"]["gateway"]], log=log)
+    return procs.spawn(MODULE, [str(state.root()), net["id"], net["ipam"]["gateway"]], log=log(net))
+
+
+def log(net: dict) -> Path:
+    return store.run_dir() / f"dns-{net['id'][:12]}.log"
 
 
 def running(net: dict) -> bool:
@@ -29,3 +34,9 @@ def ensure(net: dict) -> bool:
 def stop(net: dict) -> None:
     procs.stop(net.get("dns_pid"), net["id"])
     net["dns_pid"] = None
+
+
+def forget(net: dict) -> None:
+    """Stop the server and remove its log (the network is going away)."""
+    stop(net)
+    log(net).unlink(missing_ok=True)

@@ -73,7 +73,7 @@ def _mtu(name: str, options: dict[str, str]) -> int | None:
 
 def _teardown(net: dict) -> None:
     """Remove everything of `net` from the kernel and the state, whatever exists of it."""
-    dns.stop(net)
+    dns.forget(net)
     for cid in list(net.get("endpoints", {})):
         with contextlib.suppress(Exception):
             links.delete_link(net["endpoints"][cid]["veth"])
