@@ -85,19 +85,21 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
             plans.append((net, att, addr, ifname))
         made: list[str] = []
         endpoints: list[Endpoint] = []
+        had_networks = bool(used_ifnames)
         try:
             gateway_done = False
             for net, att, addr, ifname in plans:
                 networks.ensure_ready(net)
                 plan = ipam.Subnet.from_json(net["ipam"])
                 veth = names.veth_name(container_id, net["id"])
-                links.delete_link(veth)  # a leftover of a killed earlier run of this container
-                links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), att.mac)
+                mac = att.mac or links.mac_for(addr)
+                links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
                 made.append(veth)
                 gateway = None
                 if not net["internal"] and not gateway_done:
                     gateway, gateway_done = plan.gateway, True
-                mac = links.configure_inside(netns_path, ifname, addr, plan.subnet.prefixlen, gateway)
+                links.configure_inside(netns_path, ifname, addr, plan.subnet.prefixlen, gateway,
+                                       check_default=had_networks)
                 ep = Endpoint(net["name"], net["id"], container_id, ifname, veth, str(addr),
                               plan.subnet.prefixlen, str(plan.gateway), mac,
                               dns_names(container_id, att), net["internal"])

@@ -50,8 +50,13 @@ def in_netns(netns_path: Path, fn: Callable[[], T]) -> T:
 
 
 def index_of(ipr: IPRoute, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return found[0] if found else None
+    """The interface's index (one RTM_GETLINK by name, not a dump of every link)."""
+    try:
+        return ipr.link("get", ifname=ifname)[0]["index"]
+    except NetlinkError as exc:
+        if exc.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise
 
 
 def exists(ifname: str) -> bool:
@@ -106,7 +111,10 @@ def delete_link(name: str) -> bool:
 
 def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
                 mtu: int | None, mac: str | None) -> None:
-    """A veth pair: `host_name` enslaved to `bridge` and up, `peer_name` inside the netns."""
+    """A veth pair: `host_name` enslaved to `bridge` and up, `peer_name` inside the netns.
+
+    A leftover `host_name` (of a killed earlier run of the same container) is replaced.
+    """
     with IPRoute() as ipr:
         bridge_idx = index_of(ipr, bridge)
         if bridge_idx is None:
@@ -119,32 +127,43 @@ def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
             if mac:
                 peer["address"] = mac
             kwargs = {"mtu": mtu} if mtu else {}
-            ipr.link("add", ifname=host_name, kind="veth", peer=peer, **kwargs)
+            try:
+                ipr.link("add", ifname=host_name, kind="veth", peer=peer, master=bridge_idx, **kwargs)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+                ipr.link("del", ifname=host_name)
+                ipr.link("add", ifname=host_name, kind="veth", peer=peer, master=bridge_idx, **kwargs)
         finally:
             os.close(nsfd)
-        idx = index_of(ipr, host_name)
-        ipr.link("set", index=idx, master=bridge_idx, state="up")
+        ipr.link("set", ifname=host_name, state="up")
 
 
 def configure_inside(netns_path: Path, ifname: str, address: IPv4Address, prefixlen: int,
-                     gateway: IPv4Address | None) -> str:
-    """Address `ifname` inside the netns, bring it and lo up, add the default route; its MAC."""
+                     gateway: IPv4Address | None, check_default: bool = True) -> None:
+    """Address `ifname` inside the netns, bring it and lo up, add the default route.
 
-    def work() -> str:
+    `check_default`: look for an existing default route first (only needed when the
+    container already had a network, which may have given it one).
+    """
+
+    def work() -> None:
         with IPRoute() as ipr:
-            lo = index_of(ipr, "lo")
-            if lo is not None:
-                ipr.link("set", index=lo, state="up")
+            ipr.link("set", ifname="lo", state="up")
             idx = index_of(ipr, ifname)
             if idx is None:
                 raise FileNotFoundError(f"{ifname} did not arrive in {netns_path}")
             ipr.addr("add", index=idx, address=str(address), prefixlen=prefixlen)
             ipr.link("set", index=idx, state="up")
-            if gateway is not None and not _has_default_route(ipr):
+            if gateway is not None and not (check_default and _has_default_route(ipr)):
                 ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
-            return ipr.get_links(idx)[0].get_attr("IFLA_ADDRESS")
 
-    return in_netns(netns_path, work)
+    in_netns(netns_path, work)
+
+
+def mac_for(address: IPv4Address) -> str:
+    """A locally administered MAC derived from the address (as Docker does): 02:42:a:b:c:d."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)
 
 
 def _has_default_route(ipr: IPRoute) -> bool:
