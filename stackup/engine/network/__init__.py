@@ -7,6 +7,8 @@ The public API (imported lazily so that helper processes stay light):
 - `publish(container_id, container_ip, ports) -> list[PortBinding]`, `unpublish(container_id)`,
   `published(container_id)`, `parse_ports(specs)`
 - `hosts_file(...)`, `resolv_conf(...)`: the text of a container's /etc/hosts and resolv.conf
+- `runtime_attacher()`: all of the above as the runtime's NetworkAttacher
+  (`runtime.netns.register_attacher(network.runtime_attacher())`)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ _EXPORTS = {
     "PortBinding": "ports", "parse_ports": "ports",
     "publish": "portmap", "unpublish": "portmap", "published": "portmap",
     "hosts_file": "resolvconf", "resolv_conf": "resolvconf",
+    "RuntimeAttacher": "attacher", "runtime_attacher": "attacher",
 }
 
 __all__ = sorted(_EXPORTS)
