@@ -23,6 +23,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stackup.engine import state
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
@@ -47,6 +48,19 @@ class Mount:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def as_runtime(self) -> dict[str, Any]:
+        """The runtime's Mount fields (runtime/spec.py): options as a dict (tmpfs: size, mode)."""
+        opts: dict[str, Any] = {}
+        for opt in self.options:
+            key, eq, value = opt.partition("=")
+            if eq and key in ("size", "mode"):
+                opts[key] = int(value) if key == "size" else value
+            elif key in PROPAGATIONS:
+                opts["propagation"] = key
+        return {"type": self.type, "target": self.target,
+                "source": self.source if self.type == "bind" else "",
+                "read_only": self.read_only, "options": opts}
 
 
 # ---------------------------------------------------------------- named volumes

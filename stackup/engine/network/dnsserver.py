@@ -160,14 +160,14 @@ def serve_udp(sock: socket.socket, resolver: Resolver) -> None:
     while True:
         try:
             data, client = sock.recvfrom(65535)
-        except InterruptedError:
-            continue
-        answer, upstreams = resolver.resolve(data, client[0])
-        if upstreams:
-            threading.Thread(target=forward_and_reply, args=(data, client, answer, upstreams),
-                             daemon=True).start()
-        elif answer:
-            sock.sendto(answer, client)
+            answer, upstreams = resolver.resolve(data, client[0])
+            if upstreams:
+                threading.Thread(target=forward_and_reply, args=(data, client, answer, upstreams),
+                                 daemon=True).start()
+            elif answer:
+                sock.sendto(answer, client)
+        except Exception as exc:  # noqa: BLE001 - one bad query must not stop the server
+            print(f"dns: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
 def serve_tcp(resolver: Resolver, address: str, port: int) -> socketserver.TCPServer:

@@ -146,3 +146,11 @@ def test_anonymous_volumes_and_prune(root):
 def test_unsupported_driver():
     with pytest.raises(UnsupportedError, match="driver"):
         volumes.create_volume("x1", driver="nfs")
+
+
+def test_mounts_in_the_runtimes_shape(root):
+    tmp, vol = volumes.resolve_mounts(["data:/d:ro"], tmpfs=["/run:size=1m,mode=755"])[::-1]
+    assert tmp.as_runtime() == {"type": "tmpfs", "target": "/run", "source": "", "read_only": False,
+                                "options": {"size": 1048576, "mode": "755"}}
+    assert vol.as_runtime() == {"type": "bind", "target": "/d", "source": vol.source, "read_only": True,
+                                "options": {"propagation": "rprivate"}}
