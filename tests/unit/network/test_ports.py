@@ -45,3 +45,20 @@ def test_sctp_is_named_as_unsupported():
 def test_str_shows_binding():
     assert str(PortBinding(80, "tcp", "127.0.0.1", 8080)) == "127.0.0.1:8080->80/tcp"
     assert str(PortBinding(53, "udp", "", 5353)) == "0.0.0.0:5353->53/udp"
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PORT_TEXT = st.text(alphabet="0123456789.:-/[]abcdtpu ", max_size=30)
+
+
+@given(PORT_TEXT)
+def test_any_text_is_bindings_or_a_user_error(text):
+    try:
+        bindings = parse_ports([text])
+    except UserError:
+        return
+    for b in bindings:
+        assert 1 <= b.container_port <= 65535 and b.protocol in ("tcp", "udp")
+        assert 0 <= b.host_port <= 65535

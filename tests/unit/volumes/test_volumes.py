@@ -154,3 +154,16 @@ def test_mounts_in_the_runtimes_shape(root):
                                 "options": {"size": 1048576, "mode": "755"}}
     assert vol.as_runtime() == {"type": "bind", "target": "/d", "source": vol.source, "read_only": True,
                                 "options": {"propagation": "rprivate"}}
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text(alphabet="abc/.:~-_rowz", max_size=25))
+def test_any_short_volume_spec_parses_or_is_a_user_error(text):
+    try:
+        long = volumes.parse_short(text)
+    except UserError:
+        return
+    assert long["type"] in ("volume", "bind") and "target" in long
