@@ -99,6 +99,11 @@ def test_a_namespace_that_died_leaves_a_stale_endpoint_that_is_dropped(stackup_r
     ns = netns()
     network.attach("c" * 64, ns.path, [Attachment("stale")])
     ns.cleanup()  # the container's namespace goes away without a detach (a killed container)
+    veth = veth_name("c" * 64, net["id"])
+    deadline = time.monotonic() + 10  # the kernel destroys a namespace asynchronously
+    while f" {veth}@" in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, "the namespace's veth outlived it"
+        time.sleep(0.05)
     # removal is not blocked by the dead endpoint, and nothing remains
     network.remove_network("stale")
     assert leftovers(net, ["c" * 64], []) == []
