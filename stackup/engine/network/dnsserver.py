@@ -196,9 +196,10 @@ def serve(root: Path, network_id: str, address: str, port: int, upstreams: list[
     udp.bind((address, port))
     tcp = serve_tcp(resolver, address, port)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    from stackup.engine.network.procs import detach_and_report_ready
+    from stackup.engine.network.procs import detach_and_report_ready, exit_when_gone
 
     detach_and_report_ready()
+    exit_when_gone(root / "networks" / f"{network_id}.json")
     threading.Thread(target=tcp.serve_forever, daemon=True).start()
     serve_udp(udp, resolver)
 

@@ -75,6 +75,23 @@ def detach_and_report_ready() -> None:
     os.close(devnull)
 
 
+def exit_when_gone(path: Path, interval: float = 5.0) -> None:
+    """A helper's backstop: exit once `path` (its record in the state) is gone.
+
+    The normal way out is a signal from the command that removes the record; this
+    catches the case where that command crashed in between, or the root was deleted.
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if not path.exists():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="stackup-watch", daemon=True).start()
+
+
 def alive(pid: int | None, token: str) -> bool:
     """True when `pid` is a live (not zombie) stackup helper whose command line holds `token`."""
     if not pid:

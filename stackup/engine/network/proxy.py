@@ -1,10 +1,11 @@
-"""The userland port proxy of one container: `python -m stackup.engine.network.proxy ID SPEC`.
+"""The userland port proxy of one container: `python -m stackup.engine.network.proxy ID SPEC RECORD`.
 
 The caller binds the host sockets itself (so a taken port is an error before the
 container starts) and passes them in; SPEC (JSON) says, per inherited fd, the
 protocol and the container address to forward to. TCP connections are spliced
 in both directions (no copies through Python buffers); UDP clients each get a
-connected socket towards the container, dropped after a minute of silence.
+connected socket towards the container, dropped after a minute of silence. The
+proxy exits by itself once RECORD (its file in the state) is gone.
 Imports only the standard library.
 """
 
@@ -113,9 +114,12 @@ def main(argv: list[str]) -> None:
         family = socket.AF_INET6 if ":" in item["bind_ip"] else socket.AF_INET
         kind = socket.SOCK_STREAM if item["protocol"] == "tcp" else socket.SOCK_DGRAM
         listeners.append((socket.socket(family, kind, fileno=item["fd"]), item))
-    from stackup.engine.network.procs import detach_and_report_ready
+    from pathlib import Path
+
+    from stackup.engine.network.procs import detach_and_report_ready, exit_when_gone
 
     detach_and_report_ready()
+    exit_when_gone(Path(argv[2]))
     for sock, item in listeners:
         serve = serve_tcp if item["protocol"] == "tcp" else serve_udp
         threading.Thread(target=serve, args=(sock, (item["container_ip"], item["container_port"])),

@@ -132,3 +132,23 @@ def test_other_roots_rules_survive(stackup_root, netns, tmp_path, monkeypatch):
         monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "other-root"))
         network.remove_network("theirs")
     assert leftovers(theirs, [], []) == []
+
+
+def test_helpers_exit_when_their_record_is_gone(stackup_root, netns):
+    """A command that crashed between deleting a record and stopping its helper leaks nothing."""
+    net = network.create_network("orphan")
+    ns = netns()
+    ep = network.attach("e" * 64, ns.path, [Attachment("orphan")])[0]
+    network.publish("e" * 64, ep.ip, ["127.0.0.1::80"])
+    ports_record = stackup_root / "ports" / f"{'e' * 64}.json"
+    proxy_pid = json.loads(ports_record.read_text())["pid"]
+    net_record = stackup_root / "networks" / f"{net['id']}.json"
+    saved = net_record.read_bytes()
+    ports_record.unlink()
+    net_record.unlink()
+    wait_dead(proxy_pid, "e" * 64)
+    wait_dead(net["dns_pid"], net["id"])
+    net_record.write_bytes(saved)  # put it back so the network can be removed properly
+    network.detach("e" * 64)
+    network.remove_network("orphan")
+    assert leftovers(net, ["e" * 64], [proxy_pid, net["dns_pid"]]) == []
