@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 ROOT = tempfile.mkdtemp(prefix="stackup-bench-")
 os.environ["STACKUP_ROOT"] = ROOT

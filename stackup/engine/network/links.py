@@ -177,16 +177,3 @@ def loopback_up(netns_path: Path) -> None:
 
     in_netns(netns_path, work)
 
-
-def interfaces_inside(netns_path: Path) -> list[str]:
-    def work() -> list[str]:
-        with IPRoute() as ipr:
-            return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
-
-    return in_netns(netns_path, work)
-
-
-def link_names(prefix: str) -> list[str]:
-    with IPRoute() as ipr:
-        return [n for n in (link.get_attr("IFLA_IFNAME") for link in ipr.get_links())
-                if n.startswith(prefix)]

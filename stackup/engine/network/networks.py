@@ -7,7 +7,7 @@ import datetime
 from ipaddress import ip_network
 
 from stackup.engine.network import dns, ipam, links, names, nft, store
-from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
+from stackup.errors import ConflictError, UnsupportedError, UserError
 
 MTU_OPTION = "com.docker.network.driver.mtu"
 
@@ -154,9 +154,3 @@ def ensure_ready(net: dict) -> None:
     if dns.ensure(net):
         store.save(net)
 
-
-def require(name_or_id: str) -> dict:
-    try:
-        return store.find(name_or_id)
-    except NotFoundError:
-        raise NotFoundError(f"network {name_or_id} not found") from None
