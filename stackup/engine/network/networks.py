@@ -137,9 +137,10 @@ def _drop_stale_endpoints(net: dict) -> bool:
 def _repair_one(net: dict) -> dict:
     """Bring a recorded network back to its recorded shape; called under the root lock."""
     changed = _drop_stale_endpoints(net)
-    if not links.exists(net["bridge"]):
+    if not links.exists(net["bridge"]):  # e.g. after a reboot: the state outlived the kernel's objects
         plan = ipam.Subnet.from_json(net["ipam"])
         links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
+        nft.enable_forwarding()
         nft.add_network(net["bridge"], plan.subnet, net["internal"])
     elif not nft.rules_of(net["bridge"]):
         nft.add_network(net["bridge"], ipam.Subnet.from_json(net["ipam"]).subnet, net["internal"])
@@ -150,7 +151,9 @@ def _repair_one(net: dict) -> dict:
 
 
 def ensure_ready(net: dict) -> None:
-    """Cheap check used on the join path: restart a dead DNS server."""
-    if dns.ensure(net):
+    """The join path's check: the bridge exists (else a full repair), the DNS server runs."""
+    if not links.exists(net["bridge"]):
+        _repair_one(net)
+    elif dns.ensure(net):
         store.save(net)
 

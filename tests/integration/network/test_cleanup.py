@@ -152,3 +152,21 @@ def test_helpers_exit_when_their_record_is_gone(stackup_root, netns):
     network.detach("e" * 64)
     network.remove_network("orphan")
     assert leftovers(net, ["e" * 64], [proxy_pid, net["dns_pid"]]) == []
+
+
+def test_a_network_whose_kernel_objects_vanished_is_rebuilt_on_join(stackup_root, netns, tmp_path):
+    """As after a reboot: the state says the network exists, the kernel has nothing."""
+    net = network.create_network("reborn")
+    os.kill(net["dns_pid"], signal.SIGKILL)
+    wait_dead(net["dns_pid"], net["id"])
+    nft.remove_network(net["bridge"])
+    subprocess.run(["ip", "link", "del", net["bridge"]], check=True)
+    a, b = netns(), netns()
+    network.attach("a" * 64, a.path, [Attachment("reborn")])
+    eb = network.attach("b" * 64, b.path, [Attachment("reborn", aliases=["bee"])])[0]
+    assert nft.rules_of(net["bridge"])
+    assert eb.ip in a.run("busybox", "nslookup", "bee", eb.gateway).stdout
+    network.detach("a" * 64)
+    network.detach("b" * 64)
+    network.remove_network("reborn")
+    assert leftovers(net, ["a" * 64, "b" * 64], [net["dns_pid"]]) == []
