@@ -16,6 +16,7 @@ import socket
 import socketserver
 import sys
 import threading
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord, PTR
@@ -97,6 +98,8 @@ class Resolver:
         net = self.records.this_network(networks)
         if net is None or not request.questions:
             return _error(request, RCODE.SERVFAIL), []
+        if not _inside(source_ip, net):
+            return _error(request, RCODE.REFUSED), []  # other networks' containers get nothing
         q = request.questions[0]
         qname = str(q.qname)
         reply = request.reply()
@@ -124,6 +127,13 @@ class Resolver:
         if upstreams:
             return forward(data, upstreams) or answer
         return answer
+
+
+def _inside(source_ip: str, net: dict) -> bool:
+    try:
+        return ip_address(source_ip) in ip_network(net["ipam"]["subnet"])
+    except (KeyError, ValueError):
+        return False
 
 
 def _error(request: DNSRecord, rcode: int) -> bytes:

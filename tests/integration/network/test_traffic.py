@@ -78,6 +78,8 @@ def test_two_networks_are_isolated(stackup_root, netns, tmp_path):
     assert tcp_from(b2, eb.ip, 80) == "ok b"  # control: same network works
     assert tcp_from(a, eb.ip, 80).startswith("fail")
     assert resolve(a, "bee") == ""  # names are per network
+    # ...even when asking the other network's DNS server directly
+    assert eb.ip not in a.run("busybox", "nslookup", "bee", eb.gateway).stdout
 
 
 def test_a_container_on_two_networks(stackup_root, netns):

@@ -16,7 +16,8 @@ def write(root, net):
 
 
 def network(nid="n1", internal=False, endpoints=None):
-    return {"id": nid, "name": nid, "internal": internal, "endpoints": endpoints or {}}
+    return {"id": nid, "name": nid, "internal": internal, "endpoints": endpoints or {},
+            "ipam": {"subnet": "10.0.0.0/24", "gateway": "10.0.0.1"}}
 
 
 def ask(resolver, name, qtype="A", source="10.0.0.2"):
@@ -81,3 +82,9 @@ def test_reverse_lookup(tmp_path):
                                               "container_name": "web-1"}}))
     reply = ask(Resolver(Records(tmp_path, "n1"), []), "2.0.0.10.in-addr.arpa", "PTR")
     assert str(reply.rr[0].rdata) == "web-1."
+
+
+def test_askers_from_outside_the_subnet_are_refused(tmp_path):
+    write(tmp_path, network(endpoints={"c1": {"ip": "10.0.0.2", "names": ["web"]}}))
+    reply = ask(Resolver(Records(tmp_path, "n1"), []), "web", source="10.0.9.2")
+    assert reply.header.rcode == RCODE.REFUSED and not reply.rr
