@@ -237,6 +237,40 @@ def parse_short(spec: str) -> dict:
     return long
 
 
+MOUNT_FLAG_KEYS = {
+    "type": "type", "source": "source", "src": "source", "target": "target", "dst": "target",
+    "destination": "target", "readonly": "read_only", "ro": "read_only",
+    "volume-nocopy": "nocopy", "volume-subpath": "subpath", "bind-propagation": "propagation",
+    "bind-create-host-path": "create_host_path", "tmpfs-size": "size", "tmpfs-mode": "mode",
+}
+
+
+def parse_mount_flag(text: str) -> dict:
+    """Docker's `--mount type=bind,source=/a,target=/b,readonly` into the long form."""
+    fields: dict[str, str] = {}
+    for item in [i for i in text.split(",") if i]:
+        key, eq, value = item.partition("=")
+        if key not in MOUNT_FLAG_KEYS:
+            raise UserError(f"--mount {text!r}: unknown field {key!r}")
+        fields[MOUNT_FLAG_KEYS[key]] = value if eq else "true"
+    truthy = {"true", "1", "yes", ""}
+    long: dict = {"type": fields.get("type", "volume"), "target": fields.get("target", "")}
+    if fields.get("source"):
+        long["source"] = fields["source"]
+    long["read_only"] = fields.get("read_only", "false").lower() in truthy
+    if long["type"] == "bind":
+        long["bind"] = {"create_host_path": fields.get("create_host_path", "false").lower() in truthy}
+        if "propagation" in fields:
+            long["bind"]["propagation"] = fields["propagation"]
+    elif long["type"] == "volume":
+        long["volume"] = {"nocopy": fields.get("nocopy", "false").lower() in truthy}
+        if "subpath" in fields:
+            long["volume"]["subpath"] = fields["subpath"]
+    elif long["type"] == "tmpfs":
+        long["tmpfs"] = {k: fields[k] for k in ("size", "mode") if k in fields}
+    return long
+
+
 def parse_tmpfs(spec: str | Mapping) -> dict:
     """A `tmpfs:` entry (`/run` or `/run:size=64m,mode=1777`) into the long form."""
     if isinstance(spec, Mapping):

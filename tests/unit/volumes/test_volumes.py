@@ -167,3 +167,15 @@ def test_any_short_volume_spec_parses_or_is_a_user_error(text):
     except UserError:
         return
     assert long["type"] in ("volume", "bind") and "target" in long
+
+
+def test_mount_flag_syntax(root):
+    assert volumes.parse_mount_flag("type=bind,src=/a,dst=/b,readonly") == {
+        "type": "bind", "source": "/a", "target": "/b", "read_only": True,
+        "bind": {"create_host_path": False}}
+    assert volumes.parse_mount_flag("type=volume,source=v1,target=/d,volume-subpath=x,volume-nocopy")[
+        "volume"] == {"nocopy": True, "subpath": "x"}
+    tmp = volumes.parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=700")
+    assert volumes.resolve_mounts([tmp])[0].options[-2:] == ["size=1048576", "mode=700"]
+    with pytest.raises(UserError, match="unknown field"):
+        volumes.parse_mount_flag("type=bind,colour=red")
