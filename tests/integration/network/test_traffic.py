@@ -41,6 +41,11 @@ def test_two_endpoints_talk_by_name_and_alias(stackup_root, netns, tmp_path):
     assert eb.ip in out
     # getent (glibc, dynamically linked) through the resolv.conf stackup wrote
     assert a.run("getent", "hosts", "server").stdout.split()[0] == eb.ip
+    # DNS over TCP too (what resolvers fall back to for large answers)
+    tcp = a.py("import sys; from dnslib import DNSRecord; "
+               "print(DNSRecord.parse(DNSRecord.question('db').send(sys.argv[1], 53, tcp=True, timeout=5)).a.rdata)",
+               eb.gateway)
+    assert tcp.stdout.strip() == eb.ip, tcp.stderr
 
 
 def test_replicas_share_the_service_name(stackup_root, netns):
