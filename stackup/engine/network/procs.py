@@ -31,10 +31,13 @@ def spawn(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...] 
                                 stderr=err, pass_fds=pass_fds, start_new_session=True,
                                 close_fds=True)
     assert proc.stdout is not None
+    line = b""
     try:
         line = _read_line(proc.stdout.fileno(), READY_TIMEOUT)
     finally:
         proc.stdout.close()
+        if not line.startswith(b"ready ") and proc.poll() is None:
+            proc.kill()  # hung before it was ready: it must not linger
         proc.wait()
     if not line.startswith(b"ready "):
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
