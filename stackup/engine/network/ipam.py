@@ -60,8 +60,15 @@ def pick_subnet(taken: Iterable[IPv4Network], pools: Iterable[IPv4Network] | Non
 
 
 def plan(config: dict | None, taken: Iterable[IPv4Network],
-         pools: Iterable[IPv4Network] | None = None) -> Subnet:
-    """A network's Subnet from a compose `ipam.config` entry (or the default pools)."""
+         pools: Iterable[IPv4Network] | None = None,
+         conflicts: Iterable[IPv4Network] | None = None) -> Subnet:
+    """A network's Subnet from a compose `ipam.config` entry (or the default pools).
+
+    A subnet from the pools avoids everything `taken` (all the host's routes); a
+    subnet the user gives only has to avoid `conflicts` (default: `taken`), e.g. the
+    host's own interfaces and other networks, as Docker lets it sit under a wider
+    route (a VPN's 10.0.0.0/8, say).
+    """
     config = dict(config or {})
     unknown = set(config) - {"subnet", "gateway", "ip_range", "aux_addresses"}
     if unknown:
@@ -69,7 +76,7 @@ def plan(config: dict | None, taken: Iterable[IPv4Network],
     taken = list(taken)
     if config.get("subnet"):
         subnet = _network(config["subnet"], "subnet")
-        for t in taken:
+        for t in (taken if conflicts is None else list(conflicts)):
             if t.prefixlen > 0 and subnet.overlaps(t):
                 raise ConflictError(f"subnet {subnet} overlaps {t}, which is already in use")
         if subnet.num_addresses < 4:

@@ -64,17 +64,17 @@ def exists(ifname: str) -> bool:
         return index_of(ipr, ifname) is not None
 
 
-def host_routes() -> list[IPv4Network]:
-    """Destinations of the host's IPv4 routes (all tables), default route excluded."""
-    out = []
+def host_networks() -> tuple[list[IPv4Network], list[IPv4Network]]:
+    """(the host's IPv4 routes' destinations, its interfaces' networks); default route excluded."""
+    routes, connected = [], []
     with IPRoute() as ipr:
         for route in ipr.get_routes(family=2):
             dst = route.get_attr("RTA_DST")
             if dst and route["dst_len"] > 0:
-                out.append(ip_network(f"{dst}/{route['dst_len']}", strict=False))
+                routes.append(ip_network(f"{dst}/{route['dst_len']}", strict=False))
         for addr in ipr.get_addr(family=2):
-            out.append(ip_network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
-    return out
+            connected.append(ip_network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
+    return routes, connected
 
 
 def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, mtu: int | None) -> None:

@@ -43,8 +43,10 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
                "created": _now(), "endpoints": {}, "dns_pid": None}
         try:
             with store.host_lock():
-                taken = links.host_routes() + [ip_network(n["ipam"]["subnet"]) for n in store.load_all()]
-                plan = ipam.plan(configs[0] if configs else None, taken)
+                routes, connected = links.host_networks()
+                ours = [ip_network(n["ipam"]["subnet"]) for n in store.load_all()]
+                plan = ipam.plan(configs[0] if configs else None, routes + connected + ours,
+                                 conflicts=connected + ours)
                 net["ipam"] = plan.to_json()
                 store.save(net)  # recorded first, so a crash leaves something to clean
                 links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, mtu)

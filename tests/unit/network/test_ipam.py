@@ -35,6 +35,16 @@ def test_user_subnet_overlapping_a_route_is_refused():
         ipam.plan({"subnet": "192.0.2.0/25"}, [ip_network("192.0.2.0/24")])
 
 
+def test_user_subnet_may_sit_under_a_wider_route_but_not_on_an_interface():
+    vpn, lan = ip_network("10.0.0.0/8"), ip_network("10.1.0.0/24")
+    plan = ipam.plan({"subnet": "10.5.0.0/24"}, [vpn, lan], conflicts=[lan])
+    assert str(plan.subnet) == "10.5.0.0/24"
+    with pytest.raises(ConflictError, match="overlaps 10.1.0.0/24"):
+        ipam.plan({"subnet": "10.1.0.0/25"}, [vpn, lan], conflicts=[lan])
+    # the default pools avoid the wider route as well
+    assert ipam.pick_subnet([vpn, lan], [ip_network("10.0.0.0/7")]) == ip_network("11.0.0.0/24")
+
+
 @pytest.mark.parametrize("config,match", [
     ({"subnet": "10.5.0.0/24", "gateway": "10.6.0.1"}, "not a host address"),
     ({"subnet": "10.5.0.0/24", "ip_range": "10.6.0.0/25"}, "not inside"),

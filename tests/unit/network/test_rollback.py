@@ -22,7 +22,7 @@ class FakeKernel:
                           (links, "configure_inside"), (nft, "add_network"), (nft, "remove_network"),
                           (nft, "enable_forwarding"), (dns, "start"), (dns, "forget")]:
             monkeypatch.setattr(mod, name, self.recorder(name))
-        monkeypatch.setattr(links, "host_routes", lambda: [ip_network("10.89.0.0/24")])
+        monkeypatch.setattr(links, "host_networks", lambda: ([ip_network("10.89.0.0/24")], []))
         monkeypatch.setattr(links, "exists", lambda name: name in self.links)
         monkeypatch.setattr(dns, "running", lambda net: True)
 
