@@ -37,7 +37,8 @@ def attachments(spec: Mapping[str, Any]) -> list[Attachment]:
             network=name, aliases=list(opts.get("aliases") or []),
             ipv4_address=opts.get("ipv4_address") or None, hostname=spec.get("hostname") or None,
             container_name=spec.get("name") or spec.get("container_name") or None,
-            mac=opts.get("mac_address") or None, dns=list(spec.get("dns") or [])))
+            mac=opts.get("mac_address") or None, dns=list(spec.get("dns") or []),
+            dns_search=list(spec.get("dns_search") or [])))
     return out
 
 

@@ -71,22 +71,40 @@ class Records:
         return next((n for n in networks if n["id"] == self.network_id), None)
 
 
-def host_resolvers(path: str = "/etc/resolv.conf") -> list[str]:
-    out = []
+def host_resolv(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str]]:
+    """(nameservers, search domains) of the host."""
+    servers: list[str] = []
+    search: list[str] = []
     try:
         for line in Path(path).read_text().splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "nameserver":
-                out.append(parts[1])
+                servers.append(parts[1])
+            elif parts and parts[0] in ("search", "domain"):
+                search = parts[1:]
     except OSError:
         pass
-    return out
+    return servers, search
 
 
 class Resolver:
-    def __init__(self, recs: Records, upstreams: list[str]):
+    def __init__(self, recs: Records, upstreams: list[str], search: list[str] | None = None):
         self.records = recs
         self.upstreams = upstreams
+        self.search = [d.lower().strip(".") for d in search or [] if d.strip(".")]
+
+    def local(self, networks: list[dict], net: dict, source_ip: str, qname: str) -> list[str]:
+        """Addresses of a container name, also when the resolver appended a search domain."""
+        ips = records.lookup(networks, net["id"], source_ip, qname)
+        if ips:
+            return ips
+        name = qname.lower().rstrip(".")
+        for domain in self.search + records.search_of(networks, net["id"], source_ip):
+            if name.endswith("." + domain):
+                ips = records.lookup(networks, net["id"], source_ip, name[: -len(domain) - 1])
+                if ips:
+                    return ips
+        return []
 
     def resolve(self, data: bytes, source_ip: str) -> tuple[bytes | None, list[str]]:
         """(answer, []) for what is answered here; (fallback answer, upstreams) to forward."""
@@ -111,7 +129,7 @@ class Resolver:
                 reply.add_answer(RR(q.qname, QTYPE.PTR, rdata=PTR(name + "."), ttl=TTL))
                 return reply.pack(), []
         else:
-            ips = records.lookup(networks, net["id"], source_ip, qname)
+            ips = self.local(networks, net, source_ip, qname)
             if ips:
                 if q.qtype in (QTYPE.A, QTYPE.ANY):
                     for ip in ips:
@@ -200,8 +218,9 @@ def serve_tcp(resolver: Resolver, address: str, port: int) -> socketserver.TCPSe
     return Server((address, port), Handler)
 
 
-def serve(root: Path, network_id: str, address: str, port: int, upstreams: list[str]) -> None:
-    resolver = Resolver(Records(root, network_id), upstreams)
+def serve(root: Path, network_id: str, address: str, port: int, upstreams: list[str],
+          search: list[str]) -> None:
+    resolver = Resolver(Records(root, network_id), upstreams, search)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((address, port))
     tcp = serve_tcp(resolver, address, port)
@@ -227,9 +246,9 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 def main(argv: list[str]) -> None:
     root, network_id, address = Path(argv[0]), argv[1], argv[2]
     port = int(os.environ.get("STACKUP_DNS_PORT", "53"))
-    upstreams = [u for u in os.environ.get("STACKUP_DNS_UPSTREAMS", "").split(",") if u] \
-        or host_resolvers()
-    serve(root, network_id, address, port, upstreams)
+    servers, search = host_resolv()
+    upstreams = [u for u in os.environ.get("STACKUP_DNS_UPSTREAMS", "").split(",") if u] or servers
+    serve(root, network_id, address, port, upstreams, search)
 
 
 if __name__ == "__main__":

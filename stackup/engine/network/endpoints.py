@@ -27,6 +27,7 @@ class Attachment:
     container_name: str | None = None
     mac: str | None = None
     dns: list[str] = field(default_factory=list)  # the container's own upstream resolvers
+    dns_search: list[str] = field(default_factory=list)  # its search domains, answered locally too
 
 
 @dataclass
@@ -103,7 +104,8 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
                 ep = Endpoint(net["name"], net["id"], container_id, ifname, veth, str(addr),
                               plan.subnet.prefixlen, str(plan.gateway), mac,
                               dns_names(container_id, att), net["internal"])
-                record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns)}
+                record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns),
+                                         "search": list(att.dns_search)}
                 net["endpoints"][container_id] = record
                 endpoints.append(ep)
             for net, *_ in plans:

@@ -63,6 +63,16 @@ def upstreams_for(networks: Iterable[dict], via_network_id: str, source_ip: str)
     return None
 
 
+def search_of(networks: Iterable[dict], via_network_id: str, source_ip: str) -> list[str]:
+    """The asking container's own search domains (its dns_search)."""
+    for net in networks:
+        if net["id"] == via_network_id:
+            cid = container_of(net, source_ip)
+            if cid:
+                return [d.lower().strip(".") for d in net["endpoints"][cid].get("search") or []]
+    return []
+
+
 def ptr_to_ip(qname: str) -> str | None:
     qname = qname.lower().rstrip(".")
     if not qname.endswith(".in-addr.arpa"):

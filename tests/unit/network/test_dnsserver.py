@@ -88,3 +88,13 @@ def test_askers_from_outside_the_subnet_are_refused(tmp_path):
     write(tmp_path, network(endpoints={"c1": {"ip": "10.0.0.2", "names": ["web"]}}))
     reply = ask(Resolver(Records(tmp_path, "n1"), []), "web", source="10.0.9.2")
     assert reply.header.rcode == RCODE.REFUSED and not reply.rr
+
+
+def test_names_with_a_search_domain_appended_are_answered_here(tmp_path):
+    up = fake_upstream()
+    write(tmp_path, network(endpoints={"c1": {"ip": "10.0.0.2", "names": ["web"], "search": ["svc.test"]}}))
+    resolver = Resolver(Records(tmp_path, "n1"), [up], search=["corp.example"])
+    assert [str(r.rdata) for r in ask(resolver, "web.corp.example").rr] == ["10.0.0.2"]
+    assert [str(r.rdata) for r in ask(resolver, "web.svc.test").rr] == ["10.0.0.2"]
+    # any other domain is not ours: forwarded
+    assert [str(r.rdata) for r in ask(resolver, "web.example.org").rr] == ["192.0.2.99"]
