@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -32,8 +33,8 @@ def container(stackup_root, netns, tmp_path):
     ns = netns()
     ep = network.attach("a" * 64, ns.path, [Attachment("pub")])[0]
     http_server(ns, tmp_path, "published hello")
-    ns.spawn("python3", "-c", UDP_ECHO)
-    ns.spawn("python3", "-c", TCP_ECHO)
+    ns.spawn(sys.executable, "-c", UDP_ECHO)
+    ns.spawn(sys.executable, "-c", TCP_ECHO)
     wait_tcp(ep.ip, 80)
     wait_tcp(ep.ip, 7000)
     return ep

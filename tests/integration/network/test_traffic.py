@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_internal_network_has_no_way_out(stackup_root, netns, outside, tmp_path)
     peer_code = ("import socket\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
                  "s.bind(('0.0.0.0', 80)); s.listen()\nwhile True:\n    c, a = s.accept()\n"
                  "    c.recv(100); c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nfrom ' + a[0].encode()); c.close()\n")
-    outside.spawn("python3", "-c", peer_code)
+    outside.spawn(sys.executable, "-c", peer_code)
     free, sealed = netns(), netns()
     join(free, "normal", "a" * 64)
     es = join(sealed, "sealed", "b" * 64)
