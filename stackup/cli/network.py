@@ -65,7 +65,7 @@ def ls(quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show networ
     from stackup.engine import network
 
     labels, names = parse_filters(filters)
-    from stackup.engine.network.networks import labels_match
+    from stackup.engine.network.store import labels_match
 
     nets = [n for n in network.list_networks() if labels_match(n.get("labels", {}), labels)
             and (not names or any(x in n["name"] for x in names))]

@@ -24,7 +24,7 @@ def ls(quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show volume
        filters: list[str] = typer.Option([], "--filter", help="label=KEY[=VALUE] or name=NAME")) -> None:
     """List volumes."""
     from stackup.engine import volumes
-    from stackup.engine.network.networks import labels_match
+    from stackup.engine.network.store import labels_match
 
     labels, names = parse_filters(filters)
     vols = [v for v in volumes.list_volumes() if labels_match(v.get("labels", {}), labels)

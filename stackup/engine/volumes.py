@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stackup.engine import state
+from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -159,9 +160,7 @@ def prune_volumes(all_volumes: bool = False,
     for meta in list_volumes():
         if not all_volumes and not meta.get("anonymous"):
             continue
-        labels = meta.get("labels", {})
-        if any(k not in labels or (v is not None and labels[k] != v)
-               for k, v in (label_filters or {}).items()):
+        if not labels_match(meta.get("labels", {}), label_filters):
             continue
         if in_use(meta["name"]):
             continue

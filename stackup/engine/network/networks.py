@@ -114,18 +114,11 @@ def prune(label_filters: dict[str, str | None] | None = None) -> list[str]:
     with store.lock():
         for net in store.load_all():
             _drop_stale_endpoints(net)
-            if net["endpoints"] or not labels_match(net.get("labels", {}), label_filters):
+            if net["endpoints"] or not store.labels_match(net.get("labels", {}), label_filters):
                 continue
             _teardown(net)
             removed.append(net["name"])
     return removed
-
-
-def labels_match(labels: dict[str, str], filters: dict[str, str | None] | None) -> bool:
-    for key, value in (filters or {}).items():
-        if key not in labels or (value is not None and labels[key] != value):
-            return False
-    return True
 
 
 def _drop_stale_endpoints(net: dict) -> bool:

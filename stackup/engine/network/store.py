@@ -77,3 +77,11 @@ def save(net: dict) -> None:
 def delete(network_id: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         path_of(network_id).unlink()
+
+
+def labels_match(labels: dict[str, str], filters: dict[str, str | None] | None) -> bool:
+    """True when `labels` has every key of `filters` (with the value, when one is given)."""
+    for key, value in (filters or {}).items():
+        if key not in labels or (value is not None and labels[key] != value):
+            return False
+    return True
