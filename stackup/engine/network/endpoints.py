@@ -94,7 +94,11 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
                 plan = ipam.Subnet.from_json(net["ipam"])
                 veth = names.veth_name(container_id, net["id"])
                 mac = att.mac or links.mac_for(addr)
-                links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
+                try:
+                    links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
+                except links.BridgeMissing:  # e.g. after a reboot: rebuild the network, then retry
+                    networks.ensure_ready(net, bridge_missing=True)
+                    links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
                 made.append(veth)
                 gateway = None
                 if not net["internal"] and not gateway_done:
@@ -109,7 +113,7 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
                 net["endpoints"][container_id] = record
                 endpoints.append(ep)
             for net, *_ in plans:
-                store.save(net)  # the names resolve from here on
+                store.save(net, durable=False)  # the names resolve from here on
         except BaseException:
             for veth in made:
                 with contextlib.suppress(Exception):
@@ -131,7 +135,7 @@ def detach(container_id: str, network: str | None = None) -> list[str]:
                 continue
             ep = net["endpoints"].pop(container_id)
             links.delete_link(ep["veth"])
-            store.save(net)
+            store.save(net, durable=False)
             left.append(net["name"])
     return left
 

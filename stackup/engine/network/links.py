@@ -24,6 +24,10 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+class BridgeMissing(FileNotFoundError):
+    """The network's bridge is not in the kernel (it was deleted, or the host rebooted)."""
+
+
 def in_netns(netns_path: Path, fn: Callable[[], T]) -> T:
     """Run `fn` in a thread that has entered the network namespace at `netns_path`."""
     result: dict = {}
@@ -118,7 +122,7 @@ def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
     with IPRoute() as ipr:
         bridge_idx = index_of(ipr, bridge)
         if bridge_idx is None:
-            raise FileNotFoundError(f"bridge {bridge} is missing")
+            raise BridgeMissing(f"bridge {bridge} is missing")
         nsfd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             peer: dict = {"ifname": peer_name, "net_ns_fd": nsfd}

@@ -145,9 +145,9 @@ def _repair_one(net: dict) -> dict:
     return net
 
 
-def ensure_ready(net: dict) -> None:
-    """The join path's check: the bridge exists (else a full repair), the DNS server runs."""
-    if not links.exists(net["bridge"]):
+def ensure_ready(net: dict, bridge_missing: bool = False) -> None:
+    """The join path's check: the DNS server runs; a full repair when the bridge is missing."""
+    if bridge_missing or (not dns.running(net) and not links.exists(net["bridge"])):
         _repair_one(net)
     elif dns.ensure(net):
         store.save(net)

@@ -10,6 +10,7 @@ root; a second, host-wide lock serialises what roots share (subnet choice, nft).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,8 +71,20 @@ def find(name_or_id: str) -> dict:
     raise NotFoundError(f"network {name_or_id} not found")
 
 
-def save(net: dict) -> None:
-    state.atomic_write_json(path_of(net["id"]), net)
+def save(net: dict, durable: bool = True) -> None:
+    """Replace the network's file atomically.
+
+    `durable=False` skips the fsyncs: for endpoint changes, whose kernel side (veths
+    in namespaces) does not survive a power cut either, so losing the record with
+    it is consistent; the rename still makes the change atomic for readers.
+    """
+    if durable:
+        state.atomic_write_json(path_of(net["id"]), net)
+        return
+    path = path_of(net["id"])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(net, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def delete(network_id: str) -> None:
