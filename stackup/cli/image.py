@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,15 +28,26 @@ def _store() -> ImageStore:
 
 
 def _in_use():
-    """The container layer's hook, if installed: image_users(image_id) -> container names."""
+    """Which containers use an image, asked of the container runtime when it is installed.
+
+    A container uses an image when its spec names the image id, or stacks exactly the
+    image's layer directories.
+    """
     try:
-        module = importlib.import_module("stackup.engine.runtime")
+        runtime = importlib.import_module("stackup.engine.runtime.container")
     except ImportError:
         return None
-    users = getattr(module, "image_users", None)
-    if users is None:
-        return None
-    return lambda image: list(users(image.id))
+    containers = runtime.Runtime().list()
+
+    def users(image: Image) -> list[str]:
+        dirs = [str(p) for p in image.layer_dirs()]
+        found = []
+        for c in containers:
+            spec = c.get("spec") or {}
+            if spec.get("image_id") == image.id or list(spec.get("layers") or []) == dirs:
+                found.append(c.get("name") or c.get("id", "?"))
+        return found
+    return users
 
 
 def _progress_mode(ctx: typer.Context) -> str:
@@ -53,11 +65,22 @@ def human_size(n: float) -> str:
     return f"{n}B"
 
 
-def human_age(created: str) -> str:
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 time as images carry it (Go writes nanoseconds; Python takes micro)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text or "")
+    if not m:
+        return None
+    fraction = (m.group(2) or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     try:
-        when = datetime.fromisoformat(created.replace("Z", "+00:00")[:26] + "+00:00"
-                                      if created.endswith("Z") else created)
+        return datetime.fromisoformat(f"{m.group(1)}.{fraction}{zone}")
     except ValueError:
+        return None
+
+
+def human_age(created: str) -> str:
+    when = parse_time(created)
+    if when is None:
         return "N/A"
     seconds = (datetime.now(timezone.utc) - when).total_seconds()
     for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"),
@@ -70,9 +93,11 @@ def human_age(created: str) -> str:
 
 @group.command("import")
 def import_(
-    rootfs: str = typer.Argument(..., metavar="ROOTFS.tar", help="Filesystem tarball (plain, gzip or zstd), '-' for stdin"),
+    rootfs: str = typer.Argument(..., metavar="ROOTFS.tar",
+                                 help="Filesystem tarball (plain, gzip or zstd), '-' for stdin"),
     name: str = typer.Argument(None, metavar="NAME[:TAG]"),
-    change: list[str] = typer.Option([], "-c", "--change", help="Apply a Dockerfile instruction (CMD, ENV, ...)"),
+    change: list[str] = typer.Option([], "-c", "--change",
+                                     help="Apply a Dockerfile instruction (CMD, ENV, ...)"),
     message: str = typer.Option("", "-m", "--message", help="Commit message for the history"),
 ) -> None:
     """Make an image from a plain filesystem tarball, as `docker import` does."""
@@ -190,7 +215,8 @@ def rm(images: list[str] = typer.Argument(..., metavar="IMAGE..."),
 
 
 @group.command("prune")
-def prune(all_: bool = typer.Option(False, "-a", "--all", help="Remove all unused images, not just dangling ones"),
+def prune(all_: bool = typer.Option(False, "-a", "--all",
+                                   help="Remove all unused images, not just dangling ones"),
           force: bool = typer.Option(False, "-f", "--force", help="Do not prompt for confirmation")) -> None:
     """Remove unused images."""
     if not force and sys.stdin.isatty():

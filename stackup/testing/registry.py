@@ -131,7 +131,8 @@ class LocalRegistry:
                  "  delete:", "    enabled: true", "http:", f"  addr: {self.host}"]
         if self.auth == "htpasswd":
             htpasswd = self.workdir / "htpasswd"
-            out = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True)
+            out = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True,
+                                 text=True)
             htpasswd.write_text(out.stdout.strip() + "\n")
             lines += ["auth:", "  htpasswd:", "    realm: stackup-basic", f"    path: {htpasswd}"]
         elif self.auth == "token":

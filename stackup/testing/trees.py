@@ -38,7 +38,8 @@ def signature(root: Path, aufs_whiteouts: bool = False, mtimes: bool = True) -> 
             elif stat.S_ISDIR(st.st_mode):
                 what = ("dir", None)
             elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                what = ("chr" if stat.S_ISCHR(st.st_mode) else "blk", (os.major(st.st_rdev), os.minor(st.st_rdev)))
+                kind = "chr" if stat.S_ISCHR(st.st_mode) else "blk"
+                what = (kind, (os.major(st.st_rdev), os.minor(st.st_rdev)))
                 if what[1] == (0, 0):
                     out[rel] = ("chr", 0, 0, 0, (0, 0), None)
                     continue

@@ -227,7 +227,8 @@ def save(store: ImageStore, refs: list[str], out: BinaryIO) -> None:
             for name in names or [None]:
                 entry = {"mediaType": media, "digest": image.manifest_digest, "size": len(manifest_bytes)}
                 if name:
-                    entry["annotations"] = {CONTAINERD_NAME: name, OCI_REF_NAME: parse_reference(name).tag or "latest"}
+                    entry["annotations"] = {CONTAINERD_NAME: name,
+                                            OCI_REF_NAME: parse_reference(name).tag or "latest"}
                 index_entries.append(entry)
             docker_entries.append({
                 "Config": _blob_path(image.id),

@@ -114,9 +114,8 @@ def fetch_token(http: httpx.Client, challenge: Challenge, scope: str,
     except httpx.HTTPError as exc:
         raise AuthError(f"cannot reach token service {realm}: {exc}") from exc
     if response.status_code in (401, 403):
-        raise AuthError(f"token service {realm} refused "
-                        f"{'the credentials for ' + credentials.username if credentials else 'anonymous access'}"
-                        f" (HTTP {response.status_code})")
+        who = f"the credentials for {credentials.username}" if credentials else "anonymous access"
+        raise AuthError(f"token service {realm} refused {who} (HTTP {response.status_code})")
     if response.status_code != 200:
         raise AuthError(f"token service {realm} answered HTTP {response.status_code}")
     try:

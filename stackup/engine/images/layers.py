@@ -15,11 +15,12 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
-from stackup.engine.images.compression import open_uncompressed
+from stackup.engine.images.compression import is_compressed, open_uncompressed
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 from stackup.engine.images.unpack import unpack_tar
 
@@ -50,23 +51,55 @@ class LayerStore:
                 if dg.DIGEST_RE.fullmatch("sha256:" + e.name)]
 
     def unpack(self, blob: Path, diff_id: str, chain_id: str, parent: str | None,
-               what: str = "layer") -> bool:
-        """Unpack `blob` as layer `chain_id` unless it is already there; True if unpacked now."""
+               what: str = "layer", blob_digest: str | None = None) -> bool:
+        """Unpack `blob` as layer `chain_id` unless it is already there; True if unpacked now.
+
+        `blob_digest`: the digest the blob store verified `blob` against. An
+        uncompressed blob whose digest is the diff_id needs no second hash, and its
+        files are copied by the kernel.
+        """
+        if self.has(chain_id):
+            return False
+        with open(blob, "rb") as raw:
+            if blob_digest == diff_id and not is_compressed(raw):
+                def fill(diff: Path) -> tuple[str, int]:
+                    unpack_tar(raw, diff, source_fd=raw.fileno())
+                    return diff_id, os.fstat(raw.fileno()).st_size
+                return self._install(chain_id, diff_id, parent, what, fill)
+            return self.unpack_stream(raw, diff_id, chain_id, parent, what)
+
+    def unpack_stream(self, raw, diff_id: str, chain_id: str, parent: str | None, what: str = "layer",
+                      finish: Callable[[], None] | None = None) -> bool:
+        """Unpack the (possibly compressed) layer read from `raw`, checking its diff_id.
+
+        `finish` runs once the tar is read, before the layer is installed: a pull
+        uses it to verify and commit the blob it was writing on the way, so a
+        corrupt download never leaves a layer behind.
+        """
+        def fill(diff: Path) -> tuple[str, int]:
+            reader = dg.HashingReader(open_uncompressed(raw, what))
+            unpack_tar(reader, diff)
+            reader.drain()
+            if finish is not None:
+                finish()
+            return reader.digest(), reader.size
+        return self._install(chain_id, diff_id, parent, what, fill)
+
+    def _install(self, chain_id: str, diff_id: str, parent: str | None, what: str,
+                 fill: Callable[[Path], tuple[str, int]]) -> bool:
+        """Fill a temporary directory, check the diff_id, rename it into place."""
         if self.has(chain_id):
             return False
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             (tmp / "diff").mkdir(mode=0o755)
-            with open(blob, "rb") as raw:
-                reader = dg.HashingReader(open_uncompressed(raw, what))
-                unpack_tar(reader, tmp / "diff")
-                reader.drain()
-            if reader.digest() != diff_id:
+            digest, size = fill(tmp / "diff")
+            if digest != diff_id:
                 raise DigestMismatchError(
-                    f"{what} does not match the image config: diff_id {diff_id}, content {reader.digest()}")
+                    f"{what} does not match the image config: diff_id {diff_id}, content {digest}")
             state.atomic_write_json(tmp / META, {"diff_id": diff_id, "chain_id": chain_id,
-                                                 "parent": parent, "size": reader.size})
+                                                 "parent": parent, "size": size})
             try:
                 os.rename(tmp, self.dir(chain_id))
             except OSError as exc:

@@ -56,7 +56,8 @@ class TtyProgress(Progress):
                                    TransferSpeedColumn)
 
         self._bars = RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                  TransferSpeedColumn(), console=Console(file=out or sys.stderr),
+                                  TransferSpeedColumn(),
+                                  console=Console(file=out or sys.stderr, highlight=False),
                                   transient=False)
         self._tasks: dict[str, int] = {}
         self._lock = threading.Lock()

@@ -7,13 +7,14 @@ each reported to a Progress. Docker Hub pulls try the configured mirrors first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
-from stackup.engine.images.errors import DigestMismatchError, ImageError, RegistryError
+from stackup.engine.images.errors import DigestMismatchError, ImageError, RegistryError, UnsafeLayerError
 from stackup.engine.images.progress import Progress
 from stackup.engine.images.reference import Reference, parse_reference
 from stackup.engine.images.registry import DOCKER_HUB, RegistryClient, RegistrySettings
@@ -43,6 +44,49 @@ def select_manifest(index: dict, platform: plat.Platform, what: str) -> dict:
         raise NotFoundError(f"{what}: no image for {platform} (available: {', '.join(available) or 'none'})")
     exact = [d for d in matching if (d["platform"].get("variant") or "") == platform.variant]
     return (exact or matching)[0]
+
+
+class ChunkReader:
+    """A file-like reader over an iterator of chunks, handing each chunk to `sink` as it arrives."""
+
+    def __init__(self, chunks, sink):
+        self._chunks = iter(chunks)
+        self._sink = sink
+        self._chunk = memoryview(b"")
+        self._done = False
+
+    def _fill(self) -> bool:
+        while not self._chunk and not self._done:
+            try:
+                data = next(self._chunks)
+            except StopIteration:
+                self._done = True
+                return False
+            self._sink(data)
+            self._chunk = memoryview(data)
+        return bool(self._chunk)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while self._fill():
+                parts.append(bytes(self._chunk))
+                self._chunk = memoryview(b"")
+            return b"".join(parts)
+        if not self._fill():
+            return b""
+        data = bytes(self._chunk[:n])
+        self._chunk = self._chunk[n:]
+        return data
+
+    def drain(self) -> None:
+        while self._fill():
+            self._chunk = memoryview(b"")
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close:
+            close()
 
 
 class Puller:
@@ -79,15 +123,54 @@ class Puller:
     def _layer(self, repo: str, desc: dict, diff_id: str, chain: str, parent: str | None) -> None:
         digest = dg.check(desc["digest"])
         key = dg.hex_of(digest)[:12]
-        if self.store.blobs.has(digest) and self.store.layers.has(chain):
+        have_blob, have_layer = self.store.blobs.has(digest), self.store.layers.has(chain)
+        if have_blob and have_layer:
             self.progress.finish(key, "Already exists")
             return
         if desc.get("mediaType") and desc["mediaType"] not in mt.LAYERS:
             raise UnsupportedError(f"layer {digest} has unsupported media type {desc['mediaType']!r}")
+        if have_blob or have_layer:
+            # Half there (e.g. unpacked for another image): fetch or unpack the missing half.
+            self.progress.start(key, "Downloading", desc.get("size"))
+            self._fetch_blob(repo, digest, desc.get("size"), "layer", key)
+            self.store.layers.unpack(self.store.blobs.path(digest), diff_id, chain, parent,
+                                     what=f"layer {digest}", blob_digest=digest)
+            self.progress.finish(key, "Pull complete")
+            return
+        # Download and unpack in one pass: the bytes go to the blob store and the unpacker
+        # at once; the blob is verified before the layer is installed.
         self.progress.start(key, "Downloading", desc.get("size"))
-        self._fetch_blob(repo, digest, desc.get("size"), "layer", key)
-        self.progress.finish(key, "Download complete")
-        self.store.layers.unpack(self.store.blobs.path(digest), diff_id, chain, parent, what=f"layer {digest}")
+        writer = self.store.blobs.writer()
+        size = desc.get("size")
+
+        def sink(chunk: bytes) -> None:
+            writer.write(chunk)
+            self.progress.advance(key, len(chunk))
+
+        source = ChunkReader(self.client.blob_chunks(repo, digest), sink)
+
+        def finish() -> None:
+            source.drain()
+            if size is not None and writer.size != size:
+                raise DigestMismatchError(f"layer {digest}: got {writer.size} bytes, the manifest says {size}")
+            writer.commit(digest, "layer")
+
+        try:
+            self.store.layers.unpack_stream(source, diff_id, chain, parent, f"layer {digest}", finish)
+            if not self.store.blobs.has(digest):  # the layer appeared meanwhile: still keep the blob
+                finish()
+        except (ImageError, UnsafeLayerError) as exc:
+            # A corrupt download often breaks the decompressor first; name the real cause.
+            if not isinstance(exc, DigestMismatchError):
+                with contextlib.suppress(Exception):
+                    source.drain()
+                if writer.digest() != digest:
+                    raise DigestMismatchError(f"layer {digest} is corrupt: its content hashes to "
+                                              f"{writer.digest()}") from exc
+            raise
+        finally:
+            writer.abort()
+            source.close()
         self.progress.finish(key, "Pull complete")
 
     def pull(self, ref: Reference) -> Image:
@@ -120,7 +203,7 @@ class Puller:
             if error is not None:
                 raise error
         manifest_digest = self.store.blobs.put_bytes(body)
-        refs = [ref.normalized()] if ref.tag or not ref.digest else []
+        refs = [] if ref.digest else [ref.normalized()]  # as Docker: a digest pull adds no name
         image = self.store.register(manifest_digest, refs, [f"{ref.name}@{top_digest}"], extra)
         self.progress.message(f"Digest: {top_digest}")
         return image
@@ -141,7 +224,8 @@ def pull(store: ImageStore, ref: str, platform: plat.Platform | None = None,
         for endpoint in endpoints:
             try:
                 with RegistryClient(parsed.registry, settings, endpoint=endpoint) as client:
-                    progress.message(f"Pulling {parsed.familiar()}" + (f" from mirror {endpoint}" if endpoint else ""))
+                    via = f" from mirror {endpoint}" if endpoint else ""
+                    progress.message(f"Pulling {parsed.familiar()}{via}")
                     image = Puller(store, client, progress, platform, parallel).pull(parsed)
                 progress.message(f"Status: downloaded {parsed.familiar()}")
                 return image

@@ -16,6 +16,7 @@ collection, so a collection never deletes blobs of an image still arriving.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ from stackup.engine.images.config import ImageConfig, apply_changes
 from stackup.engine.images.errors import ImageError
 from stackup.engine.images.layers import LayerStore
 from stackup.engine.images.reference import HEX64_RE, parse_reference
-from stackup.errors import ConflictError, NotFoundError, UserError
+from stackup.errors import ConflictError, NotFoundError, StackupError, UserError
 
 InUse = Callable[["Image"], list[str]]
 
@@ -84,9 +85,18 @@ class ImageStore:
 
     @contextlib.contextmanager
     def adding(self) -> Iterator[None]:
-        """Hold while adding content (blobs, layers) that no image references yet."""
-        with state.locked(self.root / "gc.lock", shared=True):
-            yield
+        """Hold while adding content (blobs, layers) that no image references yet.
+
+        When the work fails, what it stored is collected again at once (unless another
+        process is adding too: then the next collection takes it).
+        """
+        try:
+            with state.locked(self.root / "gc.lock", shared=True):
+                yield
+        except BaseException:
+            with contextlib.suppress(OSError, StackupError):
+                self.gc(wait=False)
+            raise
 
     def _index(self) -> dict:
         return state.read_json(self._index_path, {"images": {}}) or {"images": {}}
@@ -195,7 +205,8 @@ class ImageStore:
             if not self.blobs.has(blob_digest):
                 raise ImageError(f"layer {blob_digest} of image {config_digest} is missing")
             self.layers.unpack(self.blobs.path(blob_digest), diff_id, chain,
-                               chains[n - 1] if n else None, what=f"layer {blob_digest}")
+                               chains[n - 1] if n else None, what=f"layer {blob_digest}",
+                               blob_digest=blob_digest)
             size += int(self.layers.meta(chain).get("size", 0))
         normalized = [parse_reference(r).normalized() for r in references]
         with self._editing() as index:
@@ -341,34 +352,50 @@ class ImageStore:
         self.gc()
         return lines, max(0, before - self.disk_usage())
 
-    def gc(self) -> None:
-        """Delete blobs and layers that no image references, and leftovers of interrupted work."""
-        with state.locked(self.root / "gc.lock"), state.locked(self.root / "index.lock"):
-            images = self._index()["images"]
-            keep_blobs: set[str] = set()
-            keep_chains: set[str] = set()
-            for image_id, entry in images.items():
-                keep_blobs |= {image_id, entry["manifest"], *entry.get("extra_blobs", [])}
-                keep_chains |= set(entry.get("chain_ids", []))
-                with contextlib.suppress(NotFoundError, ValueError, KeyError):
-                    manifest = json.loads(self.blobs.read(entry["manifest"]))
-                    keep_blobs |= {d["digest"] for d in manifest.get("layers", [])}
-            for blob in list(self.blobs.digests()):
-                if blob not in keep_blobs:
-                    self.blobs.delete(blob)
-            for chain in self.layers.chain_ids():
-                if chain not in keep_chains:
-                    self.layers.delete(chain)
-            # Nothing is being added while we hold gc.lock exclusively: temp files are leftovers.
-            for tmp in (self.blobs.root / "tmp", self.layers.root):
-                if tmp.is_dir():
-                    for e in os.scandir(tmp):
-                        if e.name.startswith((".tmp-", ".del-", "blob-")):
-                            if e.is_dir(follow_symlinks=False):
-                                shutil.rmtree(e.path, ignore_errors=True)
-                            else:
-                                with contextlib.suppress(FileNotFoundError):
-                                    os.unlink(e.path)
+    def gc(self, wait: bool = True) -> None:
+        """Delete blobs and layers that no image references, and leftovers of interrupted work.
+
+        With `wait=False`, give up at once when something is being added right now.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return
+            with state.locked(self.root / "index.lock"):
+                self._collect()
+        finally:
+            os.close(fd)
+
+    def _collect(self) -> None:
+        """Under both locks: delete what no image in the index needs."""
+        images = self._index()["images"]
+        keep_blobs: set[str] = set()
+        keep_chains: set[str] = set()
+        for image_id, entry in images.items():
+            keep_blobs |= {image_id, entry["manifest"], *entry.get("extra_blobs", [])}
+            keep_chains |= set(entry.get("chain_ids", []))
+            with contextlib.suppress(NotFoundError, ValueError, KeyError):
+                manifest = json.loads(self.blobs.read(entry["manifest"]))
+                keep_blobs |= {d["digest"] for d in manifest.get("layers", [])}
+        for blob in list(self.blobs.digests()):
+            if blob not in keep_blobs:
+                self.blobs.delete(blob)
+        for chain in self.layers.chain_ids():
+            if chain not in keep_chains:
+                self.layers.delete(chain)
+        # Nothing is being added while we hold gc.lock exclusively: temp files are leftovers.
+        for tmp in (self.blobs.root / "tmp", self.layers.root):
+            if tmp.is_dir():
+                for e in os.scandir(tmp):
+                    if e.name.startswith((".tmp-", ".del-", "blob-")):
+                        if e.is_dir(follow_symlinks=False):
+                            shutil.rmtree(e.path, ignore_errors=True)
+                        else:
+                            with contextlib.suppress(FileNotFoundError):
+                                os.unlink(e.path)
 
     def disk_usage(self) -> int:
         total = 0

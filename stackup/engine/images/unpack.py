@@ -20,6 +20,7 @@ mtimes are set last, since creating children changes them.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import shutil
 import stat
@@ -38,6 +39,53 @@ COPY_CHUNK = 1 << 20
 DIR, FILE, SYMLINK, OTHER = "dir", "file", "symlink", "other"
 
 
+class ForwardReader:
+    """Lets tarfile's random-access mode run over a stream: seeks may only go forward.
+
+    tarfile's stream mode ("r|") copies its whole read buffer on every small read,
+    which makes unpacking slow; its random-access mode reads headers and data
+    directly, and when members are taken in order it only ever seeks forward.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """Exactly `n` bytes unless the stream ends (tarfile does not retry short reads)."""
+        data = self._raw.read(n)
+        if n is not None and 0 <= len(data) < n and data:
+            parts = [data]
+            got = len(data)
+            while got < n:
+                more = self._raw.read(n - got)
+                if not more:
+                    break
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        self._pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            pos += self._pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("seek from the end of a stream")
+        if pos < self._pos:
+            raise ImageError("layer tar is malformed: it needs a backward seek")
+        while pos > self._pos:
+            if not self.read(min(pos - self._pos, COPY_CHUNK)):
+                break
+        return self._pos
+
+
 def _components(name: str, what: str, entry: str) -> tuple[str, ...]:
     """The path components of a tar name, rejecting absolute names and '..'."""
     if name.startswith("/"):
@@ -53,8 +101,11 @@ def _components(name: str, what: str, entry: str) -> tuple[str, ...]:
 class LayerUnpacker:
     """Unpacks one uncompressed tar stream into `dest` (an existing, empty directory)."""
 
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Path, source_fd: int | None = None):
+        """`source_fd`: the tar file itself, when the stream is that file (uncompressed);
+        file contents are then copied by the kernel (copy_file_range) from it."""
         self.dest = dest
+        self._source_fd = source_fd
         self._root = os.fsencode(dest)
         self.kinds: dict[tuple[str, ...], str] = {(): DIR}
         self._dir_times: list[tuple[bytes, int]] = []
@@ -97,7 +148,14 @@ class LayerUnpacker:
 
     def unpack(self, stream: BinaryIO) -> None:
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=COPY_CHUNK) as tar:
+            fileobj = stream if self._source_fd is not None else ForwardReader(stream)
+            try:
+                tar = tarfile.open(fileobj=fileobj, mode="r:")
+            except tarfile.ReadError:
+                if fileobj.tell() == 0:
+                    return  # a zero-byte layer is an empty layer (as Docker and containerd take it)
+                raise
+            with tar:
                 for member in tar:
                     self._entry(tar, member)
         except (tarfile.ReadError, EOFError, tarfile.HeaderError) as exc:
@@ -149,9 +207,27 @@ class LayerUnpacker:
     def _write_file(self, tar: tarfile.TarFile, m: tarfile.TarInfo, path: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as out:
+            if self._source_fd is not None and not m.sparse and self._kernel_copy(m, out.fileno()):
+                return
             src = tar.extractfile(m)
             if src is not None:
                 shutil.copyfileobj(src, out, COPY_CHUNK)
+
+    def _kernel_copy(self, m: tarfile.TarInfo, out_fd: int) -> bool:
+        """Copy a member's data from the tar file without passing it through Python."""
+        offset, left = m.offset_data, m.size
+        try:
+            while left > 0:
+                n = os.copy_file_range(self._source_fd, out_fd, left, offset_src=offset)
+                if n == 0:
+                    raise ImageError(f"layer is truncated: data of {m.name!r} is cut short")
+                offset += n
+                left -= n
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP) and left == m.size:
+                return False
+            raise
+        return True
 
     def _hardlink(self, parts: tuple[str, ...], path: bytes, m: tarfile.TarInfo) -> None:
         target = _components(m.linkname, "hardlink target", m.name)
@@ -220,6 +296,9 @@ class LayerUnpacker:
             os.utime(path, ns=(self._mtime_ns(m), self._mtime_ns(m)), follow_symlinks=False)
 
 
-def unpack_tar(stream: BinaryIO, dest: Path) -> None:
-    """Unpack the uncompressed tar `stream` into the empty directory `dest`."""
-    LayerUnpacker(dest).unpack(stream)
+def unpack_tar(stream: BinaryIO, dest: Path, source_fd: int | None = None) -> None:
+    """Unpack the uncompressed tar `stream` into the empty directory `dest`.
+
+    Pass `source_fd` when `stream` is a plain tar file opened at its start.
+    """
+    LayerUnpacker(dest, source_fd).unpack(stream)

@@ -4,7 +4,6 @@ import io
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -231,3 +230,18 @@ def test_docker_hub_names_go_to_the_mirror(tmp_path, store, monkeypatch):
 def test_missing_image_is_not_found(plain_registry, store):
     with pytest.raises(NotFoundError, match="not found"):
         pull(store, f"{plain_registry.host}/nothing:here")
+
+
+@pytest.mark.parametrize("evil", [
+    TarBuilder().symlink("x", "/tmp").file("x/stackup-pwned", b"!"),
+    TarBuilder().file("../../../../tmp/stackup-pwned", b"!"),
+    TarBuilder().hardlink("passwd", "/etc/passwd"),
+], ids=["through symlink", "dotdot", "hardlink out"])
+def test_malicious_layer_from_a_registry_is_refused(plain_registry, store, tmp_path, evil):
+    from stackup.engine.images.errors import UnsafeLayerError
+
+    skopeo_push_layout(plain_registry, tmp_path, "evil:1", [(HOST, [BASE, evil.bytes()])])
+    with pytest.raises(UnsafeLayerError):
+        pull(store, f"{plain_registry.host}/evil:1")
+    assert not os.path.exists("/tmp/stackup-pwned")
+    assert store.list() == [] and store.layers.chain_ids() == [] and list(store.blobs.digests()) == []

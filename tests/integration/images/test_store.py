@@ -2,12 +2,14 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
-from stackup.engine.images.errors import UnsafeLayerError
+from stackup.engine.images.errors import ImageError, UnsafeLayerError
 from stackup.engine.images.store import ImageStore
 from stackup.errors import ConflictError, NotFoundError, UserError
 from stackup.testing.images import busybox_image
@@ -131,9 +133,7 @@ def test_malicious_rootfs_import_leaves_no_image(store, tmp_path):
     tar.write_bytes(TarBuilder().file("../evil", b"x").bytes())
     with pytest.raises(UnsafeLayerError):
         store.import_rootfs(tar, "evil")
-    assert store.list() == [] and store.layers.chain_ids() == []
-    store.gc()
-    assert list(store.blobs.digests()) == []
+    assert store.list() == [] and store.layers.chain_ids() == [] and list(store.blobs.digests()) == []
 
 
 def test_gzip_rootfs_import(store, tmp_path):
@@ -150,3 +150,50 @@ def test_gzip_rootfs_import(store, tmp_path):
 def test_import_of_missing_file_is_not_found(store, tmp_path):
     with pytest.raises(NotFoundError):
         store.import_rootfs(tmp_path / "nope.tar", "x")
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static missing")
+def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "stackup-test-full", str(small)], check=True)
+    try:
+        store = ImageStore(small / "images")
+        with pytest.raises(ImageError, match="No space left on device"):
+            busybox_image(store)  # the blob fits, blob + unpacked layer do not
+        assert store.list() == [] and store.layers.chain_ids() == []
+        leftovers = [p for p in small.rglob("*") if p.is_file() and p.name not in ("gc.lock", "index.lock")]
+        assert leftovers == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_layers_stack_under_overlayfs_with_deletions_applied(store, tmp_path):
+    base = (TarBuilder().dir("etc").file("etc/keep", b"k").file("etc/gone", b"g")
+            .dir("cache").file("cache/old1").file("cache/old2").bytes())
+    top = TarBuilder().whiteout("etc/gone").opaque("cache").file("cache/new", b"n").file("etc/keep", b"K").bytes()
+    image = layered(store, [base, top], "x/overlay")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    lower = ":".join(str(d) for d in reversed(image.layer_dirs()))  # overlayfs wants the top first
+    subprocess.run(["mount", "-t", "overlay", "stackup-test-overlay", "-o", f"lowerdir={lower}", str(mnt)],
+                   check=True)
+    try:
+        assert sorted(os.listdir(mnt / "etc")) == ["keep"] and (mnt / "etc/keep").read_bytes() == b"K"
+        assert os.listdir(mnt / "cache") == ["new"]
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_concurrent_imports_share_one_layer_and_keep_the_index_whole(store, tmp_path):
+    tar = tmp_path / "r.tar"
+    tar.write_bytes(TarBuilder().file("etc/a", os.urandom(2_000_000)).file("etc/b", b"b").bytes())
+    script = ("import sys; from pathlib import Path; from stackup.engine.images.store import ImageStore; "
+              "ImageStore(Path(sys.argv[1])).import_rootfs(Path(sys.argv[2]), sys.argv[3])")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(store.root), str(tar), f"x/c{i}"])
+             for i in range(4)]
+    assert [p.wait() for p in procs] == [0, 0, 0, 0]
+    images = store.list()
+    assert sorted(r for im in images for r in im.references) == [f"docker.io/x/c{i}:latest" for i in range(4)]
+    assert len({tuple(im.chain_ids) for im in images}) == 1 and len(store.layers.chain_ids()) == 1
+    assert not [e for e in os.listdir(store.layers.root) if e.startswith(".")]

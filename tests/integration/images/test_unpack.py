@@ -158,3 +158,41 @@ def test_corrupt_layers_are_clear_errors_and_leave_nothing(tmp_path, damage):
         layers.unpack(blob, diff_id, diff_id, None)
     assert "\n" not in str(info.value)
     assert os.listdir(tmp_path / "layers") == []
+
+
+def test_verified_plain_blob_is_copied_by_the_kernel_with_metadata(tmp_path):
+    data = (TarBuilder(mtime=1_234_567_890).file("big", os.urandom(3_000_000), mode=0o600, uid=9)
+            .file("small", b"s").hardlink("big2", "big").symlink("l", "big").bytes())
+    blob = tmp_path / "blob"
+    blob.write_bytes(data)
+    layers = LayerStore(tmp_path / "layers")
+    diff_id = dg.of_bytes(data)
+    assert layers.unpack(blob, diff_id, diff_id, None, blob_digest=diff_id)
+    d = layers.path(diff_id)
+    reference = unpack(tmp_path, data)  # the streaming path
+    from stackup.testing.trees import signature
+    assert signature(d) == signature(reference)
+    assert layers.meta(diff_id)["size"] == len(data)
+
+
+def test_verified_plain_blob_that_is_cut_short_is_refused(tmp_path):
+    data = TarBuilder().file("big", os.urandom(300_000)).bytes()[:150_000]
+    blob = tmp_path / "blob"
+    blob.write_bytes(data)
+    layers = LayerStore(tmp_path / "layers")
+    digest = dg.of_bytes(data)
+    with pytest.raises(ImageError):
+        layers.unpack(blob, digest, digest, None, blob_digest=digest)
+    assert os.listdir(tmp_path / "layers") == []
+
+
+@pytest.mark.parametrize("data", [b"", b"\0" * 1024, TarBuilder().bytes()], ids=["zero bytes", "end blocks", "empty tar"])
+def test_empty_layers_unpack_to_empty_directories(tmp_path, data):
+    for compress in (lambda b: b, gzip_bytes):
+        blob = tmp_path / "blob"
+        blob.write_bytes(compress(data))
+        layers = LayerStore(tmp_path / "layers")
+        diff_id = dg.of_bytes(data)
+        layers.unpack(blob, diff_id, diff_id, None, blob_digest=dg.of_bytes(compress(data)))
+        assert os.listdir(layers.path(diff_id)) == []
+        layers.delete(diff_id)
