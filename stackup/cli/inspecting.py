@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from stackup.errors import NotFoundError, UnsupportedError, UserError
+from stackup.errors import NotFoundError, UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -119,10 +119,91 @@ def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help=
 
 
 def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
-          no_stream: bool = typer.Option(False, "--no-stream", help="One snapshot")) -> int:
-    raise UnsupportedError("stats is not supported by stackup yet")
+          no_stream: bool = typer.Option(False, "--no-stream", help="One snapshot, then exit"),
+          fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
+    """CPU (sampled over half a second), memory and processes of each running container."""
+    import time
+
+    from stackup.cli import compose_common as cc
+    from stackup.project import usage
+
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format {fmt!r}: expected table or json")
+    sess = cc.session(ctx, need_file=False)
+    try:
+        while True:
+            states = cc.project_states(sess, list(services or []), oneoff=None, running_only=True)
+            before = {s["id"]: usage.sample(s["id"]) for s in states}
+            start = time.monotonic()
+            time.sleep(0.5)
+            elapsed = time.monotonic() - start
+            rows = []
+            for state in states:
+                after = usage.sample(state["id"])
+                limit = usage.human(after.memory_limit) if after.memory_limit else "unlimited"
+                rows.append({"ID": state["id"][:12], "Name": state["name"],
+                             "CPUPerc": f"{usage.cpu_percent(before[state['id']], after, elapsed):.2f}%",
+                             "MemUsage": f"{usage.human(after.memory)} / {limit}", "PIDs": str(after.pids)})
+            if fmt == "json":
+                for row in rows:
+                    print(json.dumps(row))
+            else:
+                _table([("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS")] +
+                       [(r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]) for r in rows])
+            sys.stdout.flush()
+            if no_stream:
+                return 0
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
 
 
 def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
-           as_json: bool = typer.Option(False, "--json", help="JSON lines")) -> int:
-    raise UnsupportedError("events is not supported by stackup yet")
+           as_json: bool = typer.Option(False, "--json", help="One JSON object per line")) -> int:
+    """Container events of the project as they happen (create, start, pause, unpause,
+    die, destroy), found by watching the engine's state; until Ctrl-C."""
+    import time
+    from datetime import datetime, timezone
+
+    from stackup.cli import compose_common as cc
+    from stackup.project.engine_adapter import Engine
+
+    sess = cc.session(ctx, need_file=False)
+
+    def snapshot() -> dict[str, dict[str, Any]]:
+        return {s["id"]: s for s in cc.project_states(sess, list(services or []), oneoff=None)}
+
+    def emit(state: dict[str, Any], action: str) -> None:
+        c = Engine.observed(state)
+        now = datetime.now(timezone.utc).isoformat()
+        if as_json:
+            print(json.dumps({"time": now, "type": "container", "action": action, "id": state["id"],
+                              "service": c.service, "attributes": {"name": state["name"],
+                                                                   "image": state["spec"].get("image", "")}}))
+        else:
+            print(f"{now} container {action} {state['id']} (name={state['name']}, service={c.service})")
+        sys.stdout.flush()
+
+    transitions = {("created", "running"): "start", ("exited", "running"): "start",
+                   ("running", "paused"): "pause", ("paused", "running"): "unpause",
+                   ("running", "exited"): "die", ("paused", "exited"): "die",
+                   ("restarting", "running"): "restart", ("running", "restarting"): "die"}
+    seen = snapshot()
+    try:
+        while True:
+            time.sleep(0.25)
+            now = snapshot()
+            for cid, state in now.items():
+                old = seen.get(cid)
+                if old is None:
+                    emit(state, "create")
+                    if state["status"] == "running":
+                        emit(state, "start")
+                elif old["status"] != state["status"]:
+                    emit(state, transitions.get((old["status"], state["status"]), state["status"]))
+            for cid, state in seen.items():
+                if cid not in now:
+                    emit(state, "destroy")
+            seen = now
+    except KeyboardInterrupt:
+        return 0
