@@ -62,6 +62,17 @@ def project_states(sess: Any, services: Sequence[str] = (), *, oneoff: bool | No
                                         Engine.observed(s).number, s["name"]))
 
 
+def runtime_logs() -> Any:
+    """The runtime's log reader, or one clear line when this build has no runtime."""
+    try:
+        from stackup.engine.runtime import logs
+    except ImportError:
+        from stackup.errors import UnsupportedError
+
+        raise UnsupportedError("the container runtime is not available in this build") from None
+    return logs
+
+
 def parse_scale(items: Iterable[str]) -> dict[str, int]:
     result = {}
     for item in items:
@@ -122,8 +133,7 @@ def follow_logs(engine: Any, states: Sequence[dict[str, Any]], printer: LogPrint
                 stop: threading.Event | None = None) -> list[threading.Thread]:
     """One thread per container following its log until it stops; `on_exit` is
     called with the container's final state."""
-    from stackup.engine.runtime import logs
-
+    logs = runtime_logs()
     threads = []
     for state in states:
         cid, name = state["id"], state["name"]

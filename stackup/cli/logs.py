@@ -25,11 +25,11 @@ def logs(
     index: int = typer.Option(None, "--index", help="Only the container with this number"),
 ) -> int:
     from stackup.cli import compose_common as cc
-    from stackup.engine.runtime import logs as lg
     from stackup.project.engine_adapter import Engine
 
     if tail != "all" and not tail.isdigit():
         raise UserError(f"--tail {tail!r}: expected a number or all")
+    lg = cc.runtime_logs()
     sess = cc.session(ctx, need_file=False)
     states = cc.project_states(sess, list(services or []), oneoff=None)
     if index is not None:
