@@ -15,9 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_REGISTERED = False
-
-
 class ProjectAttacher:
     def __init__(self) -> None:
         self._inner: Any = None
@@ -46,16 +43,3 @@ class ProjectAttacher:
 
     def detach(self, container_id: str) -> None:
         self.inner.detach(container_id)
-
-
-def register() -> None:
-    """Register the attacher with the runtime once per process (unless another
-    network attacher is already there)."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    from stackup.engine.runtime import netns
-
-    if not netns.attachers():
-        netns.register_attacher(ProjectAttacher())
-    _REGISTERED = True

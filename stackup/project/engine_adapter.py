@@ -71,10 +71,11 @@ class Engine:
                 from stackup.engine.runtime.container import Runtime
             except ImportError:
                 raise UnsupportedError("the container runtime is not available in this build") from None
-            from stackup.project import attacher
+            from stackup.project.attacher import ProjectAttacher
 
-            attacher.register()
-            self._runtime = Runtime()
+            # given explicitly, so that exactly this attacher wires service containers
+            # whatever the process registered globally
+            self._runtime = Runtime(attachers=[ProjectAttacher()])
         return self._runtime
 
     def has_runtime(self) -> bool:
