@@ -155,8 +155,9 @@ class Monitor:
 
 def run_monitor(runtime: Any, container_id: str, poll: float = 0.25) -> int:
     """The body of the health monitor process: probe the container by its check's
-    timing for as long as it runs, recording every verdict. Exits when the container
-    stops or is removed (checking at least every `poll` seconds)."""
+    timing for as long as it runs (a restart by its policy starts the count over),
+    recording every verdict. Exits when the container stops or is removed (checking
+    at least every `poll` seconds)."""
     from stackup.errors import NotFoundError
 
     def state() -> dict[str, Any] | None:
@@ -169,19 +170,24 @@ def run_monitor(runtime: Any, container_id: str, poll: float = 0.25) -> int:
     check = Check.from_docker(((current or {}).get("spec") or {}).get("healthcheck"))
     if current is None or check is None:
         return 0
-    started_at = current.get("started_at", "")
+    started_at = ""
     monitor = Monitor(runtime, container_id, check)
-    st.atomic_write_json(health_path(container_id), {"status": STARTING, "failing_streak": 0,
-                                                     "started_at": started_at, "monitor": os.getpid()})
     while True:
+        if current.get("started_at", "") != started_at:
+            # a new run (a restart by its policy): start over, as Docker does
+            started_at = current.get("started_at", "")
+            monitor = Monitor(runtime, container_id, check)
+            st.atomic_write_json(health_path(container_id), {"status": STARTING, "failing_streak": 0,
+                                                             "started_at": started_at, "monitor": os.getpid()})
         wake = time.monotonic() + monitor.next_delay()
         while time.monotonic() < wake:
             time.sleep(min(poll, max(0.0, wake - time.monotonic())))
             current = state()
-            if current is None or current["status"] not in ("running", "restarting", "paused") \
-                    or current.get("started_at", "") != started_at:
+            if current is None or current["status"] not in ("running", "restarting", "paused"):
                 return 0
-        if current["status"] == "running":
+            if current.get("started_at", "") != started_at:
+                break
+        if current["status"] == "running" and current.get("started_at", "") == started_at:
             monitor.step()
 
 

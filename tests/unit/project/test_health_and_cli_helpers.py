@@ -42,3 +42,32 @@ def test_log_printer_prefixes_and_colours():
     out = io.StringIO()
     LogPrinter(["a"], colour=False, prefix=False, stream=out).line("a", "x")
     assert out.getvalue() == "x\n"
+
+
+def test_monitor_counts_failures_like_docker(monkeypatch, tmp_path):
+    """Failures in the start period do not count (until a first success); `retries`
+    failures in a row make it unhealthy; a success makes it healthy again."""
+    from stackup.project import health
+
+    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path))
+    results = iter([1, 1, 1, 0, 1, 1, 0, 1, 1, 1])
+    monkeypatch.setattr(health, "probe", lambda runtime, cid, check: (next(results), "out"))
+    clock = [100.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+    check = Check(test=["CMD", "true"], interval=1.0, retries=2, start_period=5.0, start_interval=0.5)
+    monitor = health.Monitor(None, "c" * 64, check)
+    assert monitor.next_delay() == 0.5                       # start_interval in the start period
+    seen = []
+    for _ in range(3):                                       # failures in the start period
+        seen.append(monitor.step())
+    assert seen == ["starting"] * 3 and monitor.failures == 0
+    assert monitor.step() == "healthy"
+    clock[0] += 10                                           # start period over
+    assert monitor.next_delay() == 1.0
+    assert [monitor.step(), monitor.step()] == ["healthy", "unhealthy"]
+    assert monitor.step() == "healthy"
+    assert [monitor.step(), monitor.step()] == ["healthy", "unhealthy"]
+    import json
+
+    record = json.loads(health.health_path("c" * 64).read_text())
+    assert (record["status"], record["failing_streak"], record["last"]["exit_code"]) == ("unhealthy", 2, 1)
