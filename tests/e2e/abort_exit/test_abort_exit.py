@@ -17,3 +17,19 @@ def test_abort_on_exit_with_exit_code(stack):
     assert {row["State"] for row in stack.ps("-a")} == {"exited"}
     stack("down", "-v")
     assert stack.wait_gone() == []
+
+
+def test_ctrl_c_stops_the_stack_gracefully(stack):
+    import signal
+
+    proc = stack.popen("up", "--no-color", "server")
+    for line in proc.stdout:          # wait until the service is up and talking
+        if line.endswith("| serving\n"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Gracefully stopping" in err
+    assert [row["State"] for row in stack.ps("-a")] == ["exited"]
+    stack("down", "-v")
+    assert stack.wait_gone() == []
