@@ -39,7 +39,7 @@ def run(
 ) -> int:
     from stackup.cli import compose_common as cc
     from stackup.project import naming
-    from stackup.project.reconcile import RunOptions, oneoff_config, plan_run
+    from stackup.project.reconcile import RunOptions, plan_run
 
     sess = cc.session(ctx)
     sess.check_services([service])

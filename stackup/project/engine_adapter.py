@@ -15,7 +15,6 @@ build without the runtime) is reported as one clear line when it is needed.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +24,6 @@ from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserEr
 from stackup.project import containerspec, health, naming
 from stackup.project.observed import (
     CREATED,
-    EXITED,
     RUNNING,
     ObservedContainer,
     ObservedNetwork,
@@ -381,5 +379,3 @@ def _quietly(fn: Any, *args: Any) -> None:
     except Exception:  # noqa: BLE001 - cleanup of what the failed step made, best effort
         pass
 
-
-__all__ = ["Engine", "EXITED"]
