@@ -330,7 +330,7 @@ class _Up:
                 continue
             kind, reason = action
             request = BuildRequest(service, ref, self.config(service).get("build") or {}) if kind is Kind.BUILD else None
-            self.image_ops[ref] = self.plan.add(kind, ref, reason, service=service if request else None,
+            self.image_ops[ref] = self.plan.add(kind, ref, reason, service=service,
                                                 request=request).id
 
     def infrastructure(self, service: str) -> list[int]:
