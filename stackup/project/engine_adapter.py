@@ -290,7 +290,8 @@ class Engine:
 
     def start_container(self, container: str) -> None:
         state = self.runtime.start(container)
-        if health.Check.from_docker((state.get("spec") or {}).get("healthcheck")) is not None:
+        if health.Check.from_docker((state.get("spec") or {}).get("healthcheck")) is not None \
+                and not health.runtime_runs_checks(self.runtime):
             health.start_monitor(state["id"])
 
     def unpause_container(self, container: str) -> None:
@@ -345,7 +346,7 @@ class Engine:
         state, check = self._check(container)
         if check is None:
             raise StackupError(f"container {state['name']} has no healthcheck")
-        health.wait_healthy(self.runtime, state["id"], timeout)
+        health.wait_healthy(self.runtime, state["id"], timeout, check)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
         return self.runtime.wait(container, timeout)
