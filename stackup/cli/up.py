@@ -79,10 +79,12 @@ def up(
         sys.stdout.write(text if text else "nothing to do: the stack is up to date\n")
         return 0
     with sess.locked():
-        images = plan_images(sess.desired, sess.observe(), options)
-        cc.run_plan(ctx, images, sess.engine)
-        plan = reconcile(sess.desired, sess.observe(),
-                         _replace(options, images_resolved=True))
+        observed = sess.observe()
+        images = plan_images(sess.desired, observed, options)
+        if not images.is_empty():
+            cc.run_plan(ctx, images, sess.engine)
+            observed = sess.observe()   # the pulls may have changed image ids
+        plan = reconcile(sess.desired, observed, _replace(options, images_resolved=True))
         cc.run_plan(ctx, plan, sess.engine)
     if detach or no_start:
         return 0
