@@ -561,7 +561,10 @@ class _Up:
             numbers = self.verdicts[service].numbers()
             if not numbers:
                 continue
-            self.plan.add(Kind.WAIT, service, "--wait", self.started.get(service, []), service=service,
+            # after the service_healthy wait of the same containers, if there is one:
+            # two waits probing at once would count each failure twice
+            healthy = self.wait_ops.get((service, HEALTHY))
+            self.plan.add(Kind.WAIT, service, "--wait", self.started.get(service, []) + [healthy], service=service,
                           condition=READY, targets=tuple(self.name_of(service, n) for n in numbers),
                           timeout=self.options.wait_timeout)
 
