@@ -233,7 +233,8 @@ def wait_healthy(runtime: Any, container_id: str, timeout: float | None, check: 
     deadline = None if timeout is None else time.monotonic() + timeout
     probing = check is not None and runtime_runs_checks(runtime)
     started = time.monotonic()
-    next_probe = started + (check.start_interval if check and check.start_period else 0.0) if probing else 0.0
+    # Docker probes first after one interval (start_interval within the start period)
+    next_probe = started + (check.start_interval if check.start_period else check.interval) if probing else 0.0
     passed_once = False
     while True:
         try:
