@@ -16,6 +16,12 @@ def test_unhealthy_dependency_stops_up(stack):
     names = {row["Name"] for row in stack.ps("-a")}
     assert "e2e-failing-app-1" not in names
     assert "e2e-failing-db-1" in names                  # what it started stays, consistent
+    db_id = {row["Name"]: row["ID"] for row in stack.ps("-a")}["e2e-failing-db-1"]
+    stack("exec", "-T", "db", "touch", "/tmp/ok")       # the dependency gets better...
+    stack("up", "-d", "app")                            # ...and the next up carries on
+    rows = {row["Name"]: row for row in stack.ps()}
+    assert rows["e2e-failing-db-1"]["ID"] == db_id      # not recreated
+    assert rows["e2e-failing-app-1"]["State"] == "running"
     stack("down", "-v")
     assert stack.wait_gone() == []
 
