@@ -105,6 +105,7 @@ def attach(ctx: Any, sess: Any, services: list[str], options: Any, abort: bool,
 
     states = cc.project_states(sess, services)
     printer = cc.LogPrinter([s["name"] for s in states], colour=colour, prefix=prefix)
+    print("Attaching to " + ", ".join(s["name"] for s in states), file=sys.stderr)
     exited: list[dict[str, Any]] = []
     first_exit = threading.Event()
     lock = threading.Lock()
