@@ -31,8 +31,7 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
     check = health.Check.from_docker(spec.get("healthcheck"))
     health_status = ""
     if check is not None and c.running:
-        health_status = health.current_status(state["id"], state.get("started_at", ""), state).get("status") \
-            or health.STARTING
+        health_status = health.current_status(state).get("status") or health.STARTING
         text += f" ({health_status})"
     ports = []
     for binding in ((state.get("network") or {}).get("ports") or []):

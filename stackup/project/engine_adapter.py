@@ -4,8 +4,8 @@ The project layer's only door to the engine: images (the local store, pulls),
 containers (the runtime, found by their labels), networks and volumes. The engine
 knows nothing of stacks; everything a stack needs is translated here: a service's
 normalized config becomes a runtime spec (`containerspec`), its networks and ports
-are wired by the project attacher (`attacher`), its healthcheck is probed by
-`health`.
+are wired by the project attacher (`attacher`), its healthcheck is awaited
+through the runtime's hook (`health`).
 
 Every engine module is imported lazily: `up --dry-run` and `ps` on a machine whose
 engine holds nothing need only the state directory. A missing engine part (e.g. a
@@ -289,10 +289,7 @@ class Engine:
         return state["id"]
 
     def start_container(self, container: str) -> None:
-        state = self.runtime.start(container)
-        if health.Check.from_docker((state.get("spec") or {}).get("healthcheck")) is not None \
-                and not health.runtime_runs_checks(self.runtime):
-            health.start_monitor(state["id"])
+        self.runtime.start(container)
 
     def unpause_container(self, container: str) -> None:
         self.runtime.unpause(container)
@@ -329,7 +326,6 @@ class Engine:
         state = self.runtime.get(container)
         labels = (state.get("spec") or {}).get("labels") or {}
         self.runtime.remove(state["id"], force=True)
-        health.forget(state["id"])
         volumes_mod = self._volumes_module()
         volumes_mod.release(state["id"])
         if volumes:
@@ -346,7 +342,7 @@ class Engine:
         state, check = self._check(container)
         if check is None:
             raise StackupError(f"container {state['name']} has no healthcheck")
-        health.wait_healthy(self.runtime, state["id"], timeout, check)
+        health.wait_healthy(self.runtime, state["id"], check, timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
         return self.runtime.wait(container, timeout)

@@ -44,30 +44,69 @@ def test_log_printer_prefixes_and_colours():
     assert out.getvalue() == "x\n"
 
 
-def test_monitor_counts_failures_like_docker(monkeypatch, tmp_path):
-    """Failures in the start period do not count (until a first success); `retries`
-    failures in a row make it unhealthy; a success makes it healthy again."""
-    from stackup.project import health
+class HookRuntime:
+    """A runtime whose `check_health` records the next scripted probe result as the
+    real one does (status, failing streak, log), on a fake clock."""
 
-    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path))
-    results = iter([1, 1, 1, 0, 1, 1, 0, 1, 1, 1])
-    monkeypatch.setattr(health, "probe", lambda runtime, cid, check: (next(results), "out"))
-    clock = [100.0]
-    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
-    check = Check(test=["CMD", "true"], interval=1.0, retries=2, start_period=5.0, start_interval=0.5)
-    monitor = health.Monitor(None, "c" * 64, check)
-    assert monitor.next_delay() == 0.5                       # start_interval in the start period
-    seen = []
-    for _ in range(3):                                       # failures in the start period
-        seen.append(monitor.step())
-    assert seen == ["starting"] * 3 and monitor.failures == 0
-    assert monitor.step() == "healthy"
-    clock[0] += 10                                           # start period over
-    assert monitor.next_delay() == 1.0
-    assert [monitor.step(), monitor.step()] == ["healthy", "unhealthy"]
-    assert monitor.step() == "healthy"
-    assert [monitor.step(), monitor.step()] == ["healthy", "unhealthy"]
-    import json
+    def __init__(self, results, retries=3, start_period=0.0):
+        self.results = list(results)
+        self.retries = retries
+        self.start_period = start_period
+        self.now = 0.0
+        self.probes = []
+        self.state = {"id": "c", "status": "running", "started_at": "0000",
+                      "health": {"status": "healthy", "log": [{"start": "-old-run", "exit_code": 0}]}}
 
-    record = json.loads(health.health_path("c" * 64).read_text())
-    assert (record["status"], record["failing_streak"], record["last"]["exit_code"]) == ("unhealthy", 2, 1)
+    def get(self, ref):
+        return self.state
+
+    def check_health(self, ref):
+        self.probes.append(self.now)
+        code = self.results.pop(0)
+        health = self.state["health"]
+        if health["log"][-1]["start"] < self.state["started_at"]:
+            health.update(status="starting", failing_streak=0)
+        health["log"].append({"start": f"{self.now:09.3f}", "exit_code": code, "output": f"probe {code}"})
+        if code == 0:
+            health.update(status="healthy", failing_streak=0)
+        elif self.now >= self.start_period:
+            health["failing_streak"] = health.get("failing_streak", 0) + 1
+            if health["failing_streak"] >= self.retries:
+                health["status"] = "unhealthy"
+
+    def sleep(self, seconds):
+        self.now += max(seconds, 0.001)
+
+    def clock(self):
+        return self.now
+
+
+def test_wait_healthy_probes_at_the_checks_pace_and_ignores_an_old_run():
+    from stackup.project.health import wait_healthy
+
+    rt = HookRuntime([1, 1, 0])
+    check = Check(test=["CMD", "true"], interval=2.0, start_period=3.0, start_interval=0.5)
+    wait_healthy(rt, "c", check, timeout=60, sleep=rt.sleep, clock=rt.clock)
+    # the old run's "healthy" did not count; probes every start_interval in the start period
+    assert [round(t, 1) for t in rt.probes] == [0.5, 1.0, 1.5]
+
+
+def test_wait_healthy_raises_when_unhealthy_or_late():
+    import pytest as _pytest
+
+    from stackup.errors import StackupError
+    from stackup.project.health import wait_healthy
+
+    rt = HookRuntime([1, 1, 1], retries=2)
+    check = Check(test=["CMD", "false"], interval=1.0)
+    with _pytest.raises(StackupError, match="is unhealthy: probe 1"):
+        wait_healthy(rt, "c", check, timeout=60, sleep=rt.sleep, clock=rt.clock)
+    assert [round(t, 1) for t in rt.probes] == [1.0, 2.0]
+    rt = HookRuntime([1] * 100, retries=1000)
+    with _pytest.raises(StackupError, match="did not become healthy within 5s"):
+        wait_healthy(rt, "c", check, timeout=5, sleep=rt.sleep, clock=rt.clock)
+    rt = HookRuntime([])
+    rt.state["status"] = "exited"
+    rt.state["exit_code"] = 3
+    with _pytest.raises(StackupError, match=r"exited \(code 3\)"):
+        wait_healthy(rt, "c", check, timeout=5, sleep=rt.sleep, clock=rt.clock)
