@@ -102,6 +102,10 @@ def test_wait_healthy_raises_when_unhealthy_or_late():
     with _pytest.raises(StackupError, match="is unhealthy: probe 1"):
         wait_healthy(rt, "c", check, timeout=60, sleep=rt.sleep, clock=rt.clock)
     assert [round(t, 1) for t in rt.probes] == [1.0, 2.0]
+    rt = HookRuntime([0])                   # unhealthy before the wait, recovered since
+    rt.state["health"] = {"status": "unhealthy", "failing_streak": 3, "log": [{"start": "0001", "exit_code": 1}]}
+    wait_healthy(rt, "c", check, timeout=60, sleep=rt.sleep, clock=rt.clock)
+    assert rt.probes == [0.0]
     rt = HookRuntime([1] * 100, retries=1000)
     with _pytest.raises(StackupError, match="did not become healthy within 5s"):
         wait_healthy(rt, "c", check, timeout=5, sleep=rt.sleep, clock=rt.clock)
