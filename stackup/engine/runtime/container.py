@@ -1,0 +1,506 @@
+"""Containers and their lifecycle: create, start, stop, kill, pause, restart, remove, wait.
+
+State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
+written atomically under the container's lock (the shim takes the same lock when it
+records a start or an exit). Names are unique under a global lock. Every command
+first repairs what a crash left behind: a container whose shim is gone is marked
+exited (and whatever is left of it in its cgroup is killed); a half-created one is
+removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from stackup.engine import state as st
+from stackup.engine.runtime import cgroups, netns
+from stackup.engine.runtime.spec import ContainerSpec, validate
+from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
+
+RUNNING = ("running", "paused", "restarting")
+SHIM = Path(__file__).with_name("shim.py")
+_SHIMS: list[subprocess.Popen] = []  # shims this process started, reaped when they exit
+
+
+class StartError(StackupError):
+    """PID 1 could not start; the exit code is Docker's (125 setup, 126/127 exec)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def shim_alive(state: dict[str, Any]) -> bool:
+    """Is the recorded shim still this container's shim (not a reused pid)?"""
+    pid = state.get("shim_pid") or 0
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return b"stackup-shim" in cmdline and state["id"].encode() in cmdline
+
+
+def _reap_shims() -> None:
+    for proc in list(_SHIMS):
+        if proc.poll() is not None:
+            _SHIMS.remove(proc)
+
+
+class Runtime:
+    """The engine's container API (no knowledge of stacks or services)."""
+
+    def __init__(self, root: Path | None = None, attachers: list[Any] | None = None):
+        self.root = Path(root) if root else st.root()
+        self.containers_dir = self.root / "containers"
+        self.netns_dir = self.root / "netns"
+        self._attachers = attachers
+
+    # --- paths and state -----------------------------------------------------------
+    def cdir(self, cid: str) -> Path:
+        return self.containers_dir / cid
+
+    def attachers(self) -> list[Any]:
+        return self._attachers if self._attachers is not None else netns.attachers()
+
+    def _lock(self, cid: str):
+        return st.locked(self.cdir(cid) / "lock")
+
+    def _names_lock(self):
+        return st.locked(self.containers_dir / ".lock")
+
+    def _read(self, cid: str) -> dict[str, Any] | None:
+        try:
+            return st.read_json(self.cdir(cid) / "state.json")
+        except ValueError:
+            return None
+
+    def _write(self, state: dict[str, Any]) -> None:
+        st.atomic_write_json(self.cdir(state["id"]) / "state.json", state, mode=0o600)
+
+    def _update(self, cid: str, **changes: Any) -> dict[str, Any]:
+        with self._lock(cid):
+            state = self._read(cid)
+            if state is None:
+                raise NotFoundError(f"no such container: {cid}")
+            state.update(changes)
+            self._write(state)
+            return state
+
+    def list(self, all: bool = True) -> list[dict[str, Any]]:
+        _reap_shims()
+        if not self.containers_dir.exists():
+            return []
+        found = []
+        for entry in sorted(self.containers_dir.iterdir()):
+            if not entry.is_dir():
+                continue
+            state = self._repair(entry.name)
+            if state and (all or state["status"] in RUNNING):
+                found.append(state)
+        return sorted(found, key=lambda s: s.get("created_at", ""), reverse=True)
+
+    def get(self, ref: str) -> dict[str, Any]:
+        """A container by id, unique id prefix or name (after repairing it)."""
+        if ref and (self.cdir(ref) / "state.json").exists():
+            state = self._repair(ref)
+            if state:
+                return state
+        matches = [s for s in self.list() if s["name"] == ref]
+        if not matches and ref:
+            matches = [s for s in self.list() if s["id"].startswith(ref)]
+        if not matches:
+            raise NotFoundError(f"no such container: {ref}")
+        if len(matches) > 1:
+            raise UserError(f"container reference {ref!r} is ambiguous: "
+                            f"{', '.join(m['name'] for m in matches)}")
+        return matches[0]
+
+    # --- recovery ------------------------------------------------------------------
+    def _repair(self, cid: str) -> dict[str, Any] | None:
+        state = self._read(cid)
+        if state is None:
+            return None
+        if state["status"] == "creating" and not pid_alive(state.get("creator_pid", 0)):
+            self._destroy(cid)
+            return None
+        if state["status"] == "starting" and not pid_alive(state.get("creator_pid", 0)) \
+                and not shim_alive(state):
+            state = self._mark_dead(cid, "the start was interrupted")
+        elif state["status"] in RUNNING and not shim_alive(state):
+            state = self._mark_dead(cid, "the container's shim died")
+        return state
+
+    def _mark_dead(self, cid: str, why: str) -> dict[str, Any]:
+        cgroups.Cgroup(cid).kill_all()
+        with self._lock(cid):
+            state = self._read(cid)
+            if state["status"] in RUNNING + ("starting",) and not shim_alive(state):
+                state.update(status="exited", pid=0, error=why, finished_at=now(),
+                             exit_code=state.get("exit_code") if state["status"] == "restarting"
+                             else 137)
+                self._write(state)
+        self._teardown_network(state)
+        return state
+
+    # --- create --------------------------------------------------------------------
+    def create(self, spec: ContainerSpec, name: str | None = None) -> dict[str, Any]:
+        validate(spec)
+        self._check_network(spec)
+        cid = secrets.token_hex(32)
+        name = name or f"stackup_{cid[:12]}"
+        if not _valid_name(name):
+            raise UserError(f"invalid container name {name!r}: use letters, digits, "
+                            "'_', '.' and '-', starting with a letter or digit")
+        spec.hostname = spec.hostname or cid[:12]
+        for layer in spec.layers:
+            if not Path(layer).is_dir():
+                raise UserError(f"image layer {layer} is missing")
+        st.ensure_dir(self.containers_dir)
+        state = {"id": cid, "name": name, "created_at": now(), "status": "creating",
+                 "creator_pid": os.getpid(), "pid": 0, "shim_pid": 0, "exit_code": None,
+                 "oom_killed": False, "started_at": "", "finished_at": "", "restart_count": 0,
+                 "error": "", "netns": "", "network": {}, "spec": spec.to_dict()}
+        with self._names_lock():
+            if any(s["name"] == name for s in self.list()):
+                raise ConflictError(f"the container name {name!r} is already in use")
+            self.cdir(cid).mkdir(mode=0o700)
+            self._write(state)
+        try:
+            self._prepare(cid, spec)
+            return self._update(cid, status="created", creator_pid=0)
+        except BaseException:
+            self._destroy(cid)
+            raise
+
+    def _check_network(self, spec: ContainerSpec) -> None:
+        mode = spec.network_mode
+        if mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            spec.network_mode = f"container:{other['id']}"
+        elif mode not in ("none", "host") and not self.attachers():
+            raise UnsupportedError(f"network mode {mode!r} needs the network engine, "
+                                   "which is not available; use none or host")
+
+    def _prepare(self, cid: str, spec: ContainerSpec) -> None:
+        d = self.cdir(cid)
+        for sub in ("upper", "work", "rootfs"):
+            (d / sub).mkdir(mode=0o755)
+        (d / "hostname").write_text(spec.hostname + "\n")
+        (d / "hosts").write_text(hosts_file(spec))
+        (d / "resolv.conf").write_text(resolv_conf(spec.dns))
+        (d / "container.log").touch(mode=0o640)
+        cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
+                                   spec.pids_limit, spec.privileged)
+
+    # --- start ---------------------------------------------------------------------
+    def start(self, ref: str) -> dict[str, Any]:
+        state = self.get(ref)
+        cid = state["id"]
+        if state["status"] in RUNNING:
+            return state
+        if state["status"] not in ("created", "exited"):
+            raise ConflictError(f"container {state['name']} is {state['status']}")
+        spec = ContainerSpec.from_dict(state["spec"])
+        with contextlib.suppress(FileNotFoundError):
+            (self.cdir(cid) / "stop-requested").unlink()
+        cg = cgroups.Cgroup(cid)
+        if not cg.exists():
+            cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
+                      spec.pids_limit, spec.privileged)
+        state = self._update(cid, status="starting", creator_pid=os.getpid(), error="")
+        try:
+            state = self._setup_network(state, spec)
+            pid = self._spawn_shim(state, spec)
+        except StartError as exc:
+            self._update(cid, status="exited", exit_code=exc.exit_code, error=str(exc),
+                         creator_pid=0)
+            self._teardown_network(self._read(cid))
+            raise
+        except BaseException as exc:
+            self._update(cid, status="exited", exit_code=125, error=str(exc), creator_pid=0)
+            self._teardown_network(self._read(cid))
+            raise
+        return self._update(cid, creator_pid=0) if pid else state
+
+    def _setup_network(self, state: dict[str, Any], spec: ContainerSpec) -> dict[str, Any]:
+        cid = state["id"]
+        mode = spec.network_mode
+        if mode == "host":
+            return self._update(cid, netns="")
+        if mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            if other["status"] not in RUNNING or not other.get("pid"):
+                raise ConflictError(f"cannot join the network of container {other['name']}: "
+                                    "it is not running")
+            path = other.get("netns") or f"/proc/{other['pid']}/ns/net"
+            return self._update(cid, netns=path)
+        self._teardown_network(state)
+        path = self.netns_dir / cid
+        netns.create(path)
+        state = self._update(cid, netns=str(path))
+        results: dict[str, Any] = {}
+        if mode != "none":
+            info = {"networks": spec.networks, "network_mode": mode, "hostname": spec.hostname,
+                    "hosts_file": str(self.cdir(cid) / "hosts"),
+                    "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
+            for attacher in self.attachers():
+                results.update(attacher.attach(cid, str(path), info) or {})
+        return self._update(cid, network=results)
+
+    def _teardown_network(self, state: dict[str, Any] | None, force: bool = False) -> None:
+        if not state:
+            return
+        cid = state["id"]
+        path = self.netns_dir / cid
+        if force or state.get("network") or path.exists():
+            for attacher in self.attachers():
+                with contextlib.suppress(Exception):
+                    attacher.detach(cid)
+        netns.destroy(path)
+        if state.get("netns") or state.get("network"):
+            with contextlib.suppress(NotFoundError):
+                self._update(cid, netns="", network={})
+
+    def _spawn_shim(self, state: dict[str, Any], spec: ContainerSpec) -> int:
+        cid = state["id"]
+        d = self.cdir(cid)
+        ready_r, ready_w = os.pipe()
+        argv = [sys.executable, "-S", "-E", str(SHIM), "stackup-shim", str(d), cid,
+                str(ready_w), spec.restart, str(spec.log_max_size), str(spec.log_max_files),
+                "1" if spec.auto_remove else "0"]
+        env = dict(os.environ, STACKUP_ROOT=str(self.root))
+        with open(d / "shim.err", "ab") as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, pass_fds=(ready_w,), start_new_session=True,
+                                    cwd="/", env=env)
+        _SHIMS.append(proc)
+        os.close(ready_w)
+        try:
+            message = _read_line(ready_r, timeout=60.0)
+        finally:
+            os.close(ready_r)
+        if message.startswith("ok "):
+            return int(message.split()[1])
+        if message.startswith("error "):
+            _, code, text = (message.split(" ", 2) + [""])[:3]
+            raise StartError(f"cannot start container {state['name']}: {text.strip()}",
+                             int(code) if code.isdigit() else 125)
+        proc.kill()
+        raise StartError(f"cannot start container {state['name']}: the shim did not report "
+                         f"(see {d / 'shim.err'})", 125)
+
+    # --- stop, kill, pause ----------------------------------------------------------
+    def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
+        state = self.get(ref)
+        cid = state["id"]
+        spec = ContainerSpec.from_dict(state["spec"])
+        if state["status"] in RUNNING:
+            (self.cdir(cid) / "stop-requested").touch()
+            grace = spec.stop_timeout if timeout is None else timeout
+            if state["status"] != "restarting" and state.get("pid"):
+                self._signal(state, _signum(spec.stop_signal))
+            if state["status"] == "paused":
+                cgroups.Cgroup(cid).freeze(False)
+            if not self._wait_shim(state, grace):
+                self._signal(self._read(cid), signal.SIGKILL)
+                cgroups.Cgroup(cid).kill_all()
+                self._wait_shim(state, 10.0)
+            state = self._repair(cid)
+        self._teardown_network(state)
+        return self._read(cid)
+
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
+        state = self.get(ref)
+        if state["status"] not in RUNNING:
+            raise ConflictError(f"container {state['name']} is not running")
+        signum = _signum(sig)
+        (self.cdir(state["id"]) / "stop-requested").touch()
+        self._signal(state, signum)
+        if signum == signal.SIGKILL:
+            self._wait_shim(state, 10.0)
+        return self.get(state["id"])
+
+    def _signal(self, state: dict[str, Any], signum: int) -> None:
+        pid = state.get("pid") or 0
+        if pid and pid in cgroups.Cgroup(state["id"]).pids():  # never signal a reused pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def _wait_shim(self, state: dict[str, Any], timeout: float) -> bool:
+        """Wait until the shim has recorded the exit and gone; False on timeout."""
+        pid = state.get("shim_pid") or 0
+        deadline = time.monotonic() + timeout
+        try:
+            fd = os.pidfd_open(pid) if pid and shim_alive(state) else -1
+        except OSError:
+            fd = -1
+        try:
+            while shim_alive(state):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if fd >= 0:
+                    select.select([fd], [], [], min(left, 0.5))
+                else:
+                    time.sleep(min(left, 0.01))
+                _reap_shims()
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        _reap_shims()
+        return True
+
+    def pause(self, ref: str) -> dict[str, Any]:
+        state = self.get(ref)
+        if state["status"] != "running":
+            raise ConflictError(f"container {state['name']} is not running")
+        cgroups.Cgroup(state["id"]).freeze(True)
+        return self._update(state["id"], status="paused")
+
+    def unpause(self, ref: str) -> dict[str, Any]:
+        state = self.get(ref)
+        if state["status"] != "paused":
+            raise ConflictError(f"container {state['name']} is not paused")
+        cgroups.Cgroup(state["id"]).freeze(False)
+        return self._update(state["id"], status="running")
+
+    def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
+        state = self.stop(ref, timeout)
+        return self.start(state["id"])
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        """Block until the container is no longer running; its exit code."""
+        state = self.get(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while state["status"] in RUNNING + ("starting",):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise StackupError(f"timed out waiting for container {state['name']}")
+            self._wait_shim(state, 0.5 if left is None else min(left, 0.5))
+            state = self._repair(state["id"]) or state
+        return int(state.get("exit_code") or 0)
+
+    # --- remove --------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> None:
+        state = self.get(ref)
+        if state["status"] in RUNNING + ("starting",):
+            if not force:
+                raise ConflictError(f"container {state['name']} is {state['status']}: stop it "
+                                    "first or remove with -f")
+            (self.cdir(state["id"]) / "stop-requested").touch()
+            self._signal(state, signal.SIGKILL)
+            if state["status"] == "paused":
+                cgroups.Cgroup(state["id"]).freeze(False)
+            self._wait_shim(state, 10.0)
+        self._destroy(state["id"])
+
+    def _destroy(self, cid: str) -> None:
+        """Take away everything of the container: processes, cgroup, netns, files."""
+        state = self._read(cid) or {"id": cid}
+        cgroups.Cgroup(cid).remove()
+        self._teardown_network(state, force=True)
+        shutil.rmtree(self.cdir(cid), ignore_errors=True)
+
+    # --- inspecting ----------------------------------------------------------------
+    def top(self, ref: str) -> list[dict[str, Any]]:
+        state = self.get(ref)
+        rows = []
+        for pid in cgroups.Cgroup(state["id"]).pids():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                uid = os.stat(f"/proc/{pid}").st_uid
+            except OSError:
+                continue
+            rows.append({"pid": pid, "ppid": ppid, "uid": uid, "cmd": cmd})
+        return rows
+
+    def log_path(self, ref: str) -> Path:
+        return self.cdir(self.get(ref)["id"]) / "container.log"
+
+
+def _read_line(fd: int, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def _signum(sig: str | int) -> int:
+    if isinstance(sig, int) or str(sig).isdigit():
+        return int(sig)
+    name = str(sig).upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise UserError(f"invalid signal {sig!r}") from None
+
+
+def _valid_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) is not None
+
+
+def hosts_file(spec: ContainerSpec) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    for entry in spec.extra_hosts:
+        host, _, ip = entry.partition(":") if entry.count(":") == 1 else entry.partition("=")
+        lines.append(f"{ip}\t{host}")
+    if spec.network_mode in ("none",):
+        lines.append(f"127.0.1.1\t{spec.hostname}")
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf(dns: list[str]) -> str:
+    if dns:
+        return "".join(f"nameserver {d}\n" for d in dns)
+    try:
+        host = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host = ""
+    lines = [ln for ln in host.splitlines()
+             if not (ln.startswith("nameserver") and ln.split()[1:2] and
+                     ln.split()[1].startswith("127."))]
+    if not any(ln.startswith("nameserver") for ln in lines):
+        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,216 @@
+"""Starting the container's PID 1: runs in a child the shim forks, never in the shim itself.
+
+Order (as runc does it): join the cgroup, join or create the namespaces, fork so the
+child is PID 1 of the new PID namespace (the shim, a child subreaper, adopts it), build
+the root file system, pivot into it, set hostname and sysctls, resolve the user, set
+limits, drop capabilities, load seccomp, switch user, set no_new_privs, exec. Any
+failure is written to the error pipe so `start` can report it; a successful exec
+closes that pipe (close-on-exec) and the shim sees EOF.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from stackup.engine.runtime import cgroups, rootfs, security
+from stackup.engine.runtime import syscalls as sc
+from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
+                                            find_executable, read_or_empty, resolve_user,
+                                            switch_user)
+from stackup.engine.runtime.spec import ContainerSpec
+
+NS_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
+
+
+class SetupError(Exception):
+    """A failure before exec, with the exit code Docker would give (126/127 for exec)."""
+
+    def __init__(self, message: str, code: int = 125):
+        super().__init__(message)
+        self.code = code
+
+
+def namespace_steps(netns_path: str | None) -> list[tuple[Any, ...]]:
+    """The namespace calls, in order: join the network namespace, then unshare the rest."""
+    steps: list[tuple[Any, ...]] = []
+    if netns_path:
+        steps.append(("setns", netns_path, sc.CLONE_NEWNET))
+    steps.append(("unshare", NS_FLAGS))
+    steps.append(("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None))
+    return steps
+
+
+def apply_namespace_steps(syscalls: Any, steps: list[tuple[Any, ...]]) -> None:
+    for step in steps:
+        if step[0] == "setns":
+            fd = os.open(step[1], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(fd, step[2])
+            finally:
+                os.close(fd)
+        else:
+            getattr(syscalls, step[0])(*step[1:])
+
+
+def paths_for(cdir: Path, console: str = "") -> rootfs.RootPaths:
+    return rootfs.RootPaths(rootfs=str(cdir / "rootfs"), upper=str(cdir / "upper"),
+                            work=str(cdir / "work"), hostname=str(cdir / "hostname"),
+                            hosts=str(cdir / "hosts"), resolv_conf=str(cdir / "resolv.conf"),
+                            console=console)
+
+
+def container_setup(syscalls: Any, spec: ContainerSpec, paths: rootfs.RootPaths,
+                    cgroup_mounts: list[tuple[str, str]]) -> None:
+    """Inside the new namespaces, as PID 1: the root file system, names and sysctls."""
+    rootfs.apply(syscalls, rootfs.plan_before_pivot(spec, paths, cgroup_mounts))
+    if spec.hostname:
+        syscalls.sethostname(spec.hostname)
+    if spec.domainname:
+        syscalls.setdomainname(spec.domainname)
+    for name, value in spec.sysctls.items():
+        syscalls.write_file("/proc/sys/" + name.replace(".", "/"), str(value))
+    rootfs.apply(syscalls, rootfs.plan_after_pivot(spec))
+
+
+def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: list[str],
+                   user: str, working_dir: str, tty: bool, init: bool) -> None:
+    """From a root process inside the container to the user's process (exec; no return)."""
+    try:
+        who = resolve_user(user, read_or_empty("/etc/passwd"), read_or_empty("/etc/group"))
+    except UserNotFound as exc:
+        raise SetupError(str(exc)) from None
+    environ = final_env(env, spec.hostname, who.home, tty)
+    if working_dir != "/" and not os.path.isdir(working_dir):
+        try:
+            os.makedirs(working_dir, exist_ok=True)
+            os.chown(working_dir, who.uid, who.gid)
+        except OSError as exc:
+            raise SetupError(f"cannot create working directory {working_dir}: {exc.strerror}")
+    apply_rlimits(spec.ulimits)
+    caps = security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged)
+    mask = security.cap_mask(caps)
+    for cap in range(security.last_cap() + 1):
+        if not mask & (1 << cap):
+            syscalls.prctl(sc.PR_CAPBSET_DROP, cap)
+    if spec.seccomp and not spec.privileged:
+        security.load_seccomp(caps)
+    if init:
+        run_init(argv)  # returns in the child that goes on to exec
+    switch_user(who)
+    if who.uid == 0:
+        syscalls.capset(mask, mask, 0)
+    if spec.no_new_privileges and not spec.privileged:
+        syscalls.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        os.chdir(working_dir)
+    except OSError as exc:
+        raise SetupError(f"cannot enter working directory {working_dir}: {exc.strerror}")
+    path = find_executable(argv[0], environ.get("PATH", ""))
+    if path is None:
+        raise SetupError(f"exec: {argv[0]!r}: executable file not found in $PATH", 127)
+    try:
+        os.execve(path, argv, environ)
+    except OSError as exc:
+        code = 127 if exc.errno == 2 else 126
+        raise SetupError(f"exec {argv[0]!r}: {exc.strerror}", code) from None
+
+
+def run_init(argv: list[str]) -> None:
+    """stackup's init: stay as PID 1, forward signals to the child, reap every zombie.
+
+    Returns only in the forked child, which goes on to become the user's process."""
+    child = os.fork()
+    if child == 0:
+        return
+    for fd in range(3, 256):  # drop the error pipe so the shim sees the exec succeed
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in signal.valid_signals():
+        if signum not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(signum, forward)
+            except (OSError, ValueError):
+                pass
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
+                     else 128 + os.WTERMSIG(status))
+
+
+def load_spec(cdir: Path) -> tuple[dict[str, Any], ContainerSpec]:
+    with open(cdir / "state.json") as f:
+        state = json.load(f)
+    return state, ContainerSpec.from_dict(state["spec"])
+
+
+def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
+    if spec.network_mode == "host":
+        return None
+    return state.get("netns") or None
+
+
+def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: int) -> None:
+    """Entry of the shim's child (never returns): reports 'pid N' or fails on error_fd."""
+    try:
+        state, spec = load_spec(Path(cdir))
+        syscalls = sc.Syscalls()
+        cgroups.Cgroup(state["id"]).add(os.getpid())
+        apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec)))
+        cgroup_mounts = cgroups.container_mounts()
+        if spec.seccomp and not spec.privileged:
+            security.libseccomp()
+        pid = os.fork()
+        if pid == 0:
+            os.close(report_fd)
+            pid1_main(syscalls, Path(cdir), spec, out_fd, err_fd, error_fd, cgroup_mounts)
+        os.write(report_fd, f"pid {pid}\n".encode())
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - reported to `start`, never lost
+        _fail(error_fd, exc)
+
+
+def pid1_main(syscalls: Any, cdir: Path, spec: ContainerSpec, out_fd: int, err_fd: int,
+              error_fd: int, cgroup_mounts: list[tuple[str, str]]) -> None:
+    try:
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        for fd in (null, out_fd, err_fd):
+            if fd > 2:
+                os.close(fd)
+        os.setsid()
+        os.umask(0o022)
+        container_setup(syscalls, spec, paths_for(cdir), cgroup_mounts)
+        become_process(syscalls, spec, spec.argv, spec.env, spec.user, spec.working_dir,
+                       False, spec.init)
+    except BaseException as exc:  # noqa: BLE001
+        _fail(error_fd, exc)
+
+
+def _fail(error_fd: int, exc: BaseException) -> None:
+    code = exc.code if isinstance(exc, SetupError) else 125
+    message = str(exc) if isinstance(exc, (SetupError, OSError)) else f"{type(exc).__name__}: {exc}"
+    try:
+        os.write(error_fd, f"{code} {message}".encode())
+    finally:
+        os._exit(code)

@@ -1,0 +1,410 @@
+"""The per-container shim: parent of the container's PID 1, its logger and its restarter.
+
+Run as `python3 -S -E .../shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX LOG_FILES
+AUTO_REMOVE`, detached (setsid) so it outlives the CLI. It must stay small (a few MB per
+container), so it imports only interpreter built-ins and tiny C modules: no `json`
+package (the C scanner and encoder from `_json` are used directly), no `re`, no
+`subprocess`, no ctypes wrapper (one `_ctypes` call sets the child-subreaper flag).
+The heavy work of starting PID 1 happens in a forked child, which imports the
+runtime's launch module after the fork, so none of it stays in the shim.
+
+What it does: forks the child that starts PID 1 (the child exits, PID 1 is adopted by
+the shim as a subreaper); writes PID 1's stdout and stderr to `container.log` as json-file
+lines with size rotation; records the state (running, exit code, OOM, times, restart
+count) in the container's state file under its lock; applies the restart policy with
+back-off; with auto-remove, runs `stackup container rm` when done.
+"""
+
+import _json
+import fcntl
+import os
+import select
+import signal
+import sys
+import time
+
+BACKOFF_START = 0.1
+BACKOFF_MAX = 60.0
+RESET_AFTER = 10.0  # a run this long resets the back-off, as Docker does
+CHUNK = 65536
+MAX_LINE = 16384  # Docker splits longer lines into partial entries
+
+
+class _Ctx:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = None
+    memo: dict = {}
+
+
+_scan = _json.make_scanner(_Ctx())
+_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
+                             True, False, True)
+
+
+def json_load(text):
+    return _scan(text, 0)[0]
+
+
+def json_dump(value):
+    return "".join(_encode(value, 0))
+
+
+def now_rfc3339():
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
+        ".%09dZ" % (ns % 1_000_000_000)
+
+
+class State:
+    """Read-modify-write of the container's state.json under its flock (same as the CLI)."""
+
+    def __init__(self, cdir):
+        self.path = cdir + "/state.json"
+        self.lock = cdir + "/lock"
+
+    def update(self, **changes):
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                with open(self.path) as f:
+                    state = json_load(f.read())
+            except FileNotFoundError:
+                return None  # removed under us (rm -f): nothing to record
+            state.update(changes)
+            tmp = self.path + ".shim.tmp"
+            with open(tmp, "w") as f:
+                f.write(json_dump(state) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            return state
+        finally:
+            os.close(fd)
+
+
+class LogWriter:
+    """json-file log lines with size-based rotation (container.log, .1, .2 ...)."""
+
+    def __init__(self, path, max_size, max_files):
+        self.path = path
+        self.max_size = max_size
+        self.max_files = max(1, max_files)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def feed(self, stream, data):
+        buf = self.partial[stream] + data
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            self.write(stream, buf[: nl + 1])
+            buf = buf[nl + 1:]
+        while len(buf) >= MAX_LINE:
+            self.write(stream, buf[:MAX_LINE])
+            buf = buf[MAX_LINE:]
+        self.partial[stream] = buf
+
+    def flush(self, stream):
+        if self.partial[stream]:
+            self.write(stream, self.partial[stream])
+            self.partial[stream] = b""
+
+    def write(self, stream, raw):
+        text = raw.decode("utf-8", "replace")
+        line = ('{"log":' + _json.encode_basestring_ascii(text) + ',"stream":"' + stream +
+                '","time":"' + now_rfc3339() + '"}\n').encode()
+        if self.max_size and self.size + len(line) > self.max_size and self.size:
+            self.rotate()
+        os.write(self.fd, line)
+        self.size += len(line)
+
+    def rotate(self):
+        os.close(self.fd)
+        for i in range(self.max_files - 1, 0, -1):
+            older = "%s.%d" % (self.path, i)
+            newer = self.path if i == 1 else "%s.%d" % (self.path, i - 1)
+            if os.path.exists(newer):
+                os.replace(newer, older)
+        if self.max_files == 1:
+            os.unlink(self.path)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC |
+                          os.O_CLOEXEC, 0o640)
+        self.size = 0
+
+
+def set_child_subreaper():
+    import _ctypes
+
+    libc = _ctypes.dlopen(None, 0)
+    _ctypes.call_function(_ctypes.dlsym(libc, "prctl"), (36, 1, 0, 0, 0))
+
+
+def oom_count(container_id):
+    for path, key in (("/sys/fs/cgroup/stackup/%s/memory.events" % container_id, "oom_kill"),
+                      ("/sys/fs/cgroup/memory/stackup/%s/memory.oom_control" % container_id,
+                       "oom_kill")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except OSError:
+            continue
+    return 0
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        data = os.read(fd, CHUNK)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+class Shim:
+    def __init__(self, cdir, cid, ready_fd, restart, log_max, log_files, auto_remove):
+        self.cdir = cdir
+        self.id = cid
+        self.ready_fd = ready_fd
+        name, _, count = restart.partition(":")
+        self.policy = name
+        self.max_restarts = int(count or 0)
+        self.auto_remove = auto_remove
+        self.state = State(cdir)
+        self.log = LogWriter(cdir + "/container.log", log_max, log_files)
+        self.pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))))
+        wake_r, self.wake_w = os.pipe()
+        self.wake_r = wake_r
+        os.set_blocking(wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    # --- starting PID 1 ----------------------------------------------------------
+    def spawn(self):
+        """Fork the launcher; return (pid of PID 1, out_r, err_r) or raise RuntimeError."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        fail_r, fail_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            try:
+                for fd in (out_r, err_r, rep_r, fail_r, self.wake_r, self.wake_w):
+                    os.close(fd)
+                signal.set_wakeup_fd(-1)
+                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+                    signal.signal(s, signal.SIG_DFL)
+                sys.path.insert(0, self.pkg_root)
+                from stackup.engine.runtime.launch import child_main
+
+                child_main(self.cdir, out_w, err_w, rep_w, fail_w)
+            finally:
+                os._exit(125)
+        for fd in (out_w, err_w, rep_w, fail_w):
+            os.close(fd)
+        report = read_all(rep_r).decode()
+        os.close(rep_r)
+        while True:
+            try:
+                os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+        failure = read_all(fail_r).decode()
+        os.close(fail_r)
+        pid = int(report.split()[1]) if report.startswith("pid ") else 0
+        if failure:
+            code, _, message = failure.partition(" ")
+            if pid:
+                self.reap(pid)
+            os.close(out_r)
+            os.close(err_r)
+            raise RuntimeError(int(code) if code.isdigit() else 125, message)
+        if not pid:
+            raise RuntimeError(125, "the container's init did not start")
+        return pid, out_r, err_r
+
+    def reap(self, pid):
+        while True:
+            try:
+                got, status = os.waitpid(pid, 0)
+                return status
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return 0
+
+    # --- running -----------------------------------------------------------------
+    def wait_exit(self, pid, out_r, err_r):
+        """Log output until PID 1 exits; returns its wait status."""
+        streams = {out_r: "stdout", err_r: "stderr"}
+        status = None
+        drain_until = None
+        while streams:
+            timeout = None
+            if status is not None:
+                timeout = max(0.0, drain_until - time.monotonic())
+                if timeout == 0:
+                    break
+            try:
+                ready, _, _ = select.select(list(streams) + [self.wake_r], [], [], timeout)
+            except InterruptedError:
+                continue
+            for fd in ready:
+                if fd == self.wake_r:
+                    try:
+                        os.read(self.wake_r, 512)
+                    except BlockingIOError:
+                        pass
+                    continue
+                data = os.read(fd, CHUNK)
+                if data:
+                    self.log.feed(streams[fd], data)
+                else:
+                    self.log.flush(streams[fd])
+                    os.close(fd)
+                    del streams[fd]
+            if status is None:
+                status = self.poll(pid)
+                if status is not None:
+                    drain_until = time.monotonic() + 2.0
+        for fd, name in streams.items():
+            self.log.flush(name)
+            os.close(fd)
+        if status is None:
+            status = self.reap(pid)
+        return status
+
+    def poll(self, pid):
+        """Reap any exited child (orphans included); the status of `pid` if it is gone."""
+        found = None
+        while True:
+            try:
+                got, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return found
+            if got == 0:
+                return found
+            if got == pid:
+                found = status
+
+    def should_restart(self, code, restarts):
+        if os.path.exists(self.cdir + "/stop-requested"):
+            return False
+        if self.policy in ("always", "unless-stopped"):
+            return True
+        if self.policy == "on-failure" and code != 0:
+            return not self.max_restarts or restarts < self.max_restarts
+        return False
+
+    def run(self):
+        restarts = int(self.current("restart_count") or 0)
+        backoff = BACKOFF_START
+        first = True
+        while True:
+            ooms = oom_count(self.id)
+            try:
+                pid, out_r, err_r = self.spawn()
+            except RuntimeError as exc:
+                code, message = exc.args
+                self.state.update(status="exited", pid=0, exit_code=code, error=message,
+                                  finished_at=now_rfc3339())
+                if first:
+                    self.ready("error %d %s" % (code, message))
+                break
+            started = time.monotonic()
+            self.state.update(status="running", pid=pid, shim_pid=os.getpid(), error="",
+                              started_at=now_rfc3339(), restart_count=restarts)
+            if first:
+                self.ready("ok %d" % pid)
+                first = False
+            status = self.wait_exit(pid, out_r, err_r)
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            oom = oom_count(self.id) > ooms
+            again = self.should_restart(code, restarts)
+            self.state.update(status="restarting" if again else "exited", pid=0, exit_code=code,
+                              oom_killed=oom, finished_at=now_rfc3339())
+            if not again:
+                break
+            if time.monotonic() - started >= RESET_AFTER:
+                backoff = BACKOFF_START
+            if not self.sleep_unless_stopped(backoff):
+                self.state.update(status="exited")
+                break
+            backoff = min(backoff * 2, BACKOFF_MAX)
+            restarts += 1
+        if self.auto_remove:
+            self.remove_container()
+
+    def current(self, key):
+        try:
+            with open(self.state.path) as f:
+                return json_load(f.read()).get(key)
+        except (OSError, ValueError):
+            return None
+
+    def sleep_unless_stopped(self, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if os.path.exists(self.cdir + "/stop-requested"):
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        return True
+
+    def ready(self, message):
+        if self.ready_fd >= 0:
+            try:
+                os.write(self.ready_fd, (message + "\n").encode())
+            finally:
+                os.close(self.ready_fd)
+                self.ready_fd = -1
+
+    def remove_container(self):
+        """`--rm` of a detached container: the CLI's own rm does the teardown."""
+        signal.set_wakeup_fd(-1)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = self.pkg_root
+        try:
+            pid = os.fork()
+        except OSError:
+            return
+        if pid == 0:
+            try:
+                os.execve(sys.executable, [sys.executable, "-m", "stackup", "container", "rm",
+                                           "-f", self.id], env)
+            finally:
+                os._exit(127)
+        self.reap(pid)
+
+
+def main(argv):
+    if len(argv) != 9 or argv[1] != "stackup-shim":
+        sys.stderr.write("usage: shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX "
+                         "LOG_FILES AUTO_REMOVE\n")
+        return 2
+    cdir, cid, ready_fd, restart, log_max, log_files, auto_remove = argv[2:]
+    set_child_subreaper()
+    shim = Shim(cdir, cid, int(ready_fd), restart, int(log_max), int(log_files),
+                auto_remove == "1")
+    shim.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
