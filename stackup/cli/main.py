@@ -57,6 +57,7 @@ def build_app(name: str | None):
     """The root Typer app with the named command registered (all of them if unknown)."""
     import importlib
 
+    global typer  # the callback's string annotations are evaluated in this module's globals
     import typer
 
     from stackup.cli.options import GlobalOptions

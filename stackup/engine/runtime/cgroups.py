@@ -14,9 +14,10 @@ import signal
 import time
 from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-PARENT = "stackup"
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "devices")
+from stackup.engine.runtime import cgpaths
+
+CGROUP_ROOT = Path(cgpaths.CGROUP_ROOT)
+PARENT = cgpaths.PARENT
 CPU_PERIOD = 100_000
 
 # Docker's default device rules (v1 devices.allow syntax).
@@ -25,33 +26,8 @@ DEVICE_ALLOW = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 
                 "c 10:200 rwm"]
 
 
-def is_v2() -> bool:
-    return (CGROUP_ROOT / "cgroup.controllers").exists()
-
-
-def v1_mounts() -> dict[str, tuple[Path, str]]:
-    """controller -> (mount point, the comounted controller list) for v1 hierarchies."""
-    found: dict[str, tuple[Path, str]] = {}
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 4 or parts[2] != "cgroup":
-                continue
-            options = parts[3].split(",")
-            names = [o for o in options if o in V1_CONTROLLERS]
-            for name in names:
-                found.setdefault(name, (Path(parts[1]), ",".join(names)))
-    return found
-
-
-def container_mounts() -> list[tuple[str, str]]:
-    """What the container sees under /sys/fs/cgroup: (fstype, controllers) per hierarchy."""
-    if is_v2():
-        return [("cgroup2", "")]
-    seen: dict[str, str] = {}
-    for _, (mountpoint, names) in v1_mounts().items():
-        seen[names] = mountpoint.name
-    return [("cgroup", names) for names in sorted(seen)]
+is_v2 = cgpaths.is_v2
+container_mounts = cgpaths.container_mounts
 
 
 def _write(path: Path, value: str) -> None:
@@ -75,11 +51,7 @@ class Cgroup:
     def __init__(self, container_id: str):
         self.id = container_id
         self.v2 = is_v2()
-        if self.v2:
-            self.dirs = {"unified": CGROUP_ROOT / PARENT / container_id}
-        else:
-            self.dirs = {name: mp / PARENT / container_id
-                         for name, (mp, _) in v1_mounts().items()}
+        self.dirs = {k: Path(v) for k, v in cgpaths.container_dirs(container_id).items()}
 
     def dir(self, controller: str) -> Path | None:
         return self.dirs.get("unified" if self.v2 else controller)

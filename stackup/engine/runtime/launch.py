@@ -10,18 +10,19 @@ closes that pipe (close-on-exec) and the shim sees EOF.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
-from stackup.engine.runtime import cgroups, rootfs, security
+from stackup.engine.runtime import cgpaths, minijson, rootfs, security
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
                                             find_executable, read_or_empty, resolve_user,
                                             switch_user)
-from stackup.engine.runtime.spec import ContainerSpec
+
+if TYPE_CHECKING:  # this module runs in a fresh child on every start: import little
+    from typing import Any
+
+    from stackup.engine.runtime.spec import ContainerSpec
 
 NS_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
 
@@ -56,11 +57,23 @@ def apply_namespace_steps(syscalls: Any, steps: list[tuple[Any, ...]]) -> None:
             getattr(syscalls, step[0])(*step[1:])
 
 
-def paths_for(cdir: Path, console: str = "") -> rootfs.RootPaths:
-    return rootfs.RootPaths(rootfs=str(cdir / "rootfs"), upper=str(cdir / "upper"),
-                            work=str(cdir / "work"), hostname=str(cdir / "hostname"),
-                            hosts=str(cdir / "hosts"), resolv_conf=str(cdir / "resolv.conf"),
-                            console=console)
+def paths_for(cdir: str, console: str = "") -> rootfs.RootPaths:
+    return rootfs.RootPaths(rootfs=f"{cdir}/rootfs", upper=f"{cdir}/upper", work=f"{cdir}/work",
+                            hostname=f"{cdir}/hostname", hosts=f"{cdir}/hosts",
+                            resolv_conf=f"{cdir}/resolv.conf", console=console)
+
+
+class SpecView:
+    """Attribute access to the spec dict (the dataclass module costs a fresh child ~10 ms)."""
+
+    def __init__(self, data: dict):
+        self.__dict__.update(data)
+        self.mounts = [MountView(m) for m in data.get("mounts", [])]
+
+
+class MountView:
+    def __init__(self, data: dict):
+        self.__dict__.update(data)
 
 
 def container_setup(syscalls: Any, spec: ContainerSpec, paths: rootfs.RootPaths,
@@ -138,6 +151,8 @@ def run_init(argv: list[str]) -> None:
         except ProcessLookupError:
             pass
 
+    import signal  # already loaded by child_main before pivot_root
+
     for signum in signal.valid_signals():
         if signum not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
             try:
@@ -156,10 +171,9 @@ def run_init(argv: list[str]) -> None:
                      else 128 + os.WTERMSIG(status))
 
 
-def load_spec(cdir: Path) -> tuple[dict[str, Any], ContainerSpec]:
-    with open(cdir / "state.json") as f:
-        state = json.load(f)
-    return state, ContainerSpec.from_dict(state["spec"])
+def load_spec(cdir: str) -> tuple[dict[str, Any], SpecView]:
+    state = minijson.load_file(f"{cdir}/state.json")
+    return state, SpecView(state["spec"])
 
 
 def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
@@ -171,24 +185,26 @@ def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
 def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: int) -> None:
     """Entry of the shim's child (never returns): reports 'pid N' or fails on error_fd."""
     try:
-        state, spec = load_spec(Path(cdir))
+        state, spec = load_spec(cdir)
         syscalls = sc.Syscalls()
-        cgroups.Cgroup(state["id"]).add(os.getpid())
+        cgpaths.join(state["id"], os.getpid())
         apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec)))
-        cgroup_mounts = cgroups.container_mounts()
+        cgroup_mounts = cgpaths.container_mounts()
         if spec.seccomp and not spec.privileged:
             security.libseccomp()
+        if spec.init:
+            import signal  # noqa: F401 - needed by run_init after pivot_root
         pid = os.fork()
         if pid == 0:
             os.close(report_fd)
-            pid1_main(syscalls, Path(cdir), spec, out_fd, err_fd, error_fd, cgroup_mounts)
+            pid1_main(syscalls, cdir, spec, out_fd, err_fd, error_fd, cgroup_mounts)
         os.write(report_fd, f"pid {pid}\n".encode())
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to `start`, never lost
         _fail(error_fd, exc)
 
 
-def pid1_main(syscalls: Any, cdir: Path, spec: ContainerSpec, out_fd: int, err_fd: int,
+def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
               error_fd: int, cgroup_mounts: list[tuple[str, str]]) -> None:
     try:
         null = os.open("/dev/null", os.O_RDONLY)

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import os
 import resource  # imported here: after pivot_root the host's modules are out of reach
-from dataclasses import dataclass, field
 
-from stackup.engine.runtime.spec import ULIMITS
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+ULIMITS = {"core": 4, "cpu": 0, "data": 2, "fsize": 1, "locks": 10, "memlock": 8,
+           "msgqueue": 12, "nice": 13, "nofile": 7, "nproc": 6, "rss": 5, "rtprio": 14,
+           "rttime": 15, "sigpending": 11, "stack": 3, "as": 9}
 
 
 class UserNotFound(Exception):
     pass
 
 
-@dataclass
 class User:
-    uid: int = 0
-    gid: int = 0
-    groups: list[int] = field(default_factory=list)
-    home: str = "/"
-    name: str = ""
+    __slots__ = ("uid", "gid", "groups", "home", "name")
+
+    def __init__(self, uid: int = 0, gid: int = 0, groups: list[int] | None = None,
+                 home: str = "/", name: str = ""):
+        self.uid, self.gid, self.groups, self.home, self.name = uid, gid, groups or [], home, name
 
 
 def _table(text: str) -> list[list[str]]:
@@ -70,6 +72,7 @@ def final_env(env: list[str], hostname: str, home: str, tty: bool) -> dict[str, 
         key, _, value = item.partition("=")
         result[key] = value
     result.setdefault("HOME", home or "/")
+    result.setdefault("PATH", DEFAULT_PATH)
     if tty:
         result.setdefault("TERM", "xterm")
     return result

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import syscalls as sc
-from stackup.engine.runtime.spec import ContainerSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from stackup.engine.runtime.spec import ContainerSpec
 
 # Docker's default masked paths (hidden) and read-only paths.
 MASKED_DIRS = ["/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware",
@@ -38,24 +41,31 @@ DEV_LINKS = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"),
 NOSUID_NODEV_NOEXEC = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 
 
-@dataclass
 class Step:
-    call: str
-    args: tuple[Any, ...]
-    optional: bool = False  # skipped when the path does not exist on this kernel
+    """One call on the syscalls object; `optional` ones are skipped when the path does not
+    exist on this kernel."""
+
+    __slots__ = ("call", "args", "optional")
+
+    def __init__(self, call: str, args: tuple, optional: bool = False):
+        self.call, self.args, self.optional = call, args, optional
+
+    def __repr__(self) -> str:
+        return f"Step({self.call!r}, {self.args!r}{', optional' if self.optional else ''})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Step) and (self.call, self.args, self.optional) == \
+            (other.call, other.args, other.optional)
 
 
-@dataclass
 class RootPaths:
-    """Host paths the plan needs: the new root's mount point and the container's files."""
+    """Host paths the plan needs: the new root's mount point and the container's files
+    (console: the pty slave to show as /dev/console, for tty containers)."""
 
-    rootfs: str
-    upper: str
-    work: str
-    hostname: str
-    hosts: str
-    resolv_conf: str
-    console: str = ""  # the pty slave to show as /dev/console (tty containers)
+    def __init__(self, rootfs: str, upper: str, work: str, hostname: str, hosts: str,
+                 resolv_conf: str, console: str = ""):
+        self.rootfs, self.upper, self.work = rootfs, upper, work
+        self.hostname, self.hosts, self.resolv_conf, self.console = hostname, hosts, resolv_conf, console
 
 
 def overlay_options(layers: list[str], upper: str, work: str) -> str:

@@ -16,10 +16,10 @@ back-off; with auto-remove, runs `stackup container rm` when done.
 """
 
 import _json
+import _signal as signal  # the C module: `signal` would import enum
 import fcntl
 import os
 import select
-import signal
 import sys
 import time
 
@@ -30,27 +30,12 @@ CHUNK = 65536
 MAX_LINE = 16384  # Docker splits longer lines into partial entries
 
 
-class _Ctx:
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = None
-    memo: dict = {}
-
-
-_scan = _json.make_scanner(_Ctx())
-_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
-                             True, False, True)
-
-
-def json_load(text):
-    return _scan(text, 0)[0]
-
-
-def json_dump(value):
-    return "".join(_encode(value, 0))
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+if PKG_ROOT not in sys.path:
+    sys.path.insert(0, PKG_ROOT)
+from stackup.engine.runtime.minijson import dumps as json_dump  # noqa: E402
+from stackup.engine.runtime.minijson import loads as json_load  # noqa: E402
 
 
 def now_rfc3339():
@@ -139,11 +124,23 @@ class LogWriter:
         self.size = 0
 
 
-def set_child_subreaper():
+def libc_call(name, *args):
+    """Call a libc function by name (the `_ctypes` C module alone, not the ctypes package)."""
     import _ctypes
 
-    libc = _ctypes.dlopen(None, 0)
-    _ctypes.call_function(_ctypes.dlsym(libc, "prctl"), (36, 1, 0, 0, 0))
+    return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, 0), name), args)
+
+
+def set_child_subreaper():
+    libc_call("prctl", 36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def shrink():
+    """Give freed heap back to the kernel before idling (the shim's RSS is what it costs)."""
+    import gc
+
+    gc.collect()
+    libc_call("malloc_trim", 0)
 
 
 def oom_count(container_id):
@@ -181,8 +178,7 @@ class Shim:
         self.auto_remove = auto_remove
         self.state = State(cdir)
         self.log = LogWriter(cdir + "/container.log", log_max, log_files)
-        self.pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__)))))
+        self.pkg_root = PKG_ROOT
         wake_r, self.wake_w = os.pipe()
         self.wake_r = wake_r
         os.set_blocking(wake_r, False)
@@ -208,7 +204,6 @@ class Shim:
                 signal.set_wakeup_fd(-1)
                 for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
                     signal.signal(s, signal.SIG_DFL)
-                sys.path.insert(0, self.pkg_root)
                 from stackup.engine.runtime.launch import child_main
 
                 child_main(self.cdir, out_w, err_w, rep_w, fail_w)
@@ -334,6 +329,7 @@ class Shim:
             if first:
                 self.ready("ok %d" % pid)
                 first = False
+            shrink()
             status = self.wait_exit(pid, out_r, err_r)
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
             oom = oom_count(self.id) > ooms
@@ -380,25 +376,27 @@ class Shim:
         signal.set_wakeup_fd(-1)
         env = dict(os.environ)
         env["PYTHONPATH"] = self.pkg_root
+        python = env.get("STACKUP_PYTHON") or sys.executable  # the CLI's, with its packages
         try:
             pid = os.fork()
         except OSError:
             return
         if pid == 0:
             try:
-                os.execve(sys.executable, [sys.executable, "-m", "stackup", "container", "rm",
-                                           "-f", self.id], env)
+                os.execve(python, [python, "-m", "stackup", "container", "rm", "-f", self.id],
+                          env)
             finally:
                 os._exit(127)
         self.reap(pid)
 
 
 def main(argv):
-    if len(argv) != 9 or argv[1] != "stackup-shim":
+    if len(argv) != 9 or argv[1] != "stackup-shim":  # argv[0]: the script or "-c"
         sys.stderr.write("usage: shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX "
                          "LOG_FILES AUTO_REMOVE\n")
         return 2
     cdir, cid, ready_fd, restart, log_max, log_files, auto_remove = argv[2:]
+    os.chdir("/")  # started in the package root so that the import finds the shim
     set_child_subreaper()
     shim = Shim(cdir, cid, int(ready_fd), restart, int(log_max), int(log_files),
                 auto_remove == "1")

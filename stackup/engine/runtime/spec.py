@@ -13,16 +13,13 @@ from typing import Any
 
 from stackup.errors import UserError
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Sysctls a container may set: the ones the kernel namespaces (as Docker allows).
 NAMESPACED_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                       "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
 NAMESPACED_SYSCTL_PREFIXES = ("fs.mqueue.", "net.")
 
-ULIMITS = {"core": 4, "cpu": 0, "data": 2, "fsize": 1, "locks": 10, "memlock": 8,
-           "msgqueue": 12, "nice": 13, "nofile": 7, "nproc": 6, "rss": 5, "rtprio": 14,
-           "rttime": 15, "sigpending": 11, "stack": 3, "as": 9}
+from stackup.engine.runtime.process import DEFAULT_PATH, ULIMITS  # noqa: E402
 
 
 @dataclass
@@ -195,3 +192,33 @@ def validate(spec: ContainerSpec) -> None:
     if not (mode in ("none", "host", "bridge") or mode.startswith("container:")
             or spec.networks):
         raise UserError(f"unknown network mode {mode!r}")
+
+
+def spec_from_image(config: Any, layers: list[str], *, image: str = "", image_id: str = "",
+                    entrypoint: list[str] | None = None, cmd: list[str] | None = None,
+                    env: list[str] | None = None, user: str | None = None,
+                    working_dir: str | None = None, labels: dict[str, str] | None = None,
+                    **overrides: Any) -> ContainerSpec:
+    """A spec from an image config (object or dict with Docker's config fields) and the
+    caller's overrides; `None` means "the image's"."""
+    argv = combine_argv(image_attr(config, "entrypoint", None), image_attr(config, "cmd", None),
+                        entrypoint, cmd)
+    stop_signal = overrides.pop("stop_signal", None) or image_attr(config, "stop_signal", "")
+    spec = ContainerSpec(
+        image=image, image_id=image_id, layers=[str(p) for p in layers], argv=argv,
+        env=merge_env(list(image_attr(config, "env", [])), env or []),
+        user=user if user is not None else image_attr(config, "user", ""),
+        working_dir=working_dir or image_attr(config, "working_dir", "") or "/",
+        labels={**dict(image_attr(config, "labels", {})), **(labels or {})},
+        stop_signal=stop_signal or "SIGTERM",
+        healthcheck=_as_dict(image_attr(config, "healthcheck", {})),
+        **overrides)
+    return spec
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return dict(vars(value)) if value else {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Any
 
 # Namespace flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
@@ -153,14 +152,14 @@ class RecordingSyscalls:
     """Records every call as a tuple (name, *args); performs nothing."""
 
     def __init__(self, existing: set[str] | None = None) -> None:
-        self.calls: list[tuple[Any, ...]] = []
+        self.calls: list[tuple] = []
         self.existing = existing or set()
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
 
-        def record(*args: Any) -> int:
+        def record(*args) -> int:
             self.calls.append((name, *args))
             return 0
 
@@ -169,5 +168,5 @@ class RecordingSyscalls:
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
 
-    def of(self, name: str) -> list[tuple[Any, ...]]:
+    def of(self, name: str) -> list[tuple]:
         return [c for c in self.calls if c[0] == name]
