@@ -245,10 +245,12 @@ class Runtime:
         if not cg.exists():
             cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                       spec.pids_limit, spec.privileged)
-        state = self._update(cid, status="starting", creator_pid=os.getpid(), error="")
         try:
-            state = self._setup_network(state, spec)
-            pid = self._spawn_shim(state, spec)
+            path, network = self._setup_network(state, spec)
+            # One durable write on the way in; the shim records "running" itself.
+            state = self._update(cid, status="starting", creator_pid=os.getpid(), error="",
+                                 netns=path, network=network)
+            self._spawn_shim(state, spec)
         except StartError as exc:
             self._update(cid, status="exited", exit_code=exc.exit_code, error=str(exc),
                          creator_pid=0)
@@ -256,26 +258,25 @@ class Runtime:
             raise
         except BaseException as exc:
             self._update(cid, status="exited", exit_code=125, error=str(exc), creator_pid=0)
-            self._teardown_network(self._read(cid))
+            self._teardown_network(self._read(cid), force=True)
             raise
-        return self._update(cid, creator_pid=0) if pid else state
+        return self._read(cid)
 
-    def _setup_network(self, state: dict[str, Any], spec: ContainerSpec) -> dict[str, Any]:
+    def _setup_network(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[str, dict]:
+        """(netns path for PID 1 to join, results of the attachers)."""
         cid = state["id"]
         mode = spec.network_mode
         if mode == "host":
-            return self._update(cid, netns="")
+            return "", {}
         if mode.startswith("container:"):
             other = self.get(mode.split(":", 1)[1])
             if other["status"] not in RUNNING or not other.get("pid"):
                 raise ConflictError(f"cannot join the network of container {other['name']}: "
                                     "it is not running")
-            path = other.get("netns") or f"/proc/{other['pid']}/ns/net"
-            return self._update(cid, netns=path)
+            return other.get("netns") or f"/proc/{other['pid']}/ns/net", {}
         self._teardown_network(state)
         path = self.netns_dir / cid
         netns.create(path)
-        state = self._update(cid, netns=str(path))
         results: dict[str, Any] = {}
         if mode != "none":
             info = {"networks": spec.networks, "network_mode": mode, "hostname": spec.hostname,
@@ -283,7 +284,7 @@ class Runtime:
                     "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
             for attacher in self.attachers():
                 results.update(attacher.attach(cid, str(path), info) or {})
-        return self._update(cid, network=results)
+        return str(path), results
 
     def _teardown_network(self, state: dict[str, Any] | None, force: bool = False) -> None:
         if not state:

@@ -61,11 +61,11 @@ class State:
             except FileNotFoundError:
                 return None  # removed under us (rm -f): nothing to record
             state.update(changes)
+            # Atomic (rename) but not fsynced: what the shim records (running, an exit)
+            # is void after a machine crash anyway, and the next command repairs it.
             tmp = self.path + ".shim.tmp"
             with open(tmp, "w") as f:
                 f.write(json_dump(state) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
             os.replace(tmp, self.path)
             return state
         finally:
@@ -89,8 +89,11 @@ class LogWriter:
             nl = buf.find(b"\n")
             if nl < 0:
                 break
-            self.write(stream, buf[: nl + 1])
-            buf = buf[nl + 1:]
+            line, buf = buf[: nl + 1], buf[nl + 1:]
+            while len(line) > MAX_LINE:
+                self.write(stream, line[:MAX_LINE])
+                line = line[MAX_LINE:]
+            self.write(stream, line)
         while len(buf) >= MAX_LINE:
             self.write(stream, buf[:MAX_LINE])
             buf = buf[MAX_LINE:]
@@ -156,6 +159,24 @@ def oom_count(container_id):
         except OSError:
             continue
     return 0
+
+
+def restart_wanted(policy, max_restarts, code, restarts, stopped_by_user):
+    """Docker's restart policies; a stop or kill by the user always wins."""
+    if stopped_by_user:
+        return False
+    if policy in ("always", "unless-stopped"):
+        return True
+    if policy == "on-failure" and code != 0:
+        return not max_restarts or restarts < max_restarts
+    return False
+
+
+def next_backoff(backoff, ran_for):
+    """The delay before the next restart: doubled each time, reset after a long run."""
+    if ran_for >= RESET_AFTER:
+        return BACKOFF_START
+    return min(backoff * 2, BACKOFF_MAX)
 
 
 def read_all(fd):
@@ -300,13 +321,8 @@ class Shim:
                 found = status
 
     def should_restart(self, code, restarts):
-        if os.path.exists(self.cdir + "/stop-requested"):
-            return False
-        if self.policy in ("always", "unless-stopped"):
-            return True
-        if self.policy == "on-failure" and code != 0:
-            return not self.max_restarts or restarts < self.max_restarts
-        return False
+        return restart_wanted(self.policy, self.max_restarts, code, restarts,
+                              os.path.exists(self.cdir + "/stop-requested"))
 
     def run(self):
         restarts = int(self.current("restart_count") or 0)
@@ -343,7 +359,7 @@ class Shim:
             if not self.sleep_unless_stopped(backoff):
                 self.state.update(status="exited")
                 break
-            backoff = min(backoff * 2, BACKOFF_MAX)
+            backoff = next_backoff(backoff, 0.0)
             restarts += 1
         if self.auto_remove:
             self.remove_container()
