@@ -115,6 +115,7 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
         run_init(argv)  # returns in the child that goes on to exec
     switch_user(who)
     if who.uid == 0:
+        mask &= _permitted()  # never ask for more than we hold (privileged on a limited host)
         syscalls.capset(mask, mask, 0)
     if spec.no_new_privileges and not spec.privileged:
         syscalls.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
@@ -130,6 +131,14 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
     except OSError as exc:
         code = 127 if exc.errno == 2 else 126
         raise SetupError(f"exec {argv[0]!r}: {exc.strerror}", code) from None
+
+
+def _permitted() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapPrm:"):
+                return int(line.split()[1], 16)
+    return 0
 
 
 def run_init(argv: list[str]) -> None:
