@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         import typer.main
+        from typer import exceptions as typer_exceptions  # Abort and Exit live here in 0.29
         from typer._click import exceptions as click_exceptions
 
         command = typer.main.get_command(build_app(command_name(argv)))
@@ -131,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         except click_exceptions.ClickException as exc:
             exc.show()
             return exc.exit_code
-        except click_exceptions.Abort:
+        except typer_exceptions.Abort:
             print("Aborted.", file=sys.stderr)
             return 130
-        except click_exceptions.Exit as exc:
+        except typer_exceptions.Exit as exc:
             return exc.exit_code
         return result if isinstance(result, int) else 0
     except KeyboardInterrupt:

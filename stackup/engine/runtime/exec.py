@@ -14,6 +14,7 @@ import fcntl
 import os
 import select
 import signal
+import socket
 import sys
 import termios
 from typing import Any
@@ -35,22 +36,27 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
     if state["status"] != "running" or not state.get("pid"):
         raise ConflictError(f"container {state['name']} is {state['status']}, not running")
     spec = ContainerSpec.from_dict(state["spec"])
-    master, slave = os.openpty() if tty else (-1, -1)
+    # With a TTY, the pty is opened in the container's own devpts (so `tty` and job
+    # control work inside); the child sends us the master over a socket pair.
+    sock_parent, sock_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     fail_r, fail_w = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(fail_r)
-        if master >= 0:
-            os.close(master)
-        _enter(state, spec, argv, env or [], user, workdir, tty, interactive, slave, fail_w)
+        sock_parent.close()
+        _enter(state, spec, argv, env or [], user, workdir, tty, interactive, sock_child, fail_w)
     os.close(fail_w)
-    if slave >= 0:
-        os.close(slave)
+    sock_child.close()
+    master = -1
     try:
         if tty:
-            _relay(master, child)
+            _, fds, _, _ = socket.recv_fds(sock_parent, 1, 1)
+            if fds:
+                master = fds[0]
+                _relay(master, child)
         status = _wait(child)
     finally:
+        sock_parent.close()
         if master >= 0:
             os.close(master)
     failure = _read_all(fail_r).decode(errors="replace")
@@ -62,8 +68,8 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
 
 
 def _enter(state: dict[str, Any], spec: ContainerSpec, argv: list[str], env: list[str],
-           user: str | None, workdir: str | None, tty: bool, interactive: bool, slave: int,
-           fail_w: int) -> None:
+           user: str | None, workdir: str | None, tty: bool, interactive: bool,
+           sock: socket.socket, fail_w: int) -> None:
     """In the forked child: join everything, fork into the PID namespace, become argv."""
     try:
         syscalls = sc.Syscalls()
@@ -75,6 +81,12 @@ def _enter(state: dict[str, Any], spec: ContainerSpec, argv: list[str], env: lis
         for fd in fds:
             syscalls.setns(fd, 0)
             os.close(fd)
+        slave = -1
+        if tty:
+            master, slave = os.openpty()  # /dev/ptmx of the container's root now
+            socket.send_fds(sock, [b"m"], [master])
+            os.close(master)
+        sock.close()
         grandchild = os.fork()
         if grandchild == 0:
             if tty:
@@ -90,6 +102,8 @@ def _enter(state: dict[str, Any], spec: ContainerSpec, argv: list[str], env: lis
             launch.become_process(syscalls, spec, argv, spec.env + env, user or spec.user,
                                   workdir or spec.working_dir, tty, False)
         os.close(fail_w)
+        if slave >= 0:
+            os.close(slave)
         os._exit(_wait(grandchild))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
         launch._fail(fail_w, exc)
