@@ -113,6 +113,7 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
         security.load_seccomp(caps)
     if init:
         run_init(argv)  # returns in the child that goes on to exec
+    reset_signals()
     switch_user(who)
     if who.uid == 0:
         mask &= _permitted()  # never ask for more than we hold (privileged on a limited host)
@@ -131,6 +132,21 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
     except OSError as exc:
         code = 127 if exc.errno == 2 else 126
         raise SetupError(f"exec {argv[0]!r}: {exc.strerror}", code) from None
+
+
+def reset_signals() -> None:
+    """Default dispositions and an empty mask for the new process: Python ignores SIGPIPE
+    (and the shim more), and an ignored signal would stay ignored across exec."""
+    import _signal
+
+    for signum in range(1, _signal.NSIG):
+        if signum in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        try:
+            _signal.signal(signum, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
 def _permitted() -> int:

@@ -96,3 +96,10 @@ def test_network_none_has_only_loopback_and_host_sees_host(rt):
     assert out.split() == ["lo"]
     _, out, _ = sh(rt, "cat /proc/net/dev | tail -n +3 | cut -d: -f1", network_mode="host")
     assert len(out.split()) > 1
+
+
+def test_signals_start_at_default(rt):
+    # Python ignores SIGPIPE; a container's process must not inherit that.
+    _, out, _ = run(rt, ["cat", "/proc/self/status"])
+    fields = dict(line.split(":\t", 1) for line in out.splitlines() if ":\t" in line)
+    assert fields["SigIgn"] == "0000000000000000" and fields["SigBlk"] == "0000000000000000"
