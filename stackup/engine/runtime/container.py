@@ -16,7 +16,6 @@ import secrets
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,7 +30,7 @@ from stackup.errors import ConflictError, NotFoundError, StackupError, Unsupport
 RUNNING = ("running", "paused", "restarting")
 PKG_ROOT = Path(__file__).resolve().parents[3]
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
-_SHIMS: list[subprocess.Popen] = []  # shims this process started, reaped when they exit
+_SHIMS: list[int] = []  # shims this process forked, reaped when they exit
 
 
 class StartError(StackupError):
@@ -79,9 +78,13 @@ def shim_python() -> str:
 
 
 def _reap_shims() -> None:
-    for proc in list(_SHIMS):
-        if proc.poll() is not None:
-            _SHIMS.remove(proc)
+    for pid in list(_SHIMS):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _SHIMS.remove(pid)
 
 
 class Runtime:
@@ -162,7 +165,7 @@ class Runtime:
             self._destroy(cid)
             return None
         if state["status"] == "starting" and not pid_alive(state.get("creator_pid", 0)) \
-                and not shim_alive(state):
+                and not shim_alive(state) and not cgroups.Cgroup(cid).pids():
             state = self._mark_dead(cid, "the start was interrupted")
         elif state["status"] in RUNNING and not shim_alive(state):
             state = self._mark_dead(cid, "the container's shim died")
@@ -250,7 +253,14 @@ class Runtime:
             # One durable write on the way in; the shim records "running" itself.
             state = self._update(cid, status="starting", creator_pid=os.getpid(), error="",
                                  netns=path, network=network)
-            self._spawn_shim(state, spec)
+            pid, shim_pid = self._spawn_shim(state, spec)
+            # PID 1 runs; record it now unless the shim already wrote (its start or an exit).
+            with self._lock(cid):
+                current = self._read(cid)
+                if current and current["status"] == "starting":
+                    current.update(status="running", pid=pid, shim_pid=shim_pid,
+                                   started_at=now(), creator_pid=0)
+                    self._write(current)
         except StartError as exc:
             self._update(cid, status="exited", exit_code=exc.exit_code, error=str(exc),
                          creator_pid=0)
@@ -300,33 +310,55 @@ class Runtime:
             with contextlib.suppress(NotFoundError):
                 self._update(cid, netns="", network={})
 
-    def _spawn_shim(self, state: dict[str, Any], spec: ContainerSpec) -> int:
+    def _spawn_shim(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[int, int]:
+        """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).
+
+        Usually a fork of this process starts PID 1 (every module is loaded already) and
+        then execs the shim, which adopts it; with `init`, whose PID 1 stays a Python
+        process, the shim starts it itself so that PID 1 is a small process."""
+        from stackup.engine.runtime import launch
+
         cid = state["id"]
         d = self.cdir(cid)
         ready_r, ready_w = os.pipe()
         # Imported (from cached bytecode) rather than run as a script: compiling it, or
         # runpy for -m, would cost the shim memory.
         argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, "stackup-shim", str(d), cid,
-                str(ready_w), spec.restart, str(spec.log_max_size), str(spec.log_max_files),
+                "READY", spec.restart, str(spec.log_max_size), str(spec.log_max_files),
                 "1" if spec.auto_remove else "0"]
         env = dict(os.environ, STACKUP_ROOT=str(self.root), STACKUP_PYTHON=sys.executable)
-        with open(d / "shim.err", "ab") as err:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, pass_fds=(ready_w,), start_new_session=True,
-                                    cwd=str(PKG_ROOT), env=env)
-        _SHIMS.append(proc)
+        child = os.fork()
+        if child == 0:
+            try:
+                os.close(ready_r)
+                if not spec.init:
+                    launch.prestart_then_exec_shim(str(d), argv, env, ready_w,
+                                                   str(d / "shim.err"), str(PKG_ROOT))
+                os.setsid()
+                os.set_inheritable(ready_w, True)
+                argv[argv.index("READY")] = str(ready_w)
+                null = os.open("/dev/null", os.O_RDWR)
+                err = os.open(d / "shim.err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                for fd, target in ((null, 0), (null, 1), (err, 2)):
+                    os.dup2(fd, target)
+                os.chdir(PKG_ROOT)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(125)
+        _SHIMS.append(child)
         os.close(ready_w)
         try:
             message = _read_line(ready_r, timeout=60.0)
         finally:
             os.close(ready_r)
         if message.startswith("ok "):
-            return int(message.split()[1])
+            return int(message.split()[1]), child
         if message.startswith("error "):
             _, code, text = (message.split(" ", 2) + [""])[:3]
             raise StartError(f"cannot start container {state['name']}: {text.strip()}",
                              int(code) if code.isdigit() else 125)
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
         raise StartError(f"cannot start container {state['name']}: the shim did not report "
                          f"(see {d / 'shim.err'})", 125)
 

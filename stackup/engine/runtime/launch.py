@@ -255,3 +255,56 @@ def _fail(error_fd: int, exc: BaseException) -> None:
         os.write(error_fd, f"{code} {message}".encode())
     finally:
         os._exit(code)
+
+
+def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd: int,
+                            err_path: str, cwd: str) -> None:
+    """In a child the CLI forked (every module already loaded): start PID 1 as the shim
+    would, then become the shim by exec, which adopts PID 1. The first start so skips the
+    shim's own interpreter start-up and imports on the way to PID 1. Never returns."""
+    try:
+        os.setsid()
+        sc.Syscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        fail_r, fail_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            for fd in (out_r, err_r, rep_r, fail_r, ready_fd):
+                os.close(fd)
+            child_main(cdir, out_w, err_w, rep_w, fail_w)
+        for fd in (out_w, err_w, rep_w, fail_w):
+            os.close(fd)
+        report = b""
+        while chunk := os.read(rep_r, 256):
+            report += chunk
+        os.close(rep_r)
+        os.waitpid(child, 0)
+        pid = int(report.split()[1]) if report.startswith(b"pid ") else 0
+        failure = b""
+        while chunk := os.read(fail_r, 4096):  # EOF: PID 1 has exec'd
+            failure += chunk
+        os.close(fail_r)
+        if failure or not pid:
+            code, _, message = failure.decode(errors="replace").partition(" ")
+            os.write(ready_fd, f"error {code or 125} {message or 'the init did not start'}\n"
+                     .encode())
+            os._exit(125)
+        # PID 1 runs: tell `start` now, and let the shim (the same process after exec)
+        # take over its output; it records "running" itself.
+        os.write(ready_fd, f"ok {pid}\n".encode())
+        os.close(ready_fd)
+        for fd in (out_r, err_r):
+            os.set_inheritable(fd, True)
+        null = os.open("/dev/null", os.O_RDWR)
+        err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(err, 2)
+        os.chdir(cwd)
+        argv = list(shim_argv)
+        argv[argv.index("READY")] = "-1"
+        os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r}"], env)
+    finally:
+        os._exit(125)

@@ -52,6 +52,8 @@ class State:
         self.lock = cdir + "/lock"
 
     def update(self, **changes):
+        """Apply `changes`; a "running" never overwrites a "paused" set meanwhile (the CLI
+        may have recorded and paused a container the shim was still starting up for)."""
         fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -60,6 +62,8 @@ class State:
                     state = json_load(f.read())
             except FileNotFoundError:
                 return None  # removed under us (rm -f): nothing to record
+            if changes.get("status") == "running" and state.get("status") == "paused":
+                changes = dict(changes, status="paused")
             state.update(changes)
             # Atomic (rename) but not fsynced: what the shim records (running, an exit)
             # is void after a machine crash anyway, and the next command repairs it.
@@ -189,7 +193,8 @@ def read_all(fd):
 
 
 class Shim:
-    def __init__(self, cdir, cid, ready_fd, restart, log_max, log_files, auto_remove):
+    def __init__(self, cdir, cid, ready_fd, restart, log_max, log_files, auto_remove,
+                 adopt=None):
         self.cdir = cdir
         self.id = cid
         self.ready_fd = ready_fd
@@ -197,6 +202,7 @@ class Shim:
         self.policy = name
         self.max_restarts = int(count or 0)
         self.auto_remove = auto_remove
+        self.adopt = adopt  # (pid, out_r, err_r) of a PID 1 already started for us
         self.state = State(cdir)
         self.log = LogWriter(cdir + "/container.log", log_max, log_files)
         self.pkg_root = PKG_ROOT
@@ -234,17 +240,14 @@ class Shim:
             os.close(fd)
         report = read_all(rep_r).decode()
         os.close(rep_r)
-        while True:
-            try:
-                os.waitpid(child, 0)
-                break
-            except InterruptedError:
-                continue
-            except ChildProcessError:
-                break
+        self.reap(child)
+        pid = int(report.split()[1]) if report.startswith("pid ") else 0
+        return self.collect(pid, out_r, err_r, fail_r)
+
+    def collect(self, pid, out_r, err_r, fail_r):
+        """Wait for PID 1's exec (EOF on the failure pipe) or its setup failure."""
         failure = read_all(fail_r).decode()
         os.close(fail_r)
-        pid = int(report.split()[1]) if report.startswith("pid ") else 0
         if failure:
             code, _, message = failure.partition(" ")
             if pid:
@@ -253,6 +256,8 @@ class Shim:
             os.close(err_r)
             raise RuntimeError(int(code) if code.isdigit() else 125, message)
         if not pid:
+            os.close(out_r)
+            os.close(err_r)
             raise RuntimeError(125, "the container's init did not start")
         return pid, out_r, err_r
 
@@ -331,7 +336,11 @@ class Shim:
         while True:
             ooms = oom_count(self.id)
             try:
-                pid, out_r, err_r = self.spawn()
+                if self.adopt:
+                    pid, out_r, err_r = self.adopt
+                    self.adopt = None
+                else:
+                    pid, out_r, err_r = self.spawn()
             except RuntimeError as exc:
                 code, message = exc.args
                 self.state.update(status="exited", pid=0, exit_code=code, error=message,
@@ -407,15 +416,18 @@ class Shim:
 
 
 def main(argv):
-    if len(argv) != 9 or argv[1] != "stackup-shim":  # argv[0]: the script or "-c"
+    if len(argv) not in (9, 10) or argv[1] != "stackup-shim":  # argv[0]: script or "-c"
         sys.stderr.write("usage: shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX "
-                         "LOG_FILES AUTO_REMOVE\n")
+                         "LOG_FILES AUTO_REMOVE [adopt=PID,OUT,ERR]\n")
         return 2
-    cdir, cid, ready_fd, restart, log_max, log_files, auto_remove = argv[2:]
+    cdir, cid, ready_fd, restart, log_max, log_files, auto_remove = argv[2:9]
+    adopt = None
+    if len(argv) == 10 and argv[9].startswith("adopt="):
+        adopt = tuple(int(x) for x in argv[9][6:].split(","))
     os.chdir("/")  # started in the package root so that the import finds the shim
     set_child_subreaper()
     shim = Shim(cdir, cid, int(ready_fd), restart, int(log_max), int(log_files),
-                auto_remove == "1")
+                auto_remove == "1", adopt)
     shim.run()
     return 0
 

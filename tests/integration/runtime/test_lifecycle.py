@@ -200,7 +200,7 @@ def test_init_reaps_and_forwards_signals(rt):
     assert rt.stop(state["id"], timeout=30)["exit_code"] == 143
     _, out, _ = sh(rt, "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", init=True)
     first, second = out.splitlines()
-    assert "stackup" in first and second.strip() != "1"
+    assert "stackup" in first and second.strip() != "1"  # the shell is not PID 1
 
 
 def test_exec_joins_everything(rt):
