@@ -88,7 +88,20 @@ def create_start(rt, layers, runs: int) -> tuple[list[float], list[float], list[
         creates.append(t1 - t0)
         starts.append(t2 - t1)
         ids.append(state["id"])
+        settle(rt, state["id"])
     return creates, starts, ids
+
+
+def settle(rt, cid: str) -> None:
+    """Let the shim finish its own start-up (it runs after PID 1 is up) before the next
+    measurement, so each figure is one container's start, not a queue of them."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{rt.get(cid)['shim_pid']}/cmdline", "rb") as f:
+            if b"stackup-shim" in f.read() and rt.get(cid).get("restart_count") is not None:
+                break
+        time.sleep(0.01)
+    time.sleep(0.2)
 
 
 def memory_kb(pid: int) -> tuple[int, int]:

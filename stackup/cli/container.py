@@ -375,7 +375,7 @@ def ps(all_: bool = typer.Option(False, "-a", "--all", help="Show all containers
     for s in states:
         cmd = " ".join(s["spec"]["argv"])
         rows.append((s["id"][:12], s["spec"]["image"] or "-",
-                     json.dumps(cmd if len(cmd) <= 20 else cmd[:19] + "…"),
+                     json.dumps(cmd if len(cmd) <= 20 else cmd[:19] + "…", ensure_ascii=False),
                      s["created_at"][:19].replace("T", " "), _status_text(s), s["name"]))
     _table(rows)
     return 0

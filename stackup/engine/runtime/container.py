@@ -186,6 +186,7 @@ class Runtime:
     # --- create --------------------------------------------------------------------
     def create(self, spec: ContainerSpec, name: str | None = None) -> dict[str, Any]:
         validate(spec)
+        health_interval(spec)  # a malformed healthcheck is refused before anything exists
         self._check_network(spec)
         cid = secrets.token_hex(32)
         name = name or f"stackup_{cid[:12]}"
@@ -325,7 +326,7 @@ class Runtime:
         # runpy for -m, would cost the shim memory.
         argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, "stackup-shim", str(d), cid,
                 "READY", spec.restart, str(spec.log_max_size), str(spec.log_max_files),
-                "1" if spec.auto_remove else "0"]
+                "1" if spec.auto_remove else "0", str(health_interval(spec))]
         env = dict(os.environ, STACKUP_ROOT=str(self.root), STACKUP_PYTHON=sys.executable)
         child = os.fork()
         if child == 0:
@@ -490,8 +491,21 @@ class Runtime:
             rows.append({"pid": pid, "ppid": ppid, "uid": uid, "cmd": cmd})
         return rows
 
+    def check_health(self, ref: str) -> dict[str, Any]:
+        """Run the container's healthcheck now (the hook for orchestrators) and record it."""
+        from stackup.engine.runtime.health import run_check
+
+        return run_check(self, ref)
+
     def log_path(self, ref: str) -> Path:
         return self.cdir(self.get(ref)["id"]) / "container.log"
+
+
+def health_interval(spec: ContainerSpec) -> float:
+    from stackup.engine.runtime.health import normalize
+
+    hc = normalize(spec.healthcheck)
+    return hc["interval"] if hc else 0.0
 
 
 def _read_line(fd: int, timeout: float) -> str:

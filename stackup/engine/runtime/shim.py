@@ -1,7 +1,7 @@
 """The per-container shim: parent of the container's PID 1, its logger and its restarter.
 
-Run as `python3 -S -E .../shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX LOG_FILES
-AUTO_REMOVE`, detached (setsid) so it outlives the CLI. It must stay small (a few MB per
+Run as `python3 -S -E -c "...import main..." stackup-shim CDIR ID READY_FD RESTART LOG_MAX
+LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR]`, detached (setsid) so it outlives the CLI. It must stay small (a few MB per
 container), so it imports only interpreter built-ins and tiny C modules: no `json`
 package (the C scanner and encoder from `_json` are used directly), no `re`, no
 `subprocess`, no ctypes wrapper (one `_ctypes` call sets the child-subreaper flag).
@@ -12,7 +12,8 @@ What it does: forks the child that starts PID 1 (the child exits, PID 1 is adopt
 the shim as a subreaper); writes PID 1's stdout and stderr to `container.log` as json-file
 lines with size rotation; records the state (running, exit code, OOM, times, restart
 count) in the container's state file under its lock; applies the restart policy with
-back-off; with auto-remove, runs `stackup container rm` when done.
+back-off; runs the healthcheck every HEALTH_INTERVAL seconds in a forked child; with
+auto-remove, runs `stackup container rm` when done.
 """
 
 import _json
@@ -194,7 +195,7 @@ def read_all(fd):
 
 class Shim:
     def __init__(self, cdir, cid, ready_fd, restart, log_max, log_files, auto_remove,
-                 adopt=None):
+                 adopt=None, health_interval=0.0):
         self.cdir = cdir
         self.id = cid
         self.ready_fd = ready_fd
@@ -203,6 +204,7 @@ class Shim:
         self.max_restarts = int(count or 0)
         self.auto_remove = auto_remove
         self.adopt = adopt  # (pid, out_r, err_r) of a PID 1 already started for us
+        self.health_interval = health_interval  # seconds between healthchecks, 0: none
         self.state = State(cdir)
         self.log = LogWriter(cdir + "/container.log", log_max, log_files)
         self.pkg_root = PKG_ROOT
@@ -261,6 +263,25 @@ class Shim:
             raise RuntimeError(125, "the container's init did not start")
         return pid, out_r, err_r
 
+    def health_tick(self):
+        """Run one healthcheck in a forked child (it imports what it needs after the fork;
+        the shim reaps it with the other children)."""
+        try:
+            child = os.fork()
+        except OSError:
+            return
+        if child == 0:
+            try:
+                signal.set_wakeup_fd(-1)
+                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+                    signal.signal(s, signal.SIG_DFL)
+                os.closerange(3, 1024)
+                from stackup.engine.runtime.health import shim_tick
+
+                shim_tick(self.cdir)
+            finally:
+                os._exit(0)
+
     def reap(self, pid):
         while True:
             try:
@@ -277,12 +298,19 @@ class Shim:
         streams = {out_r: "stdout", err_r: "stderr"}
         status = None
         drain_until = None
+        next_check = time.monotonic() + self.health_interval if self.health_interval else None
         while streams:
             timeout = None
             if status is not None:
                 timeout = max(0.0, drain_until - time.monotonic())
                 if timeout == 0:
                     break
+            elif next_check is not None:
+                now = time.monotonic()
+                if now >= next_check:
+                    self.health_tick()
+                    next_check = now + self.health_interval
+                timeout = max(0.0, next_check - now)
             try:
                 ready, _, _ = select.select(list(streams) + [self.wake_r], [], [], timeout)
             except InterruptedError:
@@ -416,18 +444,18 @@ class Shim:
 
 
 def main(argv):
-    if len(argv) not in (9, 10) or argv[1] != "stackup-shim":  # argv[0]: script or "-c"
+    if len(argv) not in (10, 11) or argv[1] != "stackup-shim":  # argv[0]: script or "-c"
         sys.stderr.write("usage: shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX "
-                         "LOG_FILES AUTO_REMOVE [adopt=PID,OUT,ERR]\n")
+                         "LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR]\n")
         return 2
-    cdir, cid, ready_fd, restart, log_max, log_files, auto_remove = argv[2:9]
+    cdir, cid, ready_fd, restart, log_max, log_files, auto_remove, health = argv[2:10]
     adopt = None
-    if len(argv) == 10 and argv[9].startswith("adopt="):
-        adopt = tuple(int(x) for x in argv[9][6:].split(","))
+    if len(argv) == 11 and argv[10].startswith("adopt="):
+        adopt = tuple(int(x) for x in argv[10][6:].split(","))
     os.chdir("/")  # started in the package root so that the import finds the shim
     set_child_subreaper()
     shim = Shim(cdir, cid, int(ready_fd), restart, int(log_max), int(log_files),
-                auto_remove == "1", adopt)
+                auto_remove == "1", adopt, float(health))
     shim.run()
     return 0
 

@@ -240,3 +240,22 @@ def test_exec_refuses_stopped_and_reports_missing_command(rt):
     with pytest.raises(StartError, match="not found") as err:
         exec_in(rt, live["id"], ["nope"])
     assert err.value.exit_code == 127
+
+
+def test_healthcheck_by_the_shim_and_on_demand(rt):
+    hc = {"test": ["CMD-SHELL", "test -e /tmp/ok && echo fine"], "interval": "0.2s",
+          "retries": 2, "timeout": "5s"}
+    state = started(rt, ["sleep", "1000"], healthcheck=hc)
+    deadline = time.monotonic() + 30
+    while (rt.get(state["id"]).get("health") or {}).get("status") != "unhealthy":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    from stackup.engine.runtime.exec import exec_in
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(exec_in(rt, state["id"], ["touch", "/tmp/ok"]))
+    os.waitpid(pid, 0)
+    health = rt.check_health(state["id"])
+    assert health["status"] == "healthy" and health["failing_streak"] == 0
+    assert health["log"][-1]["output"] == "fine\n" and health["log"][-1]["exit_code"] == 0

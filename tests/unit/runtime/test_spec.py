@@ -92,3 +92,19 @@ def test_validate_reports_what_is_wrong():
     for change, message in cases:
         with pytest.raises(UserError, match=message):
             sp.validate(sp.ContainerSpec(**{"argv": ["true"], **change}))
+
+
+def test_healthcheck_forms():
+    from stackup.engine.runtime.health import normalize, seconds
+
+    assert seconds("1m30s") == 90 and seconds(30_000_000_000) == 30 and seconds(5) == 5
+    assert normalize({"test": ["CMD", "curl", "x"], "interval": "10s"})["test"] == ["curl", "x"]
+    hc = normalize({"Test": ["CMD-SHELL", "exit 0"], "Retries": 5, "Interval": 2_000_000_000})
+    assert hc == {"test": ["/bin/sh", "-c", "exit 0"], "interval": 2.0, "timeout": 30.0,
+                  "retries": 5, "start_period": 0.0}
+    assert normalize({"test": ["NONE"]}) is None and normalize({}) is None
+    assert normalize({"test": "true"})["test"] == ["/bin/sh", "-c", "true"]
+    with pytest.raises(UserError):
+        normalize({"test": ["SHELL", "x"]})
+    with pytest.raises(UserError):
+        seconds("soon")
