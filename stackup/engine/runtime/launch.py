@@ -10,7 +10,9 @@ closes that pipe (close-on-exec) and the shim sees EOF.
 
 from __future__ import annotations
 
+import _signal  # the C module (the `signal` package would import enum)
 import os
+
 TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import cgpaths, minijson, rootfs, security
