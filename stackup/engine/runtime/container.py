@@ -54,16 +54,33 @@ def pid_alive(pid: int) -> bool:
 
 
 def shim_alive(state: dict[str, Any]) -> bool:
-    """Is the recorded shim still this container's shim (not a reused pid)?"""
+    """Is the recorded shim still this container's shim (not a reused pid)?
+
+    Looked at twice before saying no: while the shim's fork execs, /proc shows its old
+    command line and its new name for an instant."""
+    if _shim_alive_once(state):
+        return True
+    if not state.get("shim_pid"):
+        return False
+    time.sleep(0.02)
+    return _shim_alive_once(state)
+
+
+def _shim_alive_once(state: dict[str, Any]) -> bool:
     pid = state.get("shim_pid") or 0
     if not pid:
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().strip()
     except OSError:
         return False
-    return b"stackup-shim" in cmdline and state["id"].encode() in cmdline
+    if b"stackup-shim" in cmdline:
+        return state["id"].encode() in cmdline
+    # The fork that becomes the shim is named so before it execs (see launch).
+    return comm == b"stackup-shim" and pid_alive(pid)
 
 
 def shim_python() -> str:
@@ -404,20 +421,25 @@ class Runtime:
         """Wait until the shim has recorded the exit and gone; False on timeout."""
         pid = state.get("shim_pid") or 0
         deadline = time.monotonic() + timeout
+        if not pid or not shim_alive(state):
+            _reap_shims()
+            return True
         try:
-            fd = os.pidfd_open(pid) if pid and shim_alive(state) else -1
+            fd = os.pidfd_open(pid)  # readable once the process has exited: no polling
         except OSError:
             fd = -1
         try:
-            while shim_alive(state):
+            while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 if fd >= 0:
-                    select.select([fd], [], [], min(left, 0.5))
+                    if select.select([fd], [], [], min(left, 0.5))[0]:
+                        break
+                elif not shim_alive(state):
+                    break
                 else:
                     time.sleep(min(left, 0.01))
-                _reap_shims()
         finally:
             if fd >= 0:
                 os.close(fd)

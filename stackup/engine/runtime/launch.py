@@ -265,6 +265,9 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
     would, then become the shim by exec, which adopts PID 1. The first start so skips the
     shim's own interpreter start-up and imports on the way to PID 1. Never returns."""
     try:
+        # Named as the shim from the start: until the exec below, our command line is still
+        # the CLI's, and `shim_alive` must not take us for a dead shim.
+        set_comm("stackup-shim")
         os.setsid()
         sc.Syscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
         out_r, out_w = os.pipe()
@@ -310,3 +313,12 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r}"], env)
     finally:
         os._exit(125)
+
+
+def set_comm(name: str) -> None:
+    """This process's name as `ps` and /proc/PID/comm show it (15 bytes at most)."""
+    fd = os.open("/proc/self/comm", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, name.encode()[:15])
+    finally:
+        os.close(fd)

@@ -453,6 +453,8 @@ def main(argv):
     if len(argv) == 11 and argv[10].startswith("adopt="):
         adopt = tuple(int(x) for x in argv[10][6:].split(","))
     os.chdir("/")  # started in the package root so that the import finds the shim
+    with open("/proc/self/comm", "w") as f:  # `ps` shows "stackup-shim", not "python3"
+        f.write("stackup-shim")
     set_child_subreaper()
     shim = Shim(cdir, cid, int(ready_fd), restart, int(log_max), int(log_files),
                 auto_remove == "1", adopt, float(health))
