@@ -47,3 +47,20 @@ def join(container_id, pid):
             os.write(fd, str(pid).encode())
         finally:
             os.close(fd)
+
+
+def oom_kills(container_id):
+    """How many times the kernel's OOM killer struck in the container's cgroup so far."""
+    memory = container_dirs(container_id).get("unified" if is_v2() else "memory")
+    if not memory:
+        return 0
+    name = "memory.events" if is_v2() else "memory.oom_control"
+    try:
+        with open(f"{memory}/{name}") as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    except OSError:
+        pass
+    return 0

@@ -270,6 +270,7 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         set_comm("stackup-shim")
         os.setsid()
         sc.Syscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
+        ooms = cgpaths.oom_kills(os.path.basename(cdir))  # so the shim sees a new OOM kill
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         rep_r, rep_w = os.pipe()
@@ -310,7 +311,7 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         os.chdir(cwd)
         argv = list(shim_argv)
         argv[argv.index("READY")] = "-1"
-        os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r}"], env)
+        os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r},{ooms}"], env)
     finally:
         os._exit(125)
 

@@ -1,7 +1,7 @@
 """The per-container shim: parent of the container's PID 1, its logger and its restarter.
 
 Run as `python3 -S -E -c "...import main..." stackup-shim CDIR ID READY_FD RESTART LOG_MAX
-LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR]`, detached (setsid) so it outlives the CLI. It must stay small (a few MB per
+LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR,OOMS]`, detached (setsid) so it outlives the CLI. It must stay small (a few MB per
 container), so it imports only interpreter built-ins and tiny C modules: no `json`
 package (the C scanner and encoder from `_json` are used directly), no `re`, no
 `subprocess`, no ctypes wrapper (one `_ctypes` call sets the child-subreaper flag).
@@ -35,6 +35,7 @@ PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 if PKG_ROOT not in sys.path:
     sys.path.insert(0, PKG_ROOT)
+from stackup.engine.runtime.cgpaths import oom_kills as oom_count  # noqa: E402
 from stackup.engine.runtime.minijson import dumps as json_dump  # noqa: E402
 from stackup.engine.runtime.minijson import loads as json_load  # noqa: E402
 
@@ -151,21 +152,6 @@ def shrink():
     libc_call("malloc_trim", 0)
 
 
-def oom_count(container_id):
-    for path, key in (("/sys/fs/cgroup/stackup/%s/memory.events" % container_id, "oom_kill"),
-                      ("/sys/fs/cgroup/memory/stackup/%s/memory.oom_control" % container_id,
-                       "oom_kill")):
-        try:
-            with open(path) as f:
-                for line in f:
-                    name, _, value = line.partition(" ")
-                    if name == key:
-                        return int(value)
-        except OSError:
-            continue
-    return 0
-
-
 def restart_wanted(policy, max_restarts, code, restarts, stopped_by_user):
     """Docker's restart policies; a stop or kill by the user always wins."""
     if stopped_by_user:
@@ -203,7 +189,8 @@ class Shim:
         self.policy = name
         self.max_restarts = int(count or 0)
         self.auto_remove = auto_remove
-        self.adopt = adopt  # (pid, out_r, err_r) of a PID 1 already started for us
+        # (pid, out_r, err_r, OOM kills before it started) of a PID 1 started for us
+        self.adopt = adopt
         self.health_interval = health_interval  # seconds between healthchecks, 0: none
         self.state = State(cdir)
         self.log = LogWriter(cdir + "/container.log", log_max, log_files)
@@ -365,7 +352,7 @@ class Shim:
             ooms = oom_count(self.id)
             try:
                 if self.adopt:
-                    pid, out_r, err_r = self.adopt
+                    pid, out_r, err_r, ooms = self.adopt
                     self.adopt = None
                 else:
                     pid, out_r, err_r = self.spawn()
@@ -446,7 +433,7 @@ class Shim:
 def main(argv):
     if len(argv) not in (10, 11) or argv[1] != "stackup-shim":  # argv[0]: script or "-c"
         sys.stderr.write("usage: shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX "
-                         "LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR]\n")
+                         "LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR,OOMS]\n")
         return 2
     cdir, cid, ready_fd, restart, log_max, log_files, auto_remove, health = argv[2:10]
     adopt = None
