@@ -245,7 +245,7 @@ def run(image: str = typer.Argument(..., help="Image reference"),
         signal.signal(s, forward)
     path = rt.cdir(cid) / "container.log"
     logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
-                _emitter(False), from_start=True)
+                _emitter(False), from_start=True, poll=0.02)
     code = rt.wait(cid)
     if rm:
         rt.remove(cid, force=True)

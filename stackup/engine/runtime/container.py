@@ -11,6 +11,7 @@ removed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import select
@@ -132,16 +133,27 @@ class Runtime:
         except ValueError:
             return None
 
-    def _write(self, state: dict[str, Any]) -> None:
-        st.atomic_write_json(self.cdir(state["id"]) / "state.json", state, mode=0o600)
+    def _write(self, state: dict[str, Any], durable: bool = True) -> None:
+        """Replace the state file atomically. Lifecycle moves (starting, running, paused,
+        exited) skip the fsync: after a power loss no container runs anyway and the next
+        command repairs whatever status it finds; the container's existence is durable."""
+        path = self.cdir(state["id"]) / "state.json"
+        if durable:
+            st.atomic_write_json(path, state, mode=0o600)
+            return
+        tmp = path.with_name(f".state.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
 
-    def _update(self, cid: str, **changes: Any) -> dict[str, Any]:
+    def _update(self, cid: str, durable: bool = False, **changes: Any) -> dict[str, Any]:
         with self._lock(cid):
             state = self._read(cid)
             if state is None:
                 raise NotFoundError(f"no such container: {cid}")
             state.update(changes)
-            self._write(state)
+            self._write(state, durable)
             return state
 
     def list(self, all: bool = True) -> list[dict[str, Any]]:
@@ -226,7 +238,7 @@ class Runtime:
             self._write(state)
         try:
             self._prepare(cid, spec)
-            return self._update(cid, status="created", creator_pid=0)
+            return self._update(cid, durable=True, status="created", creator_pid=0)
         except BaseException:
             self._destroy(cid)
             raise
@@ -278,7 +290,7 @@ class Runtime:
                 if current and current["status"] == "starting":
                     current.update(status="running", pid=pid, shim_pid=shim_pid,
                                    started_at=now(), creator_pid=0)
-                    self._write(current)
+                    self._write(current, durable=False)
         except StartError as exc:
             self._update(cid, status="exited", exit_code=exc.exit_code, error=str(exc),
                          creator_pid=0)

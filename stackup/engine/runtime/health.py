@@ -43,6 +43,8 @@ def normalize(hc: dict[str, Any]) -> dict[str, Any] | None:
     if not hc:
         return None
     lower = {k.lower().replace("-", "_"): v for k, v in hc.items()}
+    if "startperiod" in lower:  # Docker's image config spells it StartPeriod
+        lower["start_period"] = lower.pop("startperiod")
     test = lower.get("test")
     if lower.get("disable") or not test:
         return None
@@ -139,7 +141,7 @@ def _record(runtime, cid: str, hc: dict[str, Any], started: str, code: int,
                 if health["failing_streak"] >= hc["retries"]:
                     health["status"] = "unhealthy"
         state["health"] = health
-        runtime._write(state)
+        runtime._write(state, durable=False)
         return health
 
 

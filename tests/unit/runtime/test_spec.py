@@ -99,9 +99,10 @@ def test_healthcheck_forms():
 
     assert seconds("1m30s") == 90 and seconds(30_000_000_000) == 30 and seconds(5) == 5
     assert normalize({"test": ["CMD", "curl", "x"], "interval": "10s"})["test"] == ["curl", "x"]
-    hc = normalize({"Test": ["CMD-SHELL", "exit 0"], "Retries": 5, "Interval": 2_000_000_000})
+    hc = normalize({"Test": ["CMD-SHELL", "exit 0"], "Retries": 5, "Interval": 2_000_000_000,
+                    "StartPeriod": 5_000_000_000})
     assert hc == {"test": ["/bin/sh", "-c", "exit 0"], "interval": 2.0, "timeout": 30.0,
-                  "retries": 5, "start_period": 0.0}
+                  "retries": 5, "start_period": 5.0}
     assert normalize({"test": ["NONE"]}) is None and normalize({}) is None
     assert normalize({"test": "true"})["test"] == ["/bin/sh", "-c", "true"]
     with pytest.raises(UserError):
