@@ -525,6 +525,11 @@ class Runtime:
             rows.append({"pid": pid, "ppid": ppid, "uid": uid, "cmd": cmd})
         return rows
 
+    def containers_using_image(self, image_id: str) -> list[str]:
+        """Names of the containers (any status) made from an image: the `in_use` hook of
+        ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
+        return [s["name"] for s in self.list() if s["spec"].get("image_id") == image_id]
+
     def check_health(self, ref: str) -> dict[str, Any]:
         """Run the container's healthcheck now (the hook for orchestrators) and record it."""
         from stackup.engine.runtime.health import run_check

@@ -192,6 +192,7 @@ class Shim:
         # (pid, out_r, err_r, OOM kills before it started) of a PID 1 started for us
         self.adopt = adopt
         self.health_interval = health_interval  # seconds between healthchecks, 0: none
+        self.health_pid = 0
         self.state = State(cdir)
         self.log = LogWriter(cdir + "/container.log", log_max, log_files)
         self.pkg_root = PKG_ROOT
@@ -253,9 +254,14 @@ class Shim:
     def health_tick(self):
         """Run one healthcheck in a forked child (it imports what it needs after the fork;
         the shim reaps it with the other children)."""
+        if self.health_pid and os.path.exists("/proc/%d" % self.health_pid):
+            return  # the previous check is still running
         try:
             child = os.fork()
         except OSError:
+            return
+        if child:
+            self.health_pid = child
             return
         if child == 0:
             try:
@@ -325,7 +331,18 @@ class Shim:
             os.close(fd)
         if status is None:
             status = self.reap(pid)
+        self.stop_health_check()
         return status
+
+    def stop_health_check(self):
+        """A check still running when PID 1 is gone has nothing left to check."""
+        if self.health_pid:
+            try:
+                os.kill(self.health_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.reap(self.health_pid)
+            self.health_pid = 0
 
     def poll(self, pid):
         """Reap any exited child (orphans included); the status of `pid` if it is gone."""

@@ -147,6 +147,7 @@ def test_names_are_unique_and_refs_resolve(rt):
     with pytest.raises(NotFoundError):
         rt.get("nope")
     assert [s["name"] for s in rt.list()] == ["web"]
+    assert rt.containers_using_image("") == ["web"] and rt.containers_using_image("sha256:x") == []
 
 
 def test_rm_refuses_running_without_force_and_leaves_nothing(rt):
