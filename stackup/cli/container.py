@@ -31,6 +31,13 @@ def register(root: typer.Typer) -> None:
 def _runtime():
     from stackup.engine.runtime.container import Runtime
 
+    try:  # the network engine, when this build has it, wires up non-none networks
+        from stackup.engine import network
+        from stackup.engine.runtime import netns
+
+        netns.register_attacher(network.runtime_attacher())
+    except (ImportError, AttributeError):
+        pass
     return Runtime()
 
 
@@ -99,7 +106,8 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
                security_opt: list[str], hostname: str | None, domainname: str | None,
                ulimit: list[str], sysctl: list[str], network: str, restart: str,
                stop_signal: str | None, stop_timeout: int | None, shm_size: str | None,
-               label: list[str], add_host: list[str], dns: list[str], auto_remove: bool):
+               label: list[str], add_host: list[str], dns: list[str], publish: list[str],
+               auto_remove: bool):
     from stackup.engine.runtime import spec as sp
 
     config, layers, image_id = resolve_image(image)
@@ -109,6 +117,8 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         cap_drop=list(cap_drop), privileged=privileged, hostname=hostname or "",
         domainname=domainname or "", network_mode=network, restart=restart,
         extra_hosts=list(add_host), dns=list(dns), auto_remove=auto_remove,
+        ports=list(publish), networks={} if network in ("none", "host", "bridge") or
+        network.startswith("container:") else {network: {}},
         ulimits=dict(sp.parse_ulimit(u) for u in ulimit), stop_signal=stop_signal,
         **_security(security_opt))
     if memory:
@@ -181,6 +191,7 @@ def create_options(f):
         ("label", list[str], O([], "-l", "--label", help="Set a label KEY=VALUE")),
         ("add_host", list[str], O([], "--add-host", help="Add a host:ip line to /etc/hosts")),
         ("dns", list[str], O([], "--dns", help="DNS server")),
+        ("publish", list[str], O([], "-p", "--publish", help="Publish a port HOST:CONTAINER (needs a network)")),
     ]
     sig = inspect.signature(f)
     new_params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
@@ -200,7 +211,7 @@ _SPEC_KEYS = ("env", "volume", "tmpfs", "workdir", "user", "entrypoint", "memory
               "memory_swap", "cpus", "cpu_shares", "pids_limit", "init", "read_only", "cap_add",
               "cap_drop", "privileged", "security_opt", "hostname", "domainname", "ulimit",
               "sysctl", "network", "restart", "stop_signal", "stop_timeout", "shm_size",
-              "label", "add_host", "dns")
+              "label", "add_host", "dns", "publish")
 
 
 def _create(image: str, command: list[str], opts: dict[str, Any], auto_remove: bool) -> dict:

@@ -319,8 +319,11 @@ class Runtime:
         netns.create(path)
         results: dict[str, Any] = {}
         if mode != "none":
-            info = {"networks": spec.networks, "network_mode": mode, "hostname": spec.hostname,
-                    "hosts_file": str(self.cdir(cid) / "hosts"),
+            info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
+                    "name": state["name"], "hostname": spec.hostname,
+                    "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
+                    "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
+                    "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
                     "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
             for attacher in self.attachers():
                 results.update(attacher.attach(cid, str(path), info) or {})

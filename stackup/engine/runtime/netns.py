@@ -42,7 +42,8 @@ _ATTACHERS: list[NetworkAttacher] = []
 
 
 def register_attacher(attacher: NetworkAttacher) -> None:
-    if attacher not in _ATTACHERS:
+    """Add an attacher (once per kind: registering another of the same class is a no-op)."""
+    if not any(type(a) is type(attacher) for a in _ATTACHERS):
         _ATTACHERS.append(attacher)
 
 

@@ -65,6 +65,9 @@ class ContainerSpec:
     networks: dict[str, Any] = field(default_factory=dict)  # handed to network attachers
     extra_hosts: list[str] = field(default_factory=list)
     dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opt: list[str] = field(default_factory=list)
+    ports: list[Any] = field(default_factory=list)  # compose port specs, for the attachers
     restart: str = "no"
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
@@ -192,6 +195,8 @@ def validate(spec: ContainerSpec) -> None:
     if not (mode in ("none", "host", "bridge") or mode.startswith("container:")
             or spec.networks):
         raise UserError(f"unknown network mode {mode!r}")
+    if spec.ports and (mode in ("none", "host") or mode.startswith("container:")):
+        raise UserError(f"ports cannot be published with network mode {mode!r}")
 
 
 def spec_from_image(config: Any, layers: list[str], *, image: str = "", image_id: str = "",

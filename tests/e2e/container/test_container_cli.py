@@ -65,7 +65,7 @@ def test_missing_image_bad_flags_and_name_in_use(cli, image):
         (["run", "--cap-add", "FLY", image, "true"], "unknown capability"),
         (["run", "--sysctl", "kernel.panic=1", image, "true"], "not namespaced"),
         (["run", "-v", "relative:/x", image, "true"], "named volumes"),
-        (["run", "--network", "bridge", image, "true"], "network"),
+        (["run", "--network", "none", "-p", "80:80", image, "true"], "cannot be published"),
         (["run", "-u", "ghost", image, "true"], "unable to find user"),
     ]:
         p = cli(*args)
