@@ -4,8 +4,6 @@ Only the module of the command being run is imported, and `stackup --help` is
 answered from the command table without importing Typer at all.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -57,34 +55,9 @@ def build_app(name: str | None):
     """The root Typer app with the named command registered (all of them if unknown)."""
     import importlib
 
-    global typer  # the callback's string annotations are evaluated in this module's globals
-    import typer
+    from stackup.cli.root import make_root_app
 
-    from stackup.cli.options import GlobalOptions
-
-    app = typer.Typer(add_completion=False, no_args_is_help=True,
-                      pretty_exceptions_enable=False, rich_markup_mode=None,
-                      context_settings={"help_option_names": ["-h", "--help"]})
-
-    @app.callback()
-    def root(
-        ctx: typer.Context,
-        file: list[str] = typer.Option([], "-f", "--file", help="Compose configuration file"),
-        project_name: str = typer.Option(None, "-p", "--project-name", help="Project name"),
-        project_directory: str = typer.Option(None, "--project-directory", help="Working directory"),
-        env_file: list[str] = typer.Option([], "--env-file", help="Alternate environment file"),
-        profile: list[str] = typer.Option([], "--profile", help="Enable a profile"),
-        progress: str = typer.Option("auto", "--progress", help="auto, tty, plain or quiet"),
-        debug: bool = typer.Option(False, "--debug", help="Show tracebacks of failures"),
-    ) -> None:
-        """Compose-style stacks on stackup's embedded container engine."""
-        from pathlib import Path
-
-        ctx.obj = GlobalOptions(
-            files=list(file), project_name=project_name,
-            project_directory=Path(project_directory) if project_directory else None,
-            env_files=list(env_file), profiles=list(profile), debug=debug, progress=progress)
-
+    app = make_root_app()
     table = commands.available()
     modules = [table[name][0]] if name in table else sorted({m for m, _ in table.values()})
     for module in modules:
@@ -123,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         import typer.main
-        from typer import exceptions as typer_exceptions  # Abort and Exit live here in 0.29
+        from typer import exceptions as typer_exceptions  # Abort and Exit live here in typer 0.29
         from typer._click import exceptions as click_exceptions
 
         command = typer.main.get_command(build_app(command_name(argv)))

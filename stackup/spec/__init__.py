@@ -1,0 +1,28 @@
+"""The stack file: loading, validation and normalization (pure: no side effects, no root).
+
+Public API: `load_project(options, environ=None) -> Project`, `LoadOptions`,
+`unsupported_attributes(project)`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stackup.spec.options import LoadOptions
+    from stackup.spec.project import Project, load_project
+
+__all__ = ["LoadOptions", "Project", "load_project", "unsupported_attributes"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LoadOptions":
+        from stackup.spec.options import LoadOptions
+        return LoadOptions
+    if name in ("Project", "load_project"):
+        from stackup.spec import project
+        return getattr(project, name)
+    if name == "unsupported_attributes":
+        from stackup.spec.support import unsupported_attributes
+        return unsupported_attributes
+    raise AttributeError(name)

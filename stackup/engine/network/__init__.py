@@ -1,0 +1,40 @@
+"""stackup's networks: bridges, veth pairs, IPAM, DNS, published ports, NAT.
+
+The public API (imported lazily so that helper processes stay light):
+
+- `create_network`, `remove_network`, `get_network`, `list_networks`, `prune_networks`
+- `attach(container_id, netns_path, attachments) -> list[Endpoint]`, `detach(container_id)`
+- `publish(container_id, container_ip, ports) -> list[PortBinding]`, `unpublish(container_id)`,
+  `published(container_id)`, `parse_ports(specs)`
+- `hosts_file(...)`, `resolv_conf(...)`: the text of a container's /etc/hosts and resolv.conf
+- `runtime_attacher()`: all of the above as the runtime's NetworkAttacher
+  (`runtime.netns.register_attacher(network.runtime_attacher())`)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Attachment": "endpoints", "Endpoint": "endpoints", "attach": "endpoints",
+    "detach": "endpoints", "endpoints_of": "endpoints", "loopback_only": "endpoints",
+    "create_network": ("networks", "create"), "remove_network": ("networks", "remove"),
+    "get_network": ("networks", "get"), "list_networks": ("networks", "list_all"),
+    "prune_networks": ("networks", "prune"),
+    "PortBinding": "ports", "parse_ports": "ports",
+    "publish": "portmap", "unpublish": "portmap", "published": "portmap",
+    "hosts_file": "resolvconf", "resolv_conf": "resolvconf",
+    "RuntimeAttacher": "attacher", "runtime_attacher": "attacher",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(name)
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    globals()[name] = value
+    return value

@@ -1,0 +1,75 @@
+"""`stackup config`: parse, resolve and print the stack file in canonical form."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("config", help="Parse, resolve and print the stack file in canonical form")(config)
+
+
+def config(
+    ctx: typer.Context,
+    fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
+    services: bool = typer.Option(False, "--services", help="Print the service names, one per line"),
+    volumes: bool = typer.Option(False, "--volumes", help="Print the volume names, one per line"),
+    networks: bool = typer.Option(False, "--networks", help="Print the network names, one per line"),
+    profiles: bool = typer.Option(False, "--profiles", help="Print the profile names, one per line"),
+    images: bool = typer.Option(False, "--images", help="Print the image names, one per line"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only validate the configuration"),
+    no_interpolate: bool = typer.Option(False, "--no-interpolate", help="Don't interpolate variables"),
+    no_consistency: bool = typer.Option(False, "--no-consistency",
+                                        help="Don't check cross-references (undefined networks, ...)"),
+) -> int:
+    from stackup.errors import UserError
+    from stackup.spec import LoadOptions, load_project
+
+    if fmt not in ("yaml", "json"):
+        raise UserError(f"unsupported --format {fmt!r} (yaml or json)")
+    options = LoadOptions.from_global(ctx.obj, interpolate=not no_interpolate,
+                                      consistency=not no_consistency)
+    project = load_project(options)
+    for warning in project.warnings:
+        print(f"stackup: warning: {warning}", file=sys.stderr)
+    if quiet:
+        return 0
+    data = project.to_dict(escape_dollars=True)
+    lists = {
+        "services": services and sorted(data.get("services", {})),
+        "volumes": volumes and sorted(data.get("volumes", {})),
+        "networks": networks and sorted(data.get("networks", {})),
+        "profiles": profiles and project.all_profiles(),
+        "images": images and [_image(project.name, n, s) for n, s in sorted(data.get("services", {}).items())],
+    }
+    chosen = [names for names in lists.values() if names is not False]
+    if chosen:
+        for names in chosen:
+            for name in names:
+                print(name)
+        return 0
+    if fmt == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        import yaml
+
+        print(yaml.safe_dump(_drop_nulls(data), sort_keys=False, default_flow_style=False,
+                             allow_unicode=True), end="")
+    return 0
+
+
+def _image(project: str, name: str, service: dict) -> str:
+    return service.get("image") or f"{project}-{name}"
+
+
+def _drop_nulls(value):
+    """YAML output leaves out what compose's YAML leaves out (nulls outside mappings of names)."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items()
+                if not (v is None and k in ("command", "entrypoint"))}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value

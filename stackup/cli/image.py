@@ -1,0 +1,322 @@
+"""`stackup image …`: pull, push, load, save, import, ls, inspect, tag, rm, prune."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from stackup.engine.images.reference import parse_reference
+from stackup.engine.images.store import Image, ImageStore
+from stackup.errors import UserError
+
+group = typer.Typer(no_args_is_help=True, help="Manage images (pull, push, load, save, import, ls, rm...)",
+                    context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="image")
+
+
+def _store() -> ImageStore:
+    return ImageStore()
+
+
+def _in_use():
+    """Which containers use an image, asked of the container runtime when it is installed.
+
+    A container uses an image when its spec names the image id, or stacks exactly the
+    image's layer directories.
+    """
+    try:
+        runtime = importlib.import_module("stackup.engine.runtime.container")
+    except ImportError:
+        return None
+    containers = runtime.Runtime().list()
+
+    def users(image: Image) -> list[str]:
+        dirs = [str(p) for p in image.layer_dirs()]
+        found = []
+        for c in containers:
+            spec = c.get("spec") or {}
+            if spec.get("image_id") == image.id or list(spec.get("layers") or []) == dirs:
+                found.append(c.get("name") or c.get("id", "?"))
+        return found
+    return users
+
+
+def _progress_mode(ctx: typer.Context) -> str:
+    mode = getattr(ctx.obj, "progress", "auto") if ctx.obj is not None else "auto"
+    if mode == "auto":
+        return "tty" if sys.stderr.isatty() else "plain"
+    return mode
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.3g}{unit}" if unit != "B" else f"{int(n)}B"
+        n /= 1000
+    return f"{n}B"
+
+
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 time as images carry it (Go writes nanoseconds; Python takes micro)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text or "")
+    if not m:
+        return None
+    fraction = (m.group(2) or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    try:
+        return datetime.fromisoformat(f"{m.group(1)}.{fraction}{zone}")
+    except ValueError:
+        return None
+
+
+def human_age(created: str) -> str:
+    when = parse_time(created)
+    if when is None:
+        return "N/A"
+    seconds = (datetime.now(timezone.utc) - when).total_seconds()
+    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"),
+                       (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "Less than a minute ago"
+
+
+@group.command("import")
+def import_(
+    rootfs: str = typer.Argument(..., metavar="ROOTFS.tar",
+                                 help="Filesystem tarball (plain, gzip or zstd), '-' for stdin"),
+    name: str = typer.Argument(None, metavar="NAME[:TAG]"),
+    change: list[str] = typer.Option([], "-c", "--change",
+                                     help="Apply a Dockerfile instruction (CMD, ENV, ...)"),
+    message: str = typer.Option("", "-m", "--message", help="Commit message for the history"),
+) -> None:
+    """Make an image from a plain filesystem tarball, as `docker import` does."""
+    store = _store()
+    if rootfs == "-":
+        import shutil
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="stackup-import-", suffix=".tar") as tmp:
+            shutil.copyfileobj(sys.stdin.buffer, tmp)
+            tmp.flush()
+            image = store.import_rootfs(Path(tmp.name), name or "", change, message)
+    else:
+        image = store.import_rootfs(Path(rootfs), name or "", change, message)
+    print(image.id)
+
+
+@group.command("ls")
+def ls(
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image IDs"),
+    all_: bool = typer.Option(False, "-a", "--all", help="Show all images (also untagged)"),
+    digests: bool = typer.Option(False, "--digests", help="Show digests"),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """List images."""
+    rows = []
+    for image in _store().list():
+        names = image.references or ["<none>:<none>"]
+        if not image.references and not all_:
+            names = ["<none>:<none>"]
+        for name in names:
+            repo, tag = ("<none>", "<none>") if name.startswith("<none>") else _split(name)
+            digest = next((d.split("@", 1)[1] for d in image.repo_digests if d.startswith(repo + "@")),
+                          "<none>")
+            rows.append((repo, tag, digest, image))
+    if fmt == "json":
+        print(json.dumps([{"Repository": r, "Tag": t, "Digest": d, "ID": im.id, "Created": im.created,
+                           "Size": im.size} for r, t, d, im in rows], indent=2))
+        return
+    if fmt != "table":
+        raise UserError(f"--format {fmt!r}: expected table or json")
+    if quiet:
+        seen: list[str] = []
+        for _, _, _, im in rows:
+            ident = im.id if no_trunc else im.short_id
+            if ident not in seen:
+                seen.append(ident)
+        print("\n".join(seen)) if seen else None
+        return
+    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    table = [header] + [[r, t] + ([d] if digests else []) +
+                        [im.id if no_trunc else im.short_id, human_age(im.created), human_size(im.size)]
+                        for r, t, d, im in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("   ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _split(name: str) -> tuple[str, str]:
+    ref = parse_reference(name)
+    return ref.familiar().rsplit(":", 1)[0] if ref.tag else ref.familiar(), ref.tag or "<none>"
+
+
+def inspect_document(store: ImageStore, image: Image) -> dict:
+    doc = store.config_document(image)
+    return {
+        "Id": image.id, "RepoTags": image.references, "RepoDigests": image.repo_digests,
+        "Created": image.created, "Architecture": image.architecture, "Os": image.os,
+        "Variant": doc.get("variant", ""), "Size": image.size, "Config": doc.get("config", {}),
+        "RootFS": {"Type": "layers", "Layers": image.diff_ids},
+        "Manifest": {"Digest": image.manifest_digest, "MediaType": image.manifest_media_type},
+        "LayerDirs": [str(p) for p in image.layer_dirs()],
+        "History": doc.get("history", []),
+    }
+
+
+@group.command("inspect")
+def inspect(images: list[str] = typer.Argument(..., metavar="IMAGE...")) -> None:
+    """Show details of one or more images as JSON."""
+    store = _store()
+    found, problems = [], []
+    for ref in images:
+        try:
+            found.append(inspect_document(store, store.resolve(ref)))
+        except UserError as exc:
+            problems.extend(exc.lines())
+    print(json.dumps(found, indent=4))
+    if problems:
+        raise UserError(problems[0], problems=problems)
+
+
+@group.command("tag")
+def tag(source: str = typer.Argument(..., metavar="SOURCE_IMAGE[:TAG]"),
+        target: str = typer.Argument(..., metavar="TARGET_IMAGE[:TAG]")) -> None:
+    """Give an image another name."""
+    _store().tag(source, target)
+
+
+@group.command("rm")
+def rm(images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+       force: bool = typer.Option(False, "-f", "--force", help="Remove even if named twice or in use")) -> None:
+    """Remove one or more images (their layers go when no image uses them)."""
+    store = _store()
+    in_use = _in_use()
+    problems = []
+    for ref in images:
+        try:
+            for line in store.rm(ref, force=force, in_use=in_use):
+                print(line)
+        except UserError as exc:
+            problems.extend(exc.lines())
+    if problems:
+        raise UserError(problems[0], problems=problems)
+
+
+@group.command("prune")
+def prune(all_: bool = typer.Option(False, "-a", "--all",
+                                   help="Remove all unused images, not just dangling ones"),
+          force: bool = typer.Option(False, "-f", "--force", help="Do not prompt for confirmation")) -> None:
+    """Remove unused images."""
+    if not force and sys.stdin.isatty():
+        what = "all images without at least one container associated to them" if all_ else "all dangling images"
+        if not typer.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?"):
+            return
+    lines, freed = _store().prune(all_images=all_, in_use=_in_use())
+    if lines:
+        print("Deleted Images:")
+        print("\n".join(lines))
+        print()
+    print(f"Total reclaimed space: {human_size(freed)}")
+
+
+@group.command("pull")
+def pull(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME[:TAG|@DIGEST]"),
+    platform: str = typer.Option(None, "--platform", help="os/arch[/variant] (default: this host's)"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress progress output"),
+) -> None:
+    """Pull an image from a registry."""
+    from stackup.engine.images import platform as plat
+    from stackup.engine.images.progress import for_mode
+    from stackup.engine.images.pull import pull as do_pull
+
+    with for_mode("quiet" if quiet else _progress_mode(ctx)) as progress:
+        image = do_pull(_store(), name, platform=plat.parse(platform) if platform else None, progress=progress)
+    print(parse_reference(name).familiar() if not quiet else image.id)
+
+
+@group.command("push")
+def push(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME[:TAG]"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress progress output"),
+) -> None:
+    """Push an image to the registry its name points at."""
+    from stackup.engine.images.progress import for_mode
+    from stackup.engine.images.push import push as do_push
+
+    with for_mode("quiet" if quiet else _progress_mode(ctx)) as progress:
+        digest = do_push(_store(), name, progress=progress)
+    print(f"{parse_reference(name).familiar()}@{digest}" if not quiet else digest)
+
+
+@group.command("load")
+def load(
+    input_: str = typer.Option(None, "-i", "--input", help="Read from a tar archive file instead of stdin"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress the load output"),
+) -> None:
+    """Load images from a docker save or OCI layout archive."""
+    import shutil
+    import tempfile
+
+    from stackup.engine.images.archive import load as do_load
+
+    store = _store()
+    if input_ is None:
+        if sys.stdin.isatty():
+            raise UserError("requested load from stdin, but stdin is empty (use -i FILE)")
+        with tempfile.NamedTemporaryFile(prefix="stackup-load-") as tmp:
+            shutil.copyfileobj(sys.stdin.buffer, tmp)
+            tmp.flush()
+            loaded = do_load(store, Path(tmp.name))
+    else:
+        loaded = do_load(store, Path(input_))
+    if not quiet:
+        for item in loaded:
+            if item.names:
+                for n in item.names:
+                    print(f"Loaded image: {parse_reference(n).familiar()}")
+            else:
+                print(f"Loaded image ID: {item.image.id}")
+
+
+@group.command("save")
+def save(
+    images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    output: str = typer.Option(None, "-o", "--output", help="Write to a file instead of stdout"),
+) -> None:
+    """Save images to a tar archive (docker save and OCI layout at once)."""
+    import os
+
+    from stackup.engine.images.archive import save as do_save
+
+    store = _store()
+    for ref in images:
+        store.resolve(ref)  # fail before writing anything
+    if output is None:
+        if sys.stdout.isatty():
+            raise UserError("cowardly refusing to write an archive to a terminal (use -o FILE or redirect)")
+        do_save(store, images, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    tmp = f"{output}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as out:
+            do_save(store, images, out)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

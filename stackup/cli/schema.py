@@ -1,0 +1,28 @@
+"""`stackup schema`: write the JSON schema of stack files (for editors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("schema", help="Write the JSON schema of stack files")(schema)
+
+
+def schema(
+    output: str = typer.Option("schemas/stackup.schema.json", "-o", "--output",
+                               help="Where to write it ('-' for stdout)"),
+) -> int:
+    from stackup.spec.schema import schema_text
+
+    text = schema_text()
+    if output == "-":
+        print(text, end="")
+        return 0
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0

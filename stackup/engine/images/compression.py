@@ -1,0 +1,146 @@
+"""Opening a layer blob as an uncompressed tar stream: gzip, zstd or plain.
+
+The format is read from the blob's first bytes rather than trusted from the media
+type, so a registry that mislabels a layer still works (and a corrupt one fails
+in the decompressor with a clear error).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import BinaryIO
+
+import zstandard
+
+from stackup.engine.images.errors import ImageError
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class _SafeReader:
+    """Turns decompressor failures into ImageError with the layer's name."""
+
+    def __init__(self, raw: BinaryIO, what: str, closers: list):
+        self._raw = raw
+        self._what = what
+        self._closers = closers
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._raw.read(n)
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise
+            raise ImageError(f"{self._what} is corrupt or truncated: {exc}") from exc
+
+    def close(self) -> None:
+        for closer in self._closers:
+            closer.close()
+
+
+class _GzipReader:
+    """gzip decompression straight on zlib: multi-member streams, no CRC32 pass (the layer's
+    sha256 diff_id already checks every byte), truncation detected."""
+
+    def __init__(self, raw: BinaryIO, what: str):
+        self._raw = raw
+        self._what = what
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input = b""
+        self._out = memoryview(b"")
+        self._in_member = False
+        self._eof = False
+
+    def _fill(self, want: int) -> None:
+        while not self._out and not self._eof:
+            if not self._input:
+                self._input = self._raw.read(1 << 20)
+                if not self._input:
+                    if self._in_member:
+                        raise ImageError(f"{self._what} is truncated: the gzip stream ends early")
+                    self._eof = True
+                    return
+            if not self._in_member and not self._input.strip(b"\x00"):
+                self._input = b""  # zero padding after the last member
+                continue
+            try:
+                out = self._d.decompress(self._input, max(want, 1 << 16))
+            except zlib.error as exc:
+                raise ImageError(f"{self._what} is corrupt: {exc}") from None
+            self._in_member = True
+            self._input = self._d.unconsumed_tail
+            if self._d.eof:
+                self._input = self._d.unused_data + self._input
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._in_member = False
+            self._out = memoryview(out)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while True:
+                chunk = self.read(1 << 20)
+                if not chunk:
+                    return b"".join(parts)
+                parts.append(chunk)
+        self._fill(n)
+        data = bytes(self._out[:n])
+        self._out = self._out[n:]
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+class _Peeked:
+    """A stream whose first bytes were read to sniff its format, and are given back first."""
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._raw.read(n)
+
+    def close(self) -> None:
+        if hasattr(self._raw, "close"):
+            self._raw.close()
+
+
+def _read_exactly(file: BinaryIO, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = file.read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def is_compressed(file: BinaryIO) -> bool:
+    head = file.read(4)
+    file.seek(0)
+    return head.startswith(GZIP_MAGIC) or head == ZSTD_MAGIC
+
+
+def open_uncompressed(file: BinaryIO, what: str = "layer") -> _SafeReader:
+    """A reader of the uncompressed bytes of the (possibly compressed) layer in `file`."""
+    head = _read_exactly(file, 4)
+    if getattr(file, "seekable", lambda: False)():
+        file.seek(0)
+    else:
+        file = _Peeked(head, file)
+    if head.startswith(GZIP_MAGIC):
+        raw = _GzipReader(file, what)
+        return _SafeReader(raw, what, [raw, file])
+    if head == ZSTD_MAGIC:
+        raw = zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True)
+        return _SafeReader(raw, what, [raw, file])
+    return _SafeReader(file, what, [file])

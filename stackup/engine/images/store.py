@@ -1,0 +1,413 @@
+"""The local image store: blobs, unpacked layers, and the index of images and their names.
+
+    images/blobs/sha256/<hex>     manifests, configs, compressed layers (content-addressed)
+    images/layers/<chain hex>/    each layer unpacked once, shared by the images that have it
+    images/index.json             image id -> manifest, names, repo digests, chain ids, size
+
+An image's id is the digest of its config. A name (normalized reference with a tag)
+points at one image at a time: tagging another image with it moves it, and the old
+image stays as a dangling `<none>` image until removed or pruned.
+
+Locks: `index.lock` guards read-modify-write of index.json. `gc.lock` is held shared
+by everything that adds content (pull, load, import) and exclusively by garbage
+collection, so a collection never deletes blobs of an image still arriving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from stackup.engine import state
+from stackup.engine.images import digest as dg
+from stackup.engine.images import mediatypes as mt
+from stackup.engine.images import platform as plat
+from stackup.engine.images.blobs import BlobStore
+from stackup.engine.images.compression import open_uncompressed
+from stackup.engine.images.config import ImageConfig, apply_changes
+from stackup.engine.images.errors import ImageError
+from stackup.engine.images.layers import LayerStore
+from stackup.engine.images.reference import HEX64_RE, parse_reference
+from stackup.errors import ConflictError, NotFoundError, StackupError, UserError
+
+InUse = Callable[["Image"], list[str]]
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass
+class Image:
+    id: str
+    references: list[str]
+    config: ImageConfig
+    manifest_digest: str
+    manifest_media_type: str
+    repo_digests: list[str]
+    chain_ids: list[str]
+    diff_ids: list[str]
+    created: str
+    architecture: str
+    os: str
+    size: int
+    layers: LayerStore = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[1][:12]
+
+    def layer_dirs(self) -> list[Path]:
+        """The unpacked layer directories, base first (overlayfs lowerdir wants them reversed)."""
+        return [self.layers.path(chain) for chain in self.chain_ids]
+
+
+class ImageStore:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else state.root() / "images"
+        self.blobs = BlobStore(self.root / "blobs")
+        self.layers = LayerStore(self.root / "layers")
+        self._index_path = self.root / "index.json"
+
+    # --- locks and the index ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def adding(self) -> Iterator[None]:
+        """Hold while adding content (blobs, layers) that no image references yet.
+
+        When the work fails, what it stored is collected again at once (unless another
+        process is adding too: then the next collection takes it).
+        """
+        try:
+            with state.locked(self.root / "gc.lock", shared=True):
+                yield
+        except BaseException:
+            with contextlib.suppress(OSError, StackupError):
+                self.gc(wait=False)
+            raise
+
+    def _index(self) -> dict:
+        return state.read_json(self._index_path, {"images": {}}) or {"images": {}}
+
+    @contextlib.contextmanager
+    def _editing(self) -> Iterator[dict]:
+        with state.locked(self.root / "index.lock"):
+            index = self._index()
+            yield index
+            state.atomic_write_json(self._index_path, index)
+
+    def _image(self, image_id: str, entry: dict) -> Image:
+        try:
+            doc = json.loads(self.blobs.read(image_id))
+        except NotFoundError:
+            raise ImageError(f"image {image_id} is damaged: its config blob is missing") from None
+        return Image(
+            id=image_id, references=list(entry.get("references", [])),
+            config=ImageConfig.from_oci(doc.get("config")),
+            manifest_digest=entry["manifest"], manifest_media_type=entry.get("media_type", mt.OCI_MANIFEST),
+            repo_digests=list(entry.get("repo_digests", [])), chain_ids=list(entry["chain_ids"]),
+            diff_ids=list(doc.get("rootfs", {}).get("diff_ids", [])),
+            created=doc.get("created") or "", architecture=doc.get("architecture", ""),
+            os=doc.get("os", ""), size=int(entry.get("size", 0)), layers=self.layers)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def list(self) -> list[Image]:
+        images = self._index()["images"]
+        return sorted((self._image(i, e) for i, e in images.items()),
+                      key=lambda im: (im.created, im.id), reverse=True)
+
+    def get(self, image_id: str) -> Image:
+        entry = self._index()["images"].get(image_id)
+        if entry is None:
+            raise NotFoundError(f"no such image: {image_id}")
+        return self._image(image_id, entry)
+
+    def resolve(self, ref: str) -> Image:
+        """The image named `ref`: name[:tag], name@digest, full id or an unambiguous id prefix."""
+        images = self._index()["images"]
+        parse_error: UserError | None = None
+        try:
+            parsed = parse_reference(ref)
+        except UserError as exc:
+            parsed, parse_error = None, exc
+        if parsed is not None:
+            wanted = parsed.normalized()
+            for image_id, entry in images.items():
+                if wanted in entry.get("references", []) or wanted in entry.get("repo_digests", []):
+                    return self._image(image_id, entry)
+            if parsed.digest:
+                for image_id, entry in images.items():
+                    names = {parse_reference(r).name for r in entry.get("references", [])}
+                    if entry["manifest"] == parsed.digest and parsed.name in names:
+                        return self._image(image_id, entry)
+        hexpart = ref[len("sha256:"):] if ref.startswith("sha256:") else ref
+        if hexpart and all(c in "0123456789abcdef" for c in hexpart) and len(hexpart) <= 64:
+            found = [i for i in images if i[len("sha256:"):].startswith(hexpart)]
+            if len(found) == 1:
+                return self._image(found[0], images[found[0]])
+            if len(found) > 1:
+                raise UserError(f"image id prefix {ref!r} is ambiguous: {len(found)} images match")
+        if parse_error is not None and not HEX64_RE.fullmatch(hexpart):
+            raise parse_error
+        raise NotFoundError(f"no such image: {ref}")
+
+    def exists(self, ref: str) -> bool:
+        try:
+            self.resolve(ref)
+            return True
+        except NotFoundError:
+            return False
+
+    def manifest(self, image: Image) -> dict:
+        return json.loads(self.blobs.read(image.manifest_digest))
+
+    def config_document(self, image: Image) -> dict:
+        return json.loads(self.blobs.read(image.id))
+
+    # --- adding ------------------------------------------------------------------------
+
+    def register(self, manifest_digest: str, references: list[str] = (), repo_digests: list[str] = (),
+                 extra_blobs: list[str] = ()) -> Image:
+        """Record the image whose manifest (and config and layer blobs) are already stored.
+
+        Unpacks any layer not yet unpacked, then adds the image to the index and points
+        `references` at it. `extra_blobs` (e.g. the index a manifest was picked from)
+        are kept for as long as the image is.
+        """
+        manifest = json.loads(self.blobs.read(manifest_digest))
+        media_type = mt.detect(manifest)
+        if media_type not in mt.MANIFESTS:
+            raise ImageError(f"manifest {manifest_digest} has unsupported media type {media_type!r}")
+        config_digest = dg.check(manifest["config"]["digest"])
+        config = json.loads(self.blobs.read(config_digest))
+        diff_ids = list(config.get("rootfs", {}).get("diff_ids", []))
+        descriptors = manifest.get("layers", [])
+        if len(diff_ids) != len(descriptors):
+            raise ImageError(f"image {config_digest}: {len(descriptors)} layers but "
+                             f"{len(diff_ids)} diff_ids in its config")
+        chains = dg.chain_ids(diff_ids)
+        size = 0
+        for n, (desc, diff_id, chain) in enumerate(zip(descriptors, diff_ids, chains)):
+            blob_digest = dg.check(desc["digest"])
+            if not self.blobs.has(blob_digest):
+                raise ImageError(f"layer {blob_digest} of image {config_digest} is missing")
+            self.layers.unpack(self.blobs.path(blob_digest), diff_id, chain,
+                               chains[n - 1] if n else None, what=f"layer {blob_digest}",
+                               blob_digest=blob_digest)
+            size += int(self.layers.meta(chain).get("size", 0))
+        normalized = [parse_reference(r).normalized() for r in references]
+        with self._editing() as index:
+            images = index["images"]
+            for other in images.values():
+                other["references"] = [r for r in other.get("references", []) if r not in normalized]
+            entry = images.setdefault(config_digest, {"references": [], "repo_digests": [],
+                                                      "added": now_rfc3339()})
+            entry.update(manifest=manifest_digest, media_type=media_type, chain_ids=chains, size=size)
+            entry["references"] = sorted(set(entry["references"]) | set(normalized))
+            entry["repo_digests"] = sorted(set(entry.get("repo_digests", [])) | set(repo_digests))
+            entry["extra_blobs"] = sorted(set(entry.get("extra_blobs", [])) | set(extra_blobs))
+            return self._image(config_digest, entry)
+
+    def write_image(self, config_doc: dict, layer_blobs: list[tuple[str, int, str]],
+                    references: list[str] = ()) -> Image:
+        """Store a config and an OCI manifest over already-stored layer blobs, then register.
+
+        `layer_blobs` are (digest, size, media type) of each layer, base first.
+        """
+        config_bytes = canonical_json(config_doc)
+        config_digest = self.blobs.put_bytes(config_bytes)
+        manifest = {
+            "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+            "config": {"mediaType": mt.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+            "layers": [{"mediaType": media, "digest": d, "size": s} for d, s, media in layer_blobs],
+        }
+        manifest_digest = self.blobs.put_bytes(canonical_json(manifest))
+        return self.register(manifest_digest, references)
+
+    def import_rootfs(self, tar_path: Path, ref: str, changes: list[str] = (),
+                      message: str = "") -> Image:
+        """Make a one-layer image from a filesystem tarball (plain, gzip or zstd), like `docker import`."""
+        normalized = parse_reference(ref).normalized() if ref else None
+        config = apply_changes(ImageConfig(), list(changes))
+        tar_path = Path(tar_path)
+        try:
+            raw = open(tar_path, "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"{tar_path}: no such file") from None
+        except IsADirectoryError:
+            raise UserError(f"{tar_path}: is a directory, not a tar archive") from None
+        with self.adding():
+            reader = open_uncompressed(raw, what=str(tar_path))
+            try:
+                layer, size = self.blobs.put_stream(reader)
+            finally:
+                reader.close()
+            host = plat.host()
+            created = now_rfc3339()
+            history = {"created": created, "created_by": "stackup image import"}
+            if message:
+                history["comment"] = message
+            doc = {"architecture": host.architecture, "os": host.os, "created": created,
+                   "config": config.to_oci(), "rootfs": {"type": "layers", "diff_ids": [layer]},
+                   "history": [history]}
+            if host.variant:
+                doc["variant"] = host.variant
+            return self.write_image(doc, [(layer, size, mt.OCI_LAYER)],
+                                    [normalized] if normalized else [])
+
+    # --- names -------------------------------------------------------------------------
+
+    def tag(self, source: str, target: str) -> Image:
+        image = self.resolve(source)
+        name = parse_reference(target)
+        if name.digest:
+            raise UserError(f"cannot tag with a digest reference: {target!r}")
+        wanted = name.normalized()
+        with self._editing() as index:
+            for entry in index["images"].values():
+                entry["references"] = [r for r in entry.get("references", []) if r != wanted]
+            entry = index["images"][image.id]
+            entry["references"] = sorted(set(entry["references"]) | {wanted})
+        return self.get(image.id)
+
+    def add_repo_digest(self, image_id: str, repo_digest: str) -> None:
+        """Remember that the registry knows this image as name@digest (after a push)."""
+        with self._editing() as index:
+            entry = index["images"].get(image_id)
+            if entry is not None:
+                entry["repo_digests"] = sorted(set(entry.get("repo_digests", [])) | {repo_digest})
+
+    # --- removing ----------------------------------------------------------------------
+
+    def rm(self, ref: str, force: bool = False, in_use: InUse | None = None) -> list[str]:
+        """Remove a name, or an image; returns 'Untagged: …' / 'Deleted: …' lines.
+
+        By name: the name goes; the image goes with its last name unless a container
+        uses it (then ConflictError, or with force the image stays as `<none>` so the
+        container keeps its layers). By id: refused when it has several names or is in
+        use, unless forced.
+        """
+        image = self.resolve(ref)
+        users = in_use(image) if in_use else []
+        try:
+            by_name = parse_reference(ref).normalized() in image.references
+        except UserError:
+            by_name = False
+        lines: list[str] = []
+        with self._editing() as index:
+            entry = index["images"].get(image.id)
+            if entry is None:
+                raise NotFoundError(f"no such image: {ref}")
+            refs = entry.get("references", [])
+            if by_name:
+                name = parse_reference(ref).normalized()
+                if len(refs) > 1:
+                    entry["references"] = [r for r in refs if r != name]
+                    return [f"Untagged: {name}"]
+                untag = [name]
+            else:
+                if len(refs) > 1 and not force:
+                    raise ConflictError(f"unable to delete {image.short_id} (must be forced): "
+                                        f"image is referenced in multiple repositories")
+                untag = list(refs)
+            if users and not force:
+                raise ConflictError(f"unable to remove image {ref}: in use by container "
+                                    f"{', '.join(users)} (use -f to untag it anyway)")
+            lines += [f"Untagged: {r}" for r in untag]
+            if users:
+                entry["references"] = [r for r in refs if r not in untag]
+                entry["repo_digests"] = []
+                return lines
+            lines += [f"Untagged: {r}" for r in entry.get("repo_digests", [])]
+            del index["images"][image.id]
+            lines.append(f"Deleted: {image.id}")
+        self.gc()
+        return lines
+
+    def prune(self, all_images: bool = False, in_use: InUse | None = None) -> tuple[list[str], int]:
+        """Remove images without names (all unused images with `all_images`); (lines, bytes freed)."""
+        before = self.disk_usage()
+        lines: list[str] = []
+        candidates = [im for im in self.list() if all_images or not im.references]
+        doomed = [im for im in candidates if not (in_use and in_use(im))]
+        with self._editing() as index:
+            for im in doomed:
+                if im.id in index["images"]:
+                    lines += [f"Untagged: {r}" for r in index["images"][im.id].get("references", [])]
+                    del index["images"][im.id]
+                    lines.append(f"Deleted: {im.id}")
+        self.gc()
+        return lines, max(0, before - self.disk_usage())
+
+    def gc(self, wait: bool = True) -> None:
+        """Delete blobs and layers that no image references, and leftovers of interrupted work.
+
+        With `wait=False`, give up at once when something is being added right now.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return
+            with state.locked(self.root / "index.lock"):
+                self._collect()
+        finally:
+            os.close(fd)
+
+    def _collect(self) -> None:
+        """Under both locks: delete what no image in the index needs."""
+        images = self._index()["images"]
+        keep_blobs: set[str] = set()
+        keep_chains: set[str] = set()
+        for image_id, entry in images.items():
+            keep_blobs |= {image_id, entry["manifest"], *entry.get("extra_blobs", [])}
+            keep_chains |= set(entry.get("chain_ids", []))
+            with contextlib.suppress(NotFoundError, ValueError, KeyError):
+                manifest = json.loads(self.blobs.read(entry["manifest"]))
+                keep_blobs |= {d["digest"] for d in manifest.get("layers", [])}
+        for blob in list(self.blobs.digests()):
+            if blob not in keep_blobs:
+                self.blobs.delete(blob)
+        for chain in self.layers.chain_ids():
+            if chain not in keep_chains:
+                self.layers.delete(chain)
+        # Nothing is being added while we hold gc.lock exclusively: temp files are leftovers.
+        for tmp in (self.blobs.root / "tmp", self.layers.root):
+            if tmp.is_dir():
+                for e in os.scandir(tmp):
+                    if e.name.startswith((".tmp-", ".del-", "blob-")):
+                        if e.is_dir(follow_symlinks=False):
+                            shutil.rmtree(e.path, ignore_errors=True)
+                        else:
+                            with contextlib.suppress(FileNotFoundError):
+                                os.unlink(e.path)
+
+    def disk_usage(self) -> int:
+        total = 0
+        for blob in self.blobs.digests():
+            with contextlib.suppress(FileNotFoundError):
+                total += self.blobs.size(blob)
+        for chain in self.layers.chain_ids():
+            total += int(self.layers.meta(chain).get("size", 0))
+        return total
+
+
+def temp_dir_in(store: ImageStore, prefix: str) -> Path:
+    """A scratch directory on the store's filesystem (so renames into it are atomic)."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=store.root))

@@ -1,0 +1,172 @@
+"""Joining containers to networks: a veth pair per container and network.
+
+The runtime creates the container's network namespace and calls `attach` before
+the container's process runs; `detach` when the container stops or is removed.
+An endpoint in the network's state is what makes the container's names resolve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
+
+from stackup.engine.network import ipam, links, names, networks, store
+from stackup.errors import ConflictError, UserError
+
+
+@dataclass
+class Attachment:
+    """What a container asks of one network (compose `networks:` entry of a service)."""
+
+    network: str
+    aliases: list[str] = field(default_factory=list)
+    ipv4_address: str | None = None
+    hostname: str | None = None
+    container_name: str | None = None
+    mac: str | None = None
+    dns: list[str] = field(default_factory=list)  # the container's own upstream resolvers
+    dns_search: list[str] = field(default_factory=list)  # its search domains, answered locally too
+
+
+@dataclass
+class Endpoint:
+    """What a container got on one network."""
+
+    network: str
+    network_id: str
+    container_id: str
+    ifname: str
+    veth: str
+    ip: str
+    prefixlen: int
+    gateway: str
+    mac: str
+    names: list[str]
+    internal: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def dns_names(container_id: str, att: Attachment) -> list[str]:
+    out: list[str] = []
+    for name in [att.container_name, att.hostname, *att.aliases, container_id[:12]]:
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -> list[Endpoint]:
+    """Join the container (whose netns is at `netns_path`) to each network, in order.
+
+    The first attachment's network gives the default route (the first non-internal
+    one; internal networks have no way out). All addresses are decided before any
+    interface is made; on failure everything made by this call is removed again.
+    """
+    netns_path = Path(netns_path)
+    if len({a.network for a in attachments}) != len(attachments):
+        raise UserError("a container can join each network only once")
+    with store.lock():
+        all_nets = store.load_all()
+        plans = []
+        used_ifnames = {ep["ifname"] for n in all_nets for cid, ep in n["endpoints"].items()
+                        if cid == container_id}
+        for att in attachments:
+            net = _find(all_nets, att.network)
+            if container_id in net["endpoints"]:
+                raise ConflictError(f"container {container_id[:12]} is already on network {net['name']}")
+            plan = ipam.Subnet.from_json(net["ipam"])
+            used = {ip_address(ep["ip"]) for ep in net["endpoints"].values()}
+            used |= {ip for n, _, ip, _ in plans if n is net}
+            addr = ipam.allocate(plan, used, att.ipv4_address)
+            ifname = _next_ifname(used_ifnames)
+            used_ifnames.add(ifname)
+            plans.append((net, att, addr, ifname))
+        made: list[str] = []
+        endpoints: list[Endpoint] = []
+        had_networks = bool(used_ifnames)
+        try:
+            gateway_done = False
+            for net, att, addr, ifname in plans:
+                networks.ensure_ready(net)
+                plan = ipam.Subnet.from_json(net["ipam"])
+                veth = names.veth_name(container_id, net["id"])
+                mac = att.mac or links.mac_for(addr)
+                try:
+                    links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
+                except links.BridgeMissing:  # e.g. after a reboot: rebuild the network, then retry
+                    networks.ensure_ready(net, bridge_missing=True)
+                    links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
+                made.append(veth)
+                gateway = None
+                if not net["internal"] and not gateway_done:
+                    gateway, gateway_done = plan.gateway, True
+                links.configure_inside(netns_path, ifname, addr, plan.subnet.prefixlen, gateway,
+                                       check_default=had_networks)
+                ep = Endpoint(net["name"], net["id"], container_id, ifname, veth, str(addr),
+                              plan.subnet.prefixlen, str(plan.gateway), mac,
+                              dns_names(container_id, att), net["internal"])
+                record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns),
+                                         "search": list(att.dns_search)}
+                net["endpoints"][container_id] = record
+                endpoints.append(ep)
+            for net, *_ in plans:
+                store.save(net, durable=False)  # the names resolve from here on
+        except BaseException:
+            for veth in made:
+                with contextlib.suppress(Exception):
+                    links.delete_link(veth)
+            for net, *_ in plans:
+                net["endpoints"].pop(container_id, None)
+            raise
+        return endpoints
+
+
+def detach(container_id: str, network: str | None = None) -> list[str]:
+    """Leave every network (or just `network`): veth deleted, address released; their names."""
+    left = []
+    with store.lock():
+        for net in store.load_all():
+            if container_id not in net["endpoints"]:
+                continue
+            if network is not None and network not in (net["name"], net["id"]):
+                continue
+            ep = net["endpoints"].pop(container_id)
+            links.delete_link(ep["veth"])
+            store.save(net, durable=False)
+            left.append(net["name"])
+    return left
+
+
+def endpoints_of(container_id: str) -> list[Endpoint]:
+    out = []
+    for net in store.load_all():
+        ep = net["endpoints"].get(container_id)
+        if ep:
+            out.append(Endpoint(**{k: ep[k] for k in Endpoint.__dataclass_fields__ if k in ep}))
+    return out
+
+
+def loopback_only(netns_path: Path) -> None:
+    """network_mode none: the namespace gets just its loopback, up."""
+    links.loopback_up(Path(netns_path))
+
+
+def _find(all_nets: list[dict], name: str) -> dict:
+    for net in all_nets:
+        if net["name"] == name or net["id"] == name:
+            return net
+    from stackup.errors import NotFoundError
+
+    raise NotFoundError(f"network {name} not found")
+
+
+def _next_ifname(used: set[str]) -> str:
+    i = 0
+    while names.container_ifname(i) in used:
+        i += 1
+    return names.container_ifname(i)
+
+

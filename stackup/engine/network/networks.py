@@ -1,0 +1,154 @@
+"""User networks: a Linux bridge with an address plan, NAT rules and a DNS server each."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from ipaddress import ip_network
+
+from stackup.engine.network import dns, ipam, links, names, nft, store
+from stackup.errors import ConflictError, UnsupportedError, UserError
+
+MTU_OPTION = "com.docker.network.driver.mtu"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict | None = None,
+           internal: bool = False, labels: dict[str, str] | None = None,
+           options: dict[str, str] | None = None, attachable: bool = True,
+           exist_ok: bool = False) -> dict:
+    """Create the network `name` (bridge, subnet, rules, DNS server); its record."""
+    if not names.NAME_RE.match(name or ""):
+        raise UserError(f"invalid network name {name!r}: use letters, digits, '_', '.', '-'")
+    if (driver or "bridge") != "bridge":
+        raise UnsupportedError(f"network {name}: driver {driver!r} is not supported (only bridge)")
+    configs = ipam_config if isinstance(ipam_config, list) else ([ipam_config] if ipam_config else [])
+    if len(configs) > 1:
+        raise UnsupportedError(f"network {name}: only one ipam.config entry is supported")
+    options = {str(k): str(v) for k, v in (options or {}).items()}
+    mtu = _mtu(name, options)
+    with store.lock():
+        existing = [n for n in store.load_all() if n["name"] == name]
+        if existing:
+            if exist_ok:
+                return _repair_one(existing[0])
+            raise ConflictError(f"network {name} already exists")
+        net_id = names.new_id()
+        net = {"id": net_id, "name": name, "driver": "bridge", "bridge": names.bridge_name(net_id),
+               "internal": bool(internal), "attachable": bool(attachable),
+               "labels": dict(labels or {}), "options": options, "mtu": mtu,
+               "created": _now(), "endpoints": {}, "dns_pid": None}
+        try:
+            with store.host_lock():
+                routes, connected = links.host_networks()
+                ours = [ip_network(n["ipam"]["subnet"]) for n in store.load_all()]
+                plan = ipam.plan(configs[0] if configs else None, routes + connected + ours,
+                                 conflicts=connected + ours)
+                net["ipam"] = plan.to_json()
+                store.save(net)  # recorded first, so a crash leaves something to clean
+                links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, mtu)
+            nft.enable_forwarding()
+            nft.add_network(net["bridge"], plan.subnet, net["internal"])
+            net["dns_pid"] = dns.start(net)
+            store.save(net)
+        except BaseException:
+            _teardown(net)
+            raise
+        return net
+
+
+def _mtu(name: str, options: dict[str, str]) -> int | None:
+    if MTU_OPTION not in options:
+        return None
+    try:
+        mtu = int(options[MTU_OPTION])
+    except ValueError:
+        mtu = 0
+    if not 68 <= mtu <= 65535:
+        raise UserError(f"network {name}: driver_opts.{MTU_OPTION} must be a number 68-65535, "
+                        f"got {options[MTU_OPTION]!r}")
+    return mtu
+
+
+def _teardown(net: dict) -> None:
+    """Remove everything of `net` from the kernel and the state, whatever exists of it."""
+    dns.forget(net)
+    for cid in list(net.get("endpoints", {})):
+        with contextlib.suppress(Exception):
+            links.delete_link(net["endpoints"][cid]["veth"])
+    with contextlib.suppress(Exception):
+        nft.remove_network(net["bridge"])
+    links.delete_link(net["bridge"])
+    store.delete(net["id"])
+
+
+def remove(name_or_id: str, force: bool = False) -> dict:
+    """Remove a network; refused while containers are attached unless `force`."""
+    with store.lock():
+        net = store.find(name_or_id)
+        _drop_stale_endpoints(net)
+        if net["endpoints"] and not force:
+            users = ", ".join(ep.get("container_name") or cid[:12] for cid, ep in net["endpoints"].items())
+            raise ConflictError(f"network {net['name']} is in use by {users}")
+        _teardown(net)
+        return net
+
+
+def get(name_or_id: str) -> dict:
+    with store.lock():
+        return _repair_one(store.find(name_or_id))
+
+
+def list_all() -> list[dict]:
+    """Every network of this root, repaired (dead DNS servers restarted, stale endpoints dropped)."""
+    with store.lock():
+        return [_repair_one(n) for n in store.load_all()]
+
+
+def prune(label_filters: dict[str, str | None] | None = None) -> list[str]:
+    """Remove networks without endpoints (matching the labels); their names."""
+    removed = []
+    with store.lock():
+        for net in store.load_all():
+            _drop_stale_endpoints(net)
+            if net["endpoints"] or not store.labels_match(net.get("labels", {}), label_filters):
+                continue
+            _teardown(net)
+            removed.append(net["name"])
+    return removed
+
+
+def _drop_stale_endpoints(net: dict) -> bool:
+    """Forget endpoints whose veth is gone (its namespace died with a killed container)."""
+    stale = [cid for cid, ep in net["endpoints"].items() if not links.exists(ep["veth"])]
+    for cid in stale:
+        del net["endpoints"][cid]
+    return bool(stale)
+
+
+def _repair_one(net: dict) -> dict:
+    """Bring a recorded network back to its recorded shape; called under the root lock."""
+    changed = _drop_stale_endpoints(net)
+    if not links.exists(net["bridge"]):  # e.g. after a reboot: the state outlived the kernel's objects
+        plan = ipam.Subnet.from_json(net["ipam"])
+        links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
+        nft.enable_forwarding()
+        nft.add_network(net["bridge"], plan.subnet, net["internal"])
+    elif not nft.rules_of(net["bridge"]):
+        nft.add_network(net["bridge"], ipam.Subnet.from_json(net["ipam"]).subnet, net["internal"])
+    changed |= dns.ensure(net)
+    if changed:
+        store.save(net)
+    return net
+
+
+def ensure_ready(net: dict, bridge_missing: bool = False) -> None:
+    """The join path's check: the DNS server runs; a full repair when the bridge is missing."""
+    if bridge_missing or (not dns.running(net) and not links.exists(net["bridge"])):
+        _repair_one(net)
+    elif dns.ensure(net):
+        store.save(net)
+

@@ -1,0 +1,113 @@
+"""Masquerade and isolation rules in nftables, via the `nft` tool.
+
+All of stackup's rules live in one table, `ip stackup`, shared by every stackup
+root on the machine. Each rule carries the comment `stackup:<bridge>`, so the
+rules of one network are found and deleted as a unit without touching another
+root's; the table goes away with its last rule. Changes happen under a host-wide
+lock, and each change is one `nft -f` transaction.
+
+Two base chains on the forward hook: `isolate` (earlier priority) only drops
+(traffic between different stackup bridges, and anything crossing an internal
+network's bridge); `forward` accepts a network's outbound and reply traffic.
+A drop in either base chain is final, an accept only ends that chain.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from ipaddress import IPv4Network
+
+from stackup.engine.network import store
+from stackup.engine.network.names import BRIDGE_PREFIX
+from stackup.errors import StackupError
+
+TABLE = "stackup"
+FAMILY = "ip"
+
+SKELETON = f"""add table {FAMILY} {TABLE}
+add chain {FAMILY} {TABLE} isolate {{ type filter hook forward priority -1 ; policy accept ; }}
+add chain {FAMILY} {TABLE} forward {{ type filter hook forward priority 0 ; policy accept ; }}
+add chain {FAMILY} {TABLE} postrouting {{ type nat hook postrouting priority 100 ; policy accept ; }}
+"""
+
+
+def comment(bridge: str) -> str:
+    return f"stackup:{bridge}"
+
+
+def network_rules(bridge: str, subnet: IPv4Network, internal: bool) -> list[str]:
+    """The `nft` commands that add one network's rules (pure; tested without root)."""
+    c = f'comment "{comment(bridge)}"'
+    t = f"{FAMILY} {TABLE}"
+    others = f'"{BRIDGE_PREFIX}*"'
+    rules = [
+        f"add rule {t} isolate iifname {bridge} oifname != {bridge} oifname {others} drop {c}",
+    ]
+    if internal:
+        rules += [
+            f"add rule {t} isolate iifname {bridge} oifname != {bridge} drop {c}",
+            f"add rule {t} isolate oifname {bridge} iifname != {bridge} drop {c}",
+        ]
+    else:
+        rules += [
+            f"add rule {t} forward iifname {bridge} accept {c}",
+            f"add rule {t} forward oifname {bridge} ct state established,related accept {c}",
+            f"add rule {t} postrouting ip saddr {subnet} oifname != {bridge} masquerade {c}",
+        ]
+    return rules
+
+
+def _nft(script: str | None = None, *args: str) -> str:
+    tool = shutil.which("nft") or "/usr/sbin/nft"
+    cmd = [tool, *args] + (["-f", "-"] if script is not None else [])
+    proc = subprocess.run(cmd, input=script, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StackupError(f"nft failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+    return proc.stdout
+
+
+def _rules() -> list[dict] | None:
+    """The rules of stackup's table (as nft's JSON objects), or None when there is no table."""
+    tool = shutil.which("nft") or "/usr/sbin/nft"
+    proc = subprocess.run([tool, "-j", "list", "table", FAMILY, TABLE], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    items = json.loads(proc.stdout).get("nftables", [])
+    return [i["rule"] for i in items if "rule" in i]
+
+
+def add_network(bridge: str, subnet: IPv4Network, internal: bool) -> None:
+    with store.host_lock():
+        _delete_rules(bridge, drop_empty_table=False)
+        _nft(SKELETON + "\n".join(network_rules(bridge, subnet, internal)) + "\n")
+
+
+def remove_network(bridge: str) -> None:
+    with store.host_lock():
+        _delete_rules(bridge, drop_empty_table=True)
+
+
+def _delete_rules(bridge: str, drop_empty_table: bool) -> None:
+    rules = _rules()
+    if rules is None:
+        return
+    mine = [r for r in rules if r.get("comment") == comment(bridge)]
+    script = "".join(f"delete rule {FAMILY} {TABLE} {r['chain']} handle {r['handle']}\n" for r in mine)
+    if drop_empty_table and len(mine) == len(rules):
+        script += f"delete table {FAMILY} {TABLE}\n"
+    if script:
+        _nft(script)
+
+
+def rules_of(bridge: str) -> list[dict]:
+    """Rules carrying this bridge's comment (for checks and tests)."""
+    return [r for r in (_rules() or []) if r.get("comment") == comment(bridge)]
+
+
+def enable_forwarding() -> None:
+    with open("/proc/sys/net/ipv4/ip_forward", "r+") as f:
+        if f.read().strip() != "1":
+            f.seek(0)
+            f.write("1")

@@ -1,0 +1,117 @@
+"""Published ports: compose's `ports:` syntax into PortBindings (pure).
+
+Short syntax `[host_ip:][host_port:]container_port[/tcp|udp]`, with ranges on
+either side (`8000-8001:80-81`; a host range for one container port means "the
+first free one"), IPv6 host addresses in brackets; long syntax as a mapping
+(target, published, host_ip, protocol, mode).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from ipaddress import ip_address
+
+from stackup.errors import UnsupportedError, UserError
+
+PROTOCOLS = ("tcp", "udp")
+_SHORT = re.compile(r"^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?P<host>[0-9-]*):)?"
+                    r"(?P<container>[0-9]+(?:-[0-9]+)?)(?:/(?P<proto>[a-zA-Z]+))?$")
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""          # "" means every address (0.0.0.0)
+    host_port: int = 0         # 0 means a free port chosen at publish time
+    host_port_end: int = 0     # with host_port: try host_port..host_port_end, first free wins
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def bind_ip(self) -> str:
+        return self.host_ip or "0.0.0.0"
+
+    def __str__(self) -> str:
+        ip = f"[{self.bind_ip}]" if ":" in self.bind_ip else self.bind_ip
+        return f"{ip}:{self.host_port}->{self.container_port}/{self.protocol}"
+
+
+def parse_ports(specs: Iterable[str | int | Mapping | PortBinding]) -> list[PortBinding]:
+    out: list[PortBinding] = []
+    for spec in specs:
+        if isinstance(spec, PortBinding):
+            out.append(spec)
+        elif isinstance(spec, Mapping):
+            out += _parse_long(spec)
+        else:
+            out += parse_short(str(spec))
+    return out
+
+
+def parse_short(text: str) -> list[PortBinding]:
+    m = _SHORT.match(text.strip())
+    if not m:
+        raise UserError(f"ports: {text!r} is not [host_ip:][host_port:]container_port[/tcp|udp]")
+    host_ip = _host_ip(m["ip"] or "", text)
+    proto = _protocol(m["proto"] or "tcp", text)
+    return _bindings(text, m["container"], m["host"] or "", host_ip, proto)
+
+
+def _parse_long(spec: Mapping) -> list[PortBinding]:
+    where = f"ports: {dict(spec)!r}"
+    if "target" not in spec:
+        raise UserError(f"{where}: target is required")
+    if spec.get("mode", "ingress") not in ("ingress", "host"):
+        raise UserError(f"{where}: mode must be ingress or host")
+    proto = _protocol(str(spec.get("protocol") or "tcp"), where)
+    host_ip = _host_ip(str(spec.get("host_ip") or ""), where)
+    published = spec.get("published")
+    return _bindings(where, str(spec["target"]), "" if published in (None, "") else str(published),
+                     host_ip, proto)
+
+
+def _bindings(where: str, container: str, host: str, host_ip: str, proto: str) -> list[PortBinding]:
+    c_lo, c_hi = _range(container, where)
+    if not host:
+        return [PortBinding(p, proto, host_ip) for p in range(c_lo, c_hi + 1)]
+    h_lo, h_hi = _range(host, where)
+    if c_lo == c_hi and h_hi > h_lo:
+        return [PortBinding(c_lo, proto, host_ip, h_lo, h_hi)]
+    if h_hi - h_lo != c_hi - c_lo:
+        raise UserError(f"{where}: host range {host} and container range {container} differ in size")
+    return [PortBinding(c, proto, host_ip, h) for c, h in zip(range(c_lo, c_hi + 1), range(h_lo, h_hi + 1))]
+
+
+def _range(text: str, where: str) -> tuple[int, int]:
+    lo, _, hi = text.partition("-")
+    try:
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        raise UserError(f"{where}: {text!r} is not a port or a port range") from None
+    if not (1 <= a <= b <= 65535):
+        raise UserError(f"{where}: {text!r} is not a port range within 1-65535")
+    return a, b
+
+
+def _host_ip(text: str, where: str) -> str:
+    text = text.strip("[]")
+    if not text:
+        return ""
+    try:
+        ip_address(text)
+    except ValueError:
+        raise UserError(f"{where}: {text!r} is not an IP address") from None
+    return text
+
+
+def _protocol(text: str, where: str) -> str:
+    text = text.lower()
+    if text == "sctp":
+        raise UnsupportedError(f"{where}: protocol sctp is not supported (tcp or udp)")
+    if text not in PROTOCOLS:
+        raise UserError(f"{where}: protocol {text!r} must be tcp or udp")
+    return text

@@ -1,0 +1,130 @@
+"""Detached helper processes (DNS servers, port proxies) and how to find them again.
+
+A helper is started through `python -m stackup.engine.network.<module>`, so its
+command line names stackup. It forks once more and its first child exits, so the
+helper is reparented away from the caller (no zombie when it dies) and outlives
+the CLI command that started it. It reports readiness (after binding its sockets)
+with one line on stdout; the caller waits for that line, so a helper that failed
+to start is an error at once, not a silent gap.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stackup.errors import StackupError
+
+READY_TIMEOUT = 10.0
+
+
+def spawn(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...] = ()) -> int:
+    """Start `python -m module args...` detached; return the helper's pid once it is ready."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", module, *args]
+    with open(log, "ab") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err, pass_fds=pass_fds, start_new_session=True,
+                                close_fds=True)
+    assert proc.stdout is not None
+    line = b""
+    try:
+        line = _read_line(proc.stdout.fileno(), READY_TIMEOUT)
+    finally:
+        proc.stdout.close()
+        if not line.startswith(b"ready ") and proc.poll() is None:
+            proc.kill()  # hung before it was ready: it must not linger
+        proc.wait()
+    if not line.startswith(b"ready "):
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        raise StackupError(f"{module.rsplit('.', 1)[-1]} helper failed to start"
+                           + (f": {tail[0]}" if tail else ""))
+    return int(line.split()[1])
+
+
+def _read_line(fd: int, timeout: float) -> bytes:
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                break
+            chunk = os.read(fd, 256)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sel.close()
+    return data.split(b"\n", 1)[0]
+
+
+def detach_and_report_ready() -> None:
+    """Called by a helper after binding: fork away from the caller and say `ready <pid>`."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.write(1, f"ready {os.getpid()}\n".encode())
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def exit_when_gone(path: Path, interval: float = 5.0) -> None:
+    """A helper's backstop: exit once `path` (its record in the state) is gone.
+
+    The normal way out is a signal from the command that removes the record; this
+    catches the case where that command crashed in between, or the root was deleted.
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if not path.exists():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="stackup-watch", daemon=True).start()
+
+
+def alive(pid: int | None, token: str) -> bool:
+    """True when `pid` is a live (not zombie) stackup helper whose command line holds `token`."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X") and b"stackup" in cmdline and token.encode() in cmdline
+
+
+def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:
+    """Stop a helper (SIGTERM, then SIGKILL) if it is still the one we started."""
+    if not alive(pid, token):
+        return
+    assert pid is not None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid, token):
+            return
+        time.sleep(0.01)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while alive(pid, token):
+        time.sleep(0.01)

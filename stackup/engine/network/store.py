@@ -1,0 +1,100 @@
+"""Networks in the engine's state: one JSON file per network under $STACKUP_ROOT/networks.
+
+A network file holds the network's definition, its address plan, its endpoints
+(one per attached container: address, interface names, DNS names) and the pid of
+its DNS server. The DNS server reads these files directly, so registering a
+name is just an atomic write of the file. Changes are made under one lock per
+root; a second, host-wide lock serialises what roots share (subnet choice, nft).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from stackup.engine import state
+from stackup.errors import NotFoundError
+
+HOST_LOCK = Path("/run/lock/stackup-network.lock")
+
+
+def networks_dir() -> Path:
+    return state.root() / "networks"
+
+
+def path_of(network_id: str) -> Path:
+    return networks_dir() / f"{network_id}.json"
+
+
+def run_dir() -> Path:
+    """Logs of the helper processes (DNS servers, port proxies)."""
+    return state.root() / "network-run"
+
+
+@contextlib.contextmanager
+def lock() -> Iterator[None]:
+    with state.locked(networks_dir() / ".lock"):
+        yield
+
+
+@contextlib.contextmanager
+def host_lock() -> Iterator[None]:
+    with state.locked(HOST_LOCK):
+        yield
+
+
+def load_all() -> list[dict]:
+    d = networks_dir()
+    if not d.is_dir():
+        return []
+    out = []
+    for entry in sorted(os.scandir(d), key=lambda e: e.name):
+        if entry.name.endswith(".json") and not entry.name.startswith("."):
+            data = state.read_json(Path(entry.path))
+            if data:
+                out.append(data)
+    return sorted(out, key=lambda n: n.get("created", ""))
+
+
+def find(name_or_id: str) -> dict:
+    """The network named `name_or_id`, or whose id starts with it."""
+    nets = load_all()
+    for net in nets:
+        if net["name"] == name_or_id or net["id"] == name_or_id:
+            return net
+    matches = [n for n in nets if len(name_or_id) >= 3 and n["id"].startswith(name_or_id)]
+    if len(matches) == 1:
+        return matches[0]
+    raise NotFoundError(f"network {name_or_id} not found")
+
+
+def save(net: dict, durable: bool = True) -> None:
+    """Replace the network's file atomically.
+
+    `durable=False` skips the fsyncs: for endpoint changes, whose kernel side (veths
+    in namespaces) does not survive a power cut either, so losing the record with
+    it is consistent; the rename still makes the change atomic for readers.
+    """
+    if durable:
+        state.atomic_write_json(path_of(net["id"]), net)
+        return
+    path = path_of(net["id"])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(net, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def delete(network_id: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path_of(network_id).unlink()
+
+
+def labels_match(labels: dict[str, str], filters: dict[str, str | None] | None) -> bool:
+    """True when `labels` has every key of `filters` (with the value, when one is given)."""
+    for key, value in (filters or {}).items():
+        if key not in labels or (value is not None and labels[key] != value):
+            return False
+    return True

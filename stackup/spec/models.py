@@ -1,0 +1,448 @@
+"""Pydantic models of the stack file, as a user writes it (short and long syntaxes).
+
+They check the structure of every file (unknown keys, wrong types, bad ports) and
+generate the JSON schema editors use. Attributes compose knows but stackup cannot
+run carry `UNSUPPORTED` in their schema so `up` can refuse them by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
+
+UNSUPPORTED = {"x-stackup-unsupported": True}
+
+Scalar = Union[str, int, float, bool, None]
+ListOrDict = Union[dict[str, Scalar], list[str]]
+StringOrList = Union[str, list[str]]
+IntOrStr = Union[int, str]
+NumOrStr = Union[int, float, str]
+BoolOrStr = Union[bool, str]
+
+
+def _unsupported(**kw):
+    extra = dict(UNSUPPORTED)
+    return Field(default=None, json_schema_extra=extra, **kw)
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; `x-*` extension keys are allowed anywhere."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              json_schema_extra={"patternProperties": {"^x-": {}}})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(k, str) and k.startswith("x-") for k in data):
+            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        return data
+
+
+# -- service parts -----------------------------------------------------------------
+
+class BuildSecret(Strict):
+    source: str
+    target: Optional[str] = None
+    uid: Optional[str] = None
+    gid: Optional[str] = None
+    mode: Optional[NumOrStr] = None
+
+
+class Ulimit(Strict):
+    soft: IntOrStr
+    hard: IntOrStr
+
+
+class Build(Strict):
+    context: Optional[str] = None
+    dockerfile: Optional[str] = None
+    dockerfile_inline: Optional[str] = None
+    entitlements: Optional[list[str]] = None
+    args: Optional[ListOrDict] = None
+    ssh: Optional[ListOrDict] = None
+    labels: Optional[ListOrDict] = None
+    cache_from: Optional[list[str]] = None
+    cache_to: Optional[list[str]] = None
+    no_cache: Optional[BoolOrStr] = None
+    no_cache_filter: Optional[StringOrList] = None
+    additional_contexts: Optional[ListOrDict] = None
+    network: Optional[str] = None
+    provenance: Optional[Union[str, bool]] = None
+    sbom: Optional[Union[str, bool]] = None
+    pull: Optional[BoolOrStr] = None
+    target: Optional[str] = None
+    shm_size: Optional[IntOrStr] = None
+    extra_hosts: Optional[ListOrDict | dict[str, list[str]]] = None
+    isolation: Optional[str] = None
+    privileged: Optional[BoolOrStr] = None
+    secrets: Optional[list[Union[str, BuildSecret]]] = None
+    tags: Optional[list[str]] = None
+    ulimits: Optional[dict[str, Union[IntOrStr, Ulimit]]] = None
+    platforms: Optional[list[str]] = None
+
+
+class DependsOnEntry(Strict):
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = \
+        "service_started"
+    required: Optional[BoolOrStr] = True
+    restart: Optional[BoolOrStr] = None
+
+
+class Healthcheck(Strict):
+    disable: Optional[BoolOrStr] = None
+    test: Optional[StringOrList] = None
+    interval: Optional[str] = None
+    timeout: Optional[str] = None
+    start_period: Optional[str] = None
+    start_interval: Optional[str] = None
+    retries: Optional[NumOrStr] = None
+
+
+class Resources(Strict):
+    cpus: Optional[NumOrStr] = None
+    memory: Optional[IntOrStr] = None
+    pids: Optional[IntOrStr] = None
+    devices: Optional[list[dict[str, Any]]] = None
+    generic_resources: Optional[list[dict[str, Any]]] = None
+
+
+class DeployResources(Strict):
+    limits: Optional[Resources] = None
+    reservations: Optional[Resources] = None
+
+
+class RestartPolicy(Strict):
+    condition: Optional[str] = None
+    delay: Optional[str] = None
+    max_attempts: Optional[IntOrStr] = None
+    window: Optional[str] = None
+
+
+class Deploy(Strict):
+    mode: Optional[str] = None
+    endpoint_mode: Optional[str] = None
+    replicas: Optional[IntOrStr] = None
+    labels: Optional[ListOrDict] = None
+    rollback_config: Optional[dict[str, Any]] = None
+    update_config: Optional[dict[str, Any]] = None
+    resources: Optional[DeployResources] = None
+    restart_policy: Optional[RestartPolicy] = None
+    placement: Optional[dict[str, Any]] = None
+
+
+class EnvFileEntry(Strict):
+    path: str
+    required: Optional[BoolOrStr] = True
+    format: Optional[str] = None
+
+
+class Logging(Strict):
+    driver: Optional[str] = None
+    options: Optional[dict[str, Union[str, int, float, None]]] = None
+
+
+class ServiceNetwork(Strict):
+    aliases: Optional[list[str]] = None
+    ipv4_address: Optional[str] = None
+    ipv6_address: Optional[str] = None
+    link_local_ips: Optional[list[str]] = None
+    mac_address: Optional[str] = None
+    driver_opts: Optional[dict[str, Union[str, int, float]]] = None
+    priority: Optional[int] = None
+    gw_priority: Optional[int] = None
+    interface_name: Optional[str] = None
+
+
+class PortLong(Strict):
+    name: Optional[str] = None
+    mode: Optional[str] = None
+    host_ip: Optional[str] = None
+    target: Optional[IntOrStr] = None
+    published: Optional[IntOrStr] = None
+    protocol: Optional[str] = None
+    app_protocol: Optional[str] = None
+
+    @field_validator("target", "published")
+    @classmethod
+    def _port_number(cls, value):
+        if isinstance(value, int) and not 0 <= value <= 65535:
+            raise ValueError(f"\"{value}\" is not a valid port (1-65535)")
+        return value
+
+
+class VolumeBind(Strict):
+    propagation: Optional[str] = None
+    create_host_path: Optional[BoolOrStr] = None
+    recursive: Optional[str] = None
+    selinux: Optional[Literal["z", "Z"]] = None
+
+
+class VolumeVolume(Strict):
+    labels: Optional[ListOrDict] = None
+    nocopy: Optional[BoolOrStr] = None
+    subpath: Optional[str] = None
+
+
+class VolumeTmpfs(Strict):
+    size: Optional[IntOrStr] = None
+    mode: Optional[NumOrStr] = None
+
+
+class VolumeImage(Strict):
+    subpath: Optional[str] = None
+
+
+class VolumeLong(Strict):
+    type: Literal["bind", "volume", "tmpfs", "cluster", "npipe", "image"]
+    source: Optional[str] = None
+    target: Optional[str] = None
+    read_only: Optional[BoolOrStr] = None
+    consistency: Optional[str] = None
+    bind: Optional[VolumeBind] = None
+    volume: Optional[VolumeVolume] = None
+    tmpfs: Optional[VolumeTmpfs] = None
+    image: Optional[VolumeImage] = None
+
+
+class Mount(Strict):
+    source: str
+    target: Optional[str] = None
+    uid: Optional[str] = None
+    gid: Optional[str] = None
+    mode: Optional[NumOrStr] = None
+
+
+class DeviceLong(Strict):
+    source: str
+    target: Optional[str] = None
+    permissions: Optional[str] = None
+
+
+class ExtendsLong(Strict):
+    service: str
+    file: Optional[str] = None
+
+
+def _check_port(value: Any) -> Any:
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        if isinstance(value, int) and not 0 <= value <= 65535:
+            raise ValueError(f"\"{value}\" is not a valid port (1-65535)")
+        if isinstance(value, str):
+            try:
+                parse_ports(value)
+            except SyntaxProblem as exc:
+                raise ValueError(str(exc)) from None
+    return value
+
+
+class ServiceModel(Strict):
+    """One service, as written in a stack file (or as `config` normalizes it)."""
+
+    # what stackup runs
+    image: Optional[str] = None
+    build: Optional[Union[str, Build]] = None
+    command: Optional[Union[str, list[str]]] = None
+    entrypoint: Optional[Union[str, list[str]]] = None
+    environment: Optional[ListOrDict] = None
+    env_file: Optional[Union[str, list[Union[str, EnvFileEntry]]]] = None
+    ports: Optional[list[Annotated[Union[int, str, PortLong], BeforeValidator(_check_port)]]] = None
+    expose: Optional[list[IntOrStr]] = None
+    volumes: Optional[list[Union[str, VolumeLong]]] = None
+    tmpfs: Optional[StringOrList] = None
+    networks: Optional[Union[list[str], dict[str, Optional[ServiceNetwork]]]] = None
+    network_mode: Optional[str] = None
+    depends_on: Optional[Union[list[str], dict[str, DependsOnEntry]]] = None
+    healthcheck: Optional[Healthcheck] = None
+    restart: Optional[str] = None
+    working_dir: Optional[str] = None
+    user: Optional[str] = None
+    hostname: Optional[str] = None
+    domainname: Optional[str] = None
+    labels: Optional[ListOrDict] = None
+    container_name: Optional[str] = None
+    stop_signal: Optional[str] = None
+    stop_grace_period: Optional[str] = None
+    init: Optional[BoolOrStr] = None
+    read_only: Optional[BoolOrStr] = None
+    privileged: Optional[BoolOrStr] = None
+    cap_add: Optional[list[str]] = None
+    cap_drop: Optional[list[str]] = None
+    security_opt: Optional[list[str]] = None
+    ulimits: Optional[dict[str, Union[IntOrStr, Ulimit]]] = None
+    sysctls: Optional[ListOrDict] = None
+    mem_limit: Optional[IntOrStr] = None
+    memswap_limit: Optional[IntOrStr] = None
+    cpus: Optional[NumOrStr] = None
+    cpu_shares: Optional[IntOrStr] = None
+    pids_limit: Optional[IntOrStr] = None
+    shm_size: Optional[IntOrStr] = None
+    deploy: Optional[Deploy] = None
+    scale: Optional[IntOrStr] = None
+    profiles: Optional[list[str]] = None
+    extra_hosts: Optional[Union[ListOrDict, dict[str, list[str]]]] = None
+    dns: Optional[StringOrList] = None
+    dns_search: Optional[StringOrList] = None
+    tty: Optional[BoolOrStr] = None
+    stdin_open: Optional[BoolOrStr] = None
+    logging: Optional[Logging] = None
+    pull_policy: Optional[str] = None
+    platform: Optional[str] = None
+    secrets: Optional[list[Union[str, Mount]]] = None
+    configs: Optional[list[Union[str, Mount]]] = None
+    volumes_from: Optional[list[str]] = None
+    links: Optional[list[str]] = None
+    ipc: Optional[str] = None
+    pid: Optional[str] = None
+    devices: Optional[list[Union[str, DeviceLong]]] = None
+    group_add: Optional[list[IntOrStr]] = None
+    extends: Optional[Union[str, ExtendsLong]] = None
+    label_file: Optional[StringOrList] = None
+    # compose knows these; stackup accepts them in `config` but cannot run them yet
+    annotations: Optional[ListOrDict] = _unsupported()
+    attach: Optional[BoolOrStr] = _unsupported()
+    blkio_config: Optional[dict[str, Any]] = _unsupported()
+    cgroup: Optional[str] = _unsupported()
+    cgroup_parent: Optional[str] = _unsupported()
+    cpu_count: Optional[IntOrStr] = _unsupported()
+    cpu_percent: Optional[NumOrStr] = _unsupported()
+    cpu_period: Optional[IntOrStr] = _unsupported()
+    cpu_quota: Optional[IntOrStr] = _unsupported()
+    cpu_rt_period: Optional[IntOrStr] = _unsupported()
+    cpu_rt_runtime: Optional[IntOrStr] = _unsupported()
+    cpuset: Optional[str] = _unsupported()
+    credential_spec: Optional[dict[str, Any]] = _unsupported()
+    develop: Optional[dict[str, Any]] = _unsupported()
+    device_cgroup_rules: Optional[list[str]] = _unsupported()
+    dns_opt: Optional[list[str]] = _unsupported()
+    external_links: Optional[list[str]] = _unsupported()
+    gpus: Optional[Union[str, list[dict[str, Any]]]] = _unsupported()
+    isolation: Optional[str] = _unsupported()
+    mac_address: Optional[str] = _unsupported()
+    mem_reservation: Optional[IntOrStr] = _unsupported()
+    mem_swappiness: Optional[IntOrStr] = _unsupported()
+    models: Optional[Union[list[str], dict[str, Any]]] = _unsupported()
+    oom_kill_disable: Optional[BoolOrStr] = _unsupported()
+    oom_score_adj: Optional[IntOrStr] = _unsupported()
+    post_start: Optional[list[dict[str, Any]]] = _unsupported()
+    pre_stop: Optional[list[dict[str, Any]]] = _unsupported()
+    provider: Optional[dict[str, Any]] = _unsupported()
+    pull_refresh_after: Optional[str] = _unsupported()
+    runtime: Optional[str] = _unsupported()
+    storage_opt: Optional[dict[str, Any]] = _unsupported()
+    use_api_socket: Optional[BoolOrStr] = _unsupported()
+    userns_mode: Optional[str] = _unsupported()
+    uts: Optional[str] = _unsupported()
+
+
+
+# -- top-level resources --------------------------------------------------------------
+
+class IpamConfig(Strict):
+    subnet: Optional[str] = None
+    ip_range: Optional[str] = None
+    gateway: Optional[str] = None
+    aux_addresses: Optional[dict[str, str]] = None
+
+
+class Ipam(Strict):
+    driver: Optional[str] = None
+    config: Optional[list[IpamConfig]] = None
+    options: Optional[dict[str, str]] = None
+
+
+class External(Strict):
+    name: Optional[str] = None
+
+
+class NetworkModel(Strict):
+    name: Optional[str] = None
+    driver: Optional[str] = None
+    driver_opts: Optional[dict[str, Union[str, int, float]]] = None
+    ipam: Optional[Ipam] = None
+    external: Optional[Union[BoolOrStr, External]] = None
+    internal: Optional[BoolOrStr] = None
+    enable_ipv4: Optional[BoolOrStr] = None
+    enable_ipv6: Optional[BoolOrStr] = None
+    attachable: Optional[BoolOrStr] = None
+    labels: Optional[ListOrDict] = None
+
+
+class VolumeModel(Strict):
+    name: Optional[str] = None
+    driver: Optional[str] = None
+    driver_opts: Optional[dict[str, Union[str, int, float]]] = None
+    external: Optional[Union[BoolOrStr, External]] = None
+    labels: Optional[ListOrDict] = None
+
+
+class SecretModel(Strict):
+    name: Optional[str] = None
+    environment: Optional[str] = None
+    file: Optional[str] = None
+    external: Optional[Union[BoolOrStr, External]] = None
+    labels: Optional[ListOrDict] = None
+    driver: Optional[str] = None
+    driver_opts: Optional[dict[str, Union[str, int, float]]] = None
+    template_driver: Optional[str] = None
+
+
+class ConfigModel(Strict):
+    name: Optional[str] = None
+    content: Optional[str] = None
+    environment: Optional[str] = None
+    file: Optional[str] = None
+    external: Optional[Union[BoolOrStr, External]] = None
+    labels: Optional[ListOrDict] = None
+    template_driver: Optional[str] = None
+
+
+class IncludeLong(Strict):
+    path: StringOrList
+    env_file: Optional[StringOrList] = None
+    project_directory: Optional[str] = None
+
+
+class ModelModel(Strict):
+    name: Optional[str] = None
+    model: str
+    context_size: Optional[int] = None
+    runtime_flags: Optional[list[str]] = None
+
+
+class ComposeFile(Strict):
+    """A whole stack file."""
+
+    model_config = ConfigDict(extra="forbid", title="stackup stack file (Compose format)",
+                              json_schema_extra={"patternProperties": {"^x-": {}}})
+
+    version: Optional[str] = Field(default=None, description="Obsolete: ignored with a warning")
+    name: Optional[str] = None
+    include: Optional[list[Union[str, IncludeLong]]] = None
+    services: Optional[dict[str, ServiceModel]] = None
+    networks: Optional[dict[str, Optional[NetworkModel]]] = None
+    volumes: Optional[dict[str, Optional[VolumeModel]]] = None
+    secrets: Optional[dict[str, SecretModel]] = None
+    configs: Optional[dict[str, ConfigModel]] = None
+    models: Optional[dict[str, ModelModel]] = None
+
+
+MODELS_BY_PATH = [
+    ((), ComposeFile), (("services", "*"), ServiceModel), (("services", "*", "build"), Build),
+    (("services", "*", "healthcheck"), Healthcheck), (("services", "*", "deploy"), Deploy),
+    (("services", "*", "logging"), Logging), (("networks", "*"), NetworkModel),
+    (("volumes", "*"), VolumeModel), (("secrets", "*"), SecretModel), (("configs", "*"), ConfigModel),
+    (("services", "*", "depends_on", "*"), DependsOnEntry), (("services", "*", "networks", "*"), ServiceNetwork),
+    (("services", "*", "ports", "*"), PortLong), (("services", "*", "volumes", "*"), VolumeLong),
+    (("services", "*", "secrets", "*"), Mount), (("services", "*", "configs", "*"), Mount),
+]
+
+
+def unsupported_service_fields() -> list[str]:
+    return sorted(name for name, field in ServiceModel.model_fields.items()
+                  if (field.json_schema_extra or {}).get("x-stackup-unsupported"))

@@ -1,0 +1,185 @@
+"""`load_project`: from options and environment to a validated, normalized Project."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from stackup.errors import UserError
+from stackup.spec import consistency, discovery, normalize, render
+from stackup.spec.interpolation import InterpolationError, substitute
+from stackup.spec.loader import Loader, LoadAbort
+from stackup.spec.options import LoadOptions
+from stackup.spec.problems import Problems
+from stackup.spec.yamlpos import YamlError, load_documents
+
+
+@dataclass
+class Project:
+    """A loaded stack. `to_dict()` is what `stackup config --format json` prints."""
+
+    name: str
+    working_dir: Path
+    config_files: list[Path]
+    model: dict                                  # normalized, rendered (compose JSON shape)
+    environment: dict[str, str] = field(default_factory=dict)
+    profiles: list[str] = field(default_factory=list)
+    disabled_services: dict[str, dict] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, *, escape_dollars: bool = False) -> dict:
+        """The normalized model (a deep copy). `escape_dollars` doubles `$` as compose prints it."""
+        data = copy.deepcopy(self.model)
+        return _escape(data) if escape_dollars else data
+
+    @cached_property
+    def services(self) -> dict[str, Any]:
+        from stackup.spec.models import ServiceModel
+        return {name: ServiceModel.model_validate(s) for name, s in self.model.get("services", {}).items()}
+
+    @cached_property
+    def networks(self) -> dict[str, Any]:
+        from stackup.spec.models import NetworkModel
+        return {n: NetworkModel.model_validate(v) for n, v in (self.model.get("networks") or {}).items()}
+
+    @cached_property
+    def volumes(self) -> dict[str, Any]:
+        from stackup.spec.models import VolumeModel
+        return {n: VolumeModel.model_validate(v) for n, v in (self.model.get("volumes") or {}).items()}
+
+    @cached_property
+    def secrets(self) -> dict[str, Any]:
+        from stackup.spec.models import SecretModel
+        return {n: SecretModel.model_validate(v) for n, v in (self.model.get("secrets") or {}).items()}
+
+    @cached_property
+    def configs(self) -> dict[str, Any]:
+        from stackup.spec.models import ConfigModel
+        return {n: ConfigModel.model_validate(v) for n, v in (self.model.get("configs") or {}).items()}
+
+    @property
+    def service_names(self) -> list[str]:
+        return sorted(self.model.get("services", {}))
+
+    def all_profiles(self) -> list[str]:
+        """Every profile named by a service (enabled or not), sorted."""
+        names: set[str] = set()
+        for service in list(self.model.get("services", {}).values()) + list(self.disabled_services.values()):
+            names.update(service.get("profiles") or [])
+        return sorted(names)
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    return value
+
+
+def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
+                 cwd: Path | str | None = None) -> Project:
+    """Load, validate and normalize a stack as `docker compose config` does.
+
+    `options` is a LoadOptions or the CLI's GlobalOptions; `environ` defaults to
+    os.environ. Every problem found raises one UserError listing them all.
+    """
+    if options is None:
+        options = LoadOptions()
+    elif not isinstance(options, LoadOptions):
+        options = LoadOptions.from_global(options)
+    environ = dict(os.environ if environ is None else environ)
+    cwd = Path(cwd) if cwd else Path.cwd()
+    try:
+        found = discovery.discover(options.files, options.project_directory, options.env_files, environ, cwd)
+    except discovery.DiscoveryError as exc:
+        raise UserError(str(exc)) from None
+    problems = Problems()
+    loader = Loader(found.environ, problems, interpolate=options.interpolate, stdin=options.stdin,
+                    validate=_validator())
+    loader.warnings.extend(found.warnings)
+    try:
+        return _load(options, found, loader, problems)
+    except LoadAbort:
+        problems.raise_if_any()
+        raise UserError("the stack file could not be loaded") from None
+
+
+def _validator():
+    from stackup.spec.validate import validate_file
+    return validate_file
+
+
+def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, problems: Problems) -> Project:
+    environ = found.environ
+    name = _project_name(options, found, loader, problems)
+    environ["COMPOSE_PROJECT_NAME"] = name
+    working_dir = str(found.working_dir)
+    model = loader.load_model(found.files, working_dir, environ)
+    if not model:
+        loader.abort("empty compose file", file=loader.display(found.files[0]))
+    model.pop("name", None)
+    model["name"] = name
+    model = normalize.normalize(model, environ)
+    profiles = list(options.profiles)
+    if not profiles and environ.get("COMPOSE_PROFILES"):
+        profiles = [p.strip() for p in environ["COMPOSE_PROFILES"].split(",") if p.strip()]
+    model.pop("models", None)
+    model.pop("include", None)
+    disabled = normalize.apply_profiles(model, profiles)
+    if options.consistency:
+        consistency.check(model, disabled, problems)
+    problems.raise_if_any()
+    normalize.resolve_env_files(model, environ, problems)
+    problems.raise_if_any()
+    normalize.prune(model)
+    try:
+        rendered = render.render(model)
+    except render.RenderError as exc:
+        loader.abort(str(exc), exc.path)
+    files = [Path(f) for f in found.files if f != "-"]
+    return Project(name=name, working_dir=found.working_dir, config_files=files, model=rendered,
+                   environment=environ, profiles=profiles, disabled_services=disabled,
+                   warnings=loader.warnings)
+
+
+def _project_name(options: LoadOptions, found: discovery.Discovered, loader: Loader, problems: Problems) -> str:
+    if options.project_name:
+        if not discovery.valid_project_name(options.project_name):
+            raise UserError(f"invalid project name \"{options.project_name}\": must consist only of lowercase "
+                            "alphanumeric characters, hyphens, and underscores as well as start with a letter "
+                            "or number")
+        return options.project_name
+    if found.environ.get("COMPOSE_PROJECT_NAME"):
+        return discovery.normalize_project_name(found.environ["COMPOSE_PROJECT_NAME"])
+    from_files = ""
+    for filename in found.files:
+        text = loader.read(filename)
+        try:
+            documents = load_documents(text, loader.display(filename))
+        except YamlError:
+            continue  # reported with its position when the file is loaded
+        for document in documents:
+            if isinstance(document.value, dict) and isinstance(document.value.get("name"), str) \
+                    and document.value["name"]:
+                from_files = document.value["name"]
+    if from_files and options.interpolate:
+        try:
+            from_files = substitute(from_files, found.environ.get)
+        except InterpolationError as exc:
+            loader.abort(str(exc), ("name",))
+    name = discovery.normalize_project_name(from_files)
+    if name:
+        return name
+    first = found.files[0]
+    folder = Path(first).parent if first != "-" else found.working_dir
+    name = discovery.normalize_project_name(folder.name)
+    if not name:
+        raise UserError("project name must not be empty (set one with -p or `name:`)")
+    return name

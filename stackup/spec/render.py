@@ -1,0 +1,453 @@
+"""The normalized model in exactly the shape `docker compose config --format json` prints.
+
+Strings where compose's Go types hold strings (labels, sysctls, byte sizes), Go-style
+durations (`1m0s`), octal file modes (`"0440"`), shell-split commands, and so on.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from stackup.spec import units
+
+
+class RenderError(Exception):
+    def __init__(self, path: tuple, message: str):
+        super().__init__(message)
+        self.path = path
+
+
+def go_str(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        text = repr(value)
+        return text
+    return str(value)
+
+
+def string_map(value: Any, *, allow_none: bool = False, none_as_empty: bool = False) -> dict:
+    """A mapping of strings from a mapping or a `KEY=VALUE` list."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item is None:
+                out[str(key)] = None if allow_none else ""
+            else:
+                out[str(key)] = go_str(item)
+    elif isinstance(value, list):
+        for item in value:
+            key, sep, val = str(item).partition("=")
+            if sep:
+                out[key] = val
+            else:
+                out[key] = None if allow_none else ""
+    return out
+
+
+def string_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [go_str(v) for v in value]
+    return [go_str(value)]
+
+
+def shell_command(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [go_str(v) for v in value]
+    try:
+        return shlex.split(str(value))
+    except ValueError:
+        raise RenderError((), f"cannot split command {value!r} (an unclosed quote?)") from None
+
+
+def duration(value: Any, path: tuple) -> str:
+    try:
+        return units.format_duration(units.parse_duration(value))
+    except ValueError as exc:
+        raise RenderError(path, str(exc)) from None
+
+
+def byte_size(value: Any, path: tuple) -> str:
+    try:
+        return str(units.parse_bytes(value))
+    except ValueError as exc:
+        raise RenderError(path, str(exc)) from None
+
+
+def file_mode(value: Any, path: tuple) -> str:
+    if isinstance(value, str):
+        try:
+            value = int(value, 8)
+        except ValueError:
+            raise RenderError(path, f"invalid file mode {value!r} (an octal number like 0440)") from None
+    return "0" + format(int(value), "o")
+
+
+def extra_hosts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        out = []
+        for host, ips in value.items():
+            for ip in (ips if isinstance(ips, list) else [ips]):
+                out.append(f"{host}={go_str(ip)}")
+        return sorted(out)
+    out = []
+    for item in value or []:
+        text = str(item)
+        if "=" in text:
+            out.append(text)
+        else:
+            host, _, ip = text.partition(":")
+            out.append(f"{host}={ip}")
+    return out
+
+
+def ulimits(value: Any) -> dict:
+    out = {}
+    for name, limit in (value or {}).items():
+        if isinstance(limit, dict):
+            single = limit.get("single")
+            out[name] = single if single else {k: limit[k] for k in ("soft", "hard") if k in limit}
+        else:
+            out[name] = limit
+    return out
+
+
+def cpus(value: Any, path: tuple) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RenderError(path, f"invalid number of CPUs {value!r}") from None
+    # compose holds cpus as a float32
+    import struct
+    return float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+
+
+# -- services ---------------------------------------------------------------------
+
+def drop_extensions(value: Any) -> Any:
+    """The JSON output drops `x-*` fields inside services."""
+    if isinstance(value, dict):
+        return {k: drop_extensions(v) for k, v in value.items() if not str(k).startswith("x-")}
+    if isinstance(value, list):
+        return [drop_extensions(v) for v in value]
+    return value
+
+
+def render_service(service: dict, path: tuple) -> dict:
+    out: dict[str, Any] = {}
+    service = drop_extensions(service)
+    for key, value in service.items():
+        if value == "" and key not in ("command", "entrypoint"):
+            continue  # Go's omitempty
+        handler = _SERVICE.get(key)
+        out[key] = handler(value, path + (key,)) if handler else value
+    out.setdefault("command", None)
+    out.setdefault("entrypoint", None)
+    if "command" in service and service["command"] is None:
+        out["command"] = None
+    return out
+
+
+def _labels(value, path):
+    return string_map(value)
+
+
+def _env(value, path):
+    return string_map(value, allow_none=True)
+
+
+def _build(value, path):
+    out = {k: v for k, v in value.items() if v != ""}
+    for key in ("labels", "additional_contexts"):
+        if key in out:
+            out[key] = string_map(out[key])
+    if "args" in out:
+        out["args"] = string_map(out["args"], allow_none=True)
+    for key in ("cache_from", "cache_to", "tags", "platforms"):
+        if key in out:
+            out[key] = string_list(out[key])
+    if "extra_hosts" in out:
+        out["extra_hosts"] = extra_hosts(out["extra_hosts"])
+    if "shm_size" in out:
+        out["shm_size"] = byte_size(out["shm_size"], path + ("shm_size",))
+    if "ulimits" in out:
+        out["ulimits"] = ulimits(out["ulimits"])
+    if "secrets" in out:
+        out["secrets"] = [_mount(s, path + ("secrets", str(i))) for i, s in enumerate(out["secrets"])]
+    if "ssh" in out and isinstance(out["ssh"], dict):
+        out["ssh"] = [k if v is None else f"{k}={v}" for k, v in out["ssh"].items()]
+    return out
+
+
+def _mount(value, path):
+    out = dict(value)
+    if "mode" in out and out["mode"] is not None:
+        out["mode"] = file_mode(out["mode"], path + ("mode",))
+    for key in ("uid", "gid"):
+        if key in out and out[key] is not None:
+            out[key] = go_str(out[key])
+    return out
+
+
+def _healthcheck(value, path):
+    out = dict(value)
+    test = out.get("test")
+    if isinstance(test, str):
+        out["test"] = ["CMD-SHELL", test]
+    elif isinstance(test, list):
+        out["test"] = [go_str(t) for t in test]
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if out.get(key) is not None:
+            out[key] = duration(out[key], path + (key,))
+    return out
+
+
+def _deploy(value, path):
+    out = dict(value)
+    if "labels" in out:
+        out["labels"] = string_map(out["labels"])
+    for section in ("update_config", "rollback_config"):
+        if isinstance(out.get(section), dict):
+            conf = dict(out[section])
+            for key in ("delay", "monitor"):
+                if conf.get(key) is not None:
+                    conf[key] = duration(conf[key], path + (section, key))
+            out[section] = conf
+    if isinstance(out.get("restart_policy"), dict):
+        policy = dict(out["restart_policy"])
+        for key in ("delay", "window"):
+            if policy.get(key) is not None:
+                policy[key] = duration(policy[key], path + ("restart_policy", key))
+        out["restart_policy"] = policy
+    resources = out.get("resources")
+    if isinstance(resources, dict):
+        resources = dict(resources)
+        for kind in ("limits", "reservations"):
+            if isinstance(resources.get(kind), dict):
+                res = dict(resources[kind])
+                if res.get("cpus") is not None:
+                    res["cpus"] = cpus(res["cpus"], path + ("resources", kind, "cpus"))
+                if res.get("memory") is not None:
+                    res["memory"] = byte_size(res["memory"], path + ("resources", kind, "memory"))
+                if isinstance(res.get("devices"), list):
+                    res["devices"] = [_device_request(d) for d in res["devices"]]
+                resources[kind] = res
+        out["resources"] = resources
+    return out
+
+
+def _device_request(value):
+    out = dict(value)
+    if out.get("count") == "all":
+        out["count"] = -1
+    return out
+
+
+def _gpus(value, path):
+    return [_device_request(v) for v in value or []]
+
+
+def _ports(value, path):
+    out = []
+    for port in value or []:
+        port = dict(port)
+        if port.get("published") is not None:
+            port["published"] = go_str(port["published"])
+        if "target" in port and isinstance(port["target"], str) and port["target"].isdigit():
+            port["target"] = int(port["target"])
+        out.append(port)
+    return out
+
+
+def _volumes(value, path):
+    out = []
+    for index, volume in enumerate(value or []):
+        volume = dict(volume)
+        tmpfs = volume.get("tmpfs")
+        if isinstance(tmpfs, dict):
+            tmpfs = dict(tmpfs)
+            if tmpfs.get("size") is not None:
+                tmpfs["size"] = byte_size(tmpfs["size"], path + (str(index), "tmpfs", "size"))
+            volume["tmpfs"] = tmpfs
+        vol = volume.get("volume")
+        if isinstance(vol, dict) and "labels" in vol:
+            vol = dict(vol)
+            vol["labels"] = string_map(vol["labels"])
+            volume["volume"] = vol
+        out.append(volume)
+    return out
+
+
+def _logging(value, path):
+    out = dict(value)
+    if "options" in out:
+        out["options"] = string_map(out["options"])
+    return out
+
+
+def _depends_on(value, path):
+    out = {}
+    for name, dep in (value or {}).items():
+        dep = dict(dep or {})
+        if dep.get("restart") is False:
+            del dep["restart"]
+        out[name] = dep
+    return out
+
+
+def _hooks(value, path):
+    out = []
+    for hook in value or []:
+        hook = dict(hook)
+        if "command" in hook:
+            hook["command"] = shell_command(hook["command"])
+        if "environment" in hook:
+            hook["environment"] = string_map(hook["environment"], allow_none=True)
+        out.append(hook)
+    return out
+
+
+def _provider(value, path):
+    out = dict(value)
+    if isinstance(out.get("options"), dict):
+        out["options"] = {k: [go_str(x) for x in (v if isinstance(v, list) else [v])]
+                          for k, v in out["options"].items()}
+    return out
+
+
+def _develop(value, path):
+    out = dict(value)
+    watches = []
+    for watch in out.get("watch") or []:
+        watch = dict(watch)
+        if isinstance(watch.get("exec"), dict):
+            exec_ = dict(watch["exec"])
+            if "command" in exec_:
+                exec_["command"] = shell_command(exec_["command"])
+            watch["exec"] = exec_
+        watches.append(watch)
+    if "watch" in out:
+        out["watch"] = watches
+    return out
+
+
+def _blkio(value, path):
+    out = dict(value)
+    for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+        if isinstance(out.get(key), list):
+            entries = []
+            for entry in out[key]:
+                rate = entry.get("rate")
+                if key.endswith("bps") and rate is not None:
+                    rate = byte_size(rate, path + (key,))
+                elif rate is not None:
+                    rate = go_str(rate)
+                entries.append({"Path": entry.get("path"), "Rate": rate})
+            out[key] = entries
+    if isinstance(out.get("weight_device"), list):
+        out["weight_device"] = [{"Path": e.get("path"), "Weight": e.get("weight")} for e in out["weight_device"]]
+    return out
+
+
+def _bytes(value, path):
+    return byte_size(value, path)
+
+
+def _duration(value, path):
+    return duration(value, path)
+
+
+def _mounts(value, path):
+    return [_mount(v, path + (str(i),)) for i, v in enumerate(value or [])]
+
+
+_SERVICE = {
+    "command": lambda v, p: shell_command(v),
+    "depends_on": _depends_on,
+    "post_start": _hooks,
+    "pre_stop": _hooks,
+    "provider": _provider,
+    "develop": _develop,
+    "blkio_config": _blkio,
+    "entrypoint": lambda v, p: shell_command(v),
+    "environment": _env,
+    "labels": _labels,
+    "annotations": _labels,
+    "sysctls": _labels,
+    "storage_opt": _labels,
+    "build": _build,
+    "healthcheck": _healthcheck,
+    "deploy": _deploy,
+    "ports": _ports,
+    "volumes": _volumes,
+    "logging": _logging,
+    "expose": lambda v, p: string_list(v),
+    "dns": lambda v, p: string_list(v),
+    "dns_search": lambda v, p: string_list(v),
+    "dns_opt": lambda v, p: string_list(v),
+    "tmpfs": lambda v, p: string_list(v),
+    "extra_hosts": lambda v, p: extra_hosts(v),
+    "ulimits": lambda v, p: ulimits(v),
+    "mem_limit": _bytes,
+    "mem_reservation": _bytes,
+    "memswap_limit": _bytes,
+    "mem_swappiness": _bytes,
+    "shm_size": _bytes,
+    "stop_grace_period": _duration,
+    "secrets": _mounts,
+    "configs": _mounts,
+    "gpus": _gpus,
+    "cpus": lambda v, p: cpus(v, p),
+    "cpu_percent": lambda v, p: cpus(v, p),
+}
+
+
+# -- top level ------------------------------------------------------------------------
+
+def render_resource(kind: str, resource: dict) -> dict:
+    out = dict(resource or {})
+    for key in ("labels", "driver_opts"):
+        if key in out:
+            out[key] = string_map(out[key])
+    if kind == "networks":
+        ipam = dict(out.get("ipam") or {})
+        if "config" in ipam:
+            configs = []
+            for conf in ipam["config"] or []:
+                conf = dict(conf)
+                if "aux_addresses" in conf:
+                    conf["aux_addresses"] = string_map(conf["aux_addresses"])
+                configs.append(conf)
+            ipam["config"] = configs
+        if "options" in ipam:
+            ipam["options"] = string_map(ipam["options"])
+        out["ipam"] = ipam
+    for key in [k for k in out if k.startswith("x-")]:
+        del out[key]
+
+    return out
+
+
+def render(model: dict) -> dict:
+    out: dict[str, Any] = {"name": model.get("name")}
+    services = model.get("services") or {}
+    out["services"] = {name: render_service(s, ("services", name)) for name, s in services.items()}
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        resources = model.get(kind)
+        if resources:
+            out[kind] = {name: render_resource(kind, r) for name, r in resources.items()}
+    for key, value in model.items():
+        if key.startswith("x-"):
+            out[key] = value
+    return out

@@ -1,0 +1,20 @@
+"""The JSON schema of stack files, generated from the pydantic models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SCHEMA_ID = "https://stackup.dev/schemas/stackup.schema.json"
+DEFAULT_PATH = Path("schemas") / "stackup.schema.json"
+
+
+def schema() -> dict:
+    from stackup.spec.models import ComposeFile
+
+    document = ComposeFile.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **document}
+
+
+def schema_text() -> str:
+    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,225 @@
+"""An in-memory engine for the project layer's unit tests: it implements both
+`EngineView` (what `observe` reads) and `EngineActions` (what the executor calls),
+keeps containers, networks, volumes and images as plain dicts, enforces the rules
+the real engine enforces (unique names, no removing a running container, an image
+must exist to create from it), and records every call in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from stackup.errors import ConflictError, NotFoundError, StackupError
+from stackup.project import naming
+from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    status: str
+    labels: dict[str, str]
+    image_id: str
+    created: float
+    exit_code: int | None = None
+
+
+@dataclass
+class FakeEngine:
+    images: dict[str, str] = field(default_factory=dict)          # local: reference -> id
+    registry: dict[str, str] = field(default_factory=dict)        # what a pull gets
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    networks: dict[str, dict[str, str]] = field(default_factory=dict)
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    unhealthy: set[str] = field(default_factory=set)              # container names
+    exit_codes: dict[str, int] = field(default_factory=dict)      # container name -> code
+    fail: dict[tuple[str, str], Exception] = field(default_factory=dict)  # (method, subject) -> error
+    logs: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self.counter = itertools.count(1)
+
+    # -- recording ------------------------------------------------------------
+
+    def record(self, method: str, subject: str) -> None:
+        with self.lock:
+            self.calls.append((method, subject))
+            error = self.fail.get((method, subject))
+        if error is not None:
+            raise error
+
+    def by_ref(self, ref: str) -> FakeContainer:
+        with self.lock:
+            if ref in self.containers:
+                return self.containers[ref]
+            for container in self.containers.values():
+                if container.name == ref:
+                    return container
+        raise NotFoundError(f"no such container: {ref}")
+
+    # -- EngineView -----------------------------------------------------------
+
+    @staticmethod
+    def matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in selector.items())
+
+    def list_containers(self, labels):
+        with self.lock:
+            return [ObservedContainer(c.id, c.name, c.status, dict(c.labels), c.image_id, c.created, c.exit_code)
+                    for c in self.containers.values() if self.matches(c.labels, labels)]
+
+    def list_networks(self, labels):
+        with self.lock:
+            return [ObservedNetwork("id-" + n, n, dict(l)) for n, l in self.networks.items() if self.matches(l, labels)]
+
+    def list_volumes(self, labels):
+        with self.lock:
+            return [ObservedVolume(n, dict(l)) for n, l in self.volumes.items() if self.matches(l, labels)]
+
+    def find_network(self, name):
+        with self.lock:
+            return ObservedNetwork("id-" + name, name, dict(self.networks[name])) if name in self.networks else None
+
+    def find_volume(self, name):
+        with self.lock:
+            return ObservedVolume(name, dict(self.volumes[name])) if name in self.volumes else None
+
+    def image_id(self, reference):
+        with self.lock:
+            return self.images.get(reference)
+
+    # -- EngineActions --------------------------------------------------------
+
+    def create_network(self, request):
+        self.record("create_network", request.name)
+        with self.lock:
+            if request.name in self.networks:
+                raise ConflictError(f"network {request.name} exists")
+            self.networks[request.name] = dict(request.labels)
+
+    def create_volume(self, request):
+        self.record("create_volume", request.name)
+        with self.lock:
+            if request.name in self.volumes:
+                raise ConflictError(f"volume {request.name} exists")
+            self.volumes[request.name] = dict(request.labels)
+
+    def pull_image(self, reference):
+        self.record("pull_image", reference)
+        with self.lock:
+            if reference not in self.registry:
+                raise NotFoundError(f"{reference}: not found in the registry")
+            self.images[reference] = self.registry[reference]
+
+    def build_image(self, request):
+        self.record("build_image", request.image)
+        with self.lock:
+            self.images[request.image] = "sha256:" + hashlib.sha256(request.image.encode()).hexdigest()
+
+    def create_container(self, request):
+        self.record("create_container", request.name)
+        with self.lock:
+            if request.image not in self.images:
+                raise NotFoundError(f"image {request.image} not found")
+            if any(c.name == request.name for c in self.containers.values()):
+                raise ConflictError(f"container name {request.name} is in use")
+            number = next(self.counter)
+            cid = hashlib.sha256(f"{request.name}/{number}".encode()).hexdigest()
+            labels = dict(request.labels)
+            labels[naming.IMAGE] = self.images[request.image]
+            self.containers[cid] = FakeContainer(cid, request.name, "created", labels,
+                                                 self.images[request.image], float(number))
+            return cid
+
+    def start_container(self, container):
+        c = self.by_ref(container)
+        self.record("start_container", c.name)
+        with self.lock:
+            c.status = "running"
+            if c.name in self.exit_codes:
+                c.status, c.exit_code = "exited", self.exit_codes[c.name]
+
+    def unpause_container(self, container):
+        c = self.by_ref(container)
+        self.record("unpause_container", c.name)
+        with self.lock:
+            if c.status != "paused":
+                raise ConflictError(f"{c.name} is not paused")
+            c.status = "running"
+
+    def stop_container(self, container, timeout):
+        c = self.by_ref(container)
+        self.record("stop_container", c.name)
+        with self.lock:
+            c.status = "exited"
+            c.exit_code = 137 if c.exit_code is None else c.exit_code
+
+    def rename_container(self, container, new_name):
+        c = self.by_ref(container)
+        self.record("rename_container", f"{c.name} -> {new_name}")
+        with self.lock:
+            if any(o.name == new_name for o in self.containers.values()):
+                raise ConflictError(f"container name {new_name} is in use")
+            c.name = new_name
+
+    def remove_container(self, container, volumes):
+        c = self.by_ref(container)
+        self.record("remove_container", c.name)
+        with self.lock:
+            if c.status in ("running", "paused", "restarting"):
+                raise ConflictError(f"{c.name} is running")
+            del self.containers[c.id]
+
+    def wait_healthy(self, container, timeout):
+        c = self.by_ref(container)
+        self.record("wait_healthy", c.name)
+        if c.name in self.unhealthy or c.status != "running":
+            raise StackupError(f"{c.name} is unhealthy")
+
+    def wait_exited(self, container, timeout):
+        c = self.by_ref(container)
+        self.record("wait_exited", c.name)
+        return self.exit_codes.get(c.name, 0)
+
+    def wait_ready(self, container, timeout):
+        c = self.by_ref(container)
+        self.record("wait_ready", c.name)
+        if c.status != "running":
+            raise StackupError(f"{c.name} is not running")
+
+    def remove_network(self, name):
+        self.record("remove_network", name)
+        with self.lock:
+            self.networks.pop(name)
+
+    def remove_volume(self, name):
+        self.record("remove_volume", name)
+        with self.lock:
+            self.volumes.pop(name)
+
+    def remove_image(self, reference):
+        self.record("remove_image", reference)
+        with self.lock:
+            if reference not in self.images:
+                raise NotFoundError(f"no such image: {reference}")
+            del self.images[reference]
+
+    def log_tail(self, container, lines):
+        return self.logs.get(self.by_ref(container).name, [])[-lines:]
+
+    # -- helpers for tests ----------------------------------------------------
+
+    def names(self) -> list[str]:
+        with self.lock:
+            return sorted(c.name for c in self.containers.values())
+
+    def status(self) -> dict[str, str]:
+        with self.lock:
+            return {c.name: c.status for c in self.containers.values()}

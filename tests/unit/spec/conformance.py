@@ -1,0 +1,95 @@
+"""Runs one case of the compose conformance corpus through stackup's loader."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+from stackup.errors import UserError
+
+CORPUS = Path(os.environ.get("STACKUP_CONFORMANCE", "/work/shared/conformance")) / "cases"
+
+
+def cases() -> list[str]:
+    return sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
+
+
+def parse_cmd(args: list[str]):
+    from stackup.spec.options import LoadOptions
+
+    opts = LoadOptions()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-f", "--file"):
+            opts.files.append(args[i + 1]); i += 2; continue
+        if arg in ("-p", "--project-name"):
+            opts.project_name = args[i + 1]; i += 2; continue
+        if arg == "--project-directory":
+            opts.project_directory = args[i + 1]; i += 2; continue
+        if arg == "--env-file":
+            opts.env_files.append(args[i + 1]); i += 2; continue
+        if arg == "--profile":
+            opts.profiles.append(args[i + 1]); i += 2; continue
+        if arg == "--no-consistency":
+            opts.consistency = False
+        if arg == "--no-interpolate":
+            opts.interpolate = False
+        i += 1
+    return opts
+
+
+def environ_of(case: Path) -> dict[str, str]:
+    env = {"HOME": "/home/conformance", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    path = case / "environ"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line:
+                key, _, value = line.partition("=")
+                env[key] = value
+    return env
+
+
+def clean(value):
+    """Drop nulls and empty mappings, recursively (as the corpus comparison asks)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = clean(item)
+            if item is None or item == {}:
+                continue
+            out[key] = item
+        return out
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    return value
+
+
+def run(name: str):
+    """(expected, actual) dicts for a valid case, or ("error", message|None) for an invalid one."""
+    from stackup.spec import load_project
+
+    case = CORPUS / name
+    args = shlex.split((case / "cmd").read_text())
+    opts = parse_cmd(args)
+    env = environ_of(case)
+    old = os.getcwd()
+    os.chdir(case)
+    try:
+        project = load_project(opts, env, cwd=case)
+        actual = project.to_dict(escape_dollars=True)
+        error = None
+    except UserError as exc:
+        actual = None
+        error = "\n".join(exc.lines())
+    finally:
+        os.chdir(old)
+    if (case / "expected.json").exists():
+        expected = json.loads((case / "expected.json").read_text())
+        if actual is None:
+            return clean(expected), ("rejected", error)
+        text = json.dumps(actual).replace(str(case), "__CASE_DIR__")
+        return clean(expected), clean(json.loads(text))
+    return ("error", (case / "expected.error").read_text()), ("rejected", error) if actual is None else clean(actual)

@@ -1,0 +1,54 @@
+"""Every case of the compose conformance corpus, against stackup's loader."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("spec_conformance", Path(__file__).with_name("conformance.py"))
+conformance = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(conformance)
+
+GAPS_FILE = Path(__file__).resolve().parents[2] / "known_gaps_conformance.txt"
+CASES = conformance.cases()
+
+
+def known_gaps() -> dict[str, str]:
+    gaps = {}
+    for line in GAPS_FILE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, reason = line.partition(" ")
+            gaps[name] = reason
+    return gaps
+
+
+def outcome(name: str) -> tuple[bool, str]:
+    expected, actual = conformance.run(name)
+    if isinstance(expected, tuple):  # an invalid file: any rejection will do
+        return isinstance(actual, tuple), "accepted a file the reference rejects"
+    if isinstance(actual, tuple):
+        return False, f"rejected: {actual[1]}"
+    return expected == actual, "output differs from expected.json"
+
+
+pytestmark = pytest.mark.skipif(not CASES, reason="conformance corpus not present")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case(name):
+    passed, why = outcome(name)
+    gaps = known_gaps()
+    if name in gaps:
+        if passed:
+            pytest.xfail(f"{name} passes now: remove it from {GAPS_FILE.name}")
+        pytest.xfail(gaps[name])
+    assert passed, f"{name}: {why}"
+
+
+def test_at_least_90_cases_pass_and_gaps_are_listed():
+    gaps = known_gaps()
+    assert len(CASES) - len(gaps) >= 90
+    assert set(gaps) <= set(CASES), "known gaps name cases that do not exist"
