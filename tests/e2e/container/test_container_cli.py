@@ -162,3 +162,39 @@ def test_exec_with_a_tty(cli, image):
     text = out.decode()
     assert "/dev/pts/" in text and "term=xterm" in text
     os.close(master)
+
+
+def test_run_an_image_from_the_store(cli, tmp_path):
+    from stackup.engine.images.store import ImageStore
+    from stackup.testing.rootfs import tar_directory
+
+    tar = tar_directory(make_busybox_rootfs(tmp_path / "rootfs"), tmp_path / "bb.tar")
+    ImageStore().import_rootfs(tar, "busybox", changes=['ENV GREETING=hello',
+                                                          'WORKDIR /srv', 'CMD ["sh", "-c", "echo $GREETING from $(pwd)"]'])
+    p = cli("run", "--rm", "busybox", check=0)
+    assert p.stdout == "hello from /srv\n"
+    assert cli("run", "--rm", "-e", "GREETING=hi", "busybox", check=0).stdout == "hi from /srv\n"
+    p = cli("run", "--rm", "no-such-image")
+    assert p.returncode == 2 and "no such image" in p.stderr
+    assert leftovers(cli.root) == []
+
+
+def test_containers_on_a_network_reach_each_other_by_name(cli, image):
+    env = dict(os.environ, STACKUP_ROOT=str(cli.root))
+    net = "rt-e2e-net"
+    subprocess.run([sys.executable, "-m", "stackup", "network", "create", net], env=env,
+                   check=True, capture_output=True)
+    try:
+        cli("run", "-d", "--name", "srv", "--network", net, image, "sh", "-c",
+            "mkdir -p /www; echo served > /www/index.html; httpd -f -p 8080 -h /www", check=0)
+        p = cli("run", "--rm", "--network", net, image, "sh", "-c",
+                "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://srv:8080/ && exit 0; "
+                "sleep 0.2; done; exit 1")
+        assert p.returncode == 0 and p.stdout == "served\n", p.stderr
+        info = json.loads(cli("inspect", "srv", check=0).stdout)[0]
+        assert net in info["network"]["networks"]
+        cli("rm", "-f", "srv", check=0)
+        assert leftovers(cli.root) == [] and not any((cli.root / "netns").iterdir())
+    finally:
+        subprocess.run([sys.executable, "-m", "stackup", "network", "rm", net], env=env,
+                       capture_output=True)
