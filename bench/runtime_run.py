@@ -36,12 +36,16 @@ def pick_image(root: Path, wanted: str | None) -> tuple[str, list[str], object]:
         config, layers, _ = resolve_image(wanted)
         return wanted, layers, config
     if not wanted:
-        try:
+        try:  # a `busybox` image in the (fresh) store, made from Debian's busybox-static
             from stackup.cli.container import resolve_image
+            from stackup.engine.images.store import ImageStore
+            from stackup.testing.rootfs import make_busybox_rootfs, tar_directory
 
+            tar = tar_directory(make_busybox_rootfs(root / "bb-image"), root / "bb.tar")
+            ImageStore().import_rootfs(tar, "busybox")
             config, layers, _ = resolve_image("busybox")
             return "busybox", layers, config
-        except Exception:  # noqa: BLE001 - no image store or no busybox image: use a dir
+        except ImportError:  # no image store in this build: use a directory
             pass
     from stackup.testing.rootfs import make_busybox_rootfs
 

@@ -31,14 +31,29 @@ def register(root: typer.Typer) -> None:
 def _runtime():
     from stackup.engine.runtime.container import Runtime
 
-    try:  # the network engine, when this build has it, wires up non-none networks
-        from stackup.engine import network
-        from stackup.engine.runtime import netns
+    import importlib.util
 
-        netns.register_attacher(network.runtime_attacher())
-    except (ImportError, AttributeError):
-        pass
+    from stackup.engine.runtime import netns
+
+    if importlib.util.find_spec("stackup.engine.network.attacher"):
+        netns.register_attacher(LazyNetworkAttacher())
     return Runtime()
+
+
+class LazyNetworkAttacher:
+    """The network engine as attacher, imported on first use (pyroute2 takes ~0.3 s to
+    import, which containers without networks should not pay)."""
+
+    def _engine(self):
+        from stackup.engine import network
+
+        return network.runtime_attacher()
+
+    def attach(self, container_id: str, netns_path: str, spec: dict) -> dict:
+        return self._engine().attach(container_id, netns_path, spec)
+
+    def detach(self, container_id: str) -> None:
+        self._engine().detach(container_id)
 
 
 # --- image lookup -------------------------------------------------------------------

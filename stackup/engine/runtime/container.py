@@ -334,7 +334,11 @@ class Runtime:
             return
         cid = state["id"]
         path = self.netns_dir / cid
-        if force or state.get("network") or path.exists():
+        mode = (state.get("spec") or {}).get("network_mode", "none")
+        attached_mode = mode not in ("none", "host") and not mode.startswith("container:")
+        # Only containers that were (or may have been) attached call the attachers, so that
+        # none/host containers never load the network engine.
+        if state.get("network") or (attached_mode and (force or path.exists())):
             for attacher in self.attachers():
                 with contextlib.suppress(Exception):
                     attacher.detach(cid)
