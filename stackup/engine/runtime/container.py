@@ -84,6 +84,12 @@ def _shim_alive_once(state: dict[str, Any]) -> bool:
     return comm == b"stackup-shim" and pid_alive(pid)
 
 
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise UnsupportedError("running containers needs root (rootless containers are not "
+                               "supported yet)")
+
+
 def shim_python() -> str:
     """The interpreter for shims. Debian's /usr/bin/python3 links libpython statically, so
     ten shims share its pages (PSS ~1 MB less per shim than a shared-libpython build); the
@@ -214,6 +220,7 @@ class Runtime:
 
     # --- create --------------------------------------------------------------------
     def create(self, spec: ContainerSpec, name: str | None = None) -> dict[str, Any]:
+        require_root()
         validate(spec)
         health_interval(spec)  # a malformed healthcheck is refused before anything exists
         self._check_network(spec)
@@ -265,6 +272,7 @@ class Runtime:
 
     # --- start ---------------------------------------------------------------------
     def start(self, ref: str) -> dict[str, Any]:
+        require_root()
         state = self.get(ref)
         cid = state["id"]
         if state["status"] in RUNNING:
