@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stackup.engine import state as st
-from stackup.engine.runtime import cgroups, netns
+from stackup.engine.runtime import cgroups, netns, rootfs
 from stackup.engine.runtime.spec import ContainerSpec, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
@@ -263,6 +263,7 @@ class Runtime:
         d = self.cdir(cid)
         for sub in ("upper", "work", "rootfs"):
             (d / sub).mkdir(mode=0o755)
+        rootfs.layer_links(str(d), spec.layers)
         (d / "hostname").write_text(spec.hostname + "\n")
         (d / "hosts").write_text(hosts_file(spec))
         (d / "resolv.conf").write_text(resolv_conf(spec.dns))

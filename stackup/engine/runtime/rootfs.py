@@ -74,6 +74,33 @@ def overlay_options(layers: list[str], upper: str, work: str) -> str:
     return f"lowerdir={lower},upperdir={upper},workdir={work}"
 
 
+MOUNT_DATA_MAX = 4000  # the kernel takes one page of mount options
+
+
+def overlay_steps(layers: list[str], paths: RootPaths) -> list[Step]:
+    """Mount the overlay. With many layers the options would not fit in the page the kernel
+    takes, so the lowerdirs are given as short links `l/<n>` (made at create, see
+    `layer_links`) relative to the container's directory, as Docker's overlay2 does."""
+    data = overlay_options(layers, paths.upper, paths.work)
+    if len(data) <= MOUNT_DATA_MAX:
+        return [Step("mount", ("overlay", paths.rootfs, "overlay", 0, data))]
+    cdir = os.path.dirname(paths.upper)
+    links = [f"l/{i}" for i in range(len(layers))]
+    return [Step("chdir", (cdir,)),
+            Step("mount", ("overlay", paths.rootfs, "overlay", 0,
+                           overlay_options(links, "upper", "work"))),
+            Step("chdir", ("/",))]
+
+
+def layer_links(cdir: str, layers: list[str]) -> None:
+    """The short links `cdir/l/<n>` -> layer n (base first) that `overlay_steps` may use."""
+    os.makedirs(os.path.join(cdir, "l"), exist_ok=True)
+    for i, layer in enumerate(layers):
+        link = os.path.join(cdir, "l", str(i))
+        if not os.path.islink(link):
+            os.symlink(layer, link)
+
+
 def _in(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
@@ -83,9 +110,7 @@ def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list
     """Steps that assemble the new root at `paths.rootfs` (cgroup_mounts: (fstype, options))."""
     r = paths.rootfs
     ro_sys = 0 if spec.privileged else sc.MS_RDONLY
-    steps = [
-        Step("mount", ("overlay", r, "overlay", 0,
-                       overlay_options(spec.layers, paths.upper, paths.work))),
+    steps = overlay_steps(spec.layers, paths) + [
         Step("mkdir", (_in(r, "/proc"),)),
         Step("mount", ("proc", _in(r, "/proc"), "proc", NOSUID_NODEV_NOEXEC, None)),
         Step("mkdir", (_in(r, "/sys"),)),

@@ -103,3 +103,21 @@ def test_signals_start_at_default(rt):
     _, out, _ = run(rt, ["cat", "/proc/self/status"])
     fields = dict(line.split(":\t", 1) for line in out.splitlines() if ":\t" in line)
     assert fields["SigIgn"] == "0000000000000000" and fields["SigBlk"] == "0000000000000000"
+
+
+def test_many_long_named_layers_stack_in_order(rt, tmp_path):
+    layers = [str(rt.layer)]
+    for i in range(45):
+        layer = tmp_path / ("layer-with-a-rather-long-directory-name-" + "x" * 40 + f"-{i:02d}")
+        (layer / "stack").mkdir(parents=True)
+        (layer / "stack" / f"f{i:02d}").write_text(str(i))
+        (layer / "stack" / "top").write_text(str(i))  # the upper layer wins
+        layers.append(str(layer))
+    from stackup.engine.runtime.spec import ContainerSpec
+
+    state = rt.create(ContainerSpec(layers=layers, argv=["sh", "-c", "ls /stack | wc -l; cat /stack/top"]))
+    rt.start(state["id"])
+    rt.wait(state["id"])
+    from stackup.testing.containers import output
+
+    assert output(rt, state["id"]).split() == ["46", "44"]

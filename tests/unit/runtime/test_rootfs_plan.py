@@ -163,3 +163,16 @@ def test_container_setup_order_on_the_fake():
     write = fake.calls.index(("write_file", "/proc/sys/net/ipv4/ip_forward", "1"))
     ro_sys = [i for i, c in enumerate(fake.calls) if c[0] == "mount" and c[2] == "/proc/sys"]
     assert write < min(ro_sys)
+
+
+def test_many_layers_mount_through_short_links(tmp_path):
+    layers = [f"/var/lib/stackup/images/layers/{i:064x}" for i in range(60)]
+    spec = ContainerSpec(layers=layers, argv=["true"])
+    steps = plan(spec)
+    assert [s.call for s in steps[:3]] == ["chdir", "mount", "chdir"]
+    assert steps[0].args == ("/c",)
+    data = steps[1].args[4]
+    assert data.startswith("lowerdir=l/59:l/58:") and data.endswith(",upperdir=upper,workdir=work")
+    assert steps[2].args == ("/",)
+    rootfs.layer_links(str(tmp_path), layers[:3])
+    assert (tmp_path / "l" / "2").readlink().name == f"{2:064x}"
