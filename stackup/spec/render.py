@@ -148,8 +148,8 @@ def render_service(service: dict, path: tuple) -> dict:
     out: dict[str, Any] = {}
     service = drop_extensions(service)
     for key, value in service.items():
-        if value == "" and key not in ("command", "entrypoint"):
-            continue  # Go's omitempty
+        if (value == "" or value is None) and key not in ("command", "entrypoint"):
+            continue  # Go's omitempty (and `key: null` means unset)
         handler = _SERVICE.get(key)
         out[key] = handler(value, path + (key,)) if handler else value
     out.setdefault("command", None)
