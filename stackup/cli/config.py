@@ -56,8 +56,9 @@ def config(
     else:
         import yaml
 
-        print(yaml.safe_dump(_drop_nulls(data), sort_keys=False, default_flow_style=False,
-                             allow_unicode=True), end="")
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        print(yaml.dump(_drop_nulls(data), Dumper=dumper, sort_keys=False, default_flow_style=False,
+                        allow_unicode=True), end="")
     return 0
 
 
