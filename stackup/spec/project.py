@@ -112,7 +112,7 @@ def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
 
 
 def _validator():
-    from stackup.spec.validate import validate_file
+    from stackup.spec.shape import validate_file
     return validate_file
 
 

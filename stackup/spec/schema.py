@@ -7,6 +7,8 @@ from pathlib import Path
 
 SCHEMA_ID = "https://stackup.dev/schemas/stackup.schema.json"
 DEFAULT_PATH = Path("schemas") / "stackup.schema.json"
+# the copy inside the package is what `config` validates files against (see shape.py)
+PACKAGE_COPY = Path(__file__).with_name("stackup.schema.json")
 
 
 def schema() -> dict:

@@ -52,3 +52,25 @@ def test_at_least_90_cases_pass_and_gaps_are_listed():
     gaps = known_gaps()
     assert len(CASES) - len(gaps) >= 90
     assert set(gaps) <= set(CASES), "known gaps name cases that do not exist"
+
+
+def test_models_accept_the_normalized_output_of_every_valid_case():
+    """`Project.services` etc. are pydantic models built from the normalized dict."""
+    import os
+
+    from stackup.spec import load_project
+
+    for name in CASES:
+        case = conformance.CORPUS / name
+        if not (case / "expected.json").exists():
+            continue
+        import shlex
+        opts = conformance.parse_cmd(shlex.split((case / "cmd").read_text()))
+        old = os.getcwd()
+        os.chdir(case)
+        try:
+            project = load_project(opts, conformance.environ_of(case), cwd=case)
+            assert set(project.services) == set(project.to_dict()["services"])
+            project.networks, project.volumes, project.secrets, project.configs
+        finally:
+            os.chdir(old)

@@ -19,7 +19,10 @@ STRUCTURALLY_INVALID = {"e2e-wrong-field", "spec-pre-start-not-in-schema", "cg-e
 
 
 def test_committed_schema_matches_the_models():
-    assert SCHEMA.read_text() == schema_text(), "run `stackup schema` and commit schemas/stackup.schema.json"
+    text = schema_text()
+    assert SCHEMA.read_text() == text, "run `stackup schema` and commit schemas/stackup.schema.json"
+    # the package's copy is what `config` checks files against (stackup/spec/shape.py)
+    assert (ROOT / "stackup" / "spec" / "stackup.schema.json").read_text() == text
 
 
 def _stack_files(case: Path) -> list[Path]:
