@@ -35,6 +35,7 @@ class Loader:
     validate: Callable[[Any, str, Problems], None] | None = None
     warnings: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
 
     # -- reading ------------------------------------------------------------------
 
@@ -65,9 +66,10 @@ class Loader:
         if filename == "-":
             return "<stdin>"
         try:
-            return os.path.relpath(filename)
+            relative = os.path.relpath(filename, self.cwd or os.getcwd())
         except ValueError:
             return filename
+        return filename if relative.startswith("..") else relative
 
     # -- one file -------------------------------------------------------------------
 

@@ -102,7 +102,7 @@ def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
         raise UserError(str(exc)) from None
     problems = Problems()
     loader = Loader(found.environ, problems, interpolate=options.interpolate, stdin=options.stdin,
-                    validate=_validator())
+                    validate=_validator(), cwd=str(cwd))
     loader.warnings.extend(found.warnings)
     try:
         return _load(options, found, loader, problems)

@@ -31,7 +31,11 @@ SAMPLE = {
 
 REPLACEMENTS = st.one_of(st.none(), st.booleans(), st.integers(-70000, 70000), st.text(max_size=12),
                          st.just("${"), st.just("80800:80"), st.just([]), st.just({}), st.just(["x"]),
-                         st.just({"bogus": 1}), st.just("1:2:3:4"), st.just("service:nope"))
+                         st.just({"bogus": 1}), st.just("1:2:3:4"), st.just("service:nope"),
+                         st.just({"service": "db"}), st.just({"service": "nope", "file": "missing.yaml"}),
+                         st.just([None]), st.just([{}]), st.just({"a": None}), st.just("1.5x"),
+                         st.just("${UNSET:?needed}"), st.just("$$"), st.just(-1), st.just(0.5),
+                         st.just({"condition": "bogus"}), st.just("!reset"), st.just(["a=b", 3]))
 
 
 def _paths(node, prefix=()):
@@ -44,7 +48,8 @@ def _paths(node, prefix=()):
             yield from _paths(value, prefix + (index,))
 
 
-ALL_PATHS = [p for p in _paths(SAMPLE) if p]
+ALL_PATHS = [p for p in _paths(SAMPLE) if p] + [("services", "web", "extends"), ("include",),
+                                                 ("services", "db", "profiles"), ("services", "web", "build")]
 
 
 def _mutate(tree, path, value, action):
@@ -54,7 +59,8 @@ def _mutate(tree, path, value, action):
         parent = parent[part]
     last = path[-1]
     if action == "delete":
-        del parent[last]
+        if last in parent if isinstance(parent, dict) else True:
+            del parent[last]
     elif action == "rename" and isinstance(parent, dict):
         parent[str(last) + "x"] = parent.pop(last)
     else:
