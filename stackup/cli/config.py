@@ -14,6 +14,8 @@ def register(app: typer.Typer) -> None:
 
 def config(
     ctx: typer.Context,
+    service_names: list[str] = typer.Argument(None, metavar="[SERVICE]...",
+                                              help="Only these services (and their dependencies)"),
     fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
     services: bool = typer.Option(False, "--services", help="Print the service names, one per line"),
     volumes: bool = typer.Option(False, "--volumes", help="Print the volume names, one per line"),
@@ -31,13 +33,14 @@ def config(
     if fmt not in ("yaml", "json"):
         raise UserError(f"unsupported --format {fmt!r} (yaml or json)")
     options = LoadOptions.from_global(ctx.obj, interpolate=not no_interpolate,
-                                      consistency=not no_consistency)
+                                      consistency=not no_consistency, services=list(service_names or []))
     project = load_project(options)
     for warning in project.warnings:
         print(f"stackup: warning: {warning}", file=sys.stderr)
     if quiet:
         return 0
-    data = project.to_dict(escape_dollars=True)
+    # compose doubles every literal `$` so the output can be read back (not with --no-interpolate)
+    data = project.to_dict(escape_dollars=project.interpolated)
     lists = {
         "services": services and sorted(data.get("services", {})),
         "volumes": volumes and sorted(data.get("volumes", {})),

@@ -124,7 +124,7 @@ class Loader:
 
     def canonical(self, model: dict, name: str) -> dict:
         try:
-            return canon.canonical(model)
+            return canon.canonical_model(model, lenient=not self.interpolate)
         except canon.CanonicalError as exc:
             self.abort(str(exc), exc.path)
 

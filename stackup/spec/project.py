@@ -30,6 +30,7 @@ class Project:
     profiles: list[str] = field(default_factory=list)
     disabled_services: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    interpolated: bool = True
 
     def to_dict(self, *, escape_dollars: bool = False) -> dict:
         """The normalized model (a deep copy). `escape_dollars` doubles `$` as compose prints it."""
@@ -127,15 +128,26 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
     model.pop("name", None)
     model["name"] = name
     model = normalize.normalize(model, environ)
+    files = [Path(f) for f in found.files if f != "-"]
+    if not options.interpolate:
+        # as compose: without interpolation the model is printed as loaded (no typing, no checks)
+        model.pop("models", None)
+        return Project(name=name, working_dir=found.working_dir, config_files=files, model=model,
+                       environment=environ, profiles=list(options.profiles), warnings=loader.warnings,
+                       interpolated=False)
     profiles = list(options.profiles)
     if not profiles and environ.get("COMPOSE_PROFILES"):
         profiles = [p.strip() for p in environ["COMPOSE_PROFILES"].split(",") if p.strip()]
     model.pop("models", None)
     model.pop("include", None)
+    profiles += normalize.profiles_of(model, options.services, problems)
+    problems.raise_if_any()
     disabled = normalize.apply_profiles(model, profiles)
     if options.consistency:
         consistency.check(model, disabled, problems)
     problems.raise_if_any()
+    if options.services:
+        normalize.select_services(model, options.services)
     normalize.resolve_env_files(model, environ, problems)
     problems.raise_if_any()
     normalize.prune(model)
@@ -143,7 +155,6 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
         rendered = render.render(model)
     except render.RenderError as exc:
         loader.abort(str(exc), exc.path)
-    files = [Path(f) for f in found.files if f != "-"]
     return Project(name=name, working_dir=found.working_dir, config_files=files, model=rendered,
                    environment=environ, profiles=profiles, disabled_services=disabled,
                    warnings=loader.warnings)

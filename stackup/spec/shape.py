@@ -55,7 +55,7 @@ def _check_port(value: Any) -> str | None:
 
     if isinstance(value, int) and not isinstance(value, bool):
         return None if 0 <= value <= 65535 else f"\"{value}\" is not a valid port (1-65535)"
-    if isinstance(value, str):
+    if isinstance(value, str) and "$" not in value:  # `${PORT}:80` when not interpolating
         try:
             parse_ports(value)
         except SyntaxProblem as exc:

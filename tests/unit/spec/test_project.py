@@ -108,6 +108,27 @@ def test_unsupported_attributes_are_named(tmp_path):
     project = load(tmp_path)
     assert unsupported_attributes(project) == ["services.web.gpus", "services.web.uts"]
     assert project.to_dict()["services"]["web"]["gpus"] == [{"count": -1}]
+    from stackup.errors import UnsupportedError
+    from stackup.spec import check_supported
+    with pytest.raises(UnsupportedError) as info:
+        check_supported(project)
+    assert info.value.lines()[0].startswith("`services.web.gpus` is not supported by stackup")
+
+
+def test_selected_services_bring_their_dependencies_and_profiles(tmp_path):
+    write(tmp_path, "compose.yaml", "services:\n  web:\n    image: a\n    depends_on: [db]\n"
+          "  db:\n    image: b\n  other:\n    image: c\n  dbg:\n    image: d\n    profiles: [debug]\n")
+    assert sorted(load(tmp_path, services=["web"]).to_dict()["services"]) == ["db", "web"]
+    assert sorted(load(tmp_path, services=["dbg"]).to_dict()["services"]) == ["dbg"]
+    with pytest.raises(UserError, match="no such service: nope"):
+        load(tmp_path, services=["nope"])
+
+
+def test_no_interpolate_keeps_variables_as_written(tmp_path):
+    write(tmp_path, "compose.yaml", "services:\n  web:\n    image: app:${TAG}\n    ports: ['${P}:80']\n")
+    data = load(tmp_path, interpolate=False).to_dict()
+    assert data["services"]["web"]["image"] == "app:${TAG}"
+    assert data["services"]["web"]["ports"] == ["${P}:80"]
 
 
 def test_model_access_for_other_layers(tmp_path):
