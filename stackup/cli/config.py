@@ -40,7 +40,7 @@ def config(
     if quiet:
         return 0
     # compose doubles every literal `$` so the output can be read back (not with --no-interpolate)
-    data = project.to_dict(escape_dollars=project.interpolated)
+    data = project.to_dict(escape_dollars=project.interpolated, for_yaml=fmt == "yaml")
     lists = {
         "services": services and sorted(data.get("services", {})),
         "volumes": volumes and sorted(data.get("volumes", {})),
@@ -59,10 +59,24 @@ def config(
     else:
         import yaml
 
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        print(yaml.dump(_drop_nulls(data), Dumper=dumper, sort_keys=False, default_flow_style=False,
+        print(yaml.dump(_drop_nulls(data), Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
                         allow_unicode=True), end="")
     return 0
+
+
+def _dumper(yaml):
+    """A YAML dumper that writes multi-line strings as `|` blocks."""
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def text(dumper, value: str):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
 
 
 def _image(project: str, name: str, service: dict) -> str:

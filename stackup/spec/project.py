@@ -32,9 +32,16 @@ class Project:
     warnings: list[str] = field(default_factory=list)
     interpolated: bool = True
 
-    def to_dict(self, *, escape_dollars: bool = False) -> dict:
-        """The normalized model (a deep copy). `escape_dollars` doubles `$` as compose prints it."""
-        data = copy.deepcopy(self.model)
+    yaml_model: dict | None = None               # the same, as compose's YAML output has it
+
+    def to_dict(self, *, escape_dollars: bool = False, for_yaml: bool = False) -> dict:
+        """The normalized model (a deep copy), as `config --format json` prints it.
+
+        `escape_dollars` doubles `$` as compose prints it; `for_yaml` gives the shape of
+        `config --format yaml` (service `x-*` fields and `models` kept, no `command: null`).
+        """
+        source = self.yaml_model if for_yaml and self.yaml_model is not None else self.model
+        data = copy.deepcopy(source)
         return _escape(data) if escape_dollars else data
 
     @cached_property
@@ -138,7 +145,7 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
     profiles = list(options.profiles)
     if not profiles and environ.get("COMPOSE_PROFILES"):
         profiles = [p.strip() for p in environ["COMPOSE_PROFILES"].split(",") if p.strip()]
-    model.pop("models", None)
+    models = model.pop("models", None)
     model.pop("include", None)
     profiles += normalize.profiles_of(model, options.services, problems)
     problems.raise_if_any()
@@ -151,13 +158,17 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
     normalize.resolve_env_files(model, environ, problems)
     problems.raise_if_any()
     normalize.prune(model)
+    if models:
+        used = {m for s in model["services"].values() for m in (s.get("models") or {})}
+        model["models"] = {k: v for k, v in models.items() if k in used}
     try:
         rendered = render.render(model)
+        yaml_model = render.render(model, json_quirks=False)
     except render.RenderError as exc:
         loader.abort(str(exc), exc.path)
     return Project(name=name, working_dir=found.working_dir, config_files=files, model=rendered,
                    environment=environ, profiles=profiles, disabled_services=disabled,
-                   warnings=loader.warnings)
+                   warnings=loader.warnings, yaml_model=yaml_model)
 
 
 def _project_name(options: LoadOptions, found: discovery.Discovered, loader: Loader, problems: Problems) -> str:

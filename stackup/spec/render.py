@@ -144,18 +144,20 @@ def drop_extensions(value: Any) -> Any:
     return value
 
 
-def render_service(service: dict, path: tuple) -> dict:
+def render_service(service: dict, path: tuple, json_quirks: bool = True) -> dict:
     out: dict[str, Any] = {}
-    service = drop_extensions(service)
+    if json_quirks:
+        service = drop_extensions(service)
     for key, value in service.items():
         if (value == "" or value is None) and key not in ("command", "entrypoint"):
             continue  # Go's omitempty (and `key: null` means unset)
         handler = _SERVICE.get(key)
+        if key == "blkio_config" and not json_quirks:
+            handler = _blkio_yaml
         out[key] = handler(value, path + (key,)) if handler else value
-    out.setdefault("command", None)
-    out.setdefault("entrypoint", None)
-    if "command" in service and service["command"] is None:
-        out["command"] = None
+    if json_quirks:  # JSON always has them; YAML leaves them out when unset
+        out.setdefault("command", None)
+        out.setdefault("entrypoint", None)
     return out
 
 
@@ -342,6 +344,14 @@ def _develop(value, path):
     return out
 
 
+def _blkio_yaml(value, path):
+    out = _blkio(value, path)
+    for key, entries in out.items():
+        if isinstance(entries, list):
+            out[key] = [{k.lower(): v for k, v in entry.items()} for entry in entries]
+    return out
+
+
 def _blkio(value, path):
     out = dict(value)
     for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
@@ -439,10 +449,13 @@ def render_resource(kind: str, resource: dict) -> dict:
     return out
 
 
-def render(model: dict) -> dict:
+def render(model: dict, json_quirks: bool = True) -> dict:
+    """The model as compose prints it: `json_quirks` for `--format json`, else as its YAML."""
     out: dict[str, Any] = {"name": model.get("name")}
     services = model.get("services") or {}
-    out["services"] = {name: render_service(s, ("services", name)) for name, s in services.items()}
+    out["services"] = {name: render_service(s, ("services", name), json_quirks) for name, s in services.items()}
+    if not json_quirks and model.get("models"):
+        out["models"] = model["models"]
     for kind in ("networks", "volumes", "secrets", "configs"):
         resources = model.get(kind)
         if resources:

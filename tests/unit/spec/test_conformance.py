@@ -74,3 +74,31 @@ def test_models_accept_the_normalized_output_of_every_valid_case():
             project.networks, project.volumes, project.secrets, project.configs
         finally:
             os.chdir(old)
+
+
+def test_yaml_shape_matches_expected_yaml_of_every_valid_case():
+    """`config --format yaml` keeps what compose's YAML keeps (service x-*, models)."""
+    import json
+    import os
+    import shlex
+
+    from stackup.spec import load_project
+    from stackup.spec.yamlpos import load_documents
+
+    failures = []
+    for name in CASES:
+        case = conformance.CORPUS / name
+        if not (case / "expected.yaml").exists():
+            continue
+        expected = load_documents((case / "expected.yaml").read_text(), "expected.yaml")[0].value
+        opts = conformance.parse_cmd(shlex.split((case / "cmd").read_text()))
+        old = os.getcwd()
+        os.chdir(case)
+        try:
+            project = load_project(opts, conformance.environ_of(case), cwd=case)
+        finally:
+            os.chdir(old)
+        actual = json.dumps(project.to_dict(escape_dollars=True, for_yaml=True)).replace(str(case), "__CASE_DIR__")
+        if conformance.clean(json.loads(actual)) != conformance.clean(json.loads(json.dumps(expected))):
+            failures.append(name)
+    assert not failures
