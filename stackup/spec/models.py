@@ -78,7 +78,7 @@ class Build(Strict):
     pull: Optional[BoolOrStr] = None
     target: Optional[str] = None
     shm_size: Optional[IntOrStr] = None
-    extra_hosts: Optional[ListOrDict | dict[str, list[str]]] = None
+    extra_hosts: Optional[Union[list[str], dict[str, Union[str, list[str]]]]] = None
     isolation: Optional[str] = None
     privileged: Optional[BoolOrStr] = None
     secrets: Optional[list[Union[str, BuildSecret]]] = None
@@ -285,7 +285,7 @@ class ServiceModel(Strict):
     deploy: Optional[Deploy] = None
     scale: Optional[IntOrStr] = None
     profiles: Optional[list[str]] = None
-    extra_hosts: Optional[Union[ListOrDict, dict[str, list[str]]]] = None
+    extra_hosts: Optional[Union[list[str], dict[str, Union[str, list[str]]]]] = None
     dns: Optional[StringOrList] = None
     dns_search: Optional[StringOrList] = None
     tty: Optional[BoolOrStr] = None

@@ -403,6 +403,7 @@ _SERVICE = {
     "volumes": _volumes,
     "logging": _logging,
     "expose": lambda v, p: string_list(v),
+    "group_add": lambda v, p: string_list(v),
     "dns": lambda v, p: string_list(v),
     "dns_search": lambda v, p: string_list(v),
     "dns_opt": lambda v, p: string_list(v),
