@@ -144,8 +144,17 @@ def drop_extensions(value: Any) -> Any:
     return value
 
 
+# plain Go bools with omitempty: `false` is not printed
+_FALSE_OMITTED = {"oom_kill_disable", "privileged", "read_only", "stdin_open", "tty", "use_api_socket"}
+
+
+def _drop_false(mapping: dict, keys) -> dict:
+    return {k: v for k, v in mapping.items() if not (k in keys and v is False)}
+
+
 def render_service(service: dict, path: tuple, json_quirks: bool = True) -> dict:
     out: dict[str, Any] = {}
+    service = _drop_false(service, _FALSE_OMITTED)
     if json_quirks:
         service = drop_extensions(service)
     for key, value in service.items():
@@ -170,7 +179,7 @@ def _env(value, path):
 
 
 def _build(value, path):
-    out = {k: v for k, v in value.items() if v != ""}
+    out = _drop_false({k: v for k, v in value.items() if v != ""}, {"no_cache", "pull", "privileged"})
     for key in ("labels", "additional_contexts"):
         if key in out:
             out[key] = string_map(out[key])
@@ -203,7 +212,7 @@ def _mount(value, path):
 
 
 def _healthcheck(value, path):
-    out = dict(value)
+    out = _drop_false(value, {"disable"})
     test = out.get("test")
     if isinstance(test, str):
         out["test"] = ["CMD-SHELL", test]
@@ -275,7 +284,10 @@ def _ports(value, path):
 def _volumes(value, path):
     out = []
     for index, volume in enumerate(value or []):
-        volume = dict(volume)
+        volume = _drop_false(volume, {"read_only"})
+        for key, flag in (("bind", "create_host_path"), ("volume", "nocopy")):
+            if isinstance(volume.get(key), dict):
+                volume[key] = _drop_false(volume[key], {flag})
         tmpfs = volume.get("tmpfs")
         if isinstance(tmpfs, dict):
             tmpfs = dict(tmpfs)
@@ -311,7 +323,7 @@ def _depends_on(value, path):
 def _hooks(value, path):
     out = []
     for hook in value or []:
-        hook = dict(hook)
+        hook = _drop_false(hook, {"privileged"})
         if "command" in hook:
             hook["command"] = shell_command(hook["command"])
         if "environment" in hook:
@@ -332,7 +344,7 @@ def _develop(value, path):
     out = dict(value)
     watches = []
     for watch in out.get("watch") or []:
-        watch = dict(watch)
+        watch = _drop_false(watch, {"initial_sync"})
         if isinstance(watch.get("exec"), dict):
             exec_ = dict(watch["exec"])
             if "command" in exec_:
@@ -427,7 +439,7 @@ _SERVICE = {
 # -- top level ------------------------------------------------------------------------
 
 def render_resource(kind: str, resource: dict) -> dict:
-    out = dict(resource or {})
+    out = _drop_false(resource or {}, {"internal", "attachable"} if kind == "networks" else ())
     for key in ("labels", "driver_opts"):
         if key in out:
             out[key] = string_map(out[key])
