@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional, Union
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
 
@@ -23,6 +23,9 @@ StringOrList = Union[str, list[str]]
 IntOrStr = Union[int, str]
 NumOrStr = Union[int, float, str]
 BoolOrStr = Union[bool, str]
+# names compose accepts for services and top-level resources, and for container_name
+Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]+$")]
+ContainerName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")]
 
 
 def _unsupported(**kw):
@@ -265,7 +268,7 @@ class ServiceModel(Strict):
     hostname: Optional[str] = None
     domainname: Optional[str] = None
     labels: Optional[ListOrDict] = None
-    container_name: Optional[str] = None
+    container_name: Optional[ContainerName] = None
     stop_signal: Optional[str] = None
     stop_grace_period: Optional[str] = None
     init: Optional[BoolOrStr] = None
@@ -424,11 +427,11 @@ class ComposeFile(Strict):
     version: Optional[str] = Field(default=None, description="Obsolete: ignored with a warning")
     name: Optional[str] = None
     include: Optional[list[Union[str, IncludeLong]]] = None
-    services: Optional[dict[str, ServiceModel]] = None
-    networks: Optional[dict[str, Optional[NetworkModel]]] = None
-    volumes: Optional[dict[str, Optional[VolumeModel]]] = None
-    secrets: Optional[dict[str, SecretModel]] = None
-    configs: Optional[dict[str, ConfigModel]] = None
+    services: Optional[dict[Name, ServiceModel]] = None
+    networks: Optional[dict[Name, Optional[NetworkModel]]] = None
+    volumes: Optional[dict[Name, Optional[VolumeModel]]] = None
+    secrets: Optional[dict[Name, SecretModel]] = None
+    configs: Optional[dict[Name, ConfigModel]] = None
     models: Optional[dict[str, ModelModel]] = None
 
 

@@ -60,7 +60,7 @@ def string_list(value: Any) -> list[str]:
     return [go_str(value)]
 
 
-def shell_command(value: Any) -> list[str] | None:
+def shell_command(value: Any, path: tuple = ()) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -68,7 +68,7 @@ def shell_command(value: Any) -> list[str] | None:
     try:
         return shlex.split(str(value))
     except ValueError:
-        raise RenderError((), f"cannot split command {value!r} (an unclosed quote?)") from None
+        raise RenderError(path, f"cannot split {value!r} into words (an unclosed quote?)") from None
 
 
 def duration(value: Any, path: tuple) -> str:
@@ -325,7 +325,7 @@ def _hooks(value, path):
     for hook in value or []:
         hook = _drop_false(hook, {"privileged"})
         if "command" in hook:
-            hook["command"] = shell_command(hook["command"])
+            hook["command"] = shell_command(hook["command"], path)
         if "environment" in hook:
             hook["environment"] = string_map(hook["environment"], allow_none=True)
         out.append(hook)
@@ -348,7 +348,7 @@ def _develop(value, path):
         if isinstance(watch.get("exec"), dict):
             exec_ = dict(watch["exec"])
             if "command" in exec_:
-                exec_["command"] = shell_command(exec_["command"])
+                exec_["command"] = shell_command(exec_["command"], path)
             watch["exec"] = exec_
         watches.append(watch)
     if "watch" in out:
@@ -395,14 +395,14 @@ def _mounts(value, path):
 
 
 _SERVICE = {
-    "command": lambda v, p: shell_command(v),
+    "command": lambda v, p: shell_command(v, p),
     "depends_on": _depends_on,
     "post_start": _hooks,
     "pre_stop": _hooks,
     "provider": _provider,
     "develop": _develop,
     "blkio_config": _blkio,
-    "entrypoint": lambda v, p: shell_command(v),
+    "entrypoint": lambda v, p: shell_command(v, p),
     "environment": _env,
     "labels": _labels,
     "annotations": _labels,

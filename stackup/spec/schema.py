@@ -15,7 +15,20 @@ def schema() -> dict:
     from stackup.spec.models import ComposeFile
 
     document = ComposeFile.model_json_schema(mode="validation")
+    _close_name_patterns(document)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **document}
+
+
+def _close_name_patterns(node) -> None:
+    """Mappings keyed by constrained names accept no other keys (as the models validate)."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "properties" not in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_name_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_name_patterns(value)
 
 
 def schema_text() -> str:

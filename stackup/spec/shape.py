@@ -100,6 +100,8 @@ class Validator:
             return [Issue(path, f"{_show(value)} is not valid here: expected one of {choices}")]
         if "const" in node and value != node["const"]:
             return [Issue(path, f"{_show(value)} is not valid here: expected {node['const']}")]
+        if "pattern" in node and isinstance(value, str) and not re.search(node["pattern"], value):
+            return [Issue(path, f"{_show(value)} is not valid here: it must match {node['pattern']}")]
         hook = pathmatch.lookup(HOOKS, _pattern_path(path))
         if hook is not None:
             message = hook(value)
@@ -127,7 +129,10 @@ class Validator:
                 for pattern in matched:
                     issues += self.check(item, patterns[pattern], path + (key,))
                 continue
-            if extra is False:
+            if extra is False and not properties:
+                issues.append(Issue(path + (key,), f"\"{key}\" is not a valid name: use letters, digits, "
+                                    "'.', '_' and '-'", key=True))
+            elif extra is False:
                 close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
                 hint = f" (did you mean \"{close[0]}\"?)" if close else ""
                 issues.append(Issue(path + (key,), f"unknown attribute \"{key}\"{hint}", key=True))
