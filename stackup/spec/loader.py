@@ -92,9 +92,14 @@ class Loader:
             self.problems.remember(name, copy.copy(cfg))
             if self.interpolate:
                 lookup = environ.get
-                interpolate(cfg, lookup, lambda path, msg: self.problems.add(msg, path, tree=cfg))
+                unset: list[str] = []
+                interpolate(cfg, lookup, lambda path, msg: self.problems.add(msg, path, tree=cfg), unset=unset)
                 if self.problems:
                     raise LoadAbort()
+                for variable in dict.fromkeys(unset):
+                    warning = f"the \"{variable}\" variable is not set, defaulting to a blank string"
+                    if warning not in self.warnings:
+                        self.warnings.append(warning)
             if validate and self.validate is not None:
                 self.validate(cfg, name, self.problems)
                 if self.problems:

@@ -139,3 +139,17 @@ def test_model_access_for_other_layers(tmp_path):
     assert web.ports[0].target == 80 and web.ports[0].published == "8080"
     assert web.depends_on["db"].condition == "service_healthy"
     assert project.to_dict()["networks"]["default"]["name"] == f"{project.name}_default"
+
+
+def test_unset_variables_and_version_give_warnings(tmp_path):
+    write(tmp_path, "compose.yaml", "version: '3'\nservices:\n  web:\n    image: app:${TAG}\n")
+    project = load(tmp_path)
+    assert project.to_dict()["services"]["web"]["image"] == "app:"
+    assert any('"TAG" variable is not set' in w for w in project.warnings)
+    assert any("`version` is obsolete" in w for w in project.warnings)
+
+
+def test_invalid_names_are_rejected(tmp_path):
+    write(tmp_path, "compose.yaml", "services:\n  'bad name':\n    image: a\n")
+    with pytest.raises(UserError, match="is not a valid name"):
+        load(tmp_path)
