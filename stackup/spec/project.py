@@ -172,14 +172,14 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
 
 
 def _project_name(options: LoadOptions, found: discovery.Discovered, loader: Loader, problems: Problems) -> str:
-    if options.project_name:
-        if not discovery.valid_project_name(options.project_name):
-            raise UserError(f"invalid project name \"{options.project_name}\": must consist only of lowercase "
-                            "alphanumeric characters, hyphens, and underscores as well as start with a letter "
-                            "or number")
-        return options.project_name
-    if found.environ.get("COMPOSE_PROJECT_NAME"):
-        return discovery.normalize_project_name(found.environ["COMPOSE_PROJECT_NAME"])
+    # -p and COMPOSE_PROJECT_NAME are taken as given (and must be valid); `name:` is normalized
+    given = options.project_name or found.environ.get("COMPOSE_PROJECT_NAME")
+    if given:
+        if not discovery.valid_project_name(given):
+            origin = "-p" if options.project_name else "COMPOSE_PROJECT_NAME"
+            raise UserError(f"invalid project name \"{given}\" ({origin}): use only lowercase letters, digits, "
+                            "'-' and '_', starting with a letter or digit")
+        return given
     from_files = ""
     for filename in found.files:
         text = loader.read(filename)

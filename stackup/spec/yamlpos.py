@@ -205,7 +205,11 @@ class _Builder:
                 raise YamlError(f"{self.pos(key_node)}: a mapping key must be a plain value, not a "
                                 f"{'list' if isinstance(key_node, yaml.SequenceNode) else 'mapping'}")
             key = plain_scalar(key_node.value) if key_node.tag == PLAIN_TAG else key_node.value
-            key = _key_text(key)
+            if not isinstance(key, str):
+                # as compose: a key must be a string (quote it: "1": or "null":)
+                where = ".".join(path) or "the top level"
+                raise YamlError(f"{self.pos(key_node)}: non-string key {key_node.value or 'null'!r} in {where} "
+                                f"(quote it if it is meant as text)")
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise YamlError(f"{self.pos(key_node)}: mapping key \"{key}\" already defined at line {seen[key]}")
