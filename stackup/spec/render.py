@@ -112,14 +112,22 @@ def extra_hosts(value: Any) -> list[str]:
     return out
 
 
-def ulimits(value: Any) -> dict:
+def ulimits(value: Any, path: tuple = ()) -> dict:
+    """A single limit prints as a number, else soft/hard (Go omits zeros: `0` prints as {})."""
+    try:
+        return _ulimits(value)
+    except (TypeError, ValueError):
+        raise RenderError(path, "a ulimit is a number or a mapping of soft and hard numbers") from None
+
+
+def _ulimits(value: Any) -> dict:
     out = {}
     for name, limit in (value or {}).items():
         if isinstance(limit, dict):
-            single = limit.get("single")
-            out[name] = single if single else {k: limit[k] for k in ("soft", "hard") if k in limit}
+            out[name] = {k: int(limit[k]) for k in ("soft", "hard") if limit.get(k) not in (None, 0, "0")}
         else:
-            out[name] = limit
+            number = int(limit)
+            out[name] = number if number else {}
     return out
 
 
@@ -128,9 +136,10 @@ def cpus(value: Any, path: tuple) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise RenderError(path, f"invalid number of CPUs {value!r}") from None
-    # compose holds cpus as a float32
+    # compose holds cpus as a float32 (and Go prints 1, not 1.0)
     import struct
-    return float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+    number = float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+    return int(number) if number.is_integer() else number
 
 
 # -- services ---------------------------------------------------------------------
@@ -193,7 +202,7 @@ def _build(value, path):
     if "shm_size" in out:
         out["shm_size"] = byte_size(out["shm_size"], path + ("shm_size",))
     if "ulimits" in out:
-        out["ulimits"] = ulimits(out["ulimits"])
+        out["ulimits"] = ulimits(out["ulimits"], path + ("ulimits",))
     if "secrets" in out:
         out["secrets"] = [_mount(s, path + ("secrets", str(i))) for i, s in enumerate(out["secrets"])]
     if "ssh" in out and isinstance(out["ssh"], dict):
@@ -421,7 +430,7 @@ _SERVICE = {
     "dns_opt": lambda v, p: string_list(v),
     "tmpfs": lambda v, p: string_list(v),
     "extra_hosts": lambda v, p: extra_hosts(v),
-    "ulimits": lambda v, p: ulimits(v),
+    "ulimits": lambda v, p: ulimits(v, p),
     "mem_limit": _bytes,
     "mem_reservation": _bytes,
     "memswap_limit": _bytes,
