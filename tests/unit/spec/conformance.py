@@ -10,10 +10,12 @@ from pathlib import Path
 from stackup.errors import UserError
 
 CORPUS = Path(os.environ.get("STACKUP_CONFORMANCE", "/work/shared/conformance")) / "cases"
+# more cases in the same layout, made with the reference (docker compose v2.40.3) on our own files
+LOCAL = Path(__file__).with_name("cases")
 
 
-def cases() -> list[str]:
-    return sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
+def cases(root: Path = CORPUS) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def parse_cmd(args: list[str]):
@@ -67,11 +69,11 @@ def clean(value):
     return value
 
 
-def run(name: str):
+def run(name: str, root: Path = CORPUS):
     """(expected, actual) dicts for a valid case, or ("error", message|None) for an invalid one."""
     from stackup.spec import load_project
 
-    case = CORPUS / name
+    case = root / name
     args = shlex.split((case / "cmd").read_text())
     opts = parse_cmd(args)
     env = environ_of(case)
