@@ -89,7 +89,7 @@ class Loader:
                 continue
             if not isinstance(cfg, dict):
                 self.abort("top-level object must be a mapping", file=name)
-            self.problems.remember(name, copy.copy(cfg))
+            self.problems.remember(name, copy.deepcopy(cfg))
             if self.interpolate:
                 lookup = environ.get
                 unset: list[str] = []
@@ -210,7 +210,7 @@ class Loader:
                        ("services", name, "extends", "file"))
         source, resets = self.load_file(ref_path, os.path.dirname(ref_path), self.environ, {},
                                         included=[], resource_dir=os.path.dirname(ref_path), extends=False,
-                                        include=False, validate=False, tracker=tracker)
+                                        include=False, tracker=tracker)
         self._last_resets = resets
         services = source.get("services")
         if not isinstance(services, dict):
