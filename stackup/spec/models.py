@@ -107,12 +107,99 @@ class Healthcheck(Strict):
     retries: Optional[NumOrStr] = None
 
 
+class DeviceRequest(Strict):
+    capabilities: Optional[list[str]] = None
+    count: Optional[IntOrStr] = None
+    device_ids: Optional[list[str]] = None
+    driver: Optional[str] = None
+    options: Optional[ListOrDict] = None
+
+
+class DiscreteResource(Strict):
+    kind: Optional[str] = None
+    value: Optional[NumOrStr] = None
+
+
+class GenericResource(Strict):
+    discrete_resource_spec: Optional[DiscreteResource] = None
+
+
 class Resources(Strict):
     cpus: Optional[NumOrStr] = None
     memory: Optional[IntOrStr] = None
     pids: Optional[IntOrStr] = None
-    devices: Optional[list[dict[str, Any]]] = None
-    generic_resources: Optional[list[dict[str, Any]]] = None
+    devices: Optional[list[DeviceRequest]] = None
+    generic_resources: Optional[list[GenericResource]] = None
+
+
+class UpdateConfig(Strict):
+    parallelism: Optional[IntOrStr] = None
+    delay: Optional[str] = None
+    failure_action: Optional[str] = None
+    monitor: Optional[str] = None
+    max_failure_ratio: Optional[NumOrStr] = None
+    order: Optional[Literal["start-first", "stop-first"]] = None
+
+
+class Placement(Strict):
+    constraints: Optional[list[str]] = None
+    preferences: Optional[list[dict[str, str]]] = None
+    max_replicas_per_node: Optional[IntOrStr] = None
+
+
+class Hook(Strict):
+    command: Union[str, list[str]]
+    user: Optional[str] = None
+    privileged: Optional[BoolOrStr] = None
+    working_dir: Optional[str] = None
+    environment: Optional[ListOrDict] = None
+
+
+class Watch(Strict):
+    path: str
+    action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
+    target: Optional[str] = None
+    ignore: Optional[StringOrList] = None
+    include: Optional[StringOrList] = None
+    exec: Optional[Hook] = None
+    initial_sync: Optional[BoolOrStr] = None
+
+
+class Develop(Strict):
+    watch: Optional[list[Watch]] = None
+
+
+class BlkioLimit(Strict):
+    path: Optional[str] = None
+    rate: Optional[IntOrStr] = None
+
+
+class BlkioWeight(Strict):
+    path: Optional[str] = None
+    weight: Optional[IntOrStr] = None
+
+
+class BlkioConfig(Strict):
+    device_read_bps: Optional[list[BlkioLimit]] = None
+    device_read_iops: Optional[list[BlkioLimit]] = None
+    device_write_bps: Optional[list[BlkioLimit]] = None
+    device_write_iops: Optional[list[BlkioLimit]] = None
+    weight: Optional[IntOrStr] = None
+    weight_device: Optional[list[BlkioWeight]] = None
+
+
+class CredentialSpec(Strict):
+    config: Optional[str] = None
+    file: Optional[str] = None
+    registry: Optional[str] = None
+
+
+ProviderOption = Union[str, int, float, bool, list[Union[str, int, float, bool]]]
+
+
+class Provider(Strict):
+    type: str
+    options: Optional[dict[str, ProviderOption]] = None
 
 
 class DeployResources(Strict):
@@ -132,11 +219,11 @@ class Deploy(Strict):
     endpoint_mode: Optional[str] = None
     replicas: Optional[IntOrStr] = None
     labels: Optional[ListOrDict] = None
-    rollback_config: Optional[dict[str, Any]] = None
-    update_config: Optional[dict[str, Any]] = None
+    rollback_config: Optional[UpdateConfig] = None
+    update_config: Optional[UpdateConfig] = None
     resources: Optional[DeployResources] = None
     restart_policy: Optional[RestartPolicy] = None
-    placement: Optional[dict[str, Any]] = None
+    placement: Optional[Placement] = None
 
 
 class EnvFileEntry(Strict):
@@ -309,7 +396,7 @@ class ServiceModel(Strict):
     # compose knows these; stackup accepts them in `config` but cannot run them yet
     annotations: Optional[ListOrDict] = _unsupported()
     attach: Optional[BoolOrStr] = _unsupported()
-    blkio_config: Optional[dict[str, Any]] = _unsupported()
+    blkio_config: Optional[BlkioConfig] = _unsupported()
     cgroup: Optional[str] = _unsupported()
     cgroup_parent: Optional[str] = _unsupported()
     cpu_count: Optional[IntOrStr] = _unsupported()
@@ -319,12 +406,12 @@ class ServiceModel(Strict):
     cpu_rt_period: Optional[IntOrStr] = _unsupported()
     cpu_rt_runtime: Optional[IntOrStr] = _unsupported()
     cpuset: Optional[str] = _unsupported()
-    credential_spec: Optional[dict[str, Any]] = _unsupported()
-    develop: Optional[dict[str, Any]] = _unsupported()
+    credential_spec: Optional[CredentialSpec] = _unsupported()
+    develop: Optional[Develop] = _unsupported()
     device_cgroup_rules: Optional[list[str]] = _unsupported()
     dns_opt: Optional[list[str]] = _unsupported()
     external_links: Optional[list[str]] = _unsupported()
-    gpus: Optional[Union[str, list[dict[str, Any]]]] = _unsupported()
+    gpus: Optional[Union[Literal["all"], list[DeviceRequest]]] = _unsupported()
     isolation: Optional[str] = _unsupported()
     mac_address: Optional[str] = _unsupported()
     mem_reservation: Optional[IntOrStr] = _unsupported()
@@ -332,12 +419,12 @@ class ServiceModel(Strict):
     models: Optional[Union[list[str], dict[str, Any]]] = _unsupported()
     oom_kill_disable: Optional[BoolOrStr] = _unsupported()
     oom_score_adj: Optional[IntOrStr] = _unsupported()
-    post_start: Optional[list[dict[str, Any]]] = _unsupported()
-    pre_stop: Optional[list[dict[str, Any]]] = _unsupported()
-    provider: Optional[dict[str, Any]] = _unsupported()
+    post_start: Optional[list[Hook]] = _unsupported()
+    pre_stop: Optional[list[Hook]] = _unsupported()
+    provider: Optional[Provider] = _unsupported()
     pull_refresh_after: Optional[str] = _unsupported()
     runtime: Optional[str] = _unsupported()
-    storage_opt: Optional[dict[str, Any]] = _unsupported()
+    storage_opt: Optional[dict[str, Union[str, int, float, bool]]] = _unsupported()
     use_api_socket: Optional[BoolOrStr] = _unsupported()
     userns_mode: Optional[str] = _unsupported()
     uts: Optional[str] = _unsupported()

@@ -47,27 +47,31 @@ class Project:
     @cached_property
     def services(self) -> dict[str, Any]:
         from stackup.spec.models import ServiceModel
-        return {name: ServiceModel.model_validate(s) for name, s in self.model.get("services", {}).items()}
+        return {name: ServiceModel.model_validate(s) for name, s in self._typed_source().get("services", {}).items()}
 
     @cached_property
     def networks(self) -> dict[str, Any]:
         from stackup.spec.models import NetworkModel
-        return {n: NetworkModel.model_validate(v) for n, v in (self.model.get("networks") or {}).items()}
+        return {n: NetworkModel.model_validate(v) for n, v in (self._typed_source().get("networks") or {}).items()}
 
     @cached_property
     def volumes(self) -> dict[str, Any]:
         from stackup.spec.models import VolumeModel
-        return {n: VolumeModel.model_validate(v) for n, v in (self.model.get("volumes") or {}).items()}
+        return {n: VolumeModel.model_validate(v) for n, v in (self._typed_source().get("volumes") or {}).items()}
 
     @cached_property
     def secrets(self) -> dict[str, Any]:
         from stackup.spec.models import SecretModel
-        return {n: SecretModel.model_validate(v) for n, v in (self.model.get("secrets") or {}).items()}
+        return {n: SecretModel.model_validate(v) for n, v in (self._typed_source().get("secrets") or {}).items()}
 
     @cached_property
     def configs(self) -> dict[str, Any]:
         from stackup.spec.models import ConfigModel
-        return {n: ConfigModel.model_validate(v) for n, v in (self.model.get("configs") or {}).items()}
+        return {n: ConfigModel.model_validate(v) for n, v in (self._typed_source().get("configs") or {}).items()}
+
+    def _typed_source(self) -> dict:
+        # the YAML shape is the canonical one (the JSON shape has Go quirks such as blkio `Path`)
+        return self.yaml_model if self.yaml_model is not None else self.model
 
     @property
     def service_names(self) -> list[str]:
