@@ -16,6 +16,7 @@ def schema() -> dict:
 
     document = ComposeFile.model_json_schema(mode="validation")
     _close_name_patterns(document)
+    _describe(document)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **document}
 
 
@@ -33,3 +34,18 @@ def _close_name_patterns(node) -> None:
 
 def schema_text() -> str:
     return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
+
+
+def _describe(document: dict) -> None:
+    """Help texts for editors (hover and completion)."""
+    from stackup.spec.descriptions import SERVICE, TOP, UNSUPPORTED_NOTE
+
+    for key, text in TOP.items():
+        if key in document.get("properties", {}):
+            document["properties"][key]["description"] = text
+    service = document.get("$defs", {}).get("ServiceModel", {})
+    for key, prop in service.get("properties", {}).items():
+        if prop.get("x-stackup-unsupported"):
+            prop["description"] = UNSUPPORTED_NOTE
+        elif key in SERVICE:
+            prop["description"] = SERVICE[key]
