@@ -171,6 +171,44 @@ class Validator:
         return best or []
 
 
+    def drop_unset(self, value: Any, node: dict) -> None:
+        """Remove `key: null` from structured mappings (null there means unset, as in compose).
+
+        Free mappings (environment, labels, networks of a service...) keep their nulls: there
+        a null has a meaning of its own.
+        """
+        node = self.resolve(node)
+        if "anyOf" in node:
+            for option in node["anyOf"]:
+                option = self.resolve(option)
+                kind = option.get("type")
+                if "anyOf" in option or kind is None or _TYPES[kind](value):
+                    self.drop_unset(value, option)
+                    return
+            return
+        if isinstance(value, dict) and node.get("type") == "object":
+            properties = node.get("properties", {})
+            extra = node.get("additionalProperties")
+            patterns = node.get("patternProperties", {})
+            for key in list(value):
+                item = value[key]
+                if key in properties:
+                    if item is None:
+                        del value[key]
+                    else:
+                        self.drop_unset(item, properties[key])
+                elif isinstance(extra, dict):
+                    self.drop_unset(item, extra)
+                else:
+                    for pattern, sub in patterns.items():
+                        if pattern != "^x-" and re.search(pattern, key):
+                            self.drop_unset(item, sub)
+                            break
+        elif isinstance(value, list) and "items" in node:
+            for item in value:
+                self.drop_unset(item, node["items"])
+
+
 def _pattern_path(path: tuple) -> tuple:
     return tuple(path)
 
@@ -196,6 +234,9 @@ def validate_file(tree: Any, filename: str, problems: Problems) -> None:
                              ("services", name), tree=tree)
         if problems:
             return
-    for issue in Validator(schema()).check(tree, schema(), ()):
+    validator = Validator(schema())
+    for issue in validator.check(tree, schema(), ()):
         problems.add(issue.message, issue.path, tree=tree,
                      pos=position_of(tree, issue.path, key=issue.key) if issue.key else None)
+    if not problems:
+        validator.drop_unset(tree, schema())
