@@ -176,8 +176,7 @@ class Loader:
         base_resets: list = []
         if file is not None:
             ref_path = os.path.normpath(os.path.join(resource_dir, os.path.expanduser(str(file))))
-            services_of = self.extends_base_from_file(name, ref, filename, ref_path, tracker)
-            base_resets = self._last_resets
+            services_of, base_resets = self.extends_base_from_file(name, ref, filename, ref_path, tracker)
             source_file, base_dir = ref_path, os.path.dirname(ref_path)
         else:
             if ref not in services:
@@ -202,16 +201,15 @@ class Loader:
         services[name] = merged
         return merged
 
-    _last_resets: list = field(default_factory=list)
-
-    def extends_base_from_file(self, name: str, ref: str, filename: str, ref_path: str, tracker) -> dict:
+    def extends_base_from_file(self, name: str, ref: str, filename: str, ref_path: str,
+                               tracker) -> tuple[dict, list]:
+        """The services of an extended file (paths made absolute) and its `!reset` paths."""
         if not os.path.exists(ref_path):
             self.abort(f"cannot extend service \"{name}\": file {ref_path} not found",
                        ("services", name, "extends", "file"))
         source, resets = self.load_file(ref_path, os.path.dirname(ref_path), self.environ, {},
                                         included=[], resource_dir=os.path.dirname(ref_path), extends=False,
                                         include=False, tracker=tracker)
-        self._last_resets = resets
         services = source.get("services")
         if not isinstance(services, dict):
             self.abort(f"cannot extend service \"{name}\" in {self.display(ref_path)}: no services section",
@@ -223,7 +221,7 @@ class Loader:
             paths.resolve_relative_paths(source, os.path.dirname(ref_path), self.environ)
         except paths.PathError as exc:
             self.abort(str(exc), exc.path)
-        return services
+        return services, resets
 
     # -- include -----------------------------------------------------------------------
 
