@@ -158,12 +158,15 @@ CASTS: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
 ]
 
 
+_CAST_TABLE = None
+
+
 def _caster(path: tuple[str, ...]):
-    for pattern, cast in CASTS:
-        if len(pattern) == len(path) and all(
-                p == "*" or p == q or (p == "[]" and q.isdigit()) for p, q in zip(pattern, path)):
-            return cast
-    return None
+    global _CAST_TABLE
+    if _CAST_TABLE is None:
+        from stackup.spec.pathmatch import Table
+        _CAST_TABLE = Table({".".join(pattern): cast for pattern, cast in CASTS})
+    return _CAST_TABLE.lookup(path)
 
 
 def interpolate(tree: Any, lookup: Lookup, on_error: Callable[[tuple, str], None],

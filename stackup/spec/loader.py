@@ -89,7 +89,7 @@ class Loader:
                 continue
             if not isinstance(cfg, dict):
                 self.abort("top-level object must be a mapping", file=name)
-            self.problems.remember(name, copy.deepcopy(cfg))
+            self.problems.remember(name, cfg)
             if self.interpolate:
                 lookup = environ.get
                 unset: list[str] = []

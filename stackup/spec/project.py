@@ -41,8 +41,7 @@ class Project:
         `config --format yaml` (service `x-*` fields and `models` kept, no `command: null`).
         """
         source = self.yaml_model if for_yaml and self.yaml_model is not None else self.model
-        data = copy.deepcopy(source)
-        return _escape(data) if escape_dollars else data
+        return _escape(source) if escape_dollars else copy.deepcopy(source)
 
     @cached_property
     def services(self) -> dict[str, Any]:
