@@ -114,7 +114,7 @@ class Loader:
                 model = merge.merge(model, cfg)
                 model = merge.enforce_unicity(model)
             except merge.MergeError as exc:
-                self.abort(str(exc), file=name)
+                self.abort(str(exc), exc.path)
             if "version" in model:
                 self.warnings.append(f"{name}: the attribute `version` is obsolete, it will be ignored, "
                                      "please remove it to avoid potential confusion")
@@ -124,7 +124,7 @@ class Loader:
             try:
                 model = merge.enforce_unicity(model)
             except merge.MergeError as exc:
-                self.abort(str(exc), file=name)
+                self.abort(str(exc), exc.path)
         return model, resets
 
     def canonical(self, model: dict, name: str) -> dict:
@@ -196,7 +196,7 @@ class Loader:
         try:
             merged = merge.merge(source, service, ("services", "x"))
         except merge.MergeError as exc:
-            self.abort(str(exc), ("services", name))
+            self.abort(str(exc), ("services", name) + tuple(exc.path[2:]))
         merged.pop("extends", None)
         services[name] = merged
         return merged

@@ -18,7 +18,8 @@ from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
 UNSUPPORTED = {"x-stackup-unsupported": True}
 
 Scalar = Union[str, int, float, bool, None]
-ListOrDict = Union[dict[str, Scalar], list[str]]
+Key = Annotated[str, StringConstraints(pattern=r".+")]
+ListOrDict = Union[dict[Key, Scalar], list[str]]
 StringOrList = Union[str, list[str]]
 IntOrStr = Union[int, str]
 NumOrStr = Union[int, float, str]

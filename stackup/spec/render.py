@@ -94,7 +94,7 @@ def file_mode(value: Any, path: tuple) -> str:
     return "0" + format(int(value), "o")
 
 
-def extra_hosts(value: Any) -> list[str]:
+def extra_hosts(value: Any, path: tuple = ()) -> list[str]:
     if isinstance(value, dict):
         out = []
         for host, ips in value.items():
@@ -106,9 +106,11 @@ def extra_hosts(value: Any) -> list[str]:
         text = str(item)
         if "=" in text:
             out.append(text)
-        else:
+        elif ":" in text:
             host, _, ip = text.partition(":")
             out.append(f"{host}={ip}")
+        else:
+            raise RenderError(path, f"invalid extra host \"{text}\": missing the IP (host=ip or host:ip)")
     return out
 
 
@@ -153,6 +155,10 @@ def drop_extensions(value: Any) -> Any:
     return value
 
 
+# numbers compose holds without a pointer: 0 is not printed
+_ZERO_OMITTED = {"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
+                 "cpus", "cpu_shares", "mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness",
+                 "shm_size", "oom_score_adj", "pids_limit"}
 # plain Go bools with omitempty: `false` is not printed
 _FALSE_OMITTED = {"oom_kill_disable", "privileged", "read_only", "stdin_open", "tty", "use_api_socket"}
 
@@ -167,8 +173,12 @@ def render_service(service: dict, path: tuple, json_quirks: bool = True) -> dict
     if json_quirks:
         service = drop_extensions(service)
     for key, value in service.items():
-        if (value == "" or value is None) and key not in ("command", "entrypoint"):
-            continue  # Go's omitempty (and `key: null` means unset)
+        if value is None and key not in ("command", "entrypoint"):
+            continue  # `key: null` means unset
+        if value == "" and key not in _SERVICE:
+            continue  # Go's omitempty
+        if key in _ZERO_OMITTED and value in (0, "0"):
+            continue  # Go's omitempty on numbers
         handler = _SERVICE.get(key)
         if key == "blkio_config" and not json_quirks:
             handler = _blkio_yaml
@@ -198,7 +208,7 @@ def _build(value, path):
         if key in out:
             out[key] = string_list(out[key])
     if "extra_hosts" in out:
-        out["extra_hosts"] = extra_hosts(out["extra_hosts"])
+        out["extra_hosts"] = extra_hosts(out["extra_hosts"], path + ("extra_hosts",))
     if "shm_size" in out:
         out["shm_size"] = byte_size(out["shm_size"], path + ("shm_size",))
     if "ulimits" in out:
@@ -429,7 +439,7 @@ _SERVICE = {
     "dns_search": lambda v, p: string_list(v),
     "dns_opt": lambda v, p: string_list(v),
     "tmpfs": lambda v, p: string_list(v),
-    "extra_hosts": lambda v, p: extra_hosts(v),
+    "extra_hosts": lambda v, p: extra_hosts(v, p),
     "ulimits": lambda v, p: ulimits(v, p),
     "mem_limit": _bytes,
     "mem_reservation": _bytes,

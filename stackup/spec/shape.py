@@ -130,8 +130,9 @@ class Validator:
                     issues += self.check(item, patterns[pattern], path + (key,))
                 continue
             if extra is False and not properties:
-                issues.append(Issue(path + (key,), f"\"{key}\" is not a valid name: use letters, digits, "
-                                    "'.', '_' and '-'", key=True))
+                text = "an empty key is not allowed" if not key else \
+                    f"\"{key}\" is not a valid name: use letters, digits, '.', '_' and '-'"
+                issues.append(Issue(path + (key,), text, key=True))
             elif extra is False:
                 close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
                 hint = f" (did you mean \"{close[0]}\"?)" if close else ""
