@@ -10,6 +10,8 @@ from stackup.spec.shortsyntax import SyntaxProblem, parse_ports, parse_volume
 
 # with --no-interpolate a short syntax may still hold `${VAR}`: compose keeps it as written
 _lenient = False
+# deprecations noticed while transforming (the loader shows them as warnings)
+warnings: list[str] = []
 
 
 class CanonicalError(Exception):
@@ -199,6 +201,9 @@ def _maybe_external(data, path):
         external = resource["external"]
         resource["external"] = True
         if "name" in external:
+            note = f"{'.'.join(path)}: external.name is deprecated, set name and external: true"
+            if note not in warnings:
+                warnings.append(note)
             if "name" in resource and resource["name"] != external["name"]:
                 raise CanonicalError(path, "name and external.name conflict; only use name")
             resource.setdefault("name", external["name"])

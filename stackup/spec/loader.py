@@ -132,6 +132,9 @@ class Loader:
             return canon.canonical_model(model, lenient=not self.interpolate)
         except canon.CanonicalError as exc:
             self.abort(str(exc), exc.path)
+        finally:
+            self.warnings.extend(w for w in canon.warnings if w not in self.warnings)
+            canon.warnings.clear()
 
     # -- several files ------------------------------------------------------------------
 

@@ -457,7 +457,7 @@ _SERVICE = {
 
 # -- top level ------------------------------------------------------------------------
 
-def render_resource(kind: str, resource: dict) -> dict:
+def render_resource(kind: str, resource: dict, json_quirks: bool = True) -> dict:
     out = _drop_false(resource or {}, {"internal", "attachable"} if kind == "networks" else ())
     for key in ("labels", "driver_opts"):
         if key in out:
@@ -474,7 +474,8 @@ def render_resource(kind: str, resource: dict) -> dict:
             ipam["config"] = configs
         if "options" in ipam:
             ipam["options"] = string_map(ipam["options"])
-        out["ipam"] = ipam
+        if ipam or json_quirks:  # JSON always prints `ipam: {}`
+            out["ipam"] = ipam
     for key in [k for k in out if k.startswith("x-")]:
         del out[key]
 
@@ -491,7 +492,7 @@ def render(model: dict, json_quirks: bool = True) -> dict:
     for kind in ("networks", "volumes", "secrets", "configs"):
         resources = model.get(kind)
         if resources:
-            out[kind] = {name: render_resource(kind, r) for name, r in resources.items()}
+            out[kind] = {name: render_resource(kind, r, json_quirks) for name, r in resources.items()}
     for key, value in model.items():
         if key.startswith("x-"):
             out[key] = value
