@@ -122,15 +122,27 @@ def ulimits(value: Any, path: tuple = ()) -> dict:
         raise RenderError(path, "a ulimit is a number or a mapping of soft and hard numbers") from None
 
 
-def _ulimits(value: Any) -> dict:
+def _ulimits(value: Any, json_quirks: bool = True) -> dict:
     out = {}
     for name, limit in (value or {}).items():
-        if isinstance(limit, dict):
-            out[name] = {k: int(limit[k]) for k in ("soft", "hard") if limit.get(k) not in (None, 0, "0")}
-        else:
+        if not isinstance(limit, dict):
             number = int(limit)
-            out[name] = number if number else {}
+            if number:
+                out[name] = number
+                continue
+            limit = {}
+        if json_quirks:
+            out[name] = {k: int(limit[k]) for k in ("soft", "hard") if limit.get(k) not in (None, 0, "0")}
+        else:  # compose's YAML prints both, zeros included
+            out[name] = {k: int(limit.get(k) or 0) for k in ("soft", "hard")}
     return out
+
+
+def _ulimits_yaml(value, path):
+    try:
+        return _ulimits(value, json_quirks=False)
+    except (TypeError, ValueError):
+        raise RenderError(path, "a ulimit is a number or a mapping of soft and hard numbers") from None
 
 
 def cpus(value: Any, path: tuple) -> float:
@@ -182,6 +194,8 @@ def render_service(service: dict, path: tuple, json_quirks: bool = True) -> dict
         handler = _SERVICE.get(key)
         if key == "blkio_config" and not json_quirks:
             handler = _blkio_yaml
+        if key == "ulimits" and not json_quirks:
+            handler = _ulimits_yaml
         out[key] = handler(value, path + (key,)) if handler else value
     if json_quirks:  # JSON always has them; YAML leaves them out when unset
         out.setdefault("command", None)
