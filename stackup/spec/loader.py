@@ -36,6 +36,8 @@ class Loader:
     warnings: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    # documents parsed early (to find the project name), used once by the load itself
+    parsed: dict[str, list] = field(default_factory=dict)
 
     # -- reading ------------------------------------------------------------------
 
@@ -58,6 +60,18 @@ class Loader:
         self.texts[filename] = text
         return text
 
+    def parse(self, filename: str, *, keep: bool = False) -> list:
+        """The YAML documents of a file; `keep` lets the next load_file reuse them."""
+        if filename in self.parsed:
+            documents = self.parsed[filename]
+            if not keep:
+                del self.parsed[filename]
+            return documents
+        documents = load_documents(self.read(filename), self.display(filename))
+        if keep:
+            self.parsed[filename] = documents
+        return documents
+
     def abort(self, message: str, path: tuple = (), **kw):
         self.problems.add(message, path, **kw)
         raise LoadAbort()
@@ -76,10 +90,9 @@ class Loader:
     def load_file(self, filename: str, working_dir: str, environ: dict[str, str], model: dict,
                   *, included: list[str], resource_dir: str, extends: bool = True, include: bool = True,
                   validate: bool = True, tracker: list | None = None):
-        text = self.read(filename)
         name = self.display(filename)
         try:
-            documents = load_documents(text, name)
+            documents = self.parse(filename)
         except YamlError as exc:
             self.abort(str(exc))
         resets: list[tuple[str, ...]] = []

@@ -15,7 +15,7 @@ from stackup.spec.interpolation import InterpolationError, substitute
 from stackup.spec.loader import Loader, LoadAbort
 from stackup.spec.options import LoadOptions
 from stackup.spec.problems import Problems
-from stackup.spec.yamlpos import YamlError, load_documents
+from stackup.spec.yamlpos import YamlError
 
 
 @dataclass
@@ -185,9 +185,8 @@ def _project_name(options: LoadOptions, found: discovery.Discovered, loader: Loa
         return given
     from_files = ""
     for filename in found.files:
-        text = loader.read(filename)
         try:
-            documents = load_documents(text, loader.display(filename))
+            documents = loader.parse(filename, keep=True)
         except YamlError:
             continue  # reported with its position when the file is loaded
         for document in documents:
