@@ -85,6 +85,9 @@ def _index(node: Any, path: tuple, index: dict) -> None:
             sub = path + (str(i),)
             pos = node.ipos[i] if i < len(node.ipos) else None
             index[sub] = (pos, pos)
+            if isinstance(value, str) and value:
+                # `depends_on: [db]` is normalized to `depends_on: {db: ...}`: find `db` by name too
+                index.setdefault(path + (value.split(":")[0],), (pos, pos))
             _index(value, sub, index)
 
 
