@@ -143,9 +143,13 @@ class Document(NamedTuple):
     override_paths: list[tuple[str, ...]]
 
 
+MAX_NODES = 200_000  # aliases can make a small text huge ("billion laughs"): stop well before
+
+
 class _Builder:
     def __init__(self, filename: str):
         self.filename = filename
+        self.built = 0
         self.resets: list[tuple[str, ...]] = []
         self.overrides: list[tuple[str, ...]] = []
         self.active: set[int] = set()
@@ -155,6 +159,9 @@ class _Builder:
         return Pos(self.filename, mark.line + 1, mark.column + 1)
 
     def build(self, node, path: tuple[str, ...]) -> Any:
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise YamlError(f"{self.pos(node)}: the document expands to too many nodes (aliases used recursively?)")
         tag = node.tag
         if tag == RESET_TAG:
             self.resets.append(path)

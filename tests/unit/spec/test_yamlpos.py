@@ -47,3 +47,11 @@ def test_duplicate_keys_and_bad_yaml_name_the_place():
 def test_multiple_documents():
     docs = load_documents("a: 1\n---\nb: 2\n", "f.yaml")
     assert [d.value for d in docs] == [{"a": 1}, {"b": 2}]
+
+
+def test_alias_bombs_are_refused():
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 8):
+        text += f"l{i}: &l{i} [" + ", ".join([f"*{'a' if i == 1 else f'l{i - 1}'}"] * 10) + "]\n"
+    with pytest.raises(YamlError, match="too many nodes"):
+        load(text)
