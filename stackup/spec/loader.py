@@ -300,7 +300,7 @@ class Loader:
                 if name in existing:
                     if existing[name] == value:
                         continue
-                    self.abort(f"{key}.{name} conflicts with imported resource", (key, name))
+                    self.abort("also defined, differently, by an included file (define it in one place)", (key, name))
                 existing[name] = value
             target[key] = existing
 
