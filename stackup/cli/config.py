@@ -55,7 +55,7 @@ def config(
                 print(name)
         return 0
     if fmt == "json":
-        print(json.dumps(data, indent=2))
+        print(go_json(dict(sorted(data.items()))))  # compose's JSON sorts the top level
     else:
         import yaml
 
@@ -77,6 +77,15 @@ def _dumper(yaml):
 
     Dumper.add_representer(str, text)
     return Dumper
+
+
+def go_json(data) -> str:
+    """JSON as Go's encoder writes it: UTF-8 as is, and <, >, & escaped."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
 
 
 def _image(project: str, name: str, service: dict) -> str:

@@ -205,8 +205,10 @@ def resolve_env_files(model: dict, environ: dict[str, str], problems: Problems) 
             for key, value in env.items():
                 merged[key] = value
             env = merged
-        if env or "environment" in service:
+        if env:
             service["environment"] = env
+        else:
+            service.pop("environment", None)  # an empty mapping is not printed
         label_files = service.pop("label_file", None) or []
         if label_files:
             labels: dict[str, Any] = {}

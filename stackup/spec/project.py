@@ -165,8 +165,8 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
         used = {m for s in model["services"].values() for m in (s.get("models") or {})}
         model["models"] = {k: v for k, v in models.items() if k in used}
     try:
-        rendered = render.render(model)
-        yaml_model = render.render(model, json_quirks=False)
+        rendered = render.arrange(render.render(model))
+        yaml_model = render.arrange(render.render(model, json_quirks=False))
     except render.RenderError as exc:
         loader.abort(str(exc), exc.path)
     return Project(name=name, working_dir=found.working_dir, config_files=files, model=rendered,

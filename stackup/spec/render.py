@@ -200,6 +200,12 @@ def render_service(service: dict, path: tuple, json_quirks: bool = True) -> dict
     if json_quirks:  # JSON always has them; YAML leaves them out when unset
         out.setdefault("command", None)
         out.setdefault("entrypoint", None)
+        if isinstance(out.get("deploy"), dict):
+            out["deploy"].setdefault("resources", {})
+            out["deploy"].setdefault("placement", {})
+        for watch in (out.get("develop") or {}).get("watch") or []:
+            if isinstance(watch, dict):
+                watch.setdefault("exec", {"command": None})
     return out
 
 
@@ -510,4 +516,107 @@ def render(model: dict, json_quirks: bool = True) -> dict:
     for key, value in model.items():
         if key.startswith("x-"):
             out[key] = value
+    return out
+
+
+# -- key order, as compose prints (Go struct order; maps sorted by key) ---------------
+
+_ORDER = {
+    "service": "name profiles annotations attach build develop blkio_config cap_add cap_drop cgroup_parent cgroup "
+               "cpu_count cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpus cpuset cpu_shares "
+               "command configs container_name credential_spec depends_on deploy device_cgroup_rules devices dns "
+               "dns_opt dns_search dockerfile domainname entrypoint provider environment env_file expose extends "
+               "external_links extra_hosts group_add gpus hostname healthcheck image init ipc isolation labels "
+               "label_file links logging mem_limit mem_reservation memswap_limit mem_swappiness mac_address models "
+               "network_mode networks oom_kill_disable oom_score_adj pid pids_limit platform ports privileged "
+               "pull_policy read_only restart runtime scale secrets security_opt shm_size stdin_open "
+               "stop_grace_period stop_signal storage_opt sysctls tmpfs tty ulimits use_api_socket user "
+               "userns_mode uts volumes volumes_from working_dir post_start pre_stop",
+    "port": "name mode host_ip target published protocol app_protocol",
+    "volume": "type source target read_only consistency bind volume tmpfs image",
+    "build": "context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels cache_from cache_to "
+             "no_cache additional_contexts pull extra_hosts isolation network target secrets shm_size tags ulimits "
+             "platforms privileged",
+    "healthcheck": "test timeout interval retries start_period start_interval disable",
+    "deploy": "mode replicas labels update_config rollback_config resources restart_policy placement endpoint_mode",
+    "dependency": "condition restart required",
+    "mount": "source target uid gid mode",
+    "network": "name driver driver_opts ipam external internal attachable labels enable_ipv4 enable_ipv6",
+    "top_volume": "name driver driver_opts external labels",
+    "file_object": "name file environment content external labels driver driver_opts template_driver",
+    "top": "name services networks volumes secrets configs models",
+    "placement": "constraints preferences max_replicas_per_node",
+    "watch": "path action target exec include ignore initial_sync",
+    "ipam_config": "subnet gateway ip_range aux_addresses",
+}
+_ORDER_INDEX = {kind: {key: i for i, key in enumerate(keys.split())} for kind, keys in _ORDER.items()}
+_SORTED_MAPS = {"environment", "labels", "annotations", "sysctls", "storage_opt", "args", "ulimits",
+                "driver_opts", "options", "aux_addresses", "additional_contexts"}
+
+
+def _ordered(mapping: dict, kind: str) -> dict:
+    index = _ORDER_INDEX[kind]
+    last = len(index)
+    keys = sorted(mapping, key=lambda k: (index.get(k, last), k if k not in index else ""))
+    return {k: mapping[k] for k in keys}
+
+
+def _sorted_maps(mapping: dict) -> dict:
+    return {k: (dict(sorted(v.items())) if k in _SORTED_MAPS and isinstance(v, dict) else v)
+            for k, v in mapping.items()}
+
+
+def arrange_service(service: dict) -> dict:
+    out = _sorted_maps(_ordered(service, "service"))
+    for key, kind in (("build", "build"), ("healthcheck", "healthcheck"), ("deploy", "deploy")):
+        if isinstance(out.get(key), dict):
+            out[key] = _sorted_maps(_ordered(out[key], kind))
+    deploy = out.get("deploy")
+    if isinstance(deploy, dict) and isinstance(deploy.get("placement"), dict):
+        deploy["placement"] = _ordered(deploy["placement"], "placement")
+    logging = out.get("logging")
+    if isinstance(logging, dict) and isinstance(logging.get("options"), dict):
+        logging["options"] = dict(sorted(logging["options"].items()))
+    provider = out.get("provider")
+    if isinstance(provider, dict) and isinstance(provider.get("options"), dict):
+        provider["options"] = dict(sorted(provider["options"].items()))
+    develop = out.get("develop")
+    if isinstance(develop, dict) and isinstance(develop.get("watch"), list):
+        develop["watch"] = [_ordered(w, "watch") if isinstance(w, dict) else w for w in develop["watch"]]
+    for key, kind in (("ports", "port"), ("volumes", "volume"), ("secrets", "mount"), ("configs", "mount")):
+        if isinstance(out.get(key), list):
+            out[key] = [_ordered(v, kind) if isinstance(v, dict) else v for v in out[key]]
+    if isinstance(out.get("depends_on"), dict):
+        out["depends_on"] = {n: _ordered(d, "dependency") if isinstance(d, dict) else d
+                             for n, d in sorted(out["depends_on"].items())}
+    if isinstance(out.get("networks"), dict):
+        out["networks"] = dict(sorted(out["networks"].items()))
+    return out
+
+
+def _deep_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_deep_sorted(v) for v in value]
+    return value
+
+
+def arrange(model: dict) -> dict:
+    """The same model with keys in the order compose prints them."""
+    out = _ordered(model, "top")
+    for key in [k for k in out if k.startswith("x-")]:
+        out[key] = _deep_sorted(out[key])  # extensions are plain maps to compose: sorted
+    if isinstance(out.get("services"), dict):
+        out["services"] = {n: arrange_service(s) if isinstance(s, dict) else s
+                           for n, s in sorted(out["services"].items())}
+    for key, kind in (("networks", "network"), ("volumes", "top_volume"), ("secrets", "file_object"),
+                      ("configs", "file_object")):
+        if isinstance(out.get(key), dict):
+            out[key] = {n: _sorted_maps(_ordered(r, kind)) if isinstance(r, dict) else r
+                        for n, r in sorted(out[key].items())}
+    for network in (out.get("networks") or {}).values():
+        ipam = network.get("ipam") if isinstance(network, dict) else None
+        if isinstance(ipam, dict) and isinstance(ipam.get("config"), list):
+            ipam["config"] = [_ordered(c, "ipam_config") if isinstance(c, dict) else c for c in ipam["config"]]
     return out
