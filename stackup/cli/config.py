@@ -59,7 +59,7 @@ def config(
     else:
         import yaml
 
-        print(yaml.dump(_drop_nulls(data), Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
+        print(yaml.dump(data, Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
                         allow_unicode=True), end="")
     return 0
 
@@ -90,13 +90,3 @@ def go_json(data) -> str:
 
 def _image(project: str, name: str, service: dict) -> str:
     return service.get("image") or f"{project}-{name}"
-
-
-def _drop_nulls(value):
-    """YAML output leaves out what compose's YAML leaves out (nulls outside mappings of names)."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items()
-                if not (v is None and k in ("command", "entrypoint"))}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value

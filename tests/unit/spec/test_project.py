@@ -153,3 +153,13 @@ def test_invalid_names_are_rejected(tmp_path):
     write(tmp_path, "compose.yaml", "services:\n  'bad name':\n    image: a\n")
     with pytest.raises(UserError, match="is not a valid name"):
         load(tmp_path)
+
+
+def test_cli_global_options_are_accepted(tmp_path):
+    from stackup.cli.options import GlobalOptions
+
+    write(tmp_path, "stack.yaml", "services:\n  web:\n    image: a\n  dbg:\n    image: b\n    profiles: [debug]\n")
+    options = GlobalOptions(files=[str(tmp_path / "stack.yaml")], project_name="given",
+                            project_directory=tmp_path, profiles=["debug"])
+    project = load_project(options, {})
+    assert project.name == "given" and sorted(project.services) == ["dbg", "web"]
