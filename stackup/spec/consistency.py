@@ -81,6 +81,8 @@ def check(model: dict, disabled: dict, problems: Problems) -> None:
         replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
         if scale is not None and replicas is not None and scale != replicas:
             problems.add("can't set distinct values on 'scale' and 'deploy.replicas'", at + ("scale",))
+        elif scale is not None and isinstance(s.get("deploy"), dict):
+            s["deploy"]["replicas"] = scale  # as compose: scale is the replica count
         if isinstance(scale, int) and scale < 0:
             problems.add("must be greater than or equal to 0", at + ("scale",))
         if isinstance(replicas, int) and replicas < 0:
