@@ -128,6 +128,12 @@ class Loader:
                 model = merge.enforce_unicity(model)
             except merge.MergeError as exc:
                 self.abort(str(exc), exc.path)
+            if validate and self.validate is not None:
+                from stackup.spec.shape import check_merged_lists
+                for issue in check_merged_lists(model):
+                    self.problems.add(issue.message, issue.path)
+                if self.problems:
+                    raise LoadAbort()
             if "version" in model:
                 self.warnings.append(f"{name}: the attribute `version` is obsolete, it will be ignored, "
                                      "please remove it to avoid potential confusion")

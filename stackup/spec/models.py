@@ -11,15 +11,29 @@ from typing import Any, Literal, Optional, Union
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
+                      field_validator, model_validator)
 
 from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
 
 UNSUPPORTED = {"x-stackup-unsupported": True}
 
+def _unique(items: list) -> list:
+    seen = []
+    for index, item in enumerate(items):
+        if item in seen:
+            raise ValueError(f"\"{item}\" is listed twice (items {seen.index(item)} and {index})")
+        seen.append(item)
+    return items
+
+
+_UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+# lists compose requires to hold each item once (`uniqueItems` in its schema)
+UniqueStrings = Annotated[list[str], AfterValidator(_unique), _UNIQUE]
+
 Scalar = Union[str, int, float, bool, None]
 Key = Annotated[str, StringConstraints(pattern=r".+")]
-ListOrDict = Union[dict[Key, Scalar], list[str]]
+ListOrDict = Union[dict[Key, Scalar], UniqueStrings]
 StringOrList = Union[str, list[str]]
 IntOrStr = Union[int, str]
 NumOrStr = Union[int, float, str]
@@ -67,12 +81,12 @@ class Build(Strict):
     context: Optional[str] = None
     dockerfile: Optional[str] = None
     dockerfile_inline: Optional[str] = None
-    entitlements: Optional[list[str]] = None
+    entitlements: Optional[UniqueStrings] = None
     args: Optional[ListOrDict] = None
     ssh: Optional[ListOrDict] = None
     labels: Optional[ListOrDict] = None
-    cache_from: Optional[list[str]] = None
-    cache_to: Optional[list[str]] = None
+    cache_from: Optional[UniqueStrings] = None
+    cache_to: Optional[UniqueStrings] = None
     no_cache: Optional[BoolOrStr] = None
     no_cache_filter: Optional[StringOrList] = None
     additional_contexts: Optional[ListOrDict] = None
@@ -82,13 +96,13 @@ class Build(Strict):
     pull: Optional[BoolOrStr] = None
     target: Optional[str] = None
     shm_size: Optional[IntOrStr] = None
-    extra_hosts: Optional[Union[list[str], dict[str, Union[str, list[str]]]]] = None
+    extra_hosts: Optional[Union[UniqueStrings, dict[str, Union[str, list[str]]]]] = None
     isolation: Optional[str] = None
     privileged: Optional[BoolOrStr] = None
     secrets: Optional[list[Union[str, BuildSecret]]] = None
-    tags: Optional[list[str]] = None
+    tags: Optional[UniqueStrings] = None
     ulimits: Optional[dict[str, Union[IntOrStr, Ulimit]]] = None
-    platforms: Optional[list[str]] = None
+    platforms: Optional[UniqueStrings] = None
 
 
 class DependsOnEntry(Strict):
@@ -109,9 +123,9 @@ class Healthcheck(Strict):
 
 
 class DeviceRequest(Strict):
-    capabilities: Optional[list[str]] = None
+    capabilities: Optional[UniqueStrings] = None
     count: Optional[IntOrStr] = None
-    device_ids: Optional[list[str]] = None
+    device_ids: Optional[UniqueStrings] = None
     driver: Optional[str] = None
     options: Optional[ListOrDict] = None
 
@@ -143,7 +157,7 @@ class UpdateConfig(Strict):
 
 
 class Placement(Strict):
-    constraints: Optional[list[str]] = None
+    constraints: Optional[UniqueStrings] = None
     preferences: Optional[list[dict[str, str]]] = None
     max_replicas_per_node: Optional[IntOrStr] = None
 
@@ -239,10 +253,10 @@ class Logging(Strict):
 
 
 class ServiceNetwork(Strict):
-    aliases: Optional[list[str]] = None
+    aliases: Optional[UniqueStrings] = None
     ipv4_address: Optional[str] = None
     ipv6_address: Optional[str] = None
-    link_local_ips: Optional[list[str]] = None
+    link_local_ips: Optional[UniqueStrings] = None
     mac_address: Optional[str] = None
     driver_opts: Optional[dict[str, Union[str, int, float]]] = None
     priority: Optional[int] = None
@@ -343,7 +357,7 @@ class ServiceModel(Strict):
     environment: Optional[ListOrDict] = None
     env_file: Optional[Union[str, list[Union[str, EnvFileEntry]]]] = None
     ports: Optional[list[Annotated[Union[int, str, PortLong], BeforeValidator(_check_port)]]] = None
-    expose: Optional[list[IntOrStr]] = None
+    expose: Optional[Annotated[list[IntOrStr], AfterValidator(_unique), _UNIQUE]] = None
     volumes: Optional[list[Union[str, VolumeLong]]] = None
     tmpfs: Optional[StringOrList] = None
     networks: Optional[Union[list[str], dict[str, Optional[ServiceNetwork]]]] = None
@@ -362,9 +376,9 @@ class ServiceModel(Strict):
     init: Optional[BoolOrStr] = None
     read_only: Optional[BoolOrStr] = None
     privileged: Optional[BoolOrStr] = None
-    cap_add: Optional[list[str]] = None
-    cap_drop: Optional[list[str]] = None
-    security_opt: Optional[list[str]] = None
+    cap_add: Optional[UniqueStrings] = None
+    cap_drop: Optional[UniqueStrings] = None
+    security_opt: Optional[UniqueStrings] = None
     ulimits: Optional[dict[str, Union[IntOrStr, Ulimit]]] = None
     sysctls: Optional[ListOrDict] = None
     mem_limit: Optional[IntOrStr] = None
@@ -375,8 +389,8 @@ class ServiceModel(Strict):
     shm_size: Optional[IntOrStr] = None
     deploy: Optional[Deploy] = None
     scale: Optional[IntOrStr] = None
-    profiles: Optional[list[str]] = None
-    extra_hosts: Optional[Union[list[str], dict[str, Union[str, list[str]]]]] = None
+    profiles: Optional[UniqueStrings] = None
+    extra_hosts: Optional[Union[UniqueStrings, dict[str, Union[str, list[str]]]]] = None
     dns: Optional[StringOrList] = None
     dns_search: Optional[StringOrList] = None
     tty: Optional[BoolOrStr] = None
@@ -386,12 +400,12 @@ class ServiceModel(Strict):
     platform: Optional[str] = None
     secrets: Optional[list[Union[str, Mount]]] = None
     configs: Optional[list[Union[str, Mount]]] = None
-    volumes_from: Optional[list[str]] = None
-    links: Optional[list[str]] = None
+    volumes_from: Optional[UniqueStrings] = None
+    links: Optional[UniqueStrings] = None
     ipc: Optional[str] = None
     pid: Optional[str] = None
     devices: Optional[list[Union[str, DeviceLong]]] = None
-    group_add: Optional[list[IntOrStr]] = None
+    group_add: Optional[Annotated[list[IntOrStr], AfterValidator(_unique), _UNIQUE]] = None
     extends: Optional[Union[str, ExtendsLong]] = None
     label_file: Optional[StringOrList] = None
     # compose knows these; stackup accepts them in `config` but cannot run them yet
@@ -409,9 +423,9 @@ class ServiceModel(Strict):
     cpuset: Optional[str] = _unsupported()
     credential_spec: Optional[CredentialSpec] = _unsupported()
     develop: Optional[Develop] = _unsupported()
-    device_cgroup_rules: Optional[list[str]] = _unsupported()
-    dns_opt: Optional[list[str]] = _unsupported()
-    external_links: Optional[list[str]] = _unsupported()
+    device_cgroup_rules: Optional[UniqueStrings] = _unsupported()
+    dns_opt: Optional[UniqueStrings] = _unsupported()
+    external_links: Optional[UniqueStrings] = _unsupported()
     gpus: Optional[Union[Literal["all"], list[DeviceRequest]]] = _unsupported()
     isolation: Optional[str] = _unsupported()
     mac_address: Optional[str] = _unsupported()

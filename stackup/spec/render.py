@@ -95,23 +95,31 @@ def file_mode(value: Any, path: tuple) -> str:
 
 
 def extra_hosts(value: Any, path: tuple = ()) -> list[str]:
+    """Sorted `host=ip` entries, as compose's HostsList prints them (`,` separates several IPs)."""
+    hosts: dict[str, list[str]] = {}
     if isinstance(value, dict):
-        out = []
         for host, ips in value.items():
-            for ip in (ips if isinstance(ips, list) else [ips]):
-                out.append(f"{host}={go_str(ip)}")
-        return sorted(out)
+            ips = ips if isinstance(ips, list) else ["" if ips is None else ips]
+            hosts[str(host)] = [go_str(ip) for ip in ips]
+    else:
+        for item in value or []:
+            text = go_str(item)
+            for sep in ("=", ":"):
+                host, found, ip = text.partition(sep)
+                if found:
+                    hosts.setdefault(host, []).extend(ip.split(","))
+                    break
+            else:
+                raise RenderError(path, f"invalid extra host \"{text}\": missing the IP (host=ip or host:ip)")
     out = []
-    for item in value or []:
-        text = str(item)
-        if "=" in text:
-            out.append(text)
-        elif ":" in text:
-            host, _, ip = text.partition(":")
+    for host, ips in hosts.items():
+        if not host or ":" in host or "=" in host:
+            raise RenderError(path, f"bad host name '{host}' in extra_hosts")
+        for ip in ips:
+            if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]":
+                ip = ip[1:-1]
             out.append(f"{host}={ip}")
-        else:
-            raise RenderError(path, f"invalid extra host \"{text}\": missing the IP (host=ip or host:ip)")
-    return out
+    return sorted(out)
 
 
 def ulimits(value: Any, path: tuple = ()) -> dict:

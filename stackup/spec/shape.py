@@ -112,6 +112,8 @@ class Validator:
         elif isinstance(value, list) and "items" in node:
             for index, item in enumerate(value):
                 issues += self.check(item, node["items"], path + (str(index),))
+            if node.get("uniqueItems"):
+                issues += duplicates(value, path)
         return issues
 
     def mapping(self, value: dict, node: dict, path: tuple) -> list[Issue]:
@@ -208,6 +210,37 @@ class Validator:
         elif isinstance(value, list) and "items" in node:
             for item in value:
                 self.drop_unset(item, node["items"])
+
+
+def duplicates(items: list, path: tuple) -> list[Issue]:
+    """Items listed twice (compose requires these lists to hold each item once)."""
+    seen: dict[str, int] = {}
+    issues = []
+    for index, item in enumerate(items):
+        key = json.dumps(item, sort_keys=True, default=str)
+        if key in seen:
+            issues.append(Issue(path + (str(index),),
+                                f"{_show(item)} is listed twice (items {seen[key]} and {index})"))
+        else:
+            seen[key] = index
+    return issues
+
+
+def check_merged_lists(model: dict) -> list[Issue]:
+    """After files are merged, lists compose keeps as they are must still hold each item once."""
+    issues: list[Issue] = []
+    for name, service in (model.get("services") or {}).items():
+        if not isinstance(service, dict):
+            continue
+        for key in ("security_opt", "volumes_from", "external_links", "group_add", "device_cgroup_rules"):
+            if isinstance(service.get(key), list):
+                issues += duplicates(service[key], ("services", name, key))
+        build = service.get("build")
+        if isinstance(build, dict):
+            for key in ("platforms", "cache_from", "cache_to", "entitlements"):
+                if isinstance(build.get(key), list):
+                    issues += duplicates(build[key], ("services", name, "build", key))
+    return issues
 
 
 def _pattern_path(path: tuple) -> tuple:

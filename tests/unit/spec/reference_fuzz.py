@@ -102,6 +102,14 @@ for it in range(int(sys.argv[2])):
         d = Path(tmp) / "proj"; d.mkdir()
         (d / "compose.yaml").write_text(yaml.safe_dump(model))
         (d / "sec.txt").write_text("x")
+        files = []
+        if rng.random() < 0.6:  # an override file: exercises compose's merge rules
+            over = {"services": {n: {k: rng.choice(POOLS[k]) for k in rng.sample(sorted(POOLS), rng.randint(1, 5))}
+                                 for n in rng.sample(names, rng.randint(1, len(names)))}}
+            for sv in over["services"].values():
+                sv.pop("container_name", None)
+                sv.pop("network_mode", None)
+            (d / "compose.override.yaml").write_text(yaml.safe_dump(over))
         env = {"HOME": "/home/conformance", "PATH": "/usr/bin:/bin"}
         prof = rng.choice([[], ["p1"], ["*"]])
         args = sum((["--profile", x] for x in prof), [])
