@@ -84,6 +84,8 @@ def service(names, i):
         dep = rng.choice(others)
         if dep < names[i]:
             s["depends_on"] = rng.choice([[dep], {dep: {"condition": "service_started"}}])
+    if i and rng.random() < 0.3:  # extends an earlier service of the same file
+        s["extends"] = rng.choice([names[rng.randrange(i)], {"service": names[rng.randrange(i)]}])
     if "container_name" in s:
         s.pop("scale", None); s.get("deploy", {}).pop("replicas", None)
     return s
@@ -125,6 +127,8 @@ for it in range(int(sys.argv[2])):
                 bad += 1
                 print("== REJECT MISMATCH", "ref:", r.stderr.strip().splitlines()[-1:] , "mine:", merr)
                 print(yaml.safe_dump(model))
+                if files or (d / "compose.override.yaml").exists():
+                    print("override:\n" + (d / "compose.override.yaml").read_text())
             continue
         ref = c.clean(json.loads(r.stdout)); mine = c.clean(mine); compared += 1
         if ref != mine:
@@ -133,4 +137,6 @@ for it in range(int(sys.argv[2])):
             a = json.dumps(ref, indent=1, sort_keys=True).splitlines(); b = json.dumps(mine, indent=1, sort_keys=True).splitlines()
             print("== DIFF\n" + "\n".join(list(difflib.unified_diff(a, b, lineterm="", n=1))[2:30]))
             print(yaml.safe_dump(model))
+            if (d / "compose.override.yaml").exists():
+                print("override:\n" + (d / "compose.override.yaml").read_text())
 print("bad", bad, "compared", compared)
