@@ -278,6 +278,10 @@ def load_documents(text: str, filename: str) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
         problem = exc.problem or exc.context or "invalid YAML"
+        if mark is not None and "\t" in problem + _char_at(text, mark.line, mark.column) and "tab" not in problem:
+            problem += " (a tab: YAML indents with spaces only)"
+        elif mark is not None and "tab" in problem:
+            problem += " (YAML indents with spaces only)"
         raise YamlError(f"{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(f"{filename}: {str(exc).splitlines()[0]}") from None
@@ -287,6 +291,13 @@ def load_documents(text: str, filename: str) -> list[Document]:
         if loader is not None:
             loader.dispose()
     return documents
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    if 0 <= line < len(lines) and 0 <= column < len(lines[line]):
+        return lines[line][column]
+    return ""
 
 
 def position_of(root: Any, path: tuple, *, key: bool = False) -> Pos | None:

@@ -55,3 +55,8 @@ def test_alias_bombs_are_refused():
         text += f"l{i}: &l{i} [" + ", ".join([f"*{'a' if i == 1 else f'l{i - 1}'}"] * 10) + "]\n"
     with pytest.raises(YamlError, match="too many nodes"):
         load(text)
+
+
+def test_tabs_get_a_hint():
+    with pytest.raises(YamlError, match=r"f.yaml:3:1: .*YAML indents with spaces only"):
+        load("services:\n  web:\n\timage: x\n")
