@@ -70,3 +70,12 @@ def test_structurally_invalid_case_files_fail_the_schema(case):
         for document in load_documents(path.read_text(), path.name):
             errors += list(validator.iter_errors(json.loads(json.dumps(document.value))))
     assert errors
+
+
+@pytest.mark.parametrize("sample", sorted((ROOT / "samples").glob("*/compose.yaml")), ids=lambda p: p.parent.name)
+def test_samples_pass_the_schema_and_load(sample):
+    from stackup.spec import LoadOptions, load_project
+
+    document = load_documents(sample.read_text(), sample.name)[0].value
+    assert not [e.message for e in _validator().iter_errors(json.loads(json.dumps(document)))]
+    assert load_project(LoadOptions(files=[str(sample)]), {}).services
