@@ -9,7 +9,6 @@ user's attribute path, and `unknown attribute` errors suggest the closest valid 
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from functools import lru_cache
@@ -136,6 +135,8 @@ class Validator:
                     f"\"{key}\" is not a valid name: use letters, digits, '.', '_' and '-'"
                 issues.append(Issue(path + (key,), text, key=True))
             elif extra is False:
+                import difflib
+
                 close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
                 hint = f" (did you mean \"{close[0]}\"?)" if close else ""
                 issues.append(Issue(path + (key,), f"unknown attribute \"{key}\"{hint}", key=True))
