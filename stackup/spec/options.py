@@ -18,6 +18,8 @@ class LoadOptions:
     consistency: bool = True                             # False: --no-consistency
     services: list[str] = field(default_factory=list)    # only these and their dependencies;
                                                          # their profiles are enabled
+    enable_services: list[str] = field(default_factory=list)  # enable their profiles, keep all
+                                                              # (`up web` when web has a profile)
 
     @classmethod
     def from_global(cls, options, **extra) -> "LoadOptions":

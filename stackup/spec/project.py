@@ -150,7 +150,7 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
         profiles = [p.strip() for p in environ["COMPOSE_PROFILES"].split(",") if p.strip()]
     models = model.pop("models", None)
     model.pop("include", None)
-    profiles += normalize.profiles_of(model, options.services, problems)
+    profiles += normalize.profiles_of(model, list(options.services) + list(options.enable_services), problems)
     problems.raise_if_any()
     disabled = normalize.apply_profiles(model, profiles)
     if options.consistency:

@@ -120,6 +120,7 @@ def test_selected_services_bring_their_dependencies_and_profiles(tmp_path):
           "  db:\n    image: b\n  other:\n    image: c\n  dbg:\n    image: d\n    profiles: [debug]\n")
     assert sorted(load(tmp_path, services=["web"]).to_dict()["services"]) == ["db", "web"]
     assert sorted(load(tmp_path, services=["dbg"]).to_dict()["services"]) == ["dbg"]
+    assert sorted(load(tmp_path, enable_services=["dbg"]).to_dict()["services"]) == ["db", "dbg", "other", "web"]
     with pytest.raises(UserError, match="no such service: nope"):
         load(tmp_path, services=["nope"])
 
