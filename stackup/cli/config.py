@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 def config(
     ctx: typer.Context,
-    service_names: list[str] = typer.Argument(None, metavar="[SERVICE]...",
+    service_names: list[str] = typer.Argument(None, metavar="SERVICE",
                                               help="Only these services (and their dependencies)"),
     fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
     services: bool = typer.Option(False, "--services", help="Print the service names, one per line"),
