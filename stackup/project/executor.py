@@ -110,6 +110,8 @@ class Failure:
 
     def lines(self) -> list[str]:
         lines = [f"{_resource(self.op, self.container)}: {self.op.describe()} failed: {self.error}"]
+        if self.op.kind in (Kind.PULL, Kind.BUILD) and self.op.service:
+            lines[0] = f"service {self.op.service}: {lines[0]}"  # the image is named, not its user
         name = self.container or self.op.subject
         lines += [f"  {name} | {line}" for line in self.log]
         return lines

@@ -130,7 +130,7 @@ def test_plan_images_holds_only_pulls_and_builds():
 def test_dependency_order_and_cycles():
     services = {"a": {"depends_on": {"b": {}}}, "b": {"depends_on": {"c": {}}}, "c": {}, "d": {}}
     assert dependency_order(services) == ["c", "d", "b", "a"]
-    with pytest.raises(UserError, match="dependency cycle between services: a, b"):
+    with pytest.raises(UserError, match="dependency cycle detected between services: a, b"):
         dependency_order({"a": {"depends_on": {"b": {}}}, "b": {"depends_on": {"a": {}}}})
     assert selection_closure(services, ["a"], no_deps=False) == {"a", "b", "c"}
     assert selection_closure(services, ["a"], no_deps=True) == {"a"}
@@ -186,3 +186,12 @@ def test_run_builds_a_one_off_request():
     assert with_ports.of_kind(Kind.CREATE)[0].request.config["ports"] == d["services"]["web"]["ports"]
     with pytest.raises(NotFoundError, match="no such service: nope"):
         plan_run(d, st.deployed(d), "nope", RunOptions(token="x"))
+
+
+def test_wait_ready_follows_the_healthy_wait_of_the_same_service():
+    d = st.webdemo()
+    plan = reconcile(d, st.empty(d), UpOptions(wait=True))
+    healthy = [op for op in plan.ops if op.kind is Kind.WAIT and op.condition == "healthy"]
+    ready = [op for op in plan.ops if op.kind is Kind.WAIT and op.condition == "ready" and op.service == "backend"]
+    assert len(healthy) == 1 and len(ready) == 1
+    assert healthy[0].id in ready[0].deps

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""`stackup up -d` / `down` on a 10-service chain and a 1-service stack, and a second
+`up` with nothing changed: medians of N runs (default 5), each in its own
+STACKUP_ROOT with a busybox image made on the machine.
+
+Where docker compose (a working `docker compose` with a daemon) or podman-compose is
+installed, the same stack files (with `docker.io/library/busybox`, which must then be
+present locally) run through them too and the ratios are printed; otherwise they are
+skipped with the reason.
+
+Run (as root): .venv/bin/python bench/project_up.py [--runs N]
+Targets (issue 6): up -d and down each at most half of docker compose's time; a
+no-change up under 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stackup.testing.stack import busybox_tar, free_port, stackup_command  # noqa: E402
+
+IMAGE = "stackup.local/busybox:latest"
+
+
+def chain_stack(image: str, port: int, count: int = 10) -> dict:
+    """svc0 <- svc1 <- ... <- svc9 (each depends on the previous one), one network, one
+    shared named volume, one published port (on the last service)."""
+    services = {}
+    for i in range(count):
+        service = {"image": image, "init": True, "command": ["sleep", "1000"],
+                   "networks": ["net"], "volumes": ["shared:/shared"]}
+        if i:
+            service["depends_on"] = [f"svc{i - 1}"]
+        if i == count - 1:
+            service["ports"] = [f"127.0.0.1:{port}:80"]
+        services[f"svc{i}"] = service
+    return {"name": "benchchain", "services": services, "networks": {"net": {}}, "volumes": {"shared": {}}}
+
+
+def single_stack(image: str) -> dict:
+    return {"name": "benchone",
+            "services": {"app": {"image": image, "init": True, "command": ["sleep", "1000"]}}}
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed
+
+
+def measure(tool: list[str], stack_file: Path, env: dict[str, str], runs: int) -> dict[str, float]:
+    """Medians of up -d, no-change up -d, and down, for one tool and one stack file."""
+    times: dict[str, list[float]] = {"up": [], "noop": [], "down": []}
+    base = tool + ["-f", str(stack_file)]
+    for _ in range(runs):
+        times["up"].append(timed(base + ["up", "-d"], env, stack_file.parent))
+        times["noop"].append(timed(base + ["up", "-d"], env, stack_file.parent))
+        times["down"].append(timed(base + ["down", "-v", "-t", "1"], env, stack_file.parent))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def other_tools() -> dict[str, list[str] | str]:
+    """Compose implementations to compare with: name -> command, or the skip reason."""
+    found: dict[str, list[str] | str] = {}
+    if shutil.which("docker"):
+        ok = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+        daemon = subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+        found["docker compose"] = (["docker", "compose"] if ok and daemon else
+                                   "docker has no compose plugin" if not ok else "no docker daemon")
+    else:
+        found["docker compose"] = "docker is not installed"
+    found["podman-compose"] = ["podman-compose"] if shutil.which("podman-compose") else "not installed"
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench/project_up.py needs root")
+    with tempfile.TemporaryDirectory(prefix="stackup-bench-") as tmp:
+        folder = Path(tmp)
+        env = dict(os.environ, STACKUP_ROOT=str(folder / "root"))
+        subprocess.run(stackup_command() + ["image", "import", str(busybox_tar(folder)), IMAGE,
+                                            "--change", 'CMD ["sh"]'], env=env, check=True,
+                       capture_output=True)
+        stacks = {"10-service chain": chain_stack(IMAGE, free_port()), "1 service": single_stack(IMAGE)}
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for name, stack in stacks.items():
+            path = folder / name.replace(" ", "-") / "compose.yaml"
+            path.parent.mkdir()
+            path.write_text(yaml.safe_dump(stack))
+            results[name] = {"stackup": measure(stackup_command() + ["--progress", "quiet"], path, env, args.runs)}
+            for tool, command in other_tools().items():
+                if isinstance(command, str):
+                    continue
+                other = dict(stack)
+                other["services"] = {k: dict(v, image="docker.io/library/busybox:latest")
+                                     for k, v in stack["services"].items()}
+                other_path = path.with_name("other.yaml")
+                other_path.write_text(yaml.safe_dump(other))
+                results[name][tool] = measure(command, other_path, dict(os.environ), args.runs)
+        print(f"median of {args.runs} runs (seconds)")
+        print(f"{'stack':<18} {'tool':<16} {'up -d':>8} {'no-change up':>13} {'down':>8}")
+        for name, by_tool in results.items():
+            for tool, m in by_tool.items():
+                print(f"{name:<18} {tool:<16} {m['up']:8.3f} {m['noop']:13.3f} {m['down']:8.3f}")
+            if len(by_tool) > 1:
+                ours = by_tool["stackup"]
+                for tool, m in by_tool.items():
+                    if tool != "stackup":
+                        print(f"{name:<18} {'ratio vs ' + tool:<16} {ours['up'] / m['up']:8.2f} "
+                              f"{ours['noop'] / m['noop']:13.2f} {ours['down'] / m['down']:8.2f}")
+        for tool, command in other_tools().items():
+            if isinstance(command, str):
+                print(f"{tool}: skipped ({command})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""`stackup exec SERVICE CMD...`: run a command in a running service container."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from stackup.errors import ConflictError, NotFoundError, UserError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("exec", help="Run a command in a running service container",
+                context_settings={"allow_interspersed_args": False})(exec_)
+
+
+def exec_(
+    ctx: typer.Context,
+    service: str = typer.Argument(..., help="Service"),
+    command: list[str] = typer.Argument(..., help="Command and arguments"),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background (not supported)"),
+    no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Don't allocate a TTY"),
+    interactive: bool = typer.Option(True, "-i", "--interactive", help="Keep stdin open"),
+    env: list[str] = typer.Option([], "-e", "--env", help="Set an environment variable"),
+    user: str = typer.Option(None, "-u", "--user", help="User"),
+    workdir: str = typer.Option(None, "-w", "--workdir", help="Working directory"),
+    index: int = typer.Option(1, "--index", help="Which container of the service"),
+    privileged: bool = typer.Option(False, "--privileged", help="Not supported"),
+) -> int:
+    from stackup.cli import compose_common as cc
+    from stackup.project.engine_adapter import Engine
+
+    if detach or privileged:
+        raise UserError("exec: -d and --privileged are not supported by stackup yet")
+    sess = cc.session(ctx, need_file=False)
+    states = [s for s in cc.project_states(sess, [service]) if Engine.observed(s).number == index]
+    if not states:
+        raise NotFoundError(f"service {service}: no container with index {index}")
+    state = states[0]
+    if state["status"] != "running":
+        raise ConflictError(f"service {service}: container {state['name']} is {state['status']}, not running")
+    return run_exec(sess, state["id"], list(command), env, user, workdir,
+                    tty=not no_tty and os.isatty(0) and os.isatty(1), interactive=interactive)
+
+
+def run_exec(sess, container_id: str, command: list[str], env: list[str], user: str | None,
+             workdir: str | None, tty: bool, interactive: bool) -> int:
+    from stackup.engine.runtime.container import StartError
+    from stackup.engine.runtime.exec import exec_in
+
+    items = []
+    for item in env:
+        if "=" in item:
+            items.append(item)
+        elif item in os.environ:
+            items.append(f"{item}={os.environ[item]}")
+    try:
+        return exec_in(sess.engine.runtime, container_id, command, items, user, workdir,
+                       tty=tty, interactive=interactive)
+    except StartError as exc:
+        print(f"stackup: {exc}", file=sys.stderr)
+        return exc.exit_code

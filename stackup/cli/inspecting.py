@@ -1,0 +1,209 @@
+"""top, port, images, stats, events and ls: looking at a stack's containers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from stackup.errors import NotFoundError, UserError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("top", help="Show the processes of the stack's containers")(top)
+    app.command("port", help="Print the public port of a port binding")(port)
+    app.command("images", help="List the images the stack's containers use")(images)
+    app.command("ls", help="List running projects")(ls)
+    app.command("stats", help="Show resource usage of the stack's containers")(stats)
+    app.command("events", help="Stream the stack's container events")(events)
+
+
+def _table(rows: list[tuple]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("   ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+
+
+def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services")) -> int:
+    from stackup.cli import compose_common as cc
+
+    sess = cc.session(ctx, need_file=False)
+    for state in cc.project_states(sess, list(services or []), running_only=True):
+        print(state["name"])
+        rows = [("UID", "PID", "PPID", "CMD")]
+        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.runtime.top(state["id"])]
+        _table(rows)
+        print()
+    return 0
+
+
+def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
+         private_port: int = typer.Argument(..., help="Container port"),
+         protocol: str = typer.Option("tcp", "--protocol", help="tcp or udp"),
+         index: int = typer.Option(1, "--index", help="Which container of the service")) -> int:
+    from stackup.cli import compose_common as cc
+    from stackup.project.engine_adapter import Engine
+
+    sess = cc.session(ctx, need_file=False)
+    states = [s for s in cc.project_states(sess, [service]) if Engine.observed(s).number == index]
+    if not states:
+        raise NotFoundError(f"service {service}: no container with index {index}")
+    for binding in (states[0].get("network") or {}).get("ports") or []:
+        if binding.get("container_port") == private_port and binding.get("protocol", "tcp") == protocol:
+            print(f"{binding.get('host_ip') or '0.0.0.0'}:{binding.get('host_port')}")
+            return 0
+    raise NotFoundError(f"service {service}: port {private_port}/{protocol} is not published")
+
+
+def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
+           quiet: bool = typer.Option(False, "-q", "--quiet", help="Only ids")) -> int:
+    from stackup.cli import compose_common as cc
+
+    sess = cc.session(ctx, need_file=False)
+    rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
+    for state in cc.project_states(sess, list(services or []), oneoff=None):
+        spec = state.get("spec") or {}
+        ref = spec.get("image", "")
+        image_id = spec.get("image_id", "")
+        if quiet:
+            print(image_id)
+            continue
+        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        size = ""
+        try:
+            size = f"{sess.engine.store.get(image_id).size / 1e6:.1f}MB"
+        except Exception:  # noqa: BLE001 - the image may have been removed since
+            size = "-"
+        rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12], size))
+    if not quiet:
+        _table(rows)
+    return 0
+
+
+def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help="Also stopped projects"),
+       quiet: bool = typer.Option(False, "-q", "--quiet", help="Only names"),
+       fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
+    from stackup.project import naming
+    from stackup.project.engine_adapter import Engine
+
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format {fmt!r}: expected table or json")
+    engine = Engine()
+    projects: dict[str, dict[str, Any]] = {}
+    for state in engine.container_states({}):
+        labels = (state.get("spec") or {}).get("labels") or {}
+        name = labels.get(naming.PROJECT)
+        if not name:
+            continue
+        entry = projects.setdefault(name, {"Name": name, "states": [], "ConfigFiles": labels.get(naming.CONFIG_FILES, "")})
+        entry["states"].append(state["status"])
+    rows = []
+    for name in sorted(projects):
+        counts: dict[str, int] = {}
+        for status in projects[name]["states"]:
+            counts[status] = counts.get(status, 0) + 1
+        if not all_ and not counts.get("running"):
+            continue
+        status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
+        rows.append({"Name": name, "Status": status, "ConfigFiles": projects[name]["ConfigFiles"]})
+    if quiet:
+        for row in rows:
+            print(row["Name"])
+    elif fmt == "json":
+        print(json.dumps(rows))
+    else:
+        _table([("NAME", "STATUS", "CONFIG FILES")] + [(r["Name"], r["Status"], r["ConfigFiles"]) for r in rows])
+    return 0
+
+
+def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
+          no_stream: bool = typer.Option(False, "--no-stream", help="One snapshot, then exit"),
+          fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
+    """CPU (sampled over half a second), memory and processes of each running container."""
+    import time
+
+    from stackup.cli import compose_common as cc
+    from stackup.project import usage
+
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format {fmt!r}: expected table or json")
+    sess = cc.session(ctx, need_file=False)
+    try:
+        while True:
+            states = cc.project_states(sess, list(services or []), oneoff=None, running_only=True)
+            before = {s["id"]: usage.sample(s["id"]) for s in states}
+            start = time.monotonic()
+            time.sleep(0.5)
+            elapsed = time.monotonic() - start
+            rows = []
+            for state in states:
+                after = usage.sample(state["id"])
+                limit = usage.human(after.memory_limit) if after.memory_limit else "unlimited"
+                rows.append({"ID": state["id"][:12], "Name": state["name"],
+                             "CPUPerc": f"{usage.cpu_percent(before[state['id']], after, elapsed):.2f}%",
+                             "MemUsage": f"{usage.human(after.memory)} / {limit}", "PIDs": str(after.pids)})
+            if fmt == "json":
+                for row in rows:
+                    print(json.dumps(row))
+            else:
+                _table([("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS")] +
+                       [(r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]) for r in rows])
+            sys.stdout.flush()
+            if no_stream:
+                return 0
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+
+
+def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
+           as_json: bool = typer.Option(False, "--json", help="One JSON object per line")) -> int:
+    """Container events of the project as they happen (create, start, pause, unpause,
+    die, destroy), found by watching the engine's state; until Ctrl-C."""
+    import time
+    from datetime import datetime, timezone
+
+    from stackup.cli import compose_common as cc
+    from stackup.project.engine_adapter import Engine
+
+    sess = cc.session(ctx, need_file=False)
+
+    def snapshot() -> dict[str, dict[str, Any]]:
+        return {s["id"]: s for s in cc.project_states(sess, list(services or []), oneoff=None)}
+
+    def emit(state: dict[str, Any], action: str) -> None:
+        c = Engine.observed(state)
+        now = datetime.now(timezone.utc).isoformat()
+        if as_json:
+            print(json.dumps({"time": now, "type": "container", "action": action, "id": state["id"],
+                              "service": c.service, "attributes": {"name": state["name"],
+                                                                   "image": state["spec"].get("image", "")}}))
+        else:
+            print(f"{now} container {action} {state['id']} (name={state['name']}, service={c.service})")
+        sys.stdout.flush()
+
+    transitions = {("created", "running"): "start", ("exited", "running"): "start",
+                   ("running", "paused"): "pause", ("paused", "running"): "unpause",
+                   ("running", "exited"): "die", ("paused", "exited"): "die",
+                   ("restarting", "running"): "restart", ("running", "restarting"): "die"}
+    seen = snapshot()
+    try:
+        while True:
+            time.sleep(0.25)
+            now = snapshot()
+            for cid, state in now.items():
+                old = seen.get(cid)
+                if old is None:
+                    emit(state, "create")
+                    if state["status"] == "running":
+                        emit(state, "start")
+                elif old["status"] != state["status"]:
+                    emit(state, transitions.get((old["status"], state["status"]), state["status"]))
+            for cid, state in seen.items():
+                if cid not in now:
+                    emit(state, "destroy")
+            seen = now
+    except KeyboardInterrupt:
+        return 0

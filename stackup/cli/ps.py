@@ -1,0 +1,87 @@
+"""`stackup ps`: the project's containers, their state (with health) and ports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from stackup.errors import UserError
+
+STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ps", help="List the stack's containers")(ps)
+
+
+def describe(state: dict[str, Any]) -> dict[str, Any]:
+    """One row of `ps` (also `--format json`), compose's field names."""
+    from stackup.project import health
+    from stackup.project.engine_adapter import Engine
+
+    c = Engine.observed(state)
+    spec = state.get("spec") or {}
+    status = c.status
+    text = status
+    if status == "exited":
+        text = f"exited ({c.exit_code if c.exit_code is not None else 0})"
+    check = health.Check.from_docker(spec.get("healthcheck"))
+    health_status = ""
+    if check is not None and c.running:
+        health_status = health.current_status(state).get("status") or health.STARTING
+        text += f" ({health_status})"
+    ports = []
+    for binding in ((state.get("network") or {}).get("ports") or []):
+        ip = binding.get("host_ip") or "0.0.0.0"
+        ports.append(f"{ip}:{binding.get('host_port')}->{binding.get('container_port')}/{binding.get('protocol', 'tcp')}")
+    return {"ID": state["id"][:12], "Name": state["name"], "Image": spec.get("image", ""),
+            "Command": " ".join(spec.get("argv") or []), "Service": c.service, "State": status,
+            "Health": health_status, "Status": text, "ExitCode": c.exit_code or 0,
+            "Publishers": ports, "Ports": ", ".join(ports), "Project": c.project}
+
+
+def ps(
+    ctx: typer.Context,
+    services: list[str] = typer.Argument(None, help="Services"),
+    all_: bool = typer.Option(False, "-a", "--all", help="Also stopped containers (and one-offs)"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only ids"),
+    list_services: bool = typer.Option(False, "--services", help="Only service names"),
+    status: list[str] = typer.Option([], "--status", help="Filter by state (repeatable)"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> int:
+    from stackup.cli import compose_common as cc
+
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format {fmt!r}: expected table or json")
+    for s in status:
+        if s not in STATUSES:
+            raise UserError(f"--status {s!r}: expected one of {', '.join(STATUSES)}")
+    sess = cc.session(ctx, need_file=False)
+    states = cc.project_states(sess, list(services or []), oneoff=None if all_ else False)
+    rows = [describe(s) for s in states]
+    if status:
+        rows = [r for r in rows if r["State"] in status]
+    elif not all_:
+        rows = [r for r in rows if r["State"] in ("running", "paused", "restarting")]
+    if list_services:
+        for name in sorted({r["Service"] for r in rows}):
+            print(name)
+        return 0
+    if quiet:
+        for state, row in zip(states, rows):
+            print(row["ID"])
+        return 0
+    if fmt == "json":
+        print(json.dumps(rows))
+        return 0
+    table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS")]
+    for r in rows:
+        command = r["Command"] if len(r["Command"]) <= 30 else r["Command"][:27] + "..."
+        table.append((r["Name"], r["Image"], json.dumps(command), r["Service"], r["Status"], r["Ports"]))
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        sys.stdout.write("   ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+    return 0

@@ -1,0 +1,133 @@
+"""`stackup run SERVICE [CMD...]`: a one-off container of a service. Its
+dependencies are brought up first (unless --no-deps); the command's output is
+shown and its exit code is stackup's."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+from typing import Any
+
+import typer
+
+from stackup.errors import UserError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", help="Run a one-off command on a service",
+                context_settings={"allow_interspersed_args": False})(run)
+
+
+def run(
+    ctx: typer.Context,
+    service: str = typer.Argument(..., help="Service"),
+    command: list[str] = typer.Argument(None, help="Command and arguments"),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background; print the name"),
+    rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits"),
+    name: str = typer.Option(None, "--name", help="Container name"),
+    env: list[str] = typer.Option([], "-e", "--env", help="Set an environment variable"),
+    entrypoint: str = typer.Option(None, "--entrypoint", help="Override the entrypoint"),
+    no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Don't allocate a TTY"),
+    no_deps: bool = typer.Option(False, "--no-deps", help="Don't start linked services"),
+    service_ports: bool = typer.Option(False, "--service-ports", help="Publish the service's ports"),
+    volume: list[str] = typer.Option([], "-v", "--volume", help="Bind mount a volume"),
+    workdir: str = typer.Option(None, "-w", "--workdir", help="Working directory"),
+    user: str = typer.Option(None, "-u", "--user", help="User"),
+    label: list[str] = typer.Option([], "-l", "--label", help="Add a label KEY=VALUE"),
+    pull: str = typer.Option("policy", "--pull", help="Pull images: always, missing, never"),
+) -> int:
+    from stackup.cli import compose_common as cc
+    from stackup.project import naming
+    from stackup.project.reconcile import RunOptions, plan_run
+
+    sess = cc.session(ctx)
+    sess.check_services([service])
+    sess.check_supported([service])
+    config = sess.services[service]
+    overrides: dict[str, Any] = {}
+    if command:
+        overrides["command"] = list(command)
+    if entrypoint is not None:
+        overrides["entrypoint"] = shlex.split(entrypoint) if entrypoint else []
+        if not command:
+            overrides["command"] = None
+    if env:
+        environment = dict(config.get("environment") or {})
+        for item in env:
+            key, sep, value = item.partition("=")
+            environment[key] = value if sep else None
+        overrides["environment"] = environment
+    if volume:
+        from stackup.engine import volumes as vol
+
+        overrides["volumes"] = list(config.get("volumes") or []) + [vol.parse_short(v) for v in volume]
+    if workdir:
+        overrides["working_dir"] = workdir
+    if user:
+        overrides["user"] = user
+    if label:
+        labels = dict(config.get("labels") or {})
+        labels.update(dict(item.partition("=")[::2] for item in label))
+        overrides["labels"] = labels
+    token = naming.new_oneoff_token()
+    options = RunOptions(token=token, no_deps=no_deps, overrides=overrides, service_ports=service_ports,
+                         pull=pull, config_files=sess.config_files, working_dir=sess.working_dir)
+    if rm and detach:
+        raise UserError("--rm and -d cannot be used together")
+    with sess.locked():
+        plan = plan_run(sess.desired, sess.observe(), service, options)
+        if name:
+            for op in plan.ops:
+                if op.request is not None and getattr(op.request, "name", None) == naming.oneoff_name(
+                        sess.name, service, token):
+                    import dataclasses
+
+                    op.request = dataclasses.replace(op.request, name=name)
+                    op.subject = name
+        _quiet_progress(ctx)
+        outcome = cc.run_plan(ctx, plan, sess.engine)
+    create = [op for op in plan.ops if op.service == service and op.kind.value == "create"
+              and op.request is not None and op.request.labels.get(naming.ONEOFF) == "True"][-1]
+    cid = str(outcome.results[create.id])
+    state = sess.engine.runtime.get(cid)
+    if detach:
+        print(state["name"])
+        return 0
+    return _attach(sess, state, rm)
+
+
+def _quiet_progress(ctx: typer.Context) -> None:
+    """`run` shows the command's output, not the progress of its one container, unless
+    the user asked for progress."""
+    if getattr(ctx.obj, "progress", "auto") == "auto" and not sys.stderr.isatty():
+        ctx.obj.progress = "quiet"
+
+
+def _attach(sess: Any, state: dict[str, Any], rm: bool) -> int:
+    from stackup.engine.runtime import logs
+
+    runtime = sess.engine.runtime
+    cid = state["id"]
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            runtime.kill(cid, signum)
+        except Exception:  # noqa: BLE001 - it may have exited meanwhile
+            pass
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, forward)
+
+    def emit(entry: dict[str, Any]) -> None:
+        out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
+        out.write(entry.get("log", ""))
+        out.flush()
+
+    path = runtime.cdir(cid) / "container.log"
+    logs.follow(path, lambda: runtime.get(cid)["status"] in ("running", "restarting", "starting", "paused"),
+                emit, from_start=True)
+    code = runtime.wait(cid)
+    if rm:
+        sess.engine.remove_container(cid, True)
+    return code

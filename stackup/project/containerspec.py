@@ -1,0 +1,253 @@
+"""A service's normalized config -> the engine's container spec arguments (pure).
+
+`spec_arguments(request, ...)` maps the compose attributes the engine honours onto
+keyword arguments of `stackup.engine.runtime.spec.spec_from_image`; the adapter adds
+the image config, layers and mounts. `unsupported(config)` names the attributes the
+engine cannot honour yet (beyond those the spec layer already flags), so that `up`
+refuses them by name instead of ignoring them.
+
+Networking goes to the runtime as `network_mode: bridge` plus a `networks` mapping in
+the network engine's attacher format (engine network name -> aliases, address,
+priority); the ports to publish and `dns_search` ride in a label the project
+attacher (`stackup.project.attacher`) reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from stackup.errors import UnsupportedError, UserError
+
+# Attributes the engine cannot honour yet (the spec layer flags its own list too).
+UNSUPPORTED_KEYS = ("build", "secrets", "configs", "devices", "group_add", "ipc", "pid",
+                    "volumes_from", "links", "stdin_open", "label_file", "platform")
+SUPPORTED_DEPLOY = ("replicas", "restart_policy", "resources")
+SUPPORTED_LIMITS = ("cpus", "memory", "pids")
+NS = 1_000_000_000
+# What the attacher needs beyond the runtime spec (ports, dns_search), as a JSON label.
+NETWORK_EXTRAS = "io.stackup.network-extras"
+
+
+def unsupported(service: str, config: Mapping[str, Any]) -> list[str]:
+    """Paths (`services.web.devices`) of attributes set that the engine cannot run."""
+    found = [f"services.{service}.{key}" for key in UNSUPPORTED_KEYS
+             if config.get(key) not in (None, [], {}, False)]
+    mode = str(config.get("network_mode") or "")
+    if mode and mode not in ("none", "host", "bridge") and not mode.startswith("service:"):
+        found.append(f"services.{service}.network_mode ({mode})")
+    if mode.startswith("service:"):
+        found.append(f"services.{service}.network_mode ({mode})")
+    deploy = config.get("deploy") or {}
+    for key in sorted(deploy):
+        if key not in SUPPORTED_DEPLOY and deploy[key] not in (None, {}, []):
+            found.append(f"services.{service}.deploy.{key}")
+    resources = deploy.get("resources") or {}
+    for key in sorted(resources):
+        if key != "limits" and resources[key] not in (None, {}, []):
+            found.append(f"services.{service}.deploy.resources.{key}")
+    for key in sorted(resources.get("limits") or {}):
+        if key not in SUPPORTED_LIMITS:
+            found.append(f"services.{service}.deploy.resources.limits.{key}")
+    logging = config.get("logging") or {}
+    if logging.get("driver") not in (None, "json-file", "local"):
+        found.append(f"services.{service}.logging.driver ({logging['driver']})")
+    for key, value in (config.get("networks") or {}).items():
+        for attr in sorted(value or {}):
+            if attr not in ("aliases", "ipv4_address", "priority") and (value or {})[attr] not in (None, [], {}):
+                found.append(f"services.{service}.networks.{key}.{attr}")
+    return found
+
+
+def duration_seconds(value: Any, where: str) -> float:
+    from stackup.engine.images.config import parse_duration_ns
+
+    if isinstance(value, (int, float)):
+        return float(value)
+    return parse_duration_ns(str(value), where) / NS
+
+
+def _int(value: Any, where: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: expected a number, not {value!r}") from None
+
+
+def restart_policy(config: Mapping[str, Any]) -> str:
+    """`restart:` or `deploy.restart_policy` as the engine writes it (`on-failure:3`)."""
+    if config.get("restart"):
+        return str(config["restart"])
+    policy = (config.get("deploy") or {}).get("restart_policy") or {}
+    condition = policy.get("condition")
+    if not condition:
+        return "no"
+    name = {"none": "no", "any": "always", "on-failure": "on-failure"}.get(condition)
+    if name is None:
+        raise UserError(f"deploy.restart_policy.condition: {condition!r} is not none, on-failure or any")
+    if name == "on-failure" and policy.get("max_attempts"):
+        return f"on-failure:{int(policy['max_attempts'])}"
+    return name
+
+
+def healthcheck(config: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+    """The compose healthcheck in Docker's form (Test, Interval... in ns), None when the
+    service sets none (the image's applies), {"Test": ["NONE"]} when disabled."""
+    check = config.get("healthcheck")
+    if not check:
+        return None
+    if check.get("disable"):
+        return {"Test": ["NONE"]}
+    out: dict[str, Any] = {}
+    test = check.get("test")
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    if test:
+        out["Test"] = list(test)
+    for key, docker in (("interval", "Interval"), ("timeout", "Timeout"),
+                        ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
+        if check.get(key) is not None:
+            out[docker] = int(duration_seconds(check[key], f"{where}.healthcheck.{key}") * NS)
+    if check.get("retries") is not None:
+        out["Retries"] = _int(check["retries"], f"{where}.healthcheck.retries")
+    return out
+
+
+def merge_healthcheck(image: Mapping[str, Any] | None, service: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The service's healthcheck fields over the image's (as Docker merges them);
+    {} when there is none, {"Test": ["NONE"]} when it is disabled."""
+    merged = dict(image or {})
+    merged.update(service or {})
+    if not merged.get("Test"):
+        return {}
+    if merged["Test"][0] == "NONE":
+        return {"Test": ["NONE"]}
+    return merged
+
+
+def environment(config: Mapping[str, Any]) -> list[str]:
+    """`NAME=value` items; a name without a value (and not in the loader's environment)
+    is left out, as compose does."""
+    return [f"{k}={v}" for k, v in (config.get("environment") or {}).items() if v is not None]
+
+
+def ulimits(config: Mapping[str, Any]) -> dict[str, list[int]]:
+    result = {}
+    for name, value in (config.get("ulimits") or {}).items():
+        if isinstance(value, Mapping):
+            result[name] = [_int(value.get("soft"), f"ulimits.{name}.soft"),
+                            _int(value.get("hard"), f"ulimits.{name}.hard")]
+        else:
+            result[name] = [_int(value, f"ulimits.{name}")] * 2
+    return result
+
+
+def security(config: Mapping[str, Any]) -> dict[str, bool]:
+    result: dict[str, bool] = {}
+    for opt in config.get("security_opt") or []:
+        key, _, value = str(opt).replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges":
+            result["no_new_privileges"] = value.lower() not in ("false", "0")
+        elif key == "seccomp" and value == "unconfined":
+            result["seccomp"] = False
+        else:
+            raise UnsupportedError(f"security_opt {opt!r} is not supported by stackup "
+                                   "(no-new-privileges[:false], seccomp=unconfined)")
+    return result
+
+
+def attachments(project_networks: Mapping[str, Any], config: Mapping[str, Any], container_name: str,
+                service: str, network_name) -> list[dict[str, Any]]:
+    """The networks a container joins, by priority (higher first) then key: engine
+    network name, aliases (the service name first, as compose resolves it), address."""
+    nets = config.get("networks") or {}
+    ordered = sorted(nets.items(), key=lambda kv: (-int((kv[1] or {}).get("priority") or 0), kv[0]))
+    result = []
+    for key, value in ordered:
+        value = value or {}
+        aliases = [service] + [a for a in value.get("aliases") or [] if a != service]
+        result.append({"network": network_name(key, project_networks.get(key) or {}),
+                       "aliases": aliases, "ipv4_address": value.get("ipv4_address"),
+                       "container_name": container_name})
+    return result
+
+
+def ports(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Compose long-syntax ports for the network engine's parser."""
+    out = []
+    for port in config.get("ports") or []:
+        item = dict(port) if isinstance(port, Mapping) else port
+        if isinstance(item, dict):
+            item.pop("mode", None)
+            item.pop("name", None)
+            item.pop("app_protocol", None)
+        out.append(item)
+    return out
+
+
+def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str, service: str,
+                   project_networks: Mapping[str, Any], network_name) -> dict[str, Any]:
+    """Keyword arguments for `spec_from_image` (without image, layers and mounts)."""
+    args: dict[str, Any] = {
+        "entrypoint": list(config["entrypoint"]) if config.get("entrypoint") is not None else None,
+        "cmd": list(config["command"]) if config.get("command") is not None else None,
+        "env": environment(config),
+        "user": str(config["user"]) if config.get("user") is not None else None,
+        "working_dir": config.get("working_dir") or None,
+        "labels": {str(k): str(v) for k, v in (config.get("labels") or {}).items()},
+        "hostname": str(config.get("hostname") or ""),
+        "domainname": str(config.get("domainname") or ""),
+        "init": bool(config.get("init")),
+        "read_only": bool(config.get("read_only")),
+        "tty": bool(config.get("tty")),
+        "privileged": bool(config.get("privileged")),
+        "cap_add": list(config.get("cap_add") or []),
+        "cap_drop": list(config.get("cap_drop") or []),
+        "ulimits": ulimits(config),
+        "sysctls": {str(k): str(v) for k, v in (config.get("sysctls") or {}).items()},
+        "extra_hosts": [str(h) for h in config.get("extra_hosts") or []],
+        "dns": [str(d) for d in config.get("dns") or []],
+        "restart": restart_policy(config),
+        "stop_signal": config.get("stop_signal") or None,
+    }
+    args.update(security(config))
+    limits = ((config.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    memory = config.get("mem_limit") or limits.get("memory")
+    if memory:
+        args["memory"] = _int(memory, f"{where}.mem_limit")
+    if config.get("memswap_limit"):
+        args["memory_swap"] = _int(config["memswap_limit"], f"{where}.memswap_limit")
+    cpus = config.get("cpus") or limits.get("cpus")
+    if cpus:
+        args["cpus"] = float(cpus)
+    if config.get("cpu_shares"):
+        args["cpu_shares"] = _int(config["cpu_shares"], f"{where}.cpu_shares")
+    pids = config.get("pids_limit") or limits.get("pids")
+    if pids:
+        args["pids_limit"] = max(0, _int(pids, f"{where}.pids_limit"))
+    if config.get("shm_size"):
+        args["shm_size"] = _int(config["shm_size"], f"{where}.shm_size")
+    if config.get("stop_grace_period") is not None:
+        args["stop_timeout"] = int(round(duration_seconds(config["stop_grace_period"],
+                                                          f"{where}.stop_grace_period")))
+    options = (config.get("logging") or {}).get("options") or {}
+    if options.get("max-size"):
+        from stackup.spec.units import parse_bytes
+
+        args["log_max_size"] = parse_bytes(options["max-size"])
+    if options.get("max-file"):
+        args["log_max_files"] = _int(options["max-file"], f"{where}.logging.options.max-file")
+    mode = str(config.get("network_mode") or "")
+    nets = attachments(project_networks, config, container_name, service, network_name)
+    if mode in ("none", "host") or not nets:
+        args["network_mode"] = mode or "none"
+    else:
+        # the network engine's attacher format: engine network name -> options
+        args["network_mode"] = "bridge"
+        args["networks"] = {a["network"]: {"aliases": a["aliases"], "ipv4_address": a["ipv4_address"],
+                                           "priority": len(nets) - i}
+                            for i, a in enumerate(nets)}
+        extras = {"ports": ports(config), "dns_search": [str(d) for d in config.get("dns_search") or []]}
+        args["labels"][NETWORK_EXTRAS] = json.dumps(extras, sort_keys=True, separators=(",", ":"))
+    return args

@@ -1,0 +1,378 @@
+"""`EngineView` and `EngineActions` over the real engine.
+
+The project layer's only door to the engine: images (the local store, pulls),
+containers (the runtime, found by their labels), networks and volumes. The engine
+knows nothing of stacks; everything a stack needs is translated here: a service's
+normalized config becomes a runtime spec (`containerspec`), its networks and ports
+are wired by the project attacher (`attacher`), its healthcheck is awaited
+through the runtime's hook (`health`).
+
+Every engine module is imported lazily: `up --dry-run` and `ps` on a machine whose
+engine holds nothing need only the state directory. A missing engine part (e.g. a
+build without the runtime) is reported as one clear line when it is needed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
+from stackup.project import containerspec, health, naming
+from stackup.project.observed import (
+    CREATED,
+    RUNNING,
+    ObservedContainer,
+    ObservedNetwork,
+    ObservedVolume,
+)
+from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
+
+ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
+ANONYMOUS = naming.PREFIX + "anonymous"                    # on a volume: made for one container
+ANONYMOUS_KEY = "-anonymous"                               # its volume key (no stack key starts with -)
+_STATUS = {"creating": CREATED, "starting": RUNNING}
+
+
+def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _epoch(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return 0.0
+
+
+class Engine:
+    """The engine as the project layer sees it (view and actions in one object)."""
+
+    def __init__(self, project: str = "", desired: Mapping[str, Any] | None = None):
+        # the stack's networks and volumes (key -> config), so that container specs can
+        # name the engine's networks and volumes
+        self.project = project
+        self.project_networks = dict((desired or {}).get("networks") or {})
+        self.project_volumes = dict((desired or {}).get("volumes") or {})
+        self._runtime: Any = None
+        self._store: Any = None
+
+    # -- engine parts ----------------------------------------------------------
+
+    @property
+    def runtime(self) -> Any:
+        if self._runtime is None:
+            try:
+                from stackup.engine.runtime.container import Runtime
+            except ImportError:
+                raise UnsupportedError("the container runtime is not available in this build") from None
+            from stackup.project.attacher import ProjectAttacher
+
+            # given explicitly, so that exactly this attacher wires service containers
+            # whatever the process registered globally
+            self._runtime = Runtime(attachers=[ProjectAttacher()])
+        return self._runtime
+
+    def has_runtime(self) -> bool:
+        try:
+            import stackup.engine.runtime.container  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from stackup.engine.images.store import ImageStore
+
+            self._store = ImageStore()
+        return self._store
+
+    @staticmethod
+    def _network_module() -> Any:
+        try:
+            from stackup.engine import network
+
+            network.create_network  # noqa: B018 - the lazy export fails here if the engine lacks it
+        except (ImportError, AttributeError):
+            raise UnsupportedError("the network engine is not available in this build") from None
+        return network
+
+    @staticmethod
+    def _volumes_module() -> Any:
+        try:
+            from stackup.engine import volumes
+        except ImportError:
+            raise UnsupportedError("volumes are not available in this build") from None
+        return volumes
+
+    # -- EngineView -------------------------------------------------------------
+
+    def container_states(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        if not self.has_runtime():
+            return []
+        return [s for s in self.runtime.list() if _matches(s["spec"].get("labels") or {}, labels)]
+
+    @staticmethod
+    def observed(state: Mapping[str, Any]) -> ObservedContainer:
+        spec = state.get("spec") or {}
+        return ObservedContainer(
+            id=state["id"], name=state["name"], status=_STATUS.get(state["status"], state["status"]),
+            labels=dict(spec.get("labels") or {}), image_id=spec.get("image_id") or "",
+            created=_epoch(state.get("created_at", "")), exit_code=state.get("exit_code"))
+
+    def list_containers(self, labels: Mapping[str, str]) -> Iterable[ObservedContainer]:
+        return [self.observed(s) for s in self.container_states(labels)]
+
+    def _networks(self) -> list[dict[str, Any]]:
+        # the network records, read without the network engine's kernel modules
+        # (pyroute2 costs a no-change `up` a fifth of a second)
+        try:
+            from stackup.engine.network import store
+        except ImportError:
+            return []
+        return list(store.load_all())
+
+    def list_networks(self, labels: Mapping[str, str]) -> Iterable[ObservedNetwork]:
+        return [ObservedNetwork(n["id"], n["name"], dict(n.get("labels") or {}))
+                for n in self._networks() if _matches(n.get("labels") or {}, labels)]
+
+    def _volumes(self) -> list[dict[str, Any]]:
+        try:
+            return list(self._volumes_module().list_volumes())
+        except UnsupportedError:
+            return []
+
+    def list_volumes(self, labels: Mapping[str, str]) -> Iterable[ObservedVolume]:
+        return [ObservedVolume(v["name"], dict(v.get("labels") or {}))
+                for v in self._volumes() if _matches(v.get("labels") or {}, labels)]
+
+    def find_network(self, name: str) -> ObservedNetwork | None:
+        for n in self._networks():
+            if n["name"] == name:
+                return ObservedNetwork(n["id"], n["name"], dict(n.get("labels") or {}))
+        return None
+
+    def find_volume(self, name: str) -> ObservedVolume | None:
+        for v in self._volumes():
+            if v["name"] == name:
+                return ObservedVolume(v["name"], dict(v.get("labels") or {}))
+        return None
+
+    def image_id(self, reference: str) -> str | None:
+        try:
+            return self.store.resolve(reference).id
+        except UserError:  # NotFoundError or a reference the store cannot parse
+            return None
+
+    # -- EngineActions: networks, volumes, images --------------------------------
+
+    def create_network(self, request: NetworkRequest) -> None:
+        config = request.config
+        if config.get("enable_ipv6"):
+            raise UnsupportedError(f"network {request.key}: enable_ipv6 is not supported by stackup")
+        ipam = config.get("ipam") or {}
+        if ipam.get("driver") not in (None, "default"):
+            raise UnsupportedError(f"network {request.key}: ipam driver {ipam['driver']!r} is not supported")
+        self._network_module().create_network(
+            request.name, driver=config.get("driver") or "bridge", ipam_config=ipam.get("config"),
+            internal=bool(config.get("internal")), labels=dict(request.labels),
+            options=config.get("driver_opts") or None, exist_ok=True)
+
+    def create_volume(self, request: VolumeRequest) -> None:
+        config = request.config
+        self._volumes_module().create_volume(request.name, labels=dict(request.labels),
+                                             driver=config.get("driver") or "local",
+                                             driver_opts=config.get("driver_opts") or None)
+
+    def pull_image(self, reference: str) -> None:
+        from stackup.engine.images.pull import pull
+
+        pull(self.store, reference)
+
+    def build_image(self, request: BuildRequest) -> None:
+        raise UnsupportedError(f"services.{request.service}.build: building images is not supported "
+                               "by stackup yet; make the image first (stackup image import/load/pull)")
+
+    def remove_image(self, reference: str) -> None:
+        self.store.rm(reference)
+
+    def remove_network(self, name: str) -> None:
+        self._network_module().remove_network(name)
+
+    def remove_volume(self, name: str) -> None:
+        try:
+            self._volumes_module().remove_volume(name)
+        except NotFoundError:
+            pass  # already gone (an anonymous volume goes with its container under -v)
+
+    # -- EngineActions: containers ----------------------------------------------
+
+    def network_name(self, key: str, config: Mapping[str, Any]) -> str:
+        return naming.network_name(self.project, key, config)
+
+    def _mounts(self, request: ContainerRequest, image: Any) -> tuple[list[Any], list[str]]:
+        """The runtime mounts of the service's volumes and tmpfs, and the names of the
+        anonymous volumes made for it."""
+        from stackup.engine.runtime.spec import Mount
+
+        volumes_mod = self._volumes_module()
+        specs = []
+        made: list[str] = []
+        for mount in request.config.get("volumes") or []:
+            mount = dict(mount)
+            if mount.get("type") == "volume" and mount.get("source"):
+                key = mount["source"]
+                mount["source"] = naming.volume_name(request.project, key,
+                                                     self.project_volumes.get(key) or {})
+            elif mount.get("type") == "volume":
+                # anonymous: made here with the project's labels, so that `down -v`
+                # finds it even after its container is gone
+                labels = naming.volume_labels(request.project, ANONYMOUS_KEY)
+                labels[ANONYMOUS] = "True"
+                mount["source"] = volumes_mod.create_volume(secrets.token_hex(32), labels=labels,
+                                                            anonymous=True)["name"]
+                made.append(mount["source"])
+            specs.append(mount)
+        tmpfs = request.config.get("tmpfs") or []
+        if isinstance(tmpfs, str):
+            tmpfs = [tmpfs]
+        resolved = []
+        for spec in specs:
+            root = _layer_with(image, spec.get("target", "")) if spec.get("type") == "volume" else None
+            resolved += volumes_mod.resolve_mounts([spec], image_root=root)
+        resolved += volumes_mod.resolve_mounts([], tmpfs=tmpfs)
+        anonymous = sorted(made)
+        mounts = []
+        for m in resolved:
+            options: dict[str, Any] = {}
+            if m.type == "tmpfs":
+                for opt in m.options:
+                    key, eq, value = opt.partition("=")
+                    if eq and key in ("size", "mode"):
+                        options[key] = value
+            mounts.append(Mount(type=m.type, target=m.target, source=m.source,
+                                read_only=m.read_only, options=options))
+        return mounts, anonymous
+
+    def create_container(self, request: ContainerRequest) -> str:
+        from stackup.engine.runtime.spec import spec_from_image
+
+        where = f"services.{request.service}"
+        try:
+            image = self.store.resolve(request.image)
+        except NotFoundError:
+            raise NotFoundError(f"{where}: image {request.image} is not present") from None
+        args = containerspec.spec_arguments(request.config, where=where, container_name=request.name,
+                                            service=request.service,
+                                            project_networks=self.project_networks,
+                                            network_name=self.network_name)
+        mounts, anonymous = self._mounts(request, image)
+        labels = dict(args.pop("labels"))
+        labels.update(request.labels)
+        labels[naming.IMAGE] = image.id
+        if anonymous:
+            labels[ANONYMOUS_VOLUMES] = ",".join(anonymous)
+        spec = spec_from_image(image.config, [str(p) for p in image.layer_dirs()], image=request.image,
+                               image_id=image.id, labels=labels, mounts=mounts, **args)
+        spec.healthcheck = containerspec.merge_healthcheck(
+            image.config.healthcheck, containerspec.healthcheck(request.config, where))
+        try:
+            state = self.runtime.create(spec, name=request.name)
+        except BaseException:
+            for name in anonymous:
+                _quietly(self._volumes_module().remove_volume, name, True)
+            raise
+        return state["id"]
+
+    def start_container(self, container: str) -> None:
+        self.runtime.start(container)
+
+    def unpause_container(self, container: str) -> None:
+        self.runtime.unpause(container)
+
+    def restart_container(self, container: str, timeout: float | None = None) -> None:
+        self.stop_container(container, timeout)
+        self.start_container(container)
+
+    def pause_container(self, container: str) -> None:
+        self.runtime.pause(container)
+
+    def stop_container(self, container: str, timeout: float | None) -> None:
+        self.runtime.stop(container, None if timeout is None else int(timeout))
+
+    def kill_container(self, container: str, signal: str = "SIGKILL") -> None:
+        self.runtime.kill(container, signal)
+
+    def rename_container(self, container: str, new_name: str) -> None:
+        runtime = self.runtime
+        if hasattr(runtime, "rename"):
+            runtime.rename(container, new_name)
+            return
+        # The runtime has no rename yet: change the recorded name under its name lock,
+        # as its create does when it checks that a name is free.
+        from stackup.errors import ConflictError
+
+        with runtime._names_lock():
+            state = runtime.get(container)
+            if any(s["name"] == new_name and s["id"] != state["id"] for s in runtime.list()):
+                raise ConflictError(f"the container name {new_name!r} is already in use")
+            runtime._update(state["id"], name=new_name)
+
+    def remove_container(self, container: str, volumes: bool) -> None:
+        state = self.runtime.get(container)
+        labels = (state.get("spec") or {}).get("labels") or {}
+        self.runtime.remove(state["id"], force=True)
+        volumes_mod = self._volumes_module()
+        volumes_mod.release(state["id"])
+        if volumes:
+            for name in filter(None, labels.get(ANONYMOUS_VOLUMES, "").split(",")):
+                _quietly(volumes_mod.remove_volume, name, True)
+
+    # -- waiting ---------------------------------------------------------------
+
+    def _check(self, container: str) -> tuple[dict[str, Any], health.Check | None]:
+        state = self.runtime.get(container)
+        return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
+
+    def wait_healthy(self, container: str, timeout: float | None) -> None:
+        state, check = self._check(container)
+        if check is None:
+            raise StackupError(f"container {state['name']} has no healthcheck")
+        health.wait_healthy(self.runtime, state["id"], check, timeout)
+
+    def wait_exited(self, container: str, timeout: float | None) -> int:
+        return self.runtime.wait(container, timeout)
+
+    def wait_ready(self, container: str, timeout: float | None) -> None:
+        state, check = self._check(container)
+        if check is not None:
+            self.wait_healthy(state["id"], timeout)
+        elif state["status"] not in ("running", "starting"):
+            raise StackupError(f"container {state['name']} is {state['status']}")
+
+    def log_tail(self, container: str, lines: int) -> list[str]:
+        from stackup.engine.runtime import logs
+
+        path = self.runtime.log_path(container)
+        return [e.get("log", "").rstrip("\n") for e in logs.select(path, tail=lines)]
+
+
+def _layer_with(image: Any, target: str) -> Path | None:
+    """The topmost image layer that has `target`: where an empty named volume is
+    filled from (an approximation of the merged image: whiteouts are ignored)."""
+    for layer in reversed(list(image.layer_dirs())):
+        if (Path(layer) / target.lstrip("/")).exists():
+            return Path(layer)
+    return None
+
+
+def _quietly(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - cleanup of what the failed step made, best effort
+        pass
+

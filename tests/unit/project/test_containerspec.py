@@ -1,0 +1,102 @@
+"""Service config -> engine container spec arguments, and what the engine refuses."""
+
+import json
+
+import pytest
+
+from stackup.errors import UnsupportedError, UserError
+from stackup.project import containerspec as cs
+
+NETS = {"default": {"name": "p_default"}, "back": {"name": "p_back"}}
+
+
+def args(config, name="p-web-1", service="web"):
+    return cs.spec_arguments(config, where=f"services.{service}", container_name=name, service=service,
+                             project_networks=NETS, network_name=lambda key, cfg: cfg["name"])
+
+
+def test_full_service_maps_onto_the_spec():
+    config = {
+        "image": "busybox", "command": ["httpd", "-f"], "entrypoint": ["/bin/sh", "-c"],
+        "environment": {"A": "1", "UNSET": None}, "user": "1000:1000", "working_dir": "/srv",
+        "labels": {"x": "y"}, "hostname": "h", "init": True, "read_only": True, "tty": True,
+        "cap_add": ["NET_ADMIN"], "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:false"],
+        "ulimits": {"nofile": {"soft": 100, "hard": 200}, "nproc": 50},
+        "sysctls": {"net.core.somaxconn": "1024"}, "extra_hosts": ["h=1.2.3.4"], "dns": ["9.9.9.9"],
+        "restart": "on-failure:3", "stop_signal": "SIGINT", "stop_grace_period": "1m30s",
+        "mem_limit": "67108864", "memswap_limit": "134217728", "cpus": 0.5, "pids_limit": 10,
+        "shm_size": "33554432", "logging": {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}},
+        "networks": {"default": None, "back": {"aliases": ["api"], "priority": 10, "ipv4_address": "10.5.0.9"}},
+        "ports": [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp", "host_ip": "127.0.0.1"}],
+        "dns_search": ["example.org"],
+    }
+    a = args(config)
+    assert a["entrypoint"] == ["/bin/sh", "-c"] and a["cmd"] == ["httpd", "-f"]
+    assert a["env"] == ["A=1"]                      # a name without a value is left out
+    assert a["user"] == "1000:1000" and a["working_dir"] == "/srv"
+    assert a["ulimits"] == {"nofile": [100, 200], "nproc": [50, 50]}
+    assert a["no_new_privileges"] is False
+    assert a["restart"] == "on-failure:3" and a["stop_timeout"] == 90
+    assert (a["memory"], a["memory_swap"], a["cpus"], a["pids_limit"], a["shm_size"]) == \
+        (67108864, 134217728, 0.5, 10, 33554432)
+    assert a["log_max_size"] == 1024 * 1024 and a["log_max_files"] == 2
+    assert a["network_mode"] == "bridge"
+    # the higher priority first; the service name is an alias on every network
+    assert list(a["networks"]) == ["p_back", "p_default"]
+    assert a["networks"]["p_back"] == {"aliases": ["web", "api"], "ipv4_address": "10.5.0.9", "priority": 2}
+    extras = json.loads(a["labels"][cs.NETWORK_EXTRAS])
+    assert extras == {"dns_search": ["example.org"],
+                      "ports": [{"target": 80, "published": "8080", "protocol": "tcp", "host_ip": "127.0.0.1"}]}
+
+
+def test_network_modes_and_defaults():
+    assert args({"network_mode": "host", "networks": {}})["network_mode"] == "host"
+    a = args({})
+    assert a["network_mode"] == "none" and "networks" not in a
+    assert a["restart"] == "no" and a["entrypoint"] is None and a["cmd"] is None
+
+
+def test_restart_policy_from_deploy():
+    assert cs.restart_policy({"deploy": {"restart_policy": {"condition": "any"}}}) == "always"
+    assert cs.restart_policy({"deploy": {"restart_policy": {"condition": "on-failure", "max_attempts": 2}}}) \
+        == "on-failure:2"
+    assert cs.restart_policy({"deploy": {"restart_policy": {"condition": "none"}}}) == "no"
+    with pytest.raises(UserError):
+        cs.restart_policy({"deploy": {"restart_policy": {"condition": "sometimes"}}})
+
+
+def test_limits_from_deploy_resources():
+    a = args({"deploy": {"resources": {"limits": {"memory": "10485760", "cpus": 0.2, "pids": 5}}}})
+    assert (a["memory"], a["cpus"], a["pids_limit"]) == (10485760, 0.2, 5)
+
+
+def test_healthcheck_in_docker_form_and_merge():
+    hc = cs.healthcheck({"healthcheck": {"test": "wget -q localhost", "interval": "2s", "timeout": "500ms",
+                                         "retries": 4, "start_period": "1s", "start_interval": "100ms"}}, "w")
+    assert hc == {"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 2_000_000_000, "Timeout": 500_000_000,
+                  "Retries": 4, "StartPeriod": 1_000_000_000, "StartInterval": 100_000_000}
+    assert cs.healthcheck({"healthcheck": {"disable": True}}, "w") == {"Test": ["NONE"]}
+    assert cs.healthcheck({}, "w") is None
+    image = {"Test": ["CMD", "true"], "Interval": 5}
+    assert cs.merge_healthcheck(image, None) == image
+    assert cs.merge_healthcheck(image, {"Interval": 7}) == {"Test": ["CMD", "true"], "Interval": 7}
+    assert cs.merge_healthcheck(image, {"Test": ["NONE"]}) == {"Test": ["NONE"]}
+    assert cs.merge_healthcheck(None, None) == {}
+
+
+def test_security_opt_not_supported_is_named():
+    with pytest.raises(UnsupportedError, match="apparmor"):
+        args({"security_opt": ["apparmor=unconfined"]})
+
+
+def test_unsupported_attributes_are_named():
+    config = {"secrets": ["s"], "devices": ["/dev/fuse"], "network_mode": "service:db",
+              "deploy": {"placement": {"constraints": ["x"]}, "resources": {"reservations": {"cpus": 1},
+                                                                          "limits": {"devices": []}}},
+              "logging": {"driver": "syslog"}, "networks": {"default": {"mac_address": "x"}}}
+    found = cs.unsupported("web", config)
+    assert found == ["services.web.secrets", "services.web.devices", "services.web.network_mode (service:db)",
+                     "services.web.deploy.placement", "services.web.deploy.resources.reservations",
+                     "services.web.deploy.resources.limits.devices", "services.web.logging.driver (syslog)",
+                     "services.web.networks.default.mac_address"]
+    assert cs.unsupported("web", {"image": "x", "deploy": {"replicas": 2, "resources": {}}}) == []

@@ -1,0 +1,111 @@
+"""The engine adapter's translation of a service into a runtime spec, over a
+recording runtime and a fixed image (the real volumes module, in a temporary root)."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from stackup.engine.images.config import ImageConfig
+from stackup.errors import NotFoundError
+from stackup.project import naming
+from stackup.project.containerspec import NETWORK_EXTRAS
+from stackup.project.engine_adapter import ANONYMOUS, ANONYMOUS_VOLUMES, Engine
+from stackup.project.plan import ContainerRequest
+
+pytest.importorskip("stackup.engine.runtime.spec")
+
+
+@dataclass
+class FakeImage:
+    layer: Path
+    id: str = "sha256:" + "1" * 64
+    config: ImageConfig = field(default_factory=lambda: ImageConfig(
+        cmd=["sh"], env=["PATH=/bin", "FROM_IMAGE=1"], labels={"image.label": "x"},
+        healthcheck={"Test": ["CMD", "true"], "Interval": 5_000_000_000, "Retries": 7}))
+
+    def layer_dirs(self):
+        return [self.layer]
+
+
+class FakeStore:
+    def __init__(self, image):
+        self.image = image
+
+    def resolve(self, ref):
+        if ref != "busybox":
+            raise NotFoundError(f"no such image: {ref}")
+        return self.image
+
+
+class RecordingRuntime:
+    def __init__(self):
+        self.created = []
+
+    def create(self, spec, name=None):
+        self.created.append((spec, name))
+        return {"id": "c" * 64, "name": name}
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "root"))
+    layer = tmp_path / "layer"
+    (layer / "www").mkdir(parents=True)
+    (layer / "www" / "index.html").write_text("from the image\n")
+    desired = {"networks": {"default": {"name": "p_default"}}, "volumes": {"site": {"name": "p_site"}}}
+    e = Engine("p", desired)
+    e._runtime = RecordingRuntime()
+    e._store = FakeStore(FakeImage(layer))
+    return e
+
+
+def request(config, service="web", number=1):
+    labels = naming.container_labels("p", service, number, config, config_hash="h")
+    return ContainerRequest("p", service, number, f"p-{service}-{number}", config.get("image", "busybox"),
+                            config, labels)
+
+
+def test_service_becomes_a_runtime_spec(engine, tmp_path):
+    config = {"image": "busybox", "command": ["httpd", "-f"], "environment": {"A": "1"},
+              "labels": {"user.label": "u"}, "healthcheck": {"interval": "1s"},
+              "networks": {"default": None},
+              "ports": [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"}],
+              "volumes": [{"type": "volume", "source": "site", "target": "/www", "volume": {}},
+                          {"type": "volume", "target": "/cache"}],
+              "tmpfs": ["/run"]}
+    assert engine.create_container(request(config)) == "c" * 64
+    spec, name = engine.runtime.created[0]
+    assert name == "p-web-1"
+    assert spec.argv == ["httpd", "-f"]
+    assert "A=1" in spec.env and "FROM_IMAGE=1" in spec.env
+    assert spec.labels[naming.PROJECT] == "p" and spec.labels[naming.SERVICE] == "web"
+    assert spec.labels[naming.IMAGE] == "sha256:" + "1" * 64
+    assert spec.labels["user.label"] == "u" and spec.labels["image.label"] == "x"
+    assert json.loads(spec.labels[NETWORK_EXTRAS])["ports"] == [{"target": 80, "published": "8080", "protocol": "tcp"}]
+    assert spec.network_mode == "bridge" and list(spec.networks) == ["p_default"]
+    # the service's interval over the image's check
+    assert spec.healthcheck == {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "Retries": 7}
+    mounts = {m.target: m for m in spec.mounts}
+    site = tmp_path / "root" / "volumes" / "p_site" / "_data"
+    assert mounts["/www"].type == "bind" and Path(mounts["/www"].source) == site
+    assert (site / "index.html").read_text() == "from the image\n"      # filled from the image
+    assert mounts["/run"].type == "tmpfs"
+    anonymous = spec.labels[ANONYMOUS_VOLUMES]
+    meta = json.loads((tmp_path / "root" / "volumes" / anonymous / "meta.json").read_text())
+    assert meta["labels"][naming.PROJECT] == "p" and meta["labels"][ANONYMOUS] == "True"
+    assert Path(mounts["/cache"].source) == tmp_path / "root" / "volumes" / anonymous / "_data"
+
+
+def test_observed_container_from_runtime_state():
+    state = {"id": "a" * 64, "name": "p-web-1", "status": "starting", "created_at": "2026-01-01T00:00:00Z",
+             "exit_code": None, "spec": {"labels": {naming.PROJECT: "p", naming.SERVICE: "web",
+                                                    naming.NUMBER: "2"}, "image_id": "sha256:x"}}
+    c = Engine.observed(state)
+    assert (c.status, c.service, c.number, c.image_id, c.created) == ("running", "web", 2, "sha256:x", 1767225600.0)
+
+
+def test_missing_image_names_the_service(engine):
+    with pytest.raises(NotFoundError, match="services.web: image nosuch is not present"):
+        engine.create_container(request({"image": "nosuch"}))

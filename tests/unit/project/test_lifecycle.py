@@ -1,0 +1,55 @@
+"""Plans of stop, start, restart and rm on existing containers."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _project_stacks as st  # noqa: E402
+
+from stackup.project.lifecycle import plan_restart, plan_rm, plan_start, plan_stop  # noqa: E402
+
+
+def lines(plan):
+    return plan.render().splitlines()
+
+
+def test_stop_dependents_first():
+    d = st.webdemo()
+    plan = plan_stop(st.deployed(d), desired=d, timeout=3)
+    assert lines(plan) == ["#1 stop webdemo-web-1: stop (timeout 3s)",
+                           "#2 stop webdemo-backend-1: stop (timeout 3s) [after #1]"]
+
+
+def test_stop_from_labels_alone_and_one_service():
+    d = st.webdemo()
+    assert [op.subject for op in plan_stop(st.deployed(d)).ops] == ["webdemo-web-1", "webdemo-backend-1"]
+    assert [op.subject for op in plan_stop(st.deployed(d), ["backend"]).ops] == ["webdemo-backend-1"]
+
+
+def test_start_dependencies_first_and_skips_running():
+    d = st.webdemo()
+    stopped = st.deployed(d, status="exited")
+    assert lines(plan_start(stopped, desired=d)) == ["#1 start webdemo-backend-1: start",
+                                                     "#2 start webdemo-web-1: start [after #1]"]
+    assert plan_start(st.deployed(d), desired=d).is_empty()
+
+
+def test_restart_stops_then_starts():
+    d = st.webdemo()
+    assert lines(plan_restart(st.deployed(d), desired=d)) == [
+        "#1 stop webdemo-web-1: restart",
+        "#2 stop webdemo-backend-1: restart [after #1]",
+        "#3 start webdemo-backend-1: start [after #1 #2]",
+        "#4 start webdemo-web-1: start [after #1 #2 #3]",
+    ]
+
+
+def test_rm_only_stopped_unless_stop():
+    d = st.webdemo()
+    running = st.deployed(d)
+    assert plan_rm(running).is_empty()
+    mixed = st.with_containers(running, st.container(d, "web", 1, status="exited"), drop=("webdemo-web-1",))
+    assert lines(plan_rm(mixed)) == ["#1 remove webdemo-web-1: rm"]
+    assert [op.kind.value for op in plan_rm(running, stop=True, volumes=True).ops] == \
+        ["stop", "remove", "stop", "remove"]
+    assert all(op.volumes for op in plan_rm(running, stop=True, volumes=True).ops if op.kind.value == "remove")
