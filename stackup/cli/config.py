@@ -14,6 +14,8 @@ def register(app: typer.Typer) -> None:
 
 def config(
     ctx: typer.Context,
+    service_names: list[str] = typer.Argument(None, metavar="SERVICE",
+                                              help="Only these services (and their dependencies)"),
     fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
     services: bool = typer.Option(False, "--services", help="Print the service names, one per line"),
     volumes: bool = typer.Option(False, "--volumes", help="Print the volume names, one per line"),
@@ -31,13 +33,14 @@ def config(
     if fmt not in ("yaml", "json"):
         raise UserError(f"unsupported --format {fmt!r} (yaml or json)")
     options = LoadOptions.from_global(ctx.obj, interpolate=not no_interpolate,
-                                      consistency=not no_consistency)
+                                      consistency=not no_consistency, services=list(service_names or []))
     project = load_project(options)
     for warning in project.warnings:
         print(f"stackup: warning: {warning}", file=sys.stderr)
     if quiet:
         return 0
-    data = project.to_dict(escape_dollars=True)
+    # compose doubles every literal `$` so the output can be read back (not with --no-interpolate)
+    data = project.to_dict(escape_dollars=project.interpolated, for_yaml=fmt == "yaml")
     lists = {
         "services": services and sorted(data.get("services", {})),
         "volumes": volumes and sorted(data.get("volumes", {})),
@@ -52,24 +55,38 @@ def config(
                 print(name)
         return 0
     if fmt == "json":
-        print(json.dumps(data, indent=2))
+        print(go_json(dict(sorted(data.items()))))  # compose's JSON sorts the top level
     else:
         import yaml
 
-        print(yaml.safe_dump(_drop_nulls(data), sort_keys=False, default_flow_style=False,
-                             allow_unicode=True), end="")
+        print(yaml.dump(data, Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
+                        allow_unicode=True), end="")
     return 0
+
+
+def _dumper(yaml):
+    """A YAML dumper that writes multi-line strings as `|` blocks."""
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def text(dumper, value: str):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
+def go_json(data) -> str:
+    """JSON as Go's encoder writes it: UTF-8 as is, and <, >, & escaped."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
 
 
 def _image(project: str, name: str, service: dict) -> str:
     return service.get("image") or f"{project}-{name}"
-
-
-def _drop_nulls(value):
-    """YAML output leaves out what compose's YAML leaves out (nulls outside mappings of names)."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items()
-                if not (v is None and k in ("command", "entrypoint"))}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         import typer.main
-        from typer import exceptions as typer_exceptions  # Abort and Exit live here in typer 0.29
+        from typer import exceptions as typer_exceptions  # Abort and Exit live here since typer vendors click
         from typer._click import exceptions as click_exceptions
 
         command = typer.main.get_command(build_app(command_name(argv)))

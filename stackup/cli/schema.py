@@ -15,9 +15,12 @@ def schema(
     output: str = typer.Option("schemas/stackup.schema.json", "-o", "--output",
                                help="Where to write it ('-' for stdout)"),
 ) -> int:
-    from stackup.spec.schema import schema_text
+    from stackup.spec.schema import PACKAGE_COPY, schema_text
 
     text = schema_text()
+    current = PACKAGE_COPY.read_text() if PACKAGE_COPY.exists() else ""
+    if current != text:
+        PACKAGE_COPY.write_text(text)
     if output == "-":
         print(text, end="")
         return 0

@@ -1,7 +1,7 @@
 """The stack file: loading, validation and normalization (pure: no side effects, no root).
 
 Public API: `load_project(options, environ=None) -> Project`, `LoadOptions`,
-`unsupported_attributes(project)`.
+`unsupported_attributes(project)` and `check_supported(project)` (raises UnsupportedError).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from stackup.spec.options import LoadOptions
     from stackup.spec.project import Project, load_project
 
-__all__ = ["LoadOptions", "Project", "load_project", "unsupported_attributes"]
+__all__ = ["LoadOptions", "Project", "check_supported", "load_project", "unsupported_attributes"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
     if name in ("Project", "load_project"):
         from stackup.spec import project
         return getattr(project, name)
-    if name == "unsupported_attributes":
-        from stackup.spec.support import unsupported_attributes
-        return unsupported_attributes
+    if name in ("unsupported_attributes", "check_supported"):
+        from stackup.spec import support
+        return getattr(support, name)
     raise AttributeError(name)

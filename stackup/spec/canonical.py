@@ -8,6 +8,12 @@ from stackup.spec import pathmatch
 from stackup.spec.shortsyntax import SyntaxProblem, parse_ports, parse_volume
 
 
+# with --no-interpolate a short syntax may still hold `${VAR}`: compose keeps it as written
+_lenient = False
+# deprecations noticed while transforming (the loader shows them as warnings)
+warnings: list[str] = []
+
+
 class CanonicalError(Exception):
     def __init__(self, path: tuple[str, ...], message: str):
         super().__init__(message)
@@ -44,6 +50,8 @@ def _key_value(data, path):
         for item in data:
             key, sep, value = str(item).partition("=")
             if not sep:
+                if _lenient:
+                    return data
                 raise CanonicalError(path, f"invalid value {item}, expected key=value")
             out[key] = value
         return out
@@ -109,6 +117,8 @@ def _volume_mount(data, path):
         try:
             return parse_volume(data)
         except SyntaxProblem as exc:
+            if _lenient:
+                return data
             raise CanonicalError(path, str(exc)) from None
     raise CanonicalError(path, f"invalid type {type(data).__name__} for service volume mount")
 
@@ -138,6 +148,8 @@ def _ports(data, path):
             try:
                 out.extend(parse_ports(str(entry)))
             except SyntaxProblem as exc:
+                if _lenient:
+                    return data
                 raise CanonicalError(path + (str(index),), str(exc)) from None
         elif isinstance(entry, dict):
             out.append(entry)
@@ -189,6 +201,9 @@ def _maybe_external(data, path):
         external = resource["external"]
         resource["external"] = True
         if "name" in external:
+            note = f"{'.'.join(path)}: external.name is deprecated, set name and external: true"
+            if note not in warnings:
+                warnings.append(note)
             if "name" in resource and resource["name"] != external["name"]:
                 raise CanonicalError(path, "name and external.name conflict; only use name")
             resource.setdefault("name", external["name"])
@@ -232,6 +247,16 @@ TRANSFORMERS = pathmatch.compile_table({
     "configs.*": _maybe_external,
     "include.*": _include,
 })
+
+
+def canonical_model(model: dict, lenient: bool = False) -> dict:
+    """The whole model in long form; `lenient` keeps short syntaxes that do not parse."""
+    global _lenient
+    _lenient = lenient
+    try:
+        return canonical(model)
+    finally:
+        _lenient = False
 
 
 def canonical(data: Any, path: tuple[str, ...] = ()) -> Any:

@@ -81,10 +81,13 @@ def check(model: dict, disabled: dict, problems: Problems) -> None:
         replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
         if scale is not None and replicas is not None and scale != replicas:
             problems.add("can't set distinct values on 'scale' and 'deploy.replicas'", at + ("scale",))
+        elif scale is not None and isinstance(s.get("deploy"), dict):
+            s["deploy"]["replicas"] = scale  # as compose: scale is the replica count
         if isinstance(scale, int) and scale < 0:
             problems.add("must be greater than or equal to 0", at + ("scale",))
         if isinstance(replicas, int) and replicas < 0:
             problems.add("must be greater than or equal to 0", at + ("deploy", "replicas"))
+        _check_limits(s, deploy if isinstance(deploy, dict) else {}, at, problems)
         count = scale if scale is not None else (replicas if replicas is not None else 1)
         if s.get("container_name"):
             if count > 1:
@@ -119,6 +122,35 @@ def check(model: dict, disabled: dict, problems: Problems) -> None:
             if kind == "secrets" and not resource.get("file") and not resource.get("environment"):
                 problems.add(f"secret \"{name}\" must declare either `file` or `environment`", (kind, name))
     check_cycles(services, problems)
+
+
+def _number(value, parse):
+    try:
+        return parse(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_limits(service: dict, deploy: dict, at: tuple, problems: Problems) -> None:
+    """`cpus`/`mem_limit`/`pids_limit` must agree with `deploy.resources` when both are set."""
+    from stackup.spec.units import parse_bytes
+
+    resources = deploy.get("resources") or {}
+    limits = resources.get("limits") if isinstance(resources, dict) else None
+    reservations = resources.get("reservations") if isinstance(resources, dict) else None
+    pairs = [("cpus", limits, "cpus", lambda v: round(float(v), 6)),
+             ("mem_limit", limits, "memory", parse_bytes),
+             ("mem_reservation", reservations, "memory", parse_bytes),
+             ("pids_limit", limits, "pids", int)]
+    for attr, section, key, parse in pairs:
+        if not isinstance(section, dict) or service.get(attr) in (None, 0) or not deploy:
+            continue
+        mine = _number(service[attr], parse)
+        theirs = _number(section.get(key, 0), parse) if section.get(key) is not None else 0
+        if mine is not None and mine != theirs:
+            where = "limits" if section is limits else "reservations"
+            problems.add(f"can't set distinct values on '{attr}' and 'deploy.resources.{where}.{key}'",
+                         at + (attr,))
 
 
 def check_cycles(services: dict, problems: Problems) -> None:

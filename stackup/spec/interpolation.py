@@ -51,7 +51,7 @@ def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) ->
         if nxt == "{":
             end = _closing_brace(template, i + 1)
             if end < 0:
-                raise InterpolationError(f"invalid template: {template!r} (an unclosed '${{')")
+                raise InterpolationError(f"invalid interpolation {template!r}: an unclosed '${{' (write a literal $ as $$)")
             out.append(_braced(template[i + 2:end], template, lookup, unset))
             i = end + 1
             continue
@@ -89,7 +89,7 @@ def _closing_brace(text: str, start: int) -> int:
 def _braced(body: str, template: str, lookup: Lookup, unset) -> str:
     match = _NAME.match(body)
     if not match:
-        raise InterpolationError(f"invalid template: {template!r}")
+        raise InterpolationError(f"invalid interpolation {template!r} (write a literal $ as $$)")
     name = match.group()
     rest = body[match.end():]
     if not rest:
@@ -102,7 +102,7 @@ def _braced(body: str, template: str, lookup: Lookup, unset) -> str:
     colon = rest.startswith(":")
     op = rest[1:2] if colon else rest[:1]
     if op not in ("-", "+", "?"):
-        raise InterpolationError(f"invalid template: {template!r}")
+        raise InterpolationError(f"invalid interpolation {template!r} (write a literal $ as $$)")
     argument = rest[2:] if colon else rest[1:]
     value = lookup(name)
     present = value is not None and (not colon or value != "")
@@ -158,12 +158,15 @@ CASTS: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
 ]
 
 
+_CAST_TABLE = None
+
+
 def _caster(path: tuple[str, ...]):
-    for pattern, cast in CASTS:
-        if len(pattern) == len(path) and all(
-                p == "*" or p == q or (p == "[]" and q.isdigit()) for p, q in zip(pattern, path)):
-            return cast
-    return None
+    global _CAST_TABLE
+    if _CAST_TABLE is None:
+        from stackup.spec.pathmatch import Table
+        _CAST_TABLE = Table({".".join(pattern): cast for pattern, cast in CASTS})
+    return _CAST_TABLE.lookup(path)
 
 
 def interpolate(tree: Any, lookup: Lookup, on_error: Callable[[tuple, str], None],

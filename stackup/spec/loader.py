@@ -35,6 +35,9 @@ class Loader:
     validate: Callable[[Any, str, Problems], None] | None = None
     warnings: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    # documents parsed early (to find the project name), used once by the load itself
+    parsed: dict[str, list] = field(default_factory=dict)
 
     # -- reading ------------------------------------------------------------------
 
@@ -57,6 +60,18 @@ class Loader:
         self.texts[filename] = text
         return text
 
+    def parse(self, filename: str, *, keep: bool = False) -> list:
+        """The YAML documents of a file; `keep` lets the next load_file reuse them."""
+        if filename in self.parsed:
+            documents = self.parsed[filename]
+            if not keep:
+                del self.parsed[filename]
+            return documents
+        documents = load_documents(self.read(filename), self.display(filename))
+        if keep:
+            self.parsed[filename] = documents
+        return documents
+
     def abort(self, message: str, path: tuple = (), **kw):
         self.problems.add(message, path, **kw)
         raise LoadAbort()
@@ -65,19 +80,19 @@ class Loader:
         if filename == "-":
             return "<stdin>"
         try:
-            return os.path.relpath(filename)
+            relative = os.path.relpath(filename, self.cwd or os.getcwd())
         except ValueError:
             return filename
+        return filename if relative.startswith("..") else relative
 
     # -- one file -------------------------------------------------------------------
 
     def load_file(self, filename: str, working_dir: str, environ: dict[str, str], model: dict,
                   *, included: list[str], resource_dir: str, extends: bool = True, include: bool = True,
                   validate: bool = True, tracker: list | None = None):
-        text = self.read(filename)
         name = self.display(filename)
         try:
-            documents = load_documents(text, name)
+            documents = self.parse(filename)
         except YamlError as exc:
             self.abort(str(exc))
         resets: list[tuple[str, ...]] = []
@@ -87,12 +102,17 @@ class Loader:
                 continue
             if not isinstance(cfg, dict):
                 self.abort("top-level object must be a mapping", file=name)
-            self.problems.remember(name, copy.copy(cfg))
+            self.problems.remember(name, cfg)
             if self.interpolate:
                 lookup = environ.get
-                interpolate(cfg, lookup, lambda path, msg: self.problems.add(msg, path, tree=cfg))
+                unset: list[str] = []
+                interpolate(cfg, lookup, lambda path, msg: self.problems.add(msg, path, tree=cfg), unset=unset)
                 if self.problems:
                     raise LoadAbort()
+                for variable in dict.fromkeys(unset):
+                    warning = f"the \"{variable}\" variable is not set, defaulting to a blank string"
+                    if warning not in self.warnings:
+                        self.warnings.append(warning)
             if validate and self.validate is not None:
                 self.validate(cfg, name, self.problems)
                 if self.problems:
@@ -107,7 +127,13 @@ class Loader:
                 model = merge.merge(model, cfg)
                 model = merge.enforce_unicity(model)
             except merge.MergeError as exc:
-                self.abort(str(exc), file=name)
+                self.abort(str(exc), exc.path)
+            if validate and self.validate is not None:
+                from stackup.spec.shape import check_merged_lists
+                for issue in check_merged_lists(model):
+                    self.problems.add(issue.message, issue.path)
+                if self.problems:
+                    raise LoadAbort()
             if "version" in model:
                 self.warnings.append(f"{name}: the attribute `version` is obsolete, it will be ignored, "
                                      "please remove it to avoid potential confusion")
@@ -117,14 +143,17 @@ class Loader:
             try:
                 model = merge.enforce_unicity(model)
             except merge.MergeError as exc:
-                self.abort(str(exc), file=name)
+                self.abort(str(exc), exc.path)
         return model, resets
 
     def canonical(self, model: dict, name: str) -> dict:
         try:
-            return canon.canonical(model)
+            return canon.canonical_model(model, lenient=not self.interpolate)
         except canon.CanonicalError as exc:
             self.abort(str(exc), exc.path)
+        finally:
+            self.warnings.extend(w for w in canon.warnings if w not in self.warnings)
+            canon.warnings.clear()
 
     # -- several files ------------------------------------------------------------------
 
@@ -169,8 +198,7 @@ class Loader:
         base_resets: list = []
         if file is not None:
             ref_path = os.path.normpath(os.path.join(resource_dir, os.path.expanduser(str(file))))
-            services_of = self.extends_base_from_file(name, ref, filename, ref_path, tracker)
-            base_resets = self._last_resets
+            services_of, base_resets = self.extends_base_from_file(name, ref, filename, ref_path, tracker)
             source_file, base_dir = ref_path, os.path.dirname(ref_path)
         else:
             if ref not in services:
@@ -190,21 +218,20 @@ class Loader:
         try:
             merged = merge.merge(source, service, ("services", "x"))
         except merge.MergeError as exc:
-            self.abort(str(exc), ("services", name))
+            self.abort(str(exc), ("services", name) + tuple(exc.path[2:]))
         merged.pop("extends", None)
         services[name] = merged
         return merged
 
-    _last_resets: list = field(default_factory=list)
-
-    def extends_base_from_file(self, name: str, ref: str, filename: str, ref_path: str, tracker) -> dict:
+    def extends_base_from_file(self, name: str, ref: str, filename: str, ref_path: str,
+                               tracker) -> tuple[dict, list]:
+        """The services of an extended file (paths made absolute) and its `!reset` paths."""
         if not os.path.exists(ref_path):
             self.abort(f"cannot extend service \"{name}\": file {ref_path} not found",
                        ("services", name, "extends", "file"))
         source, resets = self.load_file(ref_path, os.path.dirname(ref_path), self.environ, {},
                                         included=[], resource_dir=os.path.dirname(ref_path), extends=False,
-                                        include=False, validate=False, tracker=tracker)
-        self._last_resets = resets
+                                        include=False, tracker=tracker)
         services = source.get("services")
         if not isinstance(services, dict):
             self.abort(f"cannot extend service \"{name}\" in {self.display(ref_path)}: no services section",
@@ -216,7 +243,7 @@ class Loader:
             paths.resolve_relative_paths(source, os.path.dirname(ref_path), self.environ)
         except paths.PathError as exc:
             self.abort(str(exc), exc.path)
-        return services
+        return services, resets
 
     # -- include -----------------------------------------------------------------------
 
@@ -279,7 +306,7 @@ class Loader:
                 if name in existing:
                     if existing[name] == value:
                         continue
-                    self.abort(f"{key}.{name} conflicts with imported resource", (key, name))
+                    self.abort("also defined, differently, by an included file (define it in one place)", (key, name))
                 existing[name] = value
             target[key] = existing
 

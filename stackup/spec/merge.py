@@ -16,7 +16,9 @@ from stackup.spec import pathmatch
 
 
 class MergeError(Exception):
-    pass
+    def __init__(self, message: str, path: tuple = ()):
+        super().__init__(message)
+        self.path = path
 
 
 def _override(_base, other, _path):
@@ -160,13 +162,17 @@ def merge(base: Any, other: Any, path: tuple[str, ...] = ()) -> Any:
         return base
     if isinstance(base, dict):
         if not isinstance(other, dict):
-            raise MergeError(f"cannot override {pathmatch.dotted(path)}")
+            raise MergeError(f"cannot override a mapping with {_kind(other)}", path)
         return _merge_mappings(base, other, path)
     if isinstance(base, list):
         if not isinstance(other, list):
-            raise MergeError(f"cannot override {pathmatch.dotted(path)}")
+            raise MergeError(f"cannot override a list with {_kind(other)}", path)
         return list(base) + list(other)
     return other
+
+
+def _kind(value: Any) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else "a single value"
 
 
 def _merge_mappings(base: dict, other: dict, path: tuple[str, ...]) -> dict:
@@ -182,7 +188,7 @@ def _merge_mappings(base: dict, other: dict, path: tuple[str, ...]) -> dict:
 
 def _kv_key(item, _path):
     if not isinstance(item, str):
-        raise MergeError(f"{pathmatch.dotted(_path)}: unexpected type {type(item).__name__}")
+        raise MergeError(f"expected KEY=VALUE text, not {_kind(item)}", _path)
     return item.split("=", 1)[0]
 
 
@@ -190,14 +196,14 @@ def _volume_key(item, path):
     if isinstance(item, dict):
         target = item.get("target")
         if not isinstance(target, str):
-            raise MergeError(f"service volume {pathmatch.dotted(path)} is missing a mount target")
+            raise MergeError("a volume needs a target", path)
         return target
     if isinstance(item, str):
         from stackup.spec.shortsyntax import SyntaxProblem, parse_volume
         try:
             return parse_volume(item)["target"]
         except SyntaxProblem as exc:
-            raise MergeError(f"{pathmatch.dotted(path)}: {exc}") from None
+            raise MergeError(str(exc), path) from None
     return ""
 
 
@@ -205,7 +211,7 @@ def _device_key(item, path):
     if isinstance(item, dict):
         target = item.get("target")
         if not isinstance(target, str):
-            raise MergeError(f"service device {pathmatch.dotted(path)} is missing a mount target")
+            raise MergeError("a device needs a target", path)
         return target
     if isinstance(item, str):
         parts = item.split(":")
@@ -216,7 +222,7 @@ def _device_key(item, path):
 def _expose_key(item, path):
     if isinstance(item, (str, int)) and not isinstance(item, bool):
         return str(item)
-    raise MergeError(f"{pathmatch.dotted(path)}: unsupported expose value {item}")
+    raise MergeError(f"unsupported expose value {item}", path)
 
 
 def _mount_key(default: str):
@@ -227,7 +233,7 @@ def _mount_key(default: str):
             if "target" in item:
                 return str(item["target"])
             return f"{default}/{item.get('source')}"
-        raise MergeError(f"{pathmatch.dotted(path)}: unsupported value {item}")
+        raise MergeError(f"unsupported value {item}", path)
     return key
 
 
@@ -238,7 +244,7 @@ def _port_key(item, path):
         return str(item)
     if isinstance(item, dict):
         if "target" not in item:
-            raise MergeError(f"service ports {pathmatch.dotted(path)} is missing a target port")
+            raise MergeError("a port needs a target", path)
         return f"{item.get('host_ip', '0.0.0.0')}:{item.get('published')}:{item['target']}/{item.get('protocol', 'tcp')}"
     return str(item)
 
@@ -249,7 +255,7 @@ def _env_file_key(item, path):
     if isinstance(item, dict):
         if "path" in item:
             return str(item["path"])
-        raise MergeError(f"environment path attribute {pathmatch.dotted(path)} is missing")
+        raise MergeError("an env_file entry needs a path", path)
     return ""
 
 

@@ -11,18 +11,36 @@ from typing import Any, Literal, Optional, Union
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
+                      field_validator, model_validator)
 
 from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
 
 UNSUPPORTED = {"x-stackup-unsupported": True}
 
+def _unique(items: list) -> list:
+    seen = []
+    for index, item in enumerate(items):
+        if item in seen:
+            raise ValueError(f"\"{item}\" is listed twice (items {seen.index(item)} and {index})")
+        seen.append(item)
+    return items
+
+
+_UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+# lists compose requires to hold each item once (`uniqueItems` in its schema)
+UniqueStrings = Annotated[list[str], AfterValidator(_unique), _UNIQUE]
+
 Scalar = Union[str, int, float, bool, None]
-ListOrDict = Union[dict[str, Scalar], list[str]]
+Key = Annotated[str, StringConstraints(pattern=r".+")]
+ListOrDict = Union[dict[Key, Scalar], UniqueStrings]
 StringOrList = Union[str, list[str]]
 IntOrStr = Union[int, str]
 NumOrStr = Union[int, float, str]
 BoolOrStr = Union[bool, str]
+# names compose accepts for services and top-level resources, and for container_name
+Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]+$")]
+ContainerName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")]
 
 
 def _unsupported(**kw):
@@ -63,12 +81,12 @@ class Build(Strict):
     context: Optional[str] = None
     dockerfile: Optional[str] = None
     dockerfile_inline: Optional[str] = None
-    entitlements: Optional[list[str]] = None
+    entitlements: Optional[UniqueStrings] = None
     args: Optional[ListOrDict] = None
     ssh: Optional[ListOrDict] = None
     labels: Optional[ListOrDict] = None
-    cache_from: Optional[list[str]] = None
-    cache_to: Optional[list[str]] = None
+    cache_from: Optional[UniqueStrings] = None
+    cache_to: Optional[UniqueStrings] = None
     no_cache: Optional[BoolOrStr] = None
     no_cache_filter: Optional[StringOrList] = None
     additional_contexts: Optional[ListOrDict] = None
@@ -78,13 +96,13 @@ class Build(Strict):
     pull: Optional[BoolOrStr] = None
     target: Optional[str] = None
     shm_size: Optional[IntOrStr] = None
-    extra_hosts: Optional[ListOrDict | dict[str, list[str]]] = None
+    extra_hosts: Optional[Union[UniqueStrings, dict[str, Union[str, list[str]]]]] = None
     isolation: Optional[str] = None
     privileged: Optional[BoolOrStr] = None
     secrets: Optional[list[Union[str, BuildSecret]]] = None
-    tags: Optional[list[str]] = None
+    tags: Optional[UniqueStrings] = None
     ulimits: Optional[dict[str, Union[IntOrStr, Ulimit]]] = None
-    platforms: Optional[list[str]] = None
+    platforms: Optional[UniqueStrings] = None
 
 
 class DependsOnEntry(Strict):
@@ -104,12 +122,99 @@ class Healthcheck(Strict):
     retries: Optional[NumOrStr] = None
 
 
+class DeviceRequest(Strict):
+    capabilities: Optional[UniqueStrings] = None
+    count: Optional[IntOrStr] = None
+    device_ids: Optional[UniqueStrings] = None
+    driver: Optional[str] = None
+    options: Optional[ListOrDict] = None
+
+
+class DiscreteResource(Strict):
+    kind: Optional[str] = None
+    value: Optional[NumOrStr] = None
+
+
+class GenericResource(Strict):
+    discrete_resource_spec: Optional[DiscreteResource] = None
+
+
 class Resources(Strict):
     cpus: Optional[NumOrStr] = None
     memory: Optional[IntOrStr] = None
     pids: Optional[IntOrStr] = None
-    devices: Optional[list[dict[str, Any]]] = None
-    generic_resources: Optional[list[dict[str, Any]]] = None
+    devices: Optional[list[DeviceRequest]] = None
+    generic_resources: Optional[list[GenericResource]] = None
+
+
+class UpdateConfig(Strict):
+    parallelism: Optional[IntOrStr] = None
+    delay: Optional[str] = None
+    failure_action: Optional[str] = None
+    monitor: Optional[str] = None
+    max_failure_ratio: Optional[NumOrStr] = None
+    order: Optional[Literal["start-first", "stop-first"]] = None
+
+
+class Placement(Strict):
+    constraints: Optional[UniqueStrings] = None
+    preferences: Optional[list[dict[str, str]]] = None
+    max_replicas_per_node: Optional[IntOrStr] = None
+
+
+class Hook(Strict):
+    command: Union[str, list[str]]
+    user: Optional[str] = None
+    privileged: Optional[BoolOrStr] = None
+    working_dir: Optional[str] = None
+    environment: Optional[ListOrDict] = None
+
+
+class Watch(Strict):
+    path: str
+    action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
+    target: Optional[str] = None
+    ignore: Optional[StringOrList] = None
+    include: Optional[StringOrList] = None
+    exec: Optional[Hook] = None
+    initial_sync: Optional[BoolOrStr] = None
+
+
+class Develop(Strict):
+    watch: Optional[list[Watch]] = None
+
+
+class BlkioLimit(Strict):
+    path: Optional[str] = None
+    rate: Optional[IntOrStr] = None
+
+
+class BlkioWeight(Strict):
+    path: Optional[str] = None
+    weight: Optional[IntOrStr] = None
+
+
+class BlkioConfig(Strict):
+    device_read_bps: Optional[list[BlkioLimit]] = None
+    device_read_iops: Optional[list[BlkioLimit]] = None
+    device_write_bps: Optional[list[BlkioLimit]] = None
+    device_write_iops: Optional[list[BlkioLimit]] = None
+    weight: Optional[IntOrStr] = None
+    weight_device: Optional[list[BlkioWeight]] = None
+
+
+class CredentialSpec(Strict):
+    config: Optional[str] = None
+    file: Optional[str] = None
+    registry: Optional[str] = None
+
+
+ProviderOption = Union[str, int, float, bool, list[Union[str, int, float, bool]]]
+
+
+class Provider(Strict):
+    type: str
+    options: Optional[dict[str, ProviderOption]] = None
 
 
 class DeployResources(Strict):
@@ -129,11 +234,11 @@ class Deploy(Strict):
     endpoint_mode: Optional[str] = None
     replicas: Optional[IntOrStr] = None
     labels: Optional[ListOrDict] = None
-    rollback_config: Optional[dict[str, Any]] = None
-    update_config: Optional[dict[str, Any]] = None
+    rollback_config: Optional[UpdateConfig] = None
+    update_config: Optional[UpdateConfig] = None
     resources: Optional[DeployResources] = None
     restart_policy: Optional[RestartPolicy] = None
-    placement: Optional[dict[str, Any]] = None
+    placement: Optional[Placement] = None
 
 
 class EnvFileEntry(Strict):
@@ -148,10 +253,10 @@ class Logging(Strict):
 
 
 class ServiceNetwork(Strict):
-    aliases: Optional[list[str]] = None
+    aliases: Optional[UniqueStrings] = None
     ipv4_address: Optional[str] = None
     ipv6_address: Optional[str] = None
-    link_local_ips: Optional[list[str]] = None
+    link_local_ips: Optional[UniqueStrings] = None
     mac_address: Optional[str] = None
     driver_opts: Optional[dict[str, Union[str, int, float]]] = None
     priority: Optional[int] = None
@@ -252,7 +357,7 @@ class ServiceModel(Strict):
     environment: Optional[ListOrDict] = None
     env_file: Optional[Union[str, list[Union[str, EnvFileEntry]]]] = None
     ports: Optional[list[Annotated[Union[int, str, PortLong], BeforeValidator(_check_port)]]] = None
-    expose: Optional[list[IntOrStr]] = None
+    expose: Optional[Annotated[list[IntOrStr], AfterValidator(_unique), _UNIQUE]] = None
     volumes: Optional[list[Union[str, VolumeLong]]] = None
     tmpfs: Optional[StringOrList] = None
     networks: Optional[Union[list[str], dict[str, Optional[ServiceNetwork]]]] = None
@@ -265,15 +370,15 @@ class ServiceModel(Strict):
     hostname: Optional[str] = None
     domainname: Optional[str] = None
     labels: Optional[ListOrDict] = None
-    container_name: Optional[str] = None
+    container_name: Optional[ContainerName] = None
     stop_signal: Optional[str] = None
     stop_grace_period: Optional[str] = None
     init: Optional[BoolOrStr] = None
     read_only: Optional[BoolOrStr] = None
     privileged: Optional[BoolOrStr] = None
-    cap_add: Optional[list[str]] = None
-    cap_drop: Optional[list[str]] = None
-    security_opt: Optional[list[str]] = None
+    cap_add: Optional[UniqueStrings] = None
+    cap_drop: Optional[UniqueStrings] = None
+    security_opt: Optional[UniqueStrings] = None
     ulimits: Optional[dict[str, Union[IntOrStr, Ulimit]]] = None
     sysctls: Optional[ListOrDict] = None
     mem_limit: Optional[IntOrStr] = None
@@ -284,8 +389,8 @@ class ServiceModel(Strict):
     shm_size: Optional[IntOrStr] = None
     deploy: Optional[Deploy] = None
     scale: Optional[IntOrStr] = None
-    profiles: Optional[list[str]] = None
-    extra_hosts: Optional[Union[ListOrDict, dict[str, list[str]]]] = None
+    profiles: Optional[UniqueStrings] = None
+    extra_hosts: Optional[Union[UniqueStrings, dict[str, Union[str, list[str]]]]] = None
     dns: Optional[StringOrList] = None
     dns_search: Optional[StringOrList] = None
     tty: Optional[BoolOrStr] = None
@@ -295,18 +400,18 @@ class ServiceModel(Strict):
     platform: Optional[str] = None
     secrets: Optional[list[Union[str, Mount]]] = None
     configs: Optional[list[Union[str, Mount]]] = None
-    volumes_from: Optional[list[str]] = None
-    links: Optional[list[str]] = None
+    volumes_from: Optional[UniqueStrings] = None
+    links: Optional[UniqueStrings] = None
     ipc: Optional[str] = None
     pid: Optional[str] = None
     devices: Optional[list[Union[str, DeviceLong]]] = None
-    group_add: Optional[list[IntOrStr]] = None
+    group_add: Optional[Annotated[list[IntOrStr], AfterValidator(_unique), _UNIQUE]] = None
     extends: Optional[Union[str, ExtendsLong]] = None
     label_file: Optional[StringOrList] = None
     # compose knows these; stackup accepts them in `config` but cannot run them yet
     annotations: Optional[ListOrDict] = _unsupported()
     attach: Optional[BoolOrStr] = _unsupported()
-    blkio_config: Optional[dict[str, Any]] = _unsupported()
+    blkio_config: Optional[BlkioConfig] = _unsupported()
     cgroup: Optional[str] = _unsupported()
     cgroup_parent: Optional[str] = _unsupported()
     cpu_count: Optional[IntOrStr] = _unsupported()
@@ -316,12 +421,12 @@ class ServiceModel(Strict):
     cpu_rt_period: Optional[IntOrStr] = _unsupported()
     cpu_rt_runtime: Optional[IntOrStr] = _unsupported()
     cpuset: Optional[str] = _unsupported()
-    credential_spec: Optional[dict[str, Any]] = _unsupported()
-    develop: Optional[dict[str, Any]] = _unsupported()
-    device_cgroup_rules: Optional[list[str]] = _unsupported()
-    dns_opt: Optional[list[str]] = _unsupported()
-    external_links: Optional[list[str]] = _unsupported()
-    gpus: Optional[Union[str, list[dict[str, Any]]]] = _unsupported()
+    credential_spec: Optional[CredentialSpec] = _unsupported()
+    develop: Optional[Develop] = _unsupported()
+    device_cgroup_rules: Optional[UniqueStrings] = _unsupported()
+    dns_opt: Optional[UniqueStrings] = _unsupported()
+    external_links: Optional[UniqueStrings] = _unsupported()
+    gpus: Optional[Union[Literal["all"], list[DeviceRequest]]] = _unsupported()
     isolation: Optional[str] = _unsupported()
     mac_address: Optional[str] = _unsupported()
     mem_reservation: Optional[IntOrStr] = _unsupported()
@@ -329,12 +434,12 @@ class ServiceModel(Strict):
     models: Optional[Union[list[str], dict[str, Any]]] = _unsupported()
     oom_kill_disable: Optional[BoolOrStr] = _unsupported()
     oom_score_adj: Optional[IntOrStr] = _unsupported()
-    post_start: Optional[list[dict[str, Any]]] = _unsupported()
-    pre_stop: Optional[list[dict[str, Any]]] = _unsupported()
-    provider: Optional[dict[str, Any]] = _unsupported()
+    post_start: Optional[list[Hook]] = _unsupported()
+    pre_stop: Optional[list[Hook]] = _unsupported()
+    provider: Optional[Provider] = _unsupported()
     pull_refresh_after: Optional[str] = _unsupported()
     runtime: Optional[str] = _unsupported()
-    storage_opt: Optional[dict[str, Any]] = _unsupported()
+    storage_opt: Optional[dict[str, Union[str, int, float, bool]]] = _unsupported()
     use_api_socket: Optional[BoolOrStr] = _unsupported()
     userns_mode: Optional[str] = _unsupported()
     uts: Optional[str] = _unsupported()
@@ -424,11 +529,11 @@ class ComposeFile(Strict):
     version: Optional[str] = Field(default=None, description="Obsolete: ignored with a warning")
     name: Optional[str] = None
     include: Optional[list[Union[str, IncludeLong]]] = None
-    services: Optional[dict[str, ServiceModel]] = None
-    networks: Optional[dict[str, Optional[NetworkModel]]] = None
-    volumes: Optional[dict[str, Optional[VolumeModel]]] = None
-    secrets: Optional[dict[str, SecretModel]] = None
-    configs: Optional[dict[str, ConfigModel]] = None
+    services: Optional[dict[Name, ServiceModel]] = None
+    networks: Optional[dict[Name, Optional[NetworkModel]]] = None
+    volumes: Optional[dict[Name, Optional[VolumeModel]]] = None
+    secrets: Optional[dict[Name, SecretModel]] = None
+    configs: Optional[dict[Name, ConfigModel]] = None
     models: Optional[dict[str, ModelModel]] = None
 
 

@@ -131,6 +131,41 @@ def has_profile(service: dict, profiles: list[str]) -> bool:
     return "*" in profiles or any(p in profiles for p in own)
 
 
+def profiles_of(model: dict, names: list[str], problems: Problems) -> list[str]:
+    """The profiles that enable the named services (as `docker compose up <service>` does)."""
+    services = model.get("services") or {}
+    out: list[str] = []
+    for name in names:
+        if name not in services:
+            problems.add(f"no such service: {name}")
+            continue
+        out += [p for p in services[name].get("profiles") or [] if p not in out]
+    return out
+
+
+def select_services(model: dict, names: list[str]) -> None:
+    """Keep the named services and what they depend on (transitively)."""
+    services = model.get("services") or {}
+    keep: set[str] = set()
+    todo = [n for n in names if n in services]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        todo += [d for d in (services[name].get("depends_on") or {}) if d in services]
+    for name in list(services):
+        if name not in keep:
+            del services[name]
+            continue
+        depends_on = services[name].get("depends_on")
+        if isinstance(depends_on, dict):
+            for dep in [d for d in depends_on if d not in keep]:
+                del depends_on[dep]
+            if not depends_on:
+                del services[name]["depends_on"]
+
+
 def apply_profiles(model: dict, profiles: list[str]) -> dict:
     """Split services into enabled and disabled; returns the disabled ones."""
     services = model.get("services") or {}
@@ -170,8 +205,10 @@ def resolve_env_files(model: dict, environ: dict[str, str], problems: Problems) 
             for key, value in env.items():
                 merged[key] = value
             env = merged
-        if env or "environment" in service:
+        if env:
             service["environment"] = env
+        else:
+            service.pop("environment", None)  # an empty mapping is not printed
         label_files = service.pop("label_file", None) or []
         if label_files:
             labels: dict[str, Any] = {}

@@ -16,6 +16,10 @@ class LoadOptions:
     interpolate: bool = True                             # False: --no-interpolate
     stdin: str | None = None                             # text of '-f -' (read from sys.stdin if None)
     consistency: bool = True                             # False: --no-consistency
+    services: list[str] = field(default_factory=list)    # only these and their dependencies;
+                                                         # their profiles are enabled
+    enable_services: list[str] = field(default_factory=list)  # enable their profiles, keep all
+                                                              # (`up web` when web has a profile)
 
     @classmethod
     def from_global(cls, options, **extra) -> "LoadOptions":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     """`*` matches any one element, `[]` any list index."""
@@ -11,7 +13,7 @@ def matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
         if want == "*":
             continue
         if want == "[]":
-            if not (part.isdigit() or part == "[]"):
+            if not (part.isdigit() or part == "[]" or part.startswith("[")):
                 return False
             continue
         if part != want:
@@ -19,15 +21,31 @@ def matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return True
 
 
-def compile_table(table: dict[str, object]) -> list[tuple[tuple[str, ...], object]]:
-    return [(tuple(key.split(".")), value) for key, value in table.items()]
+class Table:
+    """Patterns mapped to values, indexed by length and last element (lookups are hot)."""
+
+    def __init__(self, entries: dict[str, Any]):
+        self.index: dict[tuple[int, str], list[tuple[tuple[str, ...], Any]]] = {}
+        for key, value in entries.items():
+            pattern = tuple(key.split(".")) if key else ()
+            self.index.setdefault((len(pattern), pattern[-1] if pattern else ""), []).append((pattern, value))
+
+    def lookup(self, path: tuple[str, ...]) -> Any:
+        size = len(path)
+        last = path[-1] if path else ""
+        for tail in (last, "*", "[]"):
+            for pattern, value in self.index.get((size, tail), ()):
+                if matches(path, pattern):
+                    return value
+        return None
 
 
-def lookup(table: list[tuple[tuple[str, ...], object]], path: tuple[str, ...]):
-    for pattern, value in table:
-        if matches(path, pattern):
-            return value
-    return None
+def compile_table(table: dict[str, Any]) -> Table:
+    return Table(table)
+
+
+def lookup(table: Table, path: tuple[str, ...]) -> Any:
+    return table.lookup(path)
 
 
 def dotted(path: tuple) -> str:

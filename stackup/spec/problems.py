@@ -7,7 +7,7 @@ from typing import Any
 
 from stackup.errors import UserError
 from stackup.spec.pathmatch import dotted
-from stackup.spec.yamlpos import Pos, position_of
+from stackup.spec.yamlpos import Pos, YMap, YSeq, position_of
 
 
 @dataclass
@@ -29,11 +29,13 @@ class Problems:
     """Collects every problem so the user sees them all at once."""
 
     items: list[Problem] = field(default_factory=list)
-    trees: list[tuple[str, Any]] = field(default_factory=list)
+    indexes: list[dict[tuple, tuple]] = field(default_factory=list)
 
     def remember(self, filename: str, tree: Any) -> None:
-        """A raw file tree where positions of later problems can be looked up."""
-        self.trees.append((filename, tree))
+        """Index the positions of a file's nodes, to place problems found after merging."""
+        index: dict[tuple, tuple] = {}
+        _index(tree, (), index)
+        self.indexes.append(index)
 
     def add(self, message: str, path: tuple = (), *, pos: Pos | None = None, file: str | None = None,
             tree: Any = None, key: bool = False) -> None:
@@ -44,17 +46,14 @@ class Problems:
         self.items.append(Problem(message, tuple(path), pos, file))
 
     def find(self, path: tuple, key: bool = False) -> Pos | None:
-        """The position of `path` in the first remembered file that has it."""
-        ipath = _int_path(path)
-        fallback = None
-        for _name, tree in self.trees:
-            pos = position_of(tree, ipath, key=key)
-            if pos is None:
-                continue
-            if _reaches(tree, ipath):
-                return pos
-            fallback = fallback or pos
-        return fallback
+        """The position of `path` in the first file that has it (else of its nearest parent)."""
+        path = tuple(str(p) for p in path)
+        for size in range(len(path), 0, -1):
+            for index in self.indexes:
+                found = index.get(path[:size])
+                if found is not None:
+                    return found[1] if key and size == len(path) else found[0]
+        return None
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -74,16 +73,22 @@ def _int_path(path: tuple) -> tuple:
     return tuple(path)
 
 
-def _reaches(tree: Any, path: tuple) -> bool:
-    node = tree
-    for part in path:
-        if isinstance(node, dict) and str(part) in node:
-            node = node[str(part)]
-        elif isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
+def _index(node: Any, path: tuple, index: dict) -> None:
+    """path -> (value position, key position) for every node of a positioned tree."""
+    if isinstance(node, YMap):
+        for key, value in node.items():
+            sub = path + (key,)
+            index[sub] = (node.vpos.get(key), node.kpos.get(key))
+            _index(value, sub, index)
+    elif isinstance(node, YSeq):
+        for i, value in enumerate(node):
+            sub = path + (str(i),)
+            pos = node.ipos[i] if i < len(node.ipos) else None
+            index[sub] = (pos, pos)
+            if isinstance(value, str) and value:
+                # `depends_on: [db]` is normalized to `depends_on: {db: ...}`: find `db` by name too
+                index.setdefault(path + (value.split(":")[0],), (pos, pos))
+            _index(value, sub, index)
 
 
 def fail(message: str, path: tuple = (), pos: Pos | None = None, file: str | None = None):

@@ -15,7 +15,7 @@ from stackup.spec.interpolation import InterpolationError, substitute
 from stackup.spec.loader import Loader, LoadAbort
 from stackup.spec.options import LoadOptions
 from stackup.spec.problems import Problems
-from stackup.spec.yamlpos import YamlError, load_documents
+from stackup.spec.yamlpos import YamlError
 
 
 @dataclass
@@ -30,36 +30,47 @@ class Project:
     profiles: list[str] = field(default_factory=list)
     disabled_services: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    interpolated: bool = True
 
-    def to_dict(self, *, escape_dollars: bool = False) -> dict:
-        """The normalized model (a deep copy). `escape_dollars` doubles `$` as compose prints it."""
-        data = copy.deepcopy(self.model)
-        return _escape(data) if escape_dollars else data
+    yaml_model: dict | None = None               # the same, as compose's YAML output has it
+
+    def to_dict(self, *, escape_dollars: bool = False, for_yaml: bool = False) -> dict:
+        """The normalized model (a deep copy), as `config --format json` prints it.
+
+        `escape_dollars` doubles `$` as compose prints it; `for_yaml` gives the shape of
+        `config --format yaml` (service `x-*` fields and `models` kept, no `command: null`).
+        """
+        source = self.yaml_model if for_yaml and self.yaml_model is not None else self.model
+        return _escape(source) if escape_dollars else copy.deepcopy(source)
 
     @cached_property
     def services(self) -> dict[str, Any]:
         from stackup.spec.models import ServiceModel
-        return {name: ServiceModel.model_validate(s) for name, s in self.model.get("services", {}).items()}
+        return {name: ServiceModel.model_validate(s) for name, s in self._typed_source().get("services", {}).items()}
 
     @cached_property
     def networks(self) -> dict[str, Any]:
         from stackup.spec.models import NetworkModel
-        return {n: NetworkModel.model_validate(v) for n, v in (self.model.get("networks") or {}).items()}
+        return {n: NetworkModel.model_validate(v) for n, v in (self._typed_source().get("networks") or {}).items()}
 
     @cached_property
     def volumes(self) -> dict[str, Any]:
         from stackup.spec.models import VolumeModel
-        return {n: VolumeModel.model_validate(v) for n, v in (self.model.get("volumes") or {}).items()}
+        return {n: VolumeModel.model_validate(v) for n, v in (self._typed_source().get("volumes") or {}).items()}
 
     @cached_property
     def secrets(self) -> dict[str, Any]:
         from stackup.spec.models import SecretModel
-        return {n: SecretModel.model_validate(v) for n, v in (self.model.get("secrets") or {}).items()}
+        return {n: SecretModel.model_validate(v) for n, v in (self._typed_source().get("secrets") or {}).items()}
 
     @cached_property
     def configs(self) -> dict[str, Any]:
         from stackup.spec.models import ConfigModel
-        return {n: ConfigModel.model_validate(v) for n, v in (self.model.get("configs") or {}).items()}
+        return {n: ConfigModel.model_validate(v) for n, v in (self._typed_source().get("configs") or {}).items()}
+
+    def _typed_source(self) -> dict:
+        # the YAML shape is the canonical one (the JSON shape has Go quirks such as blkio `Path`)
+        return self.yaml_model if self.yaml_model is not None else self.model
 
     @property
     def service_names(self) -> list[str]:
@@ -102,7 +113,7 @@ def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
         raise UserError(str(exc)) from None
     problems = Problems()
     loader = Loader(found.environ, problems, interpolate=options.interpolate, stdin=options.stdin,
-                    validate=_validator())
+                    validate=_validator(), cwd=str(cwd))
     loader.warnings.extend(found.warnings)
     try:
         return _load(options, found, loader, problems)
@@ -112,7 +123,7 @@ def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
 
 
 def _validator():
-    from stackup.spec.validate import validate_file
+    from stackup.spec.shape import validate_file
     return validate_file
 
 
@@ -127,42 +138,55 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
     model.pop("name", None)
     model["name"] = name
     model = normalize.normalize(model, environ)
+    files = [Path(f) for f in found.files if f != "-"]
+    if not options.interpolate:
+        # as compose: without interpolation the model is printed as loaded (no typing, no checks)
+        model.pop("models", None)
+        return Project(name=name, working_dir=found.working_dir, config_files=files, model=model,
+                       environment=environ, profiles=list(options.profiles), warnings=loader.warnings,
+                       interpolated=False)
     profiles = list(options.profiles)
     if not profiles and environ.get("COMPOSE_PROFILES"):
         profiles = [p.strip() for p in environ["COMPOSE_PROFILES"].split(",") if p.strip()]
-    model.pop("models", None)
+    models = model.pop("models", None)
     model.pop("include", None)
+    profiles += normalize.profiles_of(model, list(options.services) + list(options.enable_services), problems)
+    problems.raise_if_any()
     disabled = normalize.apply_profiles(model, profiles)
     if options.consistency:
         consistency.check(model, disabled, problems)
     problems.raise_if_any()
+    if options.services:
+        normalize.select_services(model, options.services)
     normalize.resolve_env_files(model, environ, problems)
     problems.raise_if_any()
     normalize.prune(model)
+    if models:
+        used = {m for s in model["services"].values() for m in (s.get("models") or {})}
+        model["models"] = {k: v for k, v in models.items() if k in used}
     try:
-        rendered = render.render(model)
+        rendered = render.arrange(render.render(model))
+        yaml_model = render.arrange(render.render(model, json_quirks=False))
     except render.RenderError as exc:
         loader.abort(str(exc), exc.path)
-    files = [Path(f) for f in found.files if f != "-"]
     return Project(name=name, working_dir=found.working_dir, config_files=files, model=rendered,
                    environment=environ, profiles=profiles, disabled_services=disabled,
-                   warnings=loader.warnings)
+                   warnings=loader.warnings, yaml_model=yaml_model)
 
 
 def _project_name(options: LoadOptions, found: discovery.Discovered, loader: Loader, problems: Problems) -> str:
-    if options.project_name:
-        if not discovery.valid_project_name(options.project_name):
-            raise UserError(f"invalid project name \"{options.project_name}\": must consist only of lowercase "
-                            "alphanumeric characters, hyphens, and underscores as well as start with a letter "
-                            "or number")
-        return options.project_name
-    if found.environ.get("COMPOSE_PROJECT_NAME"):
-        return discovery.normalize_project_name(found.environ["COMPOSE_PROJECT_NAME"])
+    # -p and COMPOSE_PROJECT_NAME are taken as given (and must be valid); `name:` is normalized
+    given = options.project_name or found.environ.get("COMPOSE_PROJECT_NAME")
+    if given:
+        if not discovery.valid_project_name(given):
+            origin = "-p" if options.project_name else "COMPOSE_PROJECT_NAME"
+            raise UserError(f"invalid project name \"{given}\" ({origin}): use only lowercase letters, digits, "
+                            "'-' and '_', starting with a letter or digit")
+        return given
     from_files = ""
     for filename in found.files:
-        text = loader.read(filename)
         try:
-            documents = load_documents(text, loader.display(filename))
+            documents = loader.parse(filename, keep=True)
         except YamlError:
             continue  # reported with its position when the file is loaded
         for document in documents:

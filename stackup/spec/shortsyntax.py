@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 
 PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
@@ -130,6 +129,8 @@ def parse_ports(spec: str) -> list[dict]:
             raise SyntaxProblem(f"invalid protocol {proto!r} in \"{spec}\" (tcp, udp or sctp)")
     ip, host, container = _split_port(body)
     if ip:
+        import ipaddress
+
         bare = ip[1:-1] if ip.startswith("[") and ip.endswith("]") else ip
         try:
             ipaddress.ip_address(bare)

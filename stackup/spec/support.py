@@ -18,3 +18,14 @@ def unsupported_attributes(project) -> list[str]:
             if key in fields and service[key] not in (None, [], {}):
                 found.append(f"services.{name}.{key}")
     return found
+
+
+def check_supported(project) -> None:
+    """Raise UnsupportedError naming every attribute stackup cannot run (for up/create/run)."""
+    from stackup.errors import UnsupportedError
+
+    found = unsupported_attributes(project)
+    if found:
+        lines = [f"`{path}` is not supported by stackup (remove it, or use docker compose for this stack)"
+                 for path in found]
+        raise UnsupportedError(lines[0], problems=lines)

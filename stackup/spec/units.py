@@ -16,10 +16,12 @@ def parse_duration(value) -> int:
     if isinstance(value, (int, float)):
         return int(value * 1_000_000_000)
     text = str(value).strip()
+    if not text:
+        raise ValueError("invalid duration '' (use a number and a unit: 10s, 1m30s, 500ms)")
     if text in ("0", "+0", "-0"):
         return 0
     sign = 1
-    if text[:1] in "+-":
+    if text[0] in "+-":
         sign = -1 if text[0] == "-" else 1
         text = text[1:]
     if not text:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import yaml
 
 try:  # libyaml's parser is several times faster; the resolver stays ours
-    from yaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover - pure python fallback
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -143,9 +143,13 @@ class Document(NamedTuple):
     override_paths: list[tuple[str, ...]]
 
 
+MAX_NODES = 200_000  # aliases can make a small text huge ("billion laughs"): stop well before
+
+
 class _Builder:
     def __init__(self, filename: str):
         self.filename = filename
+        self.built = 0
         self.resets: list[tuple[str, ...]] = []
         self.overrides: list[tuple[str, ...]] = []
         self.active: set[int] = set()
@@ -155,6 +159,9 @@ class _Builder:
         return Pos(self.filename, mark.line + 1, mark.column + 1)
 
     def build(self, node, path: tuple[str, ...]) -> Any:
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise YamlError(f"{self.pos(node)}: the document expands to too many nodes (aliases used recursively?)")
         tag = node.tag
         if tag == RESET_TAG:
             self.resets.append(path)
@@ -205,7 +212,11 @@ class _Builder:
                 raise YamlError(f"{self.pos(key_node)}: a mapping key must be a plain value, not a "
                                 f"{'list' if isinstance(key_node, yaml.SequenceNode) else 'mapping'}")
             key = plain_scalar(key_node.value) if key_node.tag == PLAIN_TAG else key_node.value
-            key = _key_text(key)
+            if not isinstance(key, str):
+                # as compose: a key must be a string (quote it: "1": or "null":)
+                where = ".".join(path) or "the top level"
+                raise YamlError(f"{self.pos(key_node)}: non-string key {key_node.value or 'null'!r} in {where} "
+                                f"(quote it if it is meant as text)")
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise YamlError(f"{self.pos(key_node)}: mapping key \"{key}\" already defined at line {seen[key]}")
@@ -267,6 +278,10 @@ def load_documents(text: str, filename: str) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
         problem = exc.problem or exc.context or "invalid YAML"
+        if mark is not None and "\t" in problem + _char_at(text, mark.line, mark.column) and "tab" not in problem:
+            problem += " (a tab: YAML indents with spaces only)"
+        elif mark is not None and "tab" in problem:
+            problem += " (YAML indents with spaces only)"
         raise YamlError(f"{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(f"{filename}: {str(exc).splitlines()[0]}") from None
@@ -276,6 +291,13 @@ def load_documents(text: str, filename: str) -> list[Document]:
         if loader is not None:
             loader.dispose()
     return documents
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    if 0 <= line < len(lines) and 0 <= column < len(lines[line]):
+        return lines[line][column]
+    return ""
 
 
 def position_of(root: Any, path: tuple, *, key: bool = False) -> Pos | None:

@@ -7,13 +7,14 @@ import os
 import shlex
 from pathlib import Path
 
-from stackup.errors import UserError
 
 CORPUS = Path(os.environ.get("STACKUP_CONFORMANCE", "/work/shared/conformance")) / "cases"
+# more cases in the same layout, made with the reference (docker compose v2.40.3) on our own files
+LOCAL = Path(__file__).with_name("cases")
 
 
-def cases() -> list[str]:
-    return sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
+def cases(root: Path = CORPUS) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def parse_cmd(args: list[str]):
@@ -67,25 +68,42 @@ def clean(value):
     return value
 
 
-def run(name: str):
-    """(expected, actual) dicts for a valid case, or ("error", message|None) for an invalid one."""
-    from stackup.spec import load_project
+def run_cli(case: Path) -> tuple[int, str, str]:
+    """`stackup <cmd>` run in the case folder with exactly the case's environment."""
+    import contextlib
+    import io
 
-    case = CORPUS / name
+    from stackup.cli.main import main
+
     args = shlex.split((case / "cmd").read_text())
-    opts = parse_cmd(args)
-    env = environ_of(case)
-    old = os.getcwd()
-    os.chdir(case)
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
     try:
-        project = load_project(opts, env, cwd=case)
-        actual = project.to_dict(escape_dollars=True)
-        error = None
-    except UserError as exc:
-        actual = None
-        error = "\n".join(exc.lines())
+        os.environ.clear()
+        os.environ.update(environ_of(case))
+        os.chdir(case)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
     finally:
-        os.chdir(old)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run(name: str, root: Path = CORPUS):
+    """(expected, actual) dicts for a valid case, or ("error", message|None) for an invalid one.
+
+    The case's `cmd` is run through stackup's own command line.
+    """
+    case = root / name
+    code, out, err = run_cli(case)
+    if code == 0:
+        actual, error = json.loads(out), None
+    else:
+        assert code == 2, f"{name}: exit code {code}: {err}"  # a user error, never a crash
+        assert "Traceback" not in err and "internal error" not in err, err
+        actual, error = None, err
     if (case / "expected.json").exists():
         expected = json.loads((case / "expected.json").read_text())
         if actual is None:

@@ -31,7 +31,11 @@ SAMPLE = {
 
 REPLACEMENTS = st.one_of(st.none(), st.booleans(), st.integers(-70000, 70000), st.text(max_size=12),
                          st.just("${"), st.just("80800:80"), st.just([]), st.just({}), st.just(["x"]),
-                         st.just({"bogus": 1}), st.just("1:2:3:4"), st.just("service:nope"))
+                         st.just({"bogus": 1}), st.just("1:2:3:4"), st.just("service:nope"),
+                         st.just({"service": "db"}), st.just({"service": "nope", "file": "missing.yaml"}),
+                         st.just([None]), st.just([{}]), st.just({"a": None}), st.just("1.5x"),
+                         st.just("${UNSET:?needed}"), st.just("$$"), st.just(-1), st.just(0.5),
+                         st.just({"condition": "bogus"}), st.just("!reset"), st.just(["a=b", 3]))
 
 
 def _paths(node, prefix=()):
@@ -44,7 +48,8 @@ def _paths(node, prefix=()):
             yield from _paths(value, prefix + (index,))
 
 
-ALL_PATHS = [p for p in _paths(SAMPLE) if p]
+ALL_PATHS = [p for p in _paths(SAMPLE) if p] + [("services", "web", "extends"), ("include",),
+                                                 ("services", "db", "profiles"), ("services", "web", "build")]
 
 
 def _mutate(tree, path, value, action):
@@ -54,7 +59,8 @@ def _mutate(tree, path, value, action):
         parent = parent[part]
     last = path[-1]
     if action == "delete":
-        del parent[last]
+        if last in parent if isinstance(parent, dict) else True:
+            del parent[last]
     elif action == "rename" and isinstance(parent, dict):
         parent[str(last) + "x"] = parent.pop(last)
     else:
@@ -100,3 +106,67 @@ def test_the_unmutated_sample_loads(tmp_path):
     (tmp_path / "pw.txt").write_text("x")
     project = load_project(LoadOptions(files=[str(stack)]), {}, cwd=Path(tmp_path))
     assert sorted(project.services) == ["db", "web"]
+
+
+# -- line-level mutations of the conformance files -----------------------------------
+
+import importlib.util as _ilu
+import os
+import shlex
+import shutil
+
+_spec = _ilu.spec_from_file_location("spec_conformance_m", Path(__file__).with_name("conformance.py"))
+conformance = _ilu.module_from_spec(_spec)
+_spec.loader.exec_module(conformance)
+
+CASE_DIRS = [conformance.CORPUS / n for n in conformance.cases()] + \
+    [conformance.LOCAL / n for n in conformance.cases(conformance.LOCAL)]
+TOKENS = ["null", "[]", "{}", "- x", "1", "-1", "true", "${X}", "$$", "'a:b:c'", "!reset", "!override",
+          "*a", "&a x", "<<: *a", ":", '"', "65536", "0.5", "~/x", "./y:/z", "service:x", "1g", "10s"]
+LINE_EDITS = st.tuples(st.integers(0, 10_000), st.integers(0, 4), st.sampled_from(TOKENS), st.integers(0, 5))
+
+
+def _edit(lines: list[str], edit) -> None:
+    index, op, token, indent = edit
+    if not lines:
+        return
+    i = index % len(lines)
+    if op == 0:
+        del lines[i]
+    elif op == 1:
+        lines.insert(i, lines[(index * 7) % len(lines)])
+    elif op == 2:
+        head, sep, _ = lines[i].partition(": ")
+        lines[i] = f"{head}: {token}" if sep else f"{lines[i]} {token}"
+    elif op == 3:
+        lines[i] = " " * indent + lines[i].lstrip()
+    else:
+        lines[i] = lines[i].replace(":", "", 1)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(CASE_DIRS) if CASE_DIRS else st.nothing(), st.integers(0, 100),
+       st.lists(LINE_EDITS, min_size=1, max_size=3))
+def test_line_mutations_of_real_files_load_or_fail_cleanly(tmp_path_factory, case, pick, edits):
+    work = tmp_path_factory.mktemp("case") / case.name
+    shutil.copytree(case, work)
+    for path in work.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    stacks = sorted(p for p in work.rglob("*") if p.suffix in (".yaml", ".yml") and not p.name.startswith("expected"))
+    if not stacks:
+        return
+    target = stacks[pick % len(stacks)]
+    lines = target.read_text().splitlines()
+    for edit in edits:
+        _edit(lines, edit)
+    target.write_text("\n".join(lines) + "\n")
+    options = conformance.parse_cmd(shlex.split((work / "cmd").read_text()))
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        project = load_project(options, conformance.environ_of(work), cwd=work)
+        json.dumps(project.to_dict(escape_dollars=True))
+    except UserError as exc:
+        assert all(isinstance(line, str) and line for line in exc.lines())
+    finally:
+        os.chdir(old)

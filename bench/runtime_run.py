@@ -1,0 +1,200 @@
+"""Benchmark of the container runtime (run as root): prints medians over several runs.
+
+1. `stackup container run --rm IMAGE true` end to end, as a user types it (target < 250 ms).
+   Also the same through the engine API in one process (no CLI start-up).
+2. create + start until PID 1 is running, inside one process (target < 50 ms).
+3. Memory of idle shims with ten containers running: RSS and PSS (smaps_rollup) per shim
+   (targets <= 10 MB RSS, <= 4 MB PSS).
+Docker and podman figures are printed side by side when they are installed and working.
+
+Usage: .venv/bin/python bench/runtime_run.py [--runs N] [--image REF]
+IMAGE defaults to `busybox` from the image store when it has it, else a busybox root
+file system directory (`dir:`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def median_ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:7.1f} ms"
+
+
+def pick_image(root: Path, wanted: str | None) -> tuple[str, list[str], object]:
+    if wanted and not wanted.startswith("dir:"):
+        from stackup.cli.container import resolve_image
+
+        config, layers, _ = resolve_image(wanted)
+        return wanted, layers, config
+    if not wanted:
+        try:  # a `busybox` image in the (fresh) store, made from Debian's busybox-static
+            from stackup.cli.container import resolve_image
+            from stackup.engine.images.store import ImageStore
+            from stackup.testing.rootfs import make_busybox_rootfs, tar_directory
+
+            tar = tar_directory(make_busybox_rootfs(root / "bb-image"), root / "bb.tar")
+            ImageStore().import_rootfs(tar, "busybox")
+            config, layers, _ = resolve_image("busybox")
+            return "busybox", layers, config
+        except ImportError:  # no image store in this build: use a directory
+            pass
+    from stackup.testing.rootfs import make_busybox_rootfs
+
+    path = Path(wanted[4:]) if wanted else make_busybox_rootfs(root / "busybox")
+    return f"dir:{path}", [str(path)], {}
+
+
+def cli_run(image: str, env: dict, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "stackup", "container", "run", "--rm", image,
+                        "true"], env=env, check=True)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def cli_floor(env: dict, runs: int) -> list[float]:
+    """`stackup container ps` on an empty root: what any container command costs before
+    the runtime does anything (interpreter, typer and its pydantic coercion)."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "stackup", "container", "ps"], env=env,
+                       check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def engine_run(rt, layers, runs: int) -> list[float]:
+    from stackup.engine.runtime.spec import ContainerSpec
+
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        state = rt.create(ContainerSpec(layers=layers, argv=["true"]))
+        rt.start(state["id"])
+        rt.wait(state["id"])
+        rt.remove(state["id"])
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def create_start(rt, layers, runs: int) -> tuple[list[float], list[float], list[str]]:
+    """Time create and start of `sleep`: start returns once PID 1 has exec'd (the shim
+    reports after the exec succeeded)."""
+    from stackup.engine.runtime.spec import ContainerSpec
+
+    creates, starts, ids = [], [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        state = rt.create(ContainerSpec(layers=layers, argv=["sleep", "1000"]))
+        t1 = time.perf_counter()
+        rt.start(state["id"])
+        t2 = time.perf_counter()
+        creates.append(t1 - t0)
+        starts.append(t2 - t1)
+        ids.append(state["id"])
+        settle(rt, state["id"])
+    return creates, starts, ids
+
+
+def settle(rt, cid: str) -> None:
+    """Let the shim finish its own start-up (it runs after PID 1 is up) before the next
+    measurement, so each figure is one container's start, not a queue of them."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{rt.get(cid)['shim_pid']}/cmdline", "rb") as f:
+            if b"stackup-shim" in f.read() and rt.get(cid).get("restart_count") is not None:
+                break
+        time.sleep(0.01)
+    time.sleep(0.2)
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    values = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if parts and parts[0] in ("Rss:", "Pss:"):
+                values[parts[0]] = int(parts[1])
+    return values["Rss:"], values["Pss:"]
+
+
+def other_engine(tool: str, runs: int) -> dict[str, str] | None:
+    """The same figures for docker/podman when installed, working and with busybox."""
+    if not shutil.which(tool):
+        return None
+    ok = subprocess.run([tool, "image", "inspect", "busybox"], capture_output=True)
+    if ok.returncode != 0:
+        return {"note": f"{tool} installed but not usable here (no daemon or no busybox image)"}
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([tool, "run", "--rm", "busybox", "true"], check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return {"run --rm busybox true": median_ms(times)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--image", default=None)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("needs root", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="stackup-bench-"))
+    os.environ["STACKUP_ROOT"] = str(work / "root")
+    from stackup.engine.runtime.container import Runtime
+
+    rt = Runtime()
+    image, layers, _ = pick_image(work, args.image)
+    env = dict(os.environ)
+    ids: list[str] = []
+    try:
+        cli_run(image, env, 1)  # warm caches (bytecode, page cache)
+        e2e = cli_run(image, env, args.runs)
+        floor = cli_floor(env, args.runs)
+        eng = engine_run(rt, layers, args.runs)
+        creates, starts, ids = create_start(rt, layers, 10)
+        time.sleep(1.0)  # let the shims settle to idle
+        mem = [memory_kb(rt.get(cid)["shim_pid"]) for cid in ids]
+        total = [c + s for c, s in zip(creates, starts)]
+        print(f"stackup runtime benchmark ({args.runs} runs, image {image})")
+        print(f"  container run --rm IMAGE true, CLI end to end   {median_ms(e2e)}  (target < 250 ms)")
+        print(f"    of which the CLI's own start (container ps)   {median_ms(floor)}")
+        print(f"  same through the engine API in one process      {median_ms(eng)}")
+        print(f"  create                                          {median_ms(creates)}")
+        print(f"  start (until PID 1 has exec'd)                  {median_ms(starts)}")
+        print(f"  create + start                                  {median_ms(total)}  (target < 50 ms)")
+        rss = [r for r, _ in mem]
+        pss = [p for _, p in mem]
+        print(f"  idle shim, 10 containers: RSS median {statistics.median(rss) / 1024:.1f} MB "
+              f"(max {max(rss) / 1024:.1f}), PSS median {statistics.median(pss) / 1024:.1f} MB "
+              f"(max {max(pss) / 1024:.1f})  (targets <= 10 MB, <= 4 MB)")
+        for tool in ("docker", "podman"):
+            figures = other_engine(tool, args.runs)
+            if figures:
+                for key, value in figures.items():
+                    print(f"  {tool}: {key} {value}")
+            else:
+                print(f"  {tool}: not installed")
+    finally:
+        for cid in ids:
+            rt.remove(cid, force=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Where a container's cgroup directories are (stdlib `os` only: the launcher uses it)."""
+
+import os
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+PARENT = "stackup"
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer", "devices")
+
+
+def is_v2():
+    return os.path.exists(CGROUP_ROOT + "/cgroup.controllers")
+
+
+def v1_mounts():
+    """controller -> (mount point, the comounted controller list) for v1 hierarchies."""
+    found = {}
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 4 or parts[2] != "cgroup":
+                continue
+            names = [o for o in parts[3].split(",") if o in V1_CONTROLLERS]
+            for name in names:
+                found.setdefault(name, (parts[1], ",".join(names)))
+    return found
+
+
+def container_dirs(container_id):
+    """controller ('unified' on v2) -> the container's cgroup directory."""
+    if is_v2():
+        return {"unified": f"{CGROUP_ROOT}/{PARENT}/{container_id}"}
+    return {name: f"{mp}/{PARENT}/{container_id}" for name, (mp, _) in v1_mounts().items()}
+
+
+def container_mounts():
+    """What the container sees under /sys/fs/cgroup: (fstype, controllers) per hierarchy."""
+    if is_v2():
+        return [("cgroup2", "")]
+    return [("cgroup", names) for names in sorted({n for _, n in v1_mounts().values()})]
+
+
+def join(container_id, pid):
+    """Move `pid` into every cgroup directory of the container."""
+    for path in sorted(set(container_dirs(container_id).values())):
+        fd = os.open(path + "/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+
+
+def oom_kills(container_id):
+    """How many times the kernel's OOM killer struck in the container's cgroup so far."""
+    memory = container_dirs(container_id).get("unified" if is_v2() else "memory")
+    if not memory:
+        return 0
+    name = "memory.events" if is_v2() else "memory.oom_control"
+    try:
+        with open(f"{memory}/{name}") as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    except OSError:
+        pass
+    return 0

@@ -1,0 +1,622 @@
+"""Containers and their lifecycle: create, start, stop, kill, pause, restart, remove, wait.
+
+State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
+written atomically under the container's lock (the shim takes the same lock when it
+records a start or an exit). Names are unique under a global lock. Every command
+first repairs what a crash left behind: a container whose shim is gone is marked
+exited (and whatever is left of it in its cgroup is killed); a half-created one is
+removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from stackup.engine import state as st
+from stackup.engine.runtime import cgroups, netns, rootfs
+from stackup.engine.runtime.spec import ContainerSpec, validate
+from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
+
+RUNNING = ("running", "paused", "restarting")
+PKG_ROOT = Path(__file__).resolve().parents[3]
+SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
+_SHIMS: list[int] = []  # shims this process forked, reaped when they exit
+
+
+class StartError(StackupError):
+    """PID 1 could not start; the exit code is Docker's (125 setup, 126/127 exec)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def shim_alive(state: dict[str, Any]) -> bool:
+    """Is the recorded shim still this container's shim (not a reused pid)?
+
+    Looked at twice before saying no: while the shim's fork execs, /proc shows its old
+    command line and its new name for an instant."""
+    if _shim_alive_once(state):
+        return True
+    if not state.get("shim_pid"):
+        return False
+    time.sleep(0.02)
+    return _shim_alive_once(state)
+
+
+def _shim_alive_once(state: dict[str, Any]) -> bool:
+    pid = state.get("shim_pid") or 0
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().strip()
+    except OSError:
+        return False
+    if b"stackup-shim" in cmdline:
+        return state["id"].encode() in cmdline
+    # The fork that becomes the shim is named so before it execs (see launch).
+    return comm == b"stackup-shim" and pid_alive(pid)
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise UnsupportedError("running containers needs root (rootless containers are not "
+                               "supported yet)")
+
+
+def shim_python() -> str:
+    """The interpreter for shims. Debian's /usr/bin/python3 links libpython statically, so
+    ten shims share its pages (PSS ~1 MB less per shim than a shared-libpython build); the
+    shim and the launcher need only the standard library. STACKUP_SHIM_PYTHON overrides."""
+    chosen = os.environ.get("STACKUP_SHIM_PYTHON")
+    if chosen:
+        return chosen
+    system = "/usr/bin/python3"
+    return system if os.access(system, os.X_OK) else sys.executable
+
+
+def _reap_shims() -> None:
+    for pid in list(_SHIMS):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _SHIMS.remove(pid)
+
+
+class Runtime:
+    """The engine's container API (no knowledge of stacks or services)."""
+
+    def __init__(self, root: Path | None = None, attachers: list[Any] | None = None):
+        self.root = Path(root) if root else st.root()
+        self.containers_dir = self.root / "containers"
+        self.netns_dir = self.root / "netns"
+        self._attachers = attachers
+
+    # --- paths and state -----------------------------------------------------------
+    def cdir(self, cid: str) -> Path:
+        return self.containers_dir / cid
+
+    def attachers(self) -> list[Any]:
+        return self._attachers if self._attachers is not None else netns.attachers()
+
+    def _lock(self, cid: str):
+        return st.locked(self.cdir(cid) / "lock")
+
+    def _names_lock(self):
+        return st.locked(self.containers_dir / ".lock")
+
+    def _read(self, cid: str) -> dict[str, Any] | None:
+        try:
+            return st.read_json(self.cdir(cid) / "state.json")
+        except ValueError:
+            return None
+
+    def _write(self, state: dict[str, Any], durable: bool = True) -> None:
+        """Replace the state file atomically. Lifecycle moves (starting, running, paused,
+        exited) skip the fsync: after a power loss no container runs anyway and the next
+        command repairs whatever status it finds; the container's existence is durable."""
+        path = self.cdir(state["id"]) / "state.json"
+        if durable:
+            st.atomic_write_json(path, state, mode=0o600)
+            return
+        tmp = path.with_name(f".state.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+
+    def _update(self, cid: str, durable: bool = False, **changes: Any) -> dict[str, Any]:
+        with self._lock(cid):
+            state = self._read(cid)
+            if state is None:
+                raise NotFoundError(f"no such container: {cid}")
+            state.update(changes)
+            self._write(state, durable)
+            return state
+
+    def list(self, all: bool = True) -> list[dict[str, Any]]:
+        _reap_shims()
+        if not self.containers_dir.exists():
+            return []
+        found = []
+        for entry in sorted(self.containers_dir.iterdir()):
+            if not entry.is_dir():
+                continue
+            state = self._repair(entry.name)
+            if state and (all or state["status"] in RUNNING):
+                found.append(state)
+        return sorted(found, key=lambda s: s.get("created_at", ""), reverse=True)
+
+    def get(self, ref: str) -> dict[str, Any]:
+        """A container by id, unique id prefix or name (after repairing it)."""
+        if ref and (self.cdir(ref) / "state.json").exists():
+            state = self._repair(ref)
+            if state:
+                return state
+        matches = [s for s in self.list() if s["name"] == ref]
+        if not matches and ref:
+            matches = [s for s in self.list() if s["id"].startswith(ref)]
+        if not matches:
+            raise NotFoundError(f"no such container: {ref}")
+        if len(matches) > 1:
+            raise UserError(f"container reference {ref!r} is ambiguous: "
+                            f"{', '.join(m['name'] for m in matches)}")
+        return matches[0]
+
+    # --- recovery ------------------------------------------------------------------
+    def _repair(self, cid: str) -> dict[str, Any] | None:
+        state = self._read(cid)
+        if state is None:
+            return None
+        if state["status"] == "creating" and not pid_alive(state.get("creator_pid", 0)):
+            self._destroy(cid)
+            return None
+        if state["status"] == "starting" and not pid_alive(state.get("creator_pid", 0)) \
+                and not shim_alive(state) and not cgroups.Cgroup(cid).pids():
+            state = self._mark_dead(cid, "the start was interrupted")
+        elif state["status"] in RUNNING and not shim_alive(state):
+            state = self._mark_dead(cid, "the container's shim died")
+        return state
+
+    def _mark_dead(self, cid: str, why: str) -> dict[str, Any]:
+        cgroups.Cgroup(cid).kill_all()
+        with self._lock(cid):
+            state = self._read(cid)
+            if state["status"] in RUNNING + ("starting",) and not shim_alive(state):
+                state.update(status="exited", pid=0, error=why, finished_at=now(),
+                             exit_code=state.get("exit_code") if state["status"] == "restarting"
+                             else 137)
+                self._write(state)
+        self._teardown_network(state)
+        return state
+
+    # --- create --------------------------------------------------------------------
+    def create(self, spec: ContainerSpec, name: str | None = None) -> dict[str, Any]:
+        require_root()
+        validate(spec)
+        health_interval(spec)  # a malformed healthcheck is refused before anything exists
+        self._check_network(spec)
+        cid = secrets.token_hex(32)
+        name = name or f"stackup_{cid[:12]}"
+        if not _valid_name(name):
+            raise UserError(f"invalid container name {name!r}: use letters, digits, "
+                            "'_', '.' and '-', starting with a letter or digit")
+        spec.hostname = spec.hostname or cid[:12]
+        for layer in spec.layers:
+            if not Path(layer).is_dir():
+                raise UserError(f"image layer {layer} is missing")
+        st.ensure_dir(self.containers_dir)
+        state = {"id": cid, "name": name, "created_at": now(), "status": "creating",
+                 "creator_pid": os.getpid(), "pid": 0, "shim_pid": 0, "exit_code": None,
+                 "oom_killed": False, "started_at": "", "finished_at": "", "restart_count": 0,
+                 "error": "", "netns": "", "network": {}, "spec": spec.to_dict()}
+        with self._names_lock():
+            if any(s["name"] == name for s in self.list()):
+                raise ConflictError(f"the container name {name!r} is already in use")
+            self.cdir(cid).mkdir(mode=0o700)
+            self._write(state)
+        try:
+            self._prepare(cid, spec)
+            return self._update(cid, durable=True, status="created", creator_pid=0)
+        except BaseException:
+            self._destroy(cid)
+            raise
+
+    def _check_network(self, spec: ContainerSpec) -> None:
+        mode = spec.network_mode
+        if mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            spec.network_mode = f"container:{other['id']}"
+        elif mode not in ("none", "host") and not self.attachers():
+            raise UnsupportedError(f"network mode {mode!r} needs the network engine, "
+                                   "which is not available; use none or host")
+
+    def _prepare(self, cid: str, spec: ContainerSpec) -> None:
+        d = self.cdir(cid)
+        for sub in ("upper", "work", "rootfs"):
+            (d / sub).mkdir(mode=0o755)
+        rootfs.layer_links(str(d), spec.layers)
+        (d / "hostname").write_text(spec.hostname + "\n")
+        (d / "hosts").write_text(hosts_file(spec))
+        (d / "resolv.conf").write_text(resolv_conf(spec.dns))
+        (d / "container.log").touch(mode=0o640)
+        cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
+                                   spec.pids_limit, spec.privileged)
+
+    # --- start ---------------------------------------------------------------------
+    def start(self, ref: str) -> dict[str, Any]:
+        require_root()
+        state = self.get(ref)
+        cid = state["id"]
+        if state["status"] in RUNNING:
+            return state
+        if state["status"] not in ("created", "exited"):
+            raise ConflictError(f"container {state['name']} is {state['status']}")
+        spec = ContainerSpec.from_dict(state["spec"])
+        with contextlib.suppress(FileNotFoundError):
+            (self.cdir(cid) / "stop-requested").unlink()
+        cg = cgroups.Cgroup(cid)
+        if not cg.exists():
+            cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
+                      spec.pids_limit, spec.privileged)
+        try:
+            path, network = self._setup_network(state, spec)
+            # One durable write on the way in; the shim records "running" itself.
+            state = self._update(cid, status="starting", creator_pid=os.getpid(), error="",
+                                 netns=path, network=network)
+            pid, shim_pid = self._spawn_shim(state, spec)
+            # PID 1 runs; record it now unless the shim already wrote (its start or an exit).
+            with self._lock(cid):
+                current = self._read(cid)
+                if current and current["status"] == "starting":
+                    current.update(status="running", pid=pid, shim_pid=shim_pid,
+                                   started_at=now(), creator_pid=0)
+                    self._write(current, durable=False)
+        except StartError as exc:
+            self._update(cid, status="exited", exit_code=exc.exit_code, error=str(exc),
+                         creator_pid=0)
+            self._teardown_network(self._read(cid))
+            raise
+        except BaseException as exc:
+            self._update(cid, status="exited", exit_code=125, error=str(exc), creator_pid=0)
+            self._teardown_network(self._read(cid), force=True)
+            raise
+        return self._read(cid)
+
+    def _setup_network(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[str, dict]:
+        """(netns path for PID 1 to join, results of the attachers)."""
+        cid = state["id"]
+        mode = spec.network_mode
+        if mode == "host":
+            return "", {}
+        if mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            if other["status"] not in RUNNING or not other.get("pid"):
+                raise ConflictError(f"cannot join the network of container {other['name']}: "
+                                    "it is not running")
+            return other.get("netns") or f"/proc/{other['pid']}/ns/net", {}
+        self._teardown_network(state)
+        path = self.netns_dir / cid
+        netns.create(path)
+        results: dict[str, Any] = {}
+        if mode != "none":
+            info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
+                    "name": state["name"], "hostname": spec.hostname,
+                    "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
+                    "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
+                    "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
+                    "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
+            for attacher in self.attachers():
+                results.update(attacher.attach(cid, str(path), info) or {})
+        return str(path), results
+
+    def _teardown_network(self, state: dict[str, Any] | None, force: bool = False) -> None:
+        if not state:
+            return
+        cid = state["id"]
+        path = self.netns_dir / cid
+        mode = (state.get("spec") or {}).get("network_mode", "none")
+        attached_mode = mode not in ("none", "host") and not mode.startswith("container:")
+        # Only containers that were (or may have been) attached call the attachers, so that
+        # none/host containers never load the network engine.
+        if state.get("network") or (attached_mode and (force or path.exists())):
+            for attacher in self.attachers():
+                with contextlib.suppress(Exception):
+                    attacher.detach(cid)
+        netns.destroy(path)
+        if state.get("netns") or state.get("network"):
+            with contextlib.suppress(NotFoundError):
+                self._update(cid, netns="", network={})
+
+    def _spawn_shim(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[int, int]:
+        """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).
+
+        Usually a fork of this process starts PID 1 (every module is loaded already) and
+        then execs the shim, which adopts it; with `init`, whose PID 1 stays a Python
+        process, the shim starts it itself so that PID 1 is a small process."""
+        from stackup.engine.runtime import launch
+
+        cid = state["id"]
+        d = self.cdir(cid)
+        ready_r, ready_w = os.pipe()
+        # Imported (from cached bytecode) rather than run as a script: compiling it, or
+        # runpy for -m, would cost the shim memory.
+        argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, "stackup-shim", str(d), cid,
+                "READY", spec.restart, str(spec.log_max_size), str(spec.log_max_files),
+                "1" if spec.auto_remove else "0", str(health_interval(spec))]
+        env = dict(os.environ, STACKUP_ROOT=str(self.root), STACKUP_PYTHON=sys.executable)
+        child = os.fork()
+        if child == 0:
+            try:
+                os.close(ready_r)
+                if not spec.init:
+                    launch.prestart_then_exec_shim(str(d), argv, env, ready_w,
+                                                   str(d / "shim.err"), str(PKG_ROOT))
+                os.setsid()
+                os.set_inheritable(ready_w, True)
+                argv[argv.index("READY")] = str(ready_w)
+                null = os.open("/dev/null", os.O_RDWR)
+                err = os.open(d / "shim.err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                for fd, target in ((null, 0), (null, 1), (err, 2)):
+                    os.dup2(fd, target)
+                os.chdir(PKG_ROOT)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(125)
+        _SHIMS.append(child)
+        os.close(ready_w)
+        try:
+            message = _read_line(ready_r, timeout=60.0)
+        finally:
+            os.close(ready_r)
+        if message.startswith("ok "):
+            return int(message.split()[1]), child
+        if message.startswith("error "):
+            _, code, text = (message.split(" ", 2) + [""])[:3]
+            raise StartError(f"cannot start container {state['name']}: {text.strip()}",
+                             int(code) if code.isdigit() else 125)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+        raise StartError(f"cannot start container {state['name']}: the shim did not report "
+                         f"(see {d / 'shim.err'})", 125)
+
+    # --- stop, kill, pause ----------------------------------------------------------
+    def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
+        state = self.get(ref)
+        cid = state["id"]
+        spec = ContainerSpec.from_dict(state["spec"])
+        if state["status"] in RUNNING:
+            (self.cdir(cid) / "stop-requested").touch()
+            grace = spec.stop_timeout if timeout is None else timeout
+            if state["status"] != "restarting" and state.get("pid"):
+                self._signal(state, _signum(spec.stop_signal))
+            if state["status"] == "paused":
+                cgroups.Cgroup(cid).freeze(False)
+            if not self._wait_shim(state, grace):
+                self._signal(self._read(cid), signal.SIGKILL)
+                cgroups.Cgroup(cid).kill_all()
+                self._wait_shim(state, 10.0)
+            state = self._repair(cid)
+        self._teardown_network(state)
+        return self._read(cid)
+
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
+        state = self.get(ref)
+        if state["status"] not in RUNNING:
+            raise ConflictError(f"container {state['name']} is not running")
+        signum = _signum(sig)
+        (self.cdir(state["id"]) / "stop-requested").touch()
+        self._signal(state, signum)
+        if signum == signal.SIGKILL:
+            self._wait_shim(state, 10.0)
+        return self.get(state["id"])
+
+    def _signal(self, state: dict[str, Any], signum: int) -> None:
+        pid = state.get("pid") or 0
+        if pid and pid in cgroups.Cgroup(state["id"]).pids():  # never signal a reused pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def _wait_shim(self, state: dict[str, Any], timeout: float) -> bool:
+        """Wait until the shim has recorded the exit and gone; False on timeout."""
+        pid = state.get("shim_pid") or 0
+        deadline = time.monotonic() + timeout
+        if not pid or not shim_alive(state):
+            _reap_shims()
+            return True
+        try:
+            fd = os.pidfd_open(pid)  # readable once the process has exited: no polling
+        except OSError:
+            fd = -1
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if fd >= 0:
+                    if select.select([fd], [], [], min(left, 0.5))[0]:
+                        break
+                elif not shim_alive(state):
+                    break
+                else:
+                    time.sleep(min(left, 0.01))
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        _reap_shims()
+        return True
+
+    def pause(self, ref: str) -> dict[str, Any]:
+        state = self.get(ref)
+        if state["status"] != "running":
+            raise ConflictError(f"container {state['name']} is not running")
+        cgroups.Cgroup(state["id"]).freeze(True)
+        return self._update(state["id"], status="paused")
+
+    def unpause(self, ref: str) -> dict[str, Any]:
+        state = self.get(ref)
+        if state["status"] != "paused":
+            raise ConflictError(f"container {state['name']} is not paused")
+        cgroups.Cgroup(state["id"]).freeze(False)
+        return self._update(state["id"], status="running")
+
+    def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
+        state = self.stop(ref, timeout)
+        return self.start(state["id"])
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        """Block until the container is no longer running; its exit code."""
+        state = self.get(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while state["status"] in RUNNING + ("starting",):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise StackupError(f"timed out waiting for container {state['name']}")
+            self._wait_shim(state, 0.5 if left is None else min(left, 0.5))
+            state = self._repair(state["id"]) or state
+        return int(state.get("exit_code") or 0)
+
+    # --- remove --------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> None:
+        state = self.get(ref)
+        if state["status"] in RUNNING + ("starting",):
+            if not force:
+                raise ConflictError(f"container {state['name']} is {state['status']}: stop it "
+                                    "first or remove with -f")
+            (self.cdir(state["id"]) / "stop-requested").touch()
+            self._signal(state, signal.SIGKILL)
+            if state["status"] == "paused":
+                cgroups.Cgroup(state["id"]).freeze(False)
+            self._wait_shim(state, 10.0)
+        self._destroy(state["id"])
+
+    def _destroy(self, cid: str) -> None:
+        """Take away everything of the container: processes, cgroup, netns, files."""
+        state = self._read(cid) or {"id": cid}
+        cgroups.Cgroup(cid).remove()
+        self._teardown_network(state, force=True)
+        shutil.rmtree(self.cdir(cid), ignore_errors=True)
+
+    # --- inspecting ----------------------------------------------------------------
+    def top(self, ref: str) -> list[dict[str, Any]]:
+        state = self.get(ref)
+        rows = []
+        for pid in cgroups.Cgroup(state["id"]).pids():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                uid = os.stat(f"/proc/{pid}").st_uid
+            except OSError:
+                continue
+            rows.append({"pid": pid, "ppid": ppid, "uid": uid, "cmd": cmd})
+        return rows
+
+    def containers_using_image(self, image_id: str) -> list[str]:
+        """Names of the containers (any status) made from an image: the `in_use` hook of
+        ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
+        return [s["name"] for s in self.list() if s["spec"].get("image_id") == image_id]
+
+    def check_health(self, ref: str) -> dict[str, Any]:
+        """Run the container's healthcheck now (the hook for orchestrators) and record it."""
+        from stackup.engine.runtime.health import run_check
+
+        return run_check(self, ref)
+
+    def log_path(self, ref: str) -> Path:
+        return self.cdir(self.get(ref)["id"]) / "container.log"
+
+
+def health_interval(spec: ContainerSpec) -> float:
+    from stackup.engine.runtime.health import normalize
+
+    hc = normalize(spec.healthcheck)
+    return hc["interval"] if hc else 0.0
+
+
+def _read_line(fd: int, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def _signum(sig: str | int) -> int:
+    if isinstance(sig, int) or str(sig).isdigit():
+        return int(sig)
+    name = str(sig).upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise UserError(f"invalid signal {sig!r}") from None
+
+
+def _valid_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) is not None
+
+
+def hosts_file(spec: ContainerSpec) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    for entry in spec.extra_hosts:
+        host, _, ip = entry.partition(":") if entry.count(":") == 1 else entry.partition("=")
+        lines.append(f"{ip}\t{host}")
+    if spec.network_mode in ("none",):
+        lines.append(f"127.0.1.1\t{spec.hostname}")
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf(dns: list[str]) -> str:
+    if dns:
+        return "".join(f"nameserver {d}\n" for d in dns)
+    try:
+        host = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host = ""
+    lines = [ln for ln in host.splitlines()
+             if not (ln.startswith("nameserver") and ln.split()[1:2] and
+                     ln.split()[1].startswith("127."))]
+    if not any(ln.startswith("nameserver") for ln in lines):
+        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(lines) + "\n"

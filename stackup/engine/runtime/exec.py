@@ -1,0 +1,170 @@
+"""Running another process in a running container (`exec`).
+
+A forked child joins the container's cgroup and namespaces (the mount namespace last,
+which also puts it at the container's root), forks again so the process is inside the
+PID namespace, and becomes the process exactly as PID 1 did: user, env, working
+dir, limits, capabilities, seccomp, no_new_privs. With a TTY the process gets a pty
+and this side relays the terminal in raw mode; without one it shares our stdio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import socket
+import sys
+import termios
+from typing import Any
+
+from stackup.engine.runtime import cgpaths, launch, security
+from stackup.engine.runtime import syscalls as sc
+from stackup.engine.runtime.container import Runtime, StartError
+from stackup.engine.runtime.spec import ContainerSpec
+from stackup.errors import ConflictError
+
+NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
+
+
+def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None = None,
+            user: str | None = None, workdir: str | None = None, tty: bool = False,
+            interactive: bool = False) -> int:
+    """Run `argv` in the container; returns its exit code (126/127 when it cannot run)."""
+    state = runtime.get(ref)
+    if state["status"] != "running" or not state.get("pid"):
+        raise ConflictError(f"container {state['name']} is {state['status']}, not running")
+    spec = ContainerSpec.from_dict(state["spec"])
+    # With a TTY, the pty is opened in the container's own devpts (so `tty` and job
+    # control work inside); the child sends us the master over a socket pair.
+    sock_parent, sock_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fail_r, fail_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(fail_r)
+        sock_parent.close()
+        _enter(state, spec, argv, env or [], user, workdir, tty, interactive, sock_child, fail_w)
+    os.close(fail_w)
+    sock_child.close()
+    master = -1
+    try:
+        if tty:
+            _, fds, _, _ = socket.recv_fds(sock_parent, 1, 1)
+            if fds:
+                master = fds[0]
+                _relay(master, child)
+        status = _wait(child)
+    finally:
+        sock_parent.close()
+        if master >= 0:
+            os.close(master)
+    failure = _read_all(fail_r).decode(errors="replace")
+    os.close(fail_r)
+    if failure:
+        code, _, message = failure.partition(" ")
+        raise StartError(f"exec in {state['name']}: {message}", int(code) if code.isdigit() else 126)
+    return status
+
+
+def _enter(state: dict[str, Any], spec: ContainerSpec, argv: list[str], env: list[str],
+           user: str | None, workdir: str | None, tty: bool, interactive: bool,
+           sock: socket.socket, fail_w: int) -> None:
+    """In the forked child: join everything, fork into the PID namespace, become argv."""
+    try:
+        syscalls = sc.Syscalls()
+        if spec.seccomp and not spec.privileged:
+            security.libseccomp()
+        pid1 = state["pid"]
+        fds = [os.open(f"/proc/{pid1}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES]
+        cgpaths.join(state["id"], os.getpid())
+        for fd in fds:
+            syscalls.setns(fd, 0)
+            os.close(fd)
+        slave = -1
+        if tty:
+            master, slave = os.openpty()  # /dev/ptmx of the container's root now
+            socket.send_fds(sock, [b"m"], [master])
+            os.close(master)
+        sock.close()
+        grandchild = os.fork()
+        if grandchild == 0:
+            if tty:
+                os.setsid()
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+                for n in (0, 1, 2):
+                    os.dup2(slave, n)
+                os.close(slave)
+            elif not interactive:
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)
+                os.close(null)
+            launch.become_process(syscalls, spec, argv, spec.env + env, user or spec.user,
+                                  workdir or spec.working_dir, tty, False)
+        os.close(fail_w)
+        if slave >= 0:
+            os.close(slave)
+        os._exit(_wait(grandchild))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        launch._fail(fail_w, exc)
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 0
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 4096):
+        data += chunk
+    return data
+
+
+def _relay(master: int, child: int) -> None:
+    """Copy our terminal to the pty and back until the process closes it."""
+    stdin = sys.stdin.fileno()
+    is_tty = os.isatty(stdin)
+    saved = termios.tcgetattr(stdin) if is_tty else None
+
+    def resize(*_: Any) -> None:
+        if is_tty:
+            with contextlib.suppress(OSError):
+                size = fcntl.ioctl(stdin, termios.TIOCGWINSZ, b"\0" * 8)
+                fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+
+    resize()
+    old_handler = signal.signal(signal.SIGWINCH, resize)
+    if is_tty:
+        import tty as ttymod
+
+        ttymod.setraw(stdin)
+    inputs = [master, stdin]
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(inputs, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the last holder of the pty slave closed it
+                    data = b""
+                if not data:
+                    break
+                os.write(sys.stdout.fileno(), data)
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if data:
+                    os.write(master, data)
+                else:
+                    inputs.remove(stdin)
+    finally:
+        signal.signal(signal.SIGWINCH, old_handler)
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)

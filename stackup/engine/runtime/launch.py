@@ -1,0 +1,325 @@
+"""Starting the container's PID 1: runs in a child the shim forks, never in the shim itself.
+
+Order (as runc does it): join the cgroup, join or create the namespaces, fork so the
+child is PID 1 of the new PID namespace (the shim, a child subreaper, adopts it), build
+the root file system, pivot into it, set hostname and sysctls, resolve the user, set
+limits, drop capabilities, load seccomp, switch user, set no_new_privs, exec. Any
+failure is written to the error pipe so `start` can report it; a successful exec
+closes that pipe (close-on-exec) and the shim sees EOF.
+"""
+
+from __future__ import annotations
+
+import _signal  # the C module (the `signal` package would import enum)
+import os
+
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
+
+from stackup.engine.runtime import cgpaths, minijson, rootfs, security
+from stackup.engine.runtime import syscalls as sc
+from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
+                                            find_executable, read_or_empty, resolve_user,
+                                            switch_user)
+
+if TYPE_CHECKING:  # this module runs in a fresh child on every start: import little
+    from typing import Any
+
+    from stackup.engine.runtime.spec import ContainerSpec
+
+NS_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
+
+
+class SetupError(Exception):
+    """A failure before exec, with the exit code Docker would give (126/127 for exec)."""
+
+    def __init__(self, message: str, code: int = 125):
+        super().__init__(message)
+        self.code = code
+
+
+def namespace_steps(netns_path: str | None) -> list[tuple[Any, ...]]:
+    """The namespace calls, in order: join the network namespace, then unshare the rest."""
+    steps: list[tuple[Any, ...]] = []
+    if netns_path:
+        steps.append(("setns", netns_path, sc.CLONE_NEWNET))
+    steps.append(("unshare", NS_FLAGS))
+    steps.append(("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None))
+    return steps
+
+
+def apply_namespace_steps(syscalls: Any, steps: list[tuple[Any, ...]]) -> None:
+    for step in steps:
+        if step[0] == "setns":
+            fd = os.open(step[1], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(fd, step[2])
+            finally:
+                os.close(fd)
+        else:
+            getattr(syscalls, step[0])(*step[1:])
+
+
+def paths_for(cdir: str, console: str = "") -> rootfs.RootPaths:
+    return rootfs.RootPaths(rootfs=f"{cdir}/rootfs", upper=f"{cdir}/upper", work=f"{cdir}/work",
+                            hostname=f"{cdir}/hostname", hosts=f"{cdir}/hosts",
+                            resolv_conf=f"{cdir}/resolv.conf", console=console)
+
+
+class SpecView:
+    """Attribute access to the spec dict (the dataclass module costs a fresh child ~10 ms)."""
+
+    def __init__(self, data: dict):
+        self.__dict__.update(data)
+        self.mounts = [MountView(m) for m in data.get("mounts", [])]
+
+
+class MountView:
+    def __init__(self, data: dict):
+        self.__dict__.update(data)
+
+
+def container_setup(syscalls: Any, spec: ContainerSpec, paths: rootfs.RootPaths,
+                    cgroup_mounts: list[tuple[str, str]]) -> None:
+    """Inside the new namespaces, as PID 1: the root file system, names and sysctls."""
+    rootfs.apply(syscalls, rootfs.plan_before_pivot(spec, paths, cgroup_mounts))
+    if spec.hostname:
+        syscalls.sethostname(spec.hostname)
+    if spec.domainname:
+        syscalls.setdomainname(spec.domainname)
+    for name, value in spec.sysctls.items():
+        syscalls.write_file("/proc/sys/" + name.replace(".", "/"), str(value))
+    rootfs.apply(syscalls, rootfs.plan_after_pivot(spec))
+
+
+def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: list[str],
+                   user: str, working_dir: str, tty: bool, init: bool) -> None:
+    """From a root process inside the container to the user's process (exec; no return)."""
+    try:
+        who = resolve_user(user, read_or_empty("/etc/passwd"), read_or_empty("/etc/group"))
+    except UserNotFound as exc:
+        raise SetupError(str(exc)) from None
+    environ = final_env(env, spec.hostname, who.home, tty)
+    if working_dir != "/" and not os.path.isdir(working_dir):
+        try:
+            os.makedirs(working_dir, exist_ok=True)
+            os.chown(working_dir, who.uid, who.gid)
+        except OSError as exc:
+            raise SetupError(f"cannot create working directory {working_dir}: {exc.strerror}")
+    apply_rlimits(spec.ulimits)
+    caps = security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged)
+    mask = security.cap_mask(caps)
+    for cap in range(security.last_cap() + 1):
+        if not mask & (1 << cap):
+            syscalls.prctl(sc.PR_CAPBSET_DROP, cap)
+    if spec.seccomp and not spec.privileged:
+        security.load_seccomp(caps)
+    if init:
+        run_init(argv)  # returns in the child that goes on to exec
+    reset_signals()
+    switch_user(who)
+    if who.uid == 0:
+        mask &= _permitted()  # never ask for more than we hold (privileged on a limited host)
+        syscalls.capset(mask, mask, 0)
+    if spec.no_new_privileges and not spec.privileged:
+        syscalls.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        os.chdir(working_dir)
+    except OSError as exc:
+        raise SetupError(f"cannot enter working directory {working_dir}: {exc.strerror}")
+    path = find_executable(argv[0], environ.get("PATH", ""))
+    if path is None:
+        raise SetupError(f"exec: {argv[0]!r}: executable file not found in $PATH", 127)
+    try:
+        os.execve(path, argv, environ)
+    except OSError as exc:
+        code = 127 if exc.errno == 2 else 126
+        raise SetupError(f"exec {argv[0]!r}: {exc.strerror}", code) from None
+
+
+def reset_signals() -> None:
+    """Default dispositions and an empty mask for the new process: Python ignores SIGPIPE
+    (and the shim more), and an ignored signal would stay ignored across exec."""
+    import _signal
+
+    for signum in range(1, _signal.NSIG):
+        if signum in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        try:
+            _signal.signal(signum, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
+def _permitted() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapPrm:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def run_init(argv: list[str]) -> None:
+    """stackup's init: stay as PID 1, forward signals to the child, reap every zombie.
+
+    Returns only in the forked child, which goes on to become the user's process."""
+    child = os.fork()
+    if child == 0:
+        return
+    for fd in range(3, 256):  # drop the error pipe so the shim sees the exec succeed
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    import signal  # already loaded by child_main before pivot_root
+
+    for signum in signal.valid_signals():
+        if signum not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(signum, forward)
+            except (OSError, ValueError):
+                pass
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
+                     else 128 + os.WTERMSIG(status))
+
+
+def load_spec(cdir: str) -> tuple[dict[str, Any], SpecView]:
+    state = minijson.load_file(f"{cdir}/state.json")
+    return state, SpecView(state["spec"])
+
+
+def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
+    if spec.network_mode == "host":
+        return None
+    return state.get("netns") or None
+
+
+def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: int) -> None:
+    """Entry of the shim's child (never returns): reports 'pid N' or fails on error_fd."""
+    try:
+        state, spec = load_spec(cdir)
+        syscalls = sc.Syscalls()
+        cgpaths.join(state["id"], os.getpid())
+        apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec)))
+        cgroup_mounts = cgpaths.container_mounts()
+        if spec.seccomp and not spec.privileged:
+            security.libseccomp()
+        if spec.init:
+            import signal  # noqa: F401 - needed by run_init after pivot_root
+        pid = os.fork()
+        if pid == 0:
+            os.close(report_fd)
+            pid1_main(syscalls, cdir, spec, out_fd, err_fd, error_fd, cgroup_mounts)
+        os.write(report_fd, f"pid {pid}\n".encode())
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - reported to `start`, never lost
+        _fail(error_fd, exc)
+
+
+def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
+              error_fd: int, cgroup_mounts: list[tuple[str, str]]) -> None:
+    try:
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        for fd in (null, out_fd, err_fd):
+            if fd > 2:
+                os.close(fd)
+        os.setsid()
+        os.umask(0o022)
+        container_setup(syscalls, spec, paths_for(cdir), cgroup_mounts)
+        become_process(syscalls, spec, spec.argv, spec.env, spec.user, spec.working_dir,
+                       False, spec.init)
+    except BaseException as exc:  # noqa: BLE001
+        _fail(error_fd, exc)
+
+
+def _fail(error_fd: int, exc: BaseException) -> None:
+    code = exc.code if isinstance(exc, SetupError) else 125
+    message = str(exc) if isinstance(exc, (SetupError, OSError)) else f"{type(exc).__name__}: {exc}"
+    try:
+        os.write(error_fd, f"{code} {message}".encode())
+    finally:
+        os._exit(code)
+
+
+def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd: int,
+                            err_path: str, cwd: str) -> None:
+    """In a child the CLI forked (every module already loaded): start PID 1 as the shim
+    would, then become the shim by exec, which adopts PID 1. The first start so skips the
+    shim's own interpreter start-up and imports on the way to PID 1. Never returns."""
+    try:
+        # Named as the shim from the start: until the exec below, our command line is still
+        # the CLI's, and `shim_alive` must not take us for a dead shim.
+        set_comm("stackup-shim")
+        os.setsid()
+        sc.Syscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
+        ooms = cgpaths.oom_kills(os.path.basename(cdir))  # so the shim sees a new OOM kill
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        fail_r, fail_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            for fd in (out_r, err_r, rep_r, fail_r, ready_fd):
+                os.close(fd)
+            child_main(cdir, out_w, err_w, rep_w, fail_w)
+        for fd in (out_w, err_w, rep_w, fail_w):
+            os.close(fd)
+        report = b""
+        while chunk := os.read(rep_r, 256):
+            report += chunk
+        os.close(rep_r)
+        os.waitpid(child, 0)
+        pid = int(report.split()[1]) if report.startswith(b"pid ") else 0
+        failure = b""
+        while chunk := os.read(fail_r, 4096):  # EOF: PID 1 has exec'd
+            failure += chunk
+        os.close(fail_r)
+        if failure or not pid:
+            code, _, message = failure.decode(errors="replace").partition(" ")
+            os.write(ready_fd, f"error {code or 125} {message or 'the init did not start'}\n"
+                     .encode())
+            os._exit(125)
+        # PID 1 runs: tell `start` now, and let the shim (the same process after exec)
+        # take over its output; it records "running" itself.
+        os.write(ready_fd, f"ok {pid}\n".encode())
+        os.close(ready_fd)
+        for fd in (out_r, err_r):
+            os.set_inheritable(fd, True)
+        null = os.open("/dev/null", os.O_RDWR)
+        err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(err, 2)
+        os.chdir(cwd)
+        argv = list(shim_argv)
+        argv[argv.index("READY")] = "-1"
+        os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r},{ooms}"], env)
+    finally:
+        os._exit(125)
+
+
+def set_comm(name: str) -> None:
+    """This process's name as `ps` and /proc/PID/comm show it (15 bytes at most)."""
+    fd = os.open("/proc/self/comm", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, name.encode()[:15])
+    finally:
+        os.close(fd)

@@ -1,0 +1,111 @@
+"""Reading a container's json-file log: tail, since, timestamps, follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from stackup.errors import UserError
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+
+
+def parse_since(value: str, now: datetime | None = None) -> str:
+    """'10m', '2h', a unix timestamp or an RFC 3339 time -> the log's time format."""
+    now = now or datetime.now(timezone.utc)
+    m = _DURATION.match(value)
+    if m:
+        unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+        moment = now - timedelta(seconds=float(m.group(1)) * unit)
+    elif re.fullmatch(r"\d+(\.\d+)?", value):
+        moment = datetime.fromtimestamp(float(value), timezone.utc)
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UserError(f"invalid --since {value!r}: use a duration such as 10m, "
+                            "a unix timestamp or an RFC 3339 time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
+def log_files(path: Path, max_files: int = 10) -> list[Path]:
+    """The rotated files oldest first, then the current one."""
+    rotated = [path.with_name(f"{path.name}.{i}") for i in range(max_files, 0, -1)]
+    return [p for p in rotated if p.exists()] + ([path] if path.exists() else [])
+
+
+def entries(path: Path) -> Iterator[dict[str, Any]]:
+    for file in log_files(path):
+        with open(file, "rb") as f:
+            for line in f:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue  # a line being written right now
+
+
+def select(path: Path, tail: int | None = None, since: str | None = None) -> list[dict[str, Any]]:
+    items: Iterator[dict[str, Any]] = entries(path)
+    if since:
+        items = (e for e in items if e.get("time", "") >= since)
+    if tail is not None:
+        return list(deque(items, maxlen=tail)) if tail > 0 else []
+    return list(items)
+
+
+def format_entry(entry: dict[str, Any], timestamps: bool) -> str:
+    text = entry.get("log", "")
+    return f"{entry.get('time', '')} {text}" if timestamps else text
+
+
+def follow(path: Path, running: Callable[[], bool], emit: Callable[[dict[str, Any]], None],
+           since: str | None = None, poll: float = 0.05, from_start: bool = False) -> None:
+    """Emit entries appended after now (or all, from_start) until the container stops."""
+    f = open(path, "rb") if path.exists() else None
+    ino = os.fstat(f.fileno()).st_ino if f else 0
+    if f and not from_start:
+        f.seek(0, os.SEEK_END)
+    buf = b""
+    last_pass = False
+    try:
+        while True:
+            data = f.read() if f else b""
+            if data:
+                buf += data
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if not since or entry.get("time", "") >= since:
+                        emit(entry)
+                continue
+            try:
+                rotated = os.stat(path).st_ino != ino
+            except FileNotFoundError:
+                rotated = False
+            if rotated:
+                if f:
+                    f.close()
+                f = open(path, "rb")
+                ino = os.fstat(f.fileno()).st_ino
+                continue
+            if last_pass:
+                break
+            if not running():
+                last_pass = True  # read once more: the shim may have written just before
+                continue
+            time.sleep(poll)
+    finally:
+        if f:
+            f.close()

@@ -1,0 +1,34 @@
+"""JSON through the `_json` C module alone: the shim and the launcher use it because the
+`json` package pulls in `re` (memory in the shim, milliseconds in the launcher)."""
+
+import _json
+
+
+class _Ctx:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = None
+    memo: dict = {}
+
+
+_scan = _json.make_scanner(_Ctx())
+_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
+                             True, False, True)
+encode_string = _json.encode_basestring_ascii
+
+
+def loads(text):
+    value, end = _scan(text, 0)
+    return value
+
+
+def dumps(value):
+    return "".join(_encode(value, 0))
+
+
+def load_file(path):
+    with open(path) as f:
+        return loads(f.read())

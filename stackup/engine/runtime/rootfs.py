@@ -1,0 +1,218 @@
+"""The container's file system: a plan of mount steps, then applying it.
+
+`plan_before_pivot` lists every step that builds the root (overlay, /proc, /sys,
+/dev, /etc files, the caller's mounts) under the host path of the new root;
+`plan_after_pivot` the steps taken inside it (masked and read-only paths, a read-only
+root). A step is a syscalls method name and its arguments, so the plan can be
+checked against a recording fake and applied to the real kernel by the same code.
+All of it happens in the container's own mount namespace: nothing is mounted on the
+host, so a container that dies leaves no mount behind.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
+
+from stackup.engine.runtime import syscalls as sc
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from stackup.engine.runtime.spec import ContainerSpec
+
+# Docker's default masked paths (hidden) and read-only paths.
+MASKED_DIRS = ["/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware",
+               "/sys/devices/virtual/powercap"]
+MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                "/proc/timer_stats", "/proc/sched_debug"]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+DEVICES = [  # name, major, minor (all 0666, as Docker creates them)
+    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+    ("tty", 5, 0),
+]
+DEV_LINKS = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"),
+             ("/proc/self/fd/1", "stdout"), ("/proc/self/fd/2", "stderr"),
+             ("pts/ptmx", "ptmx"), ("/proc/kcore", "core")]
+
+NOSUID_NODEV_NOEXEC = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+
+
+class Step:
+    """One call on the syscalls object; `optional` ones are skipped when the path does not
+    exist on this kernel."""
+
+    __slots__ = ("call", "args", "optional")
+
+    def __init__(self, call: str, args: tuple, optional: bool = False):
+        self.call, self.args, self.optional = call, args, optional
+
+    def __repr__(self) -> str:
+        return f"Step({self.call!r}, {self.args!r}{', optional' if self.optional else ''})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Step) and (self.call, self.args, self.optional) == \
+            (other.call, other.args, other.optional)
+
+
+class RootPaths:
+    """Host paths the plan needs: the new root's mount point and the container's files
+    (console: the pty slave to show as /dev/console, for tty containers)."""
+
+    def __init__(self, rootfs: str, upper: str, work: str, hostname: str, hosts: str,
+                 resolv_conf: str, console: str = ""):
+        self.rootfs, self.upper, self.work = rootfs, upper, work
+        self.hostname, self.hosts, self.resolv_conf, self.console = hostname, hosts, resolv_conf, console
+
+
+def overlay_options(layers: list[str], upper: str, work: str) -> str:
+    # overlayfs lists lowerdirs top first; layers are stored base first.
+    lower = ":".join(reversed(layers))
+    return f"lowerdir={lower},upperdir={upper},workdir={work}"
+
+
+MOUNT_DATA_MAX = 4000  # the kernel takes one page of mount options
+
+
+def overlay_steps(layers: list[str], paths: RootPaths) -> list[Step]:
+    """Mount the overlay. With many layers the options would not fit in the page the kernel
+    takes, so the lowerdirs are given as short links `l/<n>` (made at create, see
+    `layer_links`) relative to the container's directory, as Docker's overlay2 does."""
+    data = overlay_options(layers, paths.upper, paths.work)
+    if len(data) <= MOUNT_DATA_MAX:
+        return [Step("mount", ("overlay", paths.rootfs, "overlay", 0, data))]
+    cdir = os.path.dirname(paths.upper)
+    links = [f"l/{i}" for i in range(len(layers))]
+    return [Step("chdir", (cdir,)),
+            Step("mount", ("overlay", paths.rootfs, "overlay", 0,
+                           overlay_options(links, "upper", "work"))),
+            Step("chdir", ("/",))]
+
+
+def layer_links(cdir: str, layers: list[str]) -> None:
+    """The short links `cdir/l/<n>` -> layer n (base first) that `overlay_steps` may use."""
+    os.makedirs(os.path.join(cdir, "l"), exist_ok=True)
+    for i, layer in enumerate(layers):
+        link = os.path.join(cdir, "l", str(i))
+        if not os.path.islink(link):
+            os.symlink(layer, link)
+
+
+def _in(root: str, path: str) -> str:
+    return os.path.join(root, path.lstrip("/"))
+
+
+def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list[tuple[str, str]],
+                      is_dir: Callable[[str], bool] = os.path.isdir) -> list[Step]:
+    """Steps that assemble the new root at `paths.rootfs` (cgroup_mounts: (fstype, options))."""
+    r = paths.rootfs
+    ro_sys = 0 if spec.privileged else sc.MS_RDONLY
+    steps = overlay_steps(spec.layers, paths) + [
+        Step("mkdir", (_in(r, "/proc"),)),
+        Step("mount", ("proc", _in(r, "/proc"), "proc", NOSUID_NODEV_NOEXEC, None)),
+        Step("mkdir", (_in(r, "/sys"),)),
+        Step("mount", ("sysfs", _in(r, "/sys"), "sysfs", NOSUID_NODEV_NOEXEC | ro_sys, None)),
+    ]
+    steps += _cgroup_steps(_in(r, "/sys/fs/cgroup"), cgroup_mounts)
+    steps += _dev_steps(spec, paths)
+    for name, source in (("hostname", paths.hostname), ("hosts", paths.hosts),
+                         ("resolv.conf", paths.resolv_conf)):
+        target = _in(r, f"/etc/{name}")
+        steps += [Step("touch", (target,)), Step("mount", (source, target, None, sc.MS_BIND, None))]
+    # Parents before children, as Docker sorts them, so a mount never hides another.
+    for m in sorted(spec.mounts, key=lambda m: len(os.path.normpath(m.target).split("/"))):
+        steps += _user_mount_steps(r, m, is_dir)
+    steps += [Step("chdir", (r,)), Step("pivot_root", (".", ".")),
+              Step("umount2", (".", sc.MNT_DETACH)), Step("chdir", ("/",))]
+    return steps
+
+
+def _cgroup_steps(base: str, cgroup_mounts: list[tuple[str, str]]) -> list[Step]:
+    if not cgroup_mounts:
+        return []
+    ro = sc.MS_RDONLY | NOSUID_NODEV_NOEXEC
+    if cgroup_mounts[0][0] == "cgroup2":
+        return [Step("mount", ("cgroup2", base, "cgroup2", ro, None))]
+    steps = [Step("mount", ("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755"))]
+    for fstype, controller in cgroup_mounts:
+        steps += [Step("mkdir", (f"{base}/{controller}",)),
+                  Step("mount", ("cgroup", f"{base}/{controller}", fstype, ro, controller))]
+    steps.append(Step("mount", (None, base, None,
+                                sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                                None)))
+    return steps
+
+
+def _dev_steps(spec: ContainerSpec, paths: RootPaths) -> list[Step]:
+    dev = _in(paths.rootfs, "/dev")
+    steps = [Step("mkdir", (dev,)),
+             Step("mount", ("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME,
+                            "mode=755,size=65536k"))]
+    for name, major, minor in DEVICES:
+        steps += [Step("mknod", (f"{dev}/{name}", stat.S_IFCHR | 0o666, os.makedev(major, minor))),
+                  Step("chmod", (f"{dev}/{name}", 0o666))]
+    for target, name in DEV_LINKS:
+        steps.append(Step("symlink", (target, f"{dev}/{name}")))
+    steps += [
+        Step("mkdir", (f"{dev}/pts",)),
+        Step("mount", ("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+                       "newinstance,ptmxmode=0666,mode=0620,gid=5")),
+        Step("mkdir", (f"{dev}/shm",)),
+        Step("mount", ("shm", f"{dev}/shm", "tmpfs", NOSUID_NODEV_NOEXEC,
+                       f"mode=1777,size={spec.shm_size}")),
+        Step("mkdir", (f"{dev}/mqueue",)),
+        Step("mount", ("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC, None)),
+    ]
+    if paths.console:
+        steps += [Step("touch", (f"{dev}/console",)),
+                  Step("mount", (paths.console, f"{dev}/console", None, sc.MS_BIND, None))]
+    return steps
+
+
+def _user_mount_steps(root: str, m, is_dir: Callable[[str], bool]) -> list[Step]:
+    target = _in(root, m.target)
+    if m.type == "tmpfs":
+        opts = [f"{k}={v}" for k, v in sorted(m.options.items()) if k in ("size", "mode")]
+        flags = sc.MS_NOSUID | sc.MS_NODEV | (sc.MS_RDONLY if m.read_only else 0)
+        return [Step("mkdir", (target,)),
+                Step("mount", ("tmpfs", target, "tmpfs", flags, ",".join(opts) or None))]
+    make = Step("mkdir", (target,)) if is_dir(m.source) else Step("touch", (target,))
+    steps = [make, Step("mount", (m.source, target, None, sc.MS_BIND | sc.MS_REC, None))]
+    if m.read_only:
+        steps.append(Step("mount", (None, target, None,
+                                    sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC, None)))
+    return steps
+
+
+def plan_after_pivot(spec: ContainerSpec) -> list[Step]:
+    """Steps inside the new root: hide and freeze parts of /proc and /sys, then a ro root."""
+    steps: list[Step] = []
+    if not spec.privileged:
+        for path in MASKED_DIRS:
+            steps.append(Step("mount", ("tmpfs", path, "tmpfs", sc.MS_RDONLY, None), True))
+        for path in MASKED_FILES:
+            steps.append(Step("mount", ("/dev/null", path, None, sc.MS_BIND, None), True))
+        for path in READONLY_PATHS:
+            steps += [Step("mount", (path, path, None, sc.MS_BIND | sc.MS_REC, None), True),
+                      Step("mount", (path, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY
+                                     | sc.MS_REC | NOSUID_NODEV_NOEXEC, None), True)]
+    if spec.read_only:
+        steps.append(Step("mount", (None, "/", None,
+                                    sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY, None)))
+    return steps
+
+
+def apply(syscalls: Any, steps: list[Step]) -> None:
+    for step in steps:
+        try:
+            getattr(syscalls, step.call)(*step.args)
+        except FileNotFoundError:
+            if not step.optional:
+                raise
+        except OSError as exc:
+            if step.optional and exc.errno in (2, 20):  # ENOENT, ENOTDIR
+                continue
+            raise

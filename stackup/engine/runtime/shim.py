@@ -1,0 +1,470 @@
+"""The per-container shim: parent of the container's PID 1, its logger and its restarter.
+
+Run as `python3 -S -E -c "...import main..." stackup-shim CDIR ID READY_FD RESTART LOG_MAX
+LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR,OOMS]`, detached (setsid) so it outlives the CLI. It must stay small (a few MB per
+container), so it imports only interpreter built-ins and tiny C modules: no `json`
+package (the C scanner and encoder from `_json` are used directly), no `re`, no
+`subprocess`, no ctypes wrapper (one `_ctypes` call sets the child-subreaper flag).
+The heavy work of starting PID 1 happens in a forked child, which imports the
+runtime's launch module after the fork, so none of it stays in the shim.
+
+What it does: forks the child that starts PID 1 (the child exits, PID 1 is adopted by
+the shim as a subreaper); writes PID 1's stdout and stderr to `container.log` as json-file
+lines with size rotation; records the state (running, exit code, OOM, times, restart
+count) in the container's state file under its lock; applies the restart policy with
+back-off; runs the healthcheck every HEALTH_INTERVAL seconds in a forked child; with
+auto-remove, runs `stackup container rm` when done.
+"""
+
+import _json
+import _signal as signal  # the C module: `signal` would import enum
+import fcntl
+import os
+import select
+import sys
+import time
+
+BACKOFF_START = 0.1
+BACKOFF_MAX = 60.0
+RESET_AFTER = 10.0  # a run this long resets the back-off, as Docker does
+CHUNK = 65536
+MAX_LINE = 16384  # Docker splits longer lines into partial entries
+
+
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+if PKG_ROOT not in sys.path:
+    sys.path.insert(0, PKG_ROOT)
+from stackup.engine.runtime.cgpaths import oom_kills as oom_count  # noqa: E402
+from stackup.engine.runtime.minijson import dumps as json_dump  # noqa: E402
+from stackup.engine.runtime.minijson import loads as json_load  # noqa: E402
+
+
+def now_rfc3339():
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
+        ".%09dZ" % (ns % 1_000_000_000)
+
+
+class State:
+    """Read-modify-write of the container's state.json under its flock (same as the CLI)."""
+
+    def __init__(self, cdir):
+        self.path = cdir + "/state.json"
+        self.lock = cdir + "/lock"
+
+    def update(self, **changes):
+        """Apply `changes`; a "running" never overwrites a "paused" set meanwhile (the CLI
+        may have recorded and paused a container the shim was still starting up for)."""
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                with open(self.path) as f:
+                    state = json_load(f.read())
+            except FileNotFoundError:
+                return None  # removed under us (rm -f): nothing to record
+            if changes.get("status") == "running" and state.get("status") == "paused":
+                changes = dict(changes, status="paused")
+            state.update(changes)
+            # Atomic (rename) but not fsynced: what the shim records (running, an exit)
+            # is void after a machine crash anyway, and the next command repairs it.
+            tmp = self.path + ".shim.tmp"
+            with open(tmp, "w") as f:
+                f.write(json_dump(state) + "\n")
+            os.replace(tmp, self.path)
+            return state
+        finally:
+            os.close(fd)
+
+
+class LogWriter:
+    """json-file log lines with size-based rotation (container.log, .1, .2 ...)."""
+
+    def __init__(self, path, max_size, max_files):
+        self.path = path
+        self.max_size = max_size
+        self.max_files = max(1, max_files)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def feed(self, stream, data):
+        buf = self.partial[stream] + data
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            line, buf = buf[: nl + 1], buf[nl + 1:]
+            while len(line) > MAX_LINE:
+                self.write(stream, line[:MAX_LINE])
+                line = line[MAX_LINE:]
+            self.write(stream, line)
+        while len(buf) >= MAX_LINE:
+            self.write(stream, buf[:MAX_LINE])
+            buf = buf[MAX_LINE:]
+        self.partial[stream] = buf
+
+    def flush(self, stream):
+        if self.partial[stream]:
+            self.write(stream, self.partial[stream])
+            self.partial[stream] = b""
+
+    def write(self, stream, raw):
+        text = raw.decode("utf-8", "replace")
+        line = ('{"log":' + _json.encode_basestring_ascii(text) + ',"stream":"' + stream +
+                '","time":"' + now_rfc3339() + '"}\n').encode()
+        if self.max_size and self.size + len(line) > self.max_size and self.size:
+            self.rotate()
+        os.write(self.fd, line)
+        self.size += len(line)
+
+    def rotate(self):
+        os.close(self.fd)
+        for i in range(self.max_files - 1, 0, -1):
+            older = "%s.%d" % (self.path, i)
+            newer = self.path if i == 1 else "%s.%d" % (self.path, i - 1)
+            if os.path.exists(newer):
+                os.replace(newer, older)
+        if self.max_files == 1:
+            os.unlink(self.path)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC |
+                          os.O_CLOEXEC, 0o640)
+        self.size = 0
+
+
+def libc_call(name, *args):
+    """Call a libc function by name (the `_ctypes` C module alone, not the ctypes package)."""
+    import _ctypes
+
+    return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, 0), name), args)
+
+
+def set_child_subreaper():
+    libc_call("prctl", 36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def shrink():
+    """Give freed heap back to the kernel before idling (the shim's RSS is what it costs)."""
+    import gc
+
+    gc.collect()
+    libc_call("malloc_trim", 0)
+
+
+def restart_wanted(policy, max_restarts, code, restarts, stopped_by_user):
+    """Docker's restart policies; a stop or kill by the user always wins."""
+    if stopped_by_user:
+        return False
+    if policy in ("always", "unless-stopped"):
+        return True
+    if policy == "on-failure" and code != 0:
+        return not max_restarts or restarts < max_restarts
+    return False
+
+
+def next_backoff(backoff, ran_for):
+    """The delay before the next restart: doubled each time, reset after a long run."""
+    if ran_for >= RESET_AFTER:
+        return BACKOFF_START
+    return min(backoff * 2, BACKOFF_MAX)
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        data = os.read(fd, CHUNK)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+class Shim:
+    def __init__(self, cdir, cid, ready_fd, restart, log_max, log_files, auto_remove,
+                 adopt=None, health_interval=0.0):
+        self.cdir = cdir
+        self.id = cid
+        self.ready_fd = ready_fd
+        name, _, count = restart.partition(":")
+        self.policy = name
+        self.max_restarts = int(count or 0)
+        self.auto_remove = auto_remove
+        # (pid, out_r, err_r, OOM kills before it started) of a PID 1 started for us
+        self.adopt = adopt
+        self.health_interval = health_interval  # seconds between healthchecks, 0: none
+        self.health_pid = 0
+        self.state = State(cdir)
+        self.log = LogWriter(cdir + "/container.log", log_max, log_files)
+        self.pkg_root = PKG_ROOT
+        wake_r, self.wake_w = os.pipe()
+        self.wake_r = wake_r
+        os.set_blocking(wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    # --- starting PID 1 ----------------------------------------------------------
+    def spawn(self):
+        """Fork the launcher; return (pid of PID 1, out_r, err_r) or raise RuntimeError."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        fail_r, fail_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            try:
+                for fd in (out_r, err_r, rep_r, fail_r, self.wake_r, self.wake_w):
+                    os.close(fd)
+                signal.set_wakeup_fd(-1)
+                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+                    signal.signal(s, signal.SIG_DFL)
+                from stackup.engine.runtime.launch import child_main
+
+                child_main(self.cdir, out_w, err_w, rep_w, fail_w)
+            finally:
+                os._exit(125)
+        for fd in (out_w, err_w, rep_w, fail_w):
+            os.close(fd)
+        report = read_all(rep_r).decode()
+        os.close(rep_r)
+        self.reap(child)
+        pid = int(report.split()[1]) if report.startswith("pid ") else 0
+        return self.collect(pid, out_r, err_r, fail_r)
+
+    def collect(self, pid, out_r, err_r, fail_r):
+        """Wait for PID 1's exec (EOF on the failure pipe) or its setup failure."""
+        failure = read_all(fail_r).decode()
+        os.close(fail_r)
+        if failure:
+            code, _, message = failure.partition(" ")
+            if pid:
+                self.reap(pid)
+            os.close(out_r)
+            os.close(err_r)
+            raise RuntimeError(int(code) if code.isdigit() else 125, message)
+        if not pid:
+            os.close(out_r)
+            os.close(err_r)
+            raise RuntimeError(125, "the container's init did not start")
+        return pid, out_r, err_r
+
+    def health_tick(self):
+        """Run one healthcheck in a forked child (it imports what it needs after the fork;
+        the shim reaps it with the other children)."""
+        if self.health_pid and os.path.exists("/proc/%d" % self.health_pid):
+            return  # the previous check is still running
+        try:
+            child = os.fork()
+        except OSError:
+            return
+        if child:
+            self.health_pid = child
+            return
+        if child == 0:
+            try:
+                signal.set_wakeup_fd(-1)
+                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+                    signal.signal(s, signal.SIG_DFL)
+                os.closerange(3, 1024)
+                from stackup.engine.runtime.health import shim_tick
+
+                shim_tick(self.cdir)
+            finally:
+                os._exit(0)
+
+    def reap(self, pid):
+        while True:
+            try:
+                got, status = os.waitpid(pid, 0)
+                return status
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return 0
+
+    # --- running -----------------------------------------------------------------
+    def wait_exit(self, pid, out_r, err_r):
+        """Log output until PID 1 exits; returns its wait status."""
+        streams = {out_r: "stdout", err_r: "stderr"}
+        status = None
+        drain_until = None
+        next_check = time.monotonic() + self.health_interval if self.health_interval else None
+        while streams:
+            timeout = None
+            if status is not None:
+                timeout = max(0.0, drain_until - time.monotonic())
+                if timeout == 0:
+                    break
+            elif next_check is not None:
+                now = time.monotonic()
+                if now >= next_check:
+                    self.health_tick()
+                    next_check = now + self.health_interval
+                timeout = max(0.0, next_check - now)
+            try:
+                ready, _, _ = select.select(list(streams) + [self.wake_r], [], [], timeout)
+            except InterruptedError:
+                continue
+            for fd in ready:
+                if fd == self.wake_r:
+                    try:
+                        os.read(self.wake_r, 512)
+                    except BlockingIOError:
+                        pass
+                    continue
+                data = os.read(fd, CHUNK)
+                if data:
+                    self.log.feed(streams[fd], data)
+                else:
+                    self.log.flush(streams[fd])
+                    os.close(fd)
+                    del streams[fd]
+            if status is None:
+                status = self.poll(pid)
+                if status is not None:
+                    drain_until = time.monotonic() + 2.0
+        for fd, name in streams.items():
+            self.log.flush(name)
+            os.close(fd)
+        if status is None:
+            status = self.reap(pid)
+        self.stop_health_check()
+        return status
+
+    def stop_health_check(self):
+        """A check still running when PID 1 is gone has nothing left to check."""
+        if self.health_pid:
+            try:
+                os.kill(self.health_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.reap(self.health_pid)
+            self.health_pid = 0
+
+    def poll(self, pid):
+        """Reap any exited child (orphans included); the status of `pid` if it is gone."""
+        found = None
+        while True:
+            try:
+                got, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return found
+            if got == 0:
+                return found
+            if got == pid:
+                found = status
+
+    def should_restart(self, code, restarts):
+        return restart_wanted(self.policy, self.max_restarts, code, restarts,
+                              os.path.exists(self.cdir + "/stop-requested"))
+
+    def run(self):
+        restarts = int(self.current("restart_count") or 0)
+        backoff = BACKOFF_START
+        first = True
+        while True:
+            ooms = oom_count(self.id)
+            try:
+                if self.adopt:
+                    pid, out_r, err_r, ooms = self.adopt
+                    self.adopt = None
+                else:
+                    pid, out_r, err_r = self.spawn()
+            except RuntimeError as exc:
+                code, message = exc.args
+                self.state.update(status="exited", pid=0, exit_code=code, error=message,
+                                  finished_at=now_rfc3339())
+                if first:
+                    self.ready("error %d %s" % (code, message))
+                break
+            started = time.monotonic()
+            self.state.update(status="running", pid=pid, shim_pid=os.getpid(), error="",
+                              started_at=now_rfc3339(), restart_count=restarts)
+            if first:
+                self.ready("ok %d" % pid)
+                first = False
+            shrink()
+            status = self.wait_exit(pid, out_r, err_r)
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            oom = oom_count(self.id) > ooms
+            again = self.should_restart(code, restarts)
+            self.state.update(status="restarting" if again else "exited", pid=0, exit_code=code,
+                              oom_killed=oom, finished_at=now_rfc3339())
+            if not again:
+                break
+            if time.monotonic() - started >= RESET_AFTER:
+                backoff = BACKOFF_START
+            if not self.sleep_unless_stopped(backoff):
+                self.state.update(status="exited")
+                break
+            backoff = next_backoff(backoff, 0.0)
+            restarts += 1
+        if self.auto_remove:
+            self.remove_container()
+
+    def current(self, key):
+        try:
+            with open(self.state.path) as f:
+                return json_load(f.read()).get(key)
+        except (OSError, ValueError):
+            return None
+
+    def sleep_unless_stopped(self, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if os.path.exists(self.cdir + "/stop-requested"):
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        return True
+
+    def ready(self, message):
+        if self.ready_fd >= 0:
+            try:
+                os.write(self.ready_fd, (message + "\n").encode())
+            finally:
+                os.close(self.ready_fd)
+                self.ready_fd = -1
+
+    def remove_container(self):
+        """`--rm` of a detached container: the CLI's own rm does the teardown."""
+        signal.set_wakeup_fd(-1)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = self.pkg_root
+        python = env.get("STACKUP_PYTHON") or sys.executable  # the CLI's, with its packages
+        try:
+            pid = os.fork()
+        except OSError:
+            return
+        if pid == 0:
+            try:
+                os.execve(python, [python, "-m", "stackup", "container", "rm", "-f", self.id],
+                          env)
+            finally:
+                os._exit(127)
+        self.reap(pid)
+
+
+def main(argv):
+    if len(argv) not in (10, 11) or argv[1] != "stackup-shim":  # argv[0]: script or "-c"
+        sys.stderr.write("usage: shim.py stackup-shim CDIR ID READY_FD RESTART LOG_MAX "
+                         "LOG_FILES AUTO_REMOVE HEALTH_INTERVAL [adopt=PID,OUT,ERR,OOMS]\n")
+        return 2
+    cdir, cid, ready_fd, restart, log_max, log_files, auto_remove, health = argv[2:10]
+    adopt = None
+    if len(argv) == 11 and argv[10].startswith("adopt="):
+        adopt = tuple(int(x) for x in argv[10][6:].split(","))
+    os.chdir("/")  # started in the package root so that the import finds the shim
+    with open("/proc/self/comm", "w") as f:  # `ps` shows "stackup-shim", not "python3"
+        f.write("stackup-shim")
+    set_child_subreaper()
+    shim = Shim(cdir, cid, int(ready_fd), restart, int(log_max), int(log_files),
+                auto_remove == "1", adopt, float(health))
+    shim.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

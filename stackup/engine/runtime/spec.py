@@ -1,0 +1,229 @@
+"""What a container is made of: the spec the engine creates it from, and its parsing rules.
+
+The spec is plain data (JSON in the container's state file), independent of how the
+CLI or the project layer got it. `build_spec` combines an image config with the
+caller's overrides the way Docker does (entrypoint + cmd, env merge, labels).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from stackup.errors import UserError
+
+
+# Sysctls a container may set: the ones the kernel namespaces (as Docker allows).
+NAMESPACED_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                      "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+NAMESPACED_SYSCTL_PREFIXES = ("fs.mqueue.", "net.")
+
+from stackup.engine.runtime.process import DEFAULT_PATH, ULIMITS  # noqa: E402
+
+
+@dataclass
+class Mount:
+    """A mount inside the container: `bind` (source is a host path) or `tmpfs`."""
+
+    type: str
+    target: str
+    source: str = ""
+    read_only: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # tmpfs: size, mode
+
+
+@dataclass
+class ContainerSpec:
+    image: str = ""
+    image_id: str = ""
+    layers: list[str] = field(default_factory=list)  # base first
+    argv: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    working_dir: str = "/"
+    user: str = ""
+    hostname: str = ""
+    domainname: str = ""
+    mounts: list[Mount] = field(default_factory=list)
+    read_only: bool = False
+    init: bool = False
+    tty: bool = False
+    memory: int = 0
+    memory_swap: int = 0  # 0: twice memory (Docker's default); -1: unlimited
+    cpus: float = 0.0
+    cpu_shares: int = 0
+    pids_limit: int = 0
+    shm_size: int = 64 * 1024 * 1024
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    no_new_privileges: bool = True
+    seccomp: bool = True
+    ulimits: dict[str, list[int]] = field(default_factory=dict)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    network_mode: str = "none"
+    networks: dict[str, Any] = field(default_factory=dict)  # handed to network attachers
+    extra_hosts: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opt: list[str] = field(default_factory=list)
+    ports: list[Any] = field(default_factory=list)  # compose port specs, for the attachers
+    restart: str = "no"
+    stop_signal: str = "SIGTERM"
+    stop_timeout: int = 10
+    auto_remove: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    healthcheck: dict[str, Any] = field(default_factory=dict)
+    log_max_size: int = 10 * 1024 * 1024
+    log_max_files: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContainerSpec:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["mounts"] = [Mount(**m) for m in values.get("mounts", [])]
+        return cls(**values)
+
+
+def image_attr(config: Any, name: str, default: Any) -> Any:
+    """An attribute of an image config object or dict (None counts as missing)."""
+    value = config.get(name) if isinstance(config, dict) else getattr(config, name, None)
+    return default if value is None else value
+
+
+def combine_argv(image_entrypoint: list[str] | None, image_cmd: list[str] | None,
+                 entrypoint: list[str] | None, cmd: list[str] | None) -> list[str]:
+    """Docker's rule: a new entrypoint drops the image's cmd; a new cmd replaces the image's."""
+    if entrypoint is not None:
+        return list(entrypoint) + list(cmd or [])
+    return list(image_entrypoint or []) + list(cmd if cmd else (image_cmd or []))
+
+
+def merge_env(image_env: list[str], env: list[str]) -> list[str]:
+    """The image's env with the container's on top (by name), PATH always present."""
+    merged: dict[str, str] = {}
+    for item in list(image_env) + list(env):
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UserError(f"invalid environment variable {item!r}: expected NAME=VALUE")
+        merged[key] = value if sep else merged.get(key, "")
+    merged.setdefault("PATH", DEFAULT_PATH)
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.I)
+
+
+def parse_bytes(value: str | int, what: str) -> int:
+    """'512m', '1g', '1024' -> bytes (Docker's units, powers of 1024)."""
+    if isinstance(value, int):
+        return value
+    m = _SIZE.match(str(value))
+    if not m:
+        raise UserError(f"invalid {what} {value!r}: expected a size such as 64m or 1g")
+    scale = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    return int(float(m.group(1)) * scale[m.group(2).lower()])
+
+
+def parse_restart(policy: str) -> tuple[str, int]:
+    """'on-failure:3' -> ('on-failure', 3); validates the policy name."""
+    name, _, count = (policy or "no").partition(":")
+    if name not in ("no", "always", "on-failure", "unless-stopped"):
+        raise UserError(f"invalid restart policy {policy!r}: "
+                        "expected no, always, on-failure[:max] or unless-stopped")
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise UserError(f"invalid restart policy {policy!r}: only on-failure takes a count")
+    return name, int(count or 0)
+
+
+def parse_ulimit(text: str) -> tuple[str, list[int]]:
+    """'nofile=1024:2048' -> ('nofile', [1024, 2048])."""
+    name, sep, limits = text.partition("=")
+    if not sep or name not in ULIMITS:
+        raise UserError(f"invalid ulimit {text!r}: expected NAME=SOFT[:HARD] "
+                        f"with NAME one of {', '.join(sorted(ULIMITS))}")
+    soft, _, hard = limits.partition(":")
+    try:
+        values = [int(soft), int(hard or soft)]
+    except ValueError:
+        raise UserError(f"invalid ulimit {text!r}: limits must be integers") from None
+    if values[0] > values[1]:
+        raise UserError(f"invalid ulimit {text!r}: soft limit above hard limit")
+    return name, values
+
+
+def check_sysctl(name: str) -> None:
+    if name in NAMESPACED_SYSCTLS or name.startswith(NAMESPACED_SYSCTL_PREFIXES):
+        return
+    raise UserError(f"sysctl {name!r} is not namespaced: a container may only set "
+                    "net.*, fs.mqueue.*, kernel.shm*, kernel.msg* and kernel.sem")
+
+
+def validate(spec: ContainerSpec) -> None:
+    """Reject what the engine cannot run, before anything is created."""
+    from stackup.engine.runtime import security
+
+    if not spec.argv:
+        raise UserError("no command specified: the image has no entrypoint or cmd; give one")
+    if not spec.working_dir.startswith("/"):
+        raise UserError(f"working directory {spec.working_dir!r} must be absolute")
+    parse_restart(spec.restart)
+    if spec.auto_remove and parse_restart(spec.restart)[0] != "no":
+        raise UserError("--rm and a restart policy cannot be used together")
+    for cap in spec.cap_add + spec.cap_drop:
+        security.cap_number(cap)
+    for name in spec.sysctls:
+        check_sysctl(name)
+    for name in spec.ulimits:
+        if name not in ULIMITS:
+            raise UserError(f"unknown ulimit {name!r}")
+    for m in spec.mounts:
+        if m.type not in ("bind", "tmpfs"):
+            raise UserError(f"mount {m.target}: type {m.type!r} must be bind or tmpfs")
+        if not m.target.startswith("/"):
+            raise UserError(f"mount target {m.target!r} must be an absolute path")
+        if m.type == "bind" and not m.source.startswith("/"):
+            raise UserError(f"bind mount source {m.source!r} must be an absolute host path")
+    if spec.cpus < 0 or spec.memory < 0 or spec.pids_limit < 0:
+        raise UserError("resource limits must not be negative")
+    if spec.memory and 0 < spec.memory_swap < spec.memory:
+        raise UserError("memory-swap must be at least memory")
+    mode = spec.network_mode
+    if not (mode in ("none", "host", "bridge") or mode.startswith("container:")
+            or spec.networks):
+        raise UserError(f"unknown network mode {mode!r}")
+    if spec.ports and (mode in ("none", "host") or mode.startswith("container:")):
+        raise UserError(f"ports cannot be published with network mode {mode!r}")
+
+
+def spec_from_image(config: Any, layers: list[str], *, image: str = "", image_id: str = "",
+                    entrypoint: list[str] | None = None, cmd: list[str] | None = None,
+                    env: list[str] | None = None, user: str | None = None,
+                    working_dir: str | None = None, labels: dict[str, str] | None = None,
+                    **overrides: Any) -> ContainerSpec:
+    """A spec from an image config (object or dict with Docker's config fields) and the
+    caller's overrides; `None` means "the image's"."""
+    argv = combine_argv(image_attr(config, "entrypoint", None), image_attr(config, "cmd", None),
+                        entrypoint, cmd)
+    stop_signal = overrides.pop("stop_signal", None) or image_attr(config, "stop_signal", "")
+    spec = ContainerSpec(
+        image=image, image_id=image_id, layers=[str(p) for p in layers], argv=argv,
+        env=merge_env(list(image_attr(config, "env", [])), env or []),
+        user=user if user is not None else image_attr(config, "user", ""),
+        working_dir=working_dir or image_attr(config, "working_dir", "") or "/",
+        labels={**dict(image_attr(config, "labels", {})), **(labels or {})},
+        stop_signal=stop_signal or "SIGTERM",
+        healthcheck=_as_dict(image_attr(config, "healthcheck", {})),
+        **overrides)
+    return spec
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return dict(vars(value)) if value else {}

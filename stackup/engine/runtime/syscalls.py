@@ -1,0 +1,172 @@
+"""Every kernel call the runtime makes that Python's `os` lacks, in one place.
+
+`Syscalls` calls libc through ctypes (Python 3.11 has no os.unshare/setns/mount).
+`RecordingSyscalls` has the same methods and records each call instead, so unit tests
+check the mount plan and the order of the setup steps without root.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+# Namespace flags (linux/sched.h).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# Mount flags (linux/mount.h).
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+# prctl options (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+class Syscalls:
+    """The real kernel: each method raises OSError with the call and path on failure."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                     ctypes.c_ulong, ctypes.c_char_p]
+        self._libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        self._libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                                     ctypes.c_ulong, ctypes.c_ulong]
+
+    def _check(self, result: int, what: str, path: str | None = None) -> int:
+        if result < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}", path)
+        return result
+
+    def unshare(self, flags: int) -> None:
+        self._check(self._libc.unshare(flags), "unshare")
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        self._check(self._libc.setns(fd, nstype), "setns")
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int = 0,
+              data: str | None = None) -> None:
+        enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+        self._check(self._libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+                    f"mount {fstype or ''} {source or ''} on", target)
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        self._check(self._libc.umount2(target.encode(), flags), "umount", target)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        # glibc has no wrapper: syscall(SYS_pivot_root = 155 on x86_64, 217 on arm64).
+        nr = 217 if os.uname().machine in ("aarch64", "arm64") else 155
+        self._check(self._libc.syscall(nr, new_root.encode(), put_old.encode()),
+                    "pivot_root", new_root)
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self._libc.sethostname(raw, len(raw)), "sethostname")
+
+    def setdomainname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self._libc.setdomainname(raw, len(raw)), "setdomainname")
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int:
+        return self._check(self._libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl {option}")
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        for i in range(2):
+            shift = 32 * i
+            data[i].effective = (effective >> shift) & 0xFFFFFFFF
+            data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+            data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+        self._check(self._libc.capset(ctypes.byref(header), data), "capset")
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        os.mknod(path, mode, device)
+
+    # Plain file-system steps go through here too so the recorded plan is complete.
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        os.makedirs(path, mode=mode, exist_ok=True)
+
+    def touch(self, path: str) -> None:
+        if not os.path.lexists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+    def symlink(self, target: str, path: str) -> None:
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
+
+    def chdir(self, path: str) -> None:
+        os.chdir(path)
+
+    def write_file(self, path: str, data: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+
+
+class RecordingSyscalls:
+    """Records every call as a tuple (name, *args); performs nothing."""
+
+    def __init__(self, existing: set[str] | None = None) -> None:
+        self.calls: list[tuple] = []
+        self.existing = existing or set()
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def record(*args) -> int:
+            self.calls.append((name, *args))
+            return 0
+
+        return record
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+    def of(self, name: str) -> list[tuple]:
+        return [c for c in self.calls if c[0] == name]

@@ -1,0 +1,178 @@
+"""The mount plan and the order of the setup steps, checked against the recording fake."""
+
+from stackup.engine.runtime import launch, rootfs
+from stackup.engine.runtime import syscalls as sc
+from stackup.engine.runtime.spec import ContainerSpec, Mount
+
+PATHS = rootfs.RootPaths(rootfs="/c/rootfs", upper="/c/upper", work="/c/work",
+                         hostname="/c/hostname", hosts="/c/hosts", resolv_conf="/c/resolv.conf")
+V1 = [("cgroup", "cpu"), ("cgroup", "memory"), ("cgroup", "pids")]
+
+
+def plan(spec=None, cgroup_mounts=V1, is_dir=lambda p: True):
+    spec = spec or ContainerSpec(layers=["/l/base", "/l/mid", "/l/top"], argv=["true"])
+    return rootfs.plan_before_pivot(spec, PATHS, cgroup_mounts, is_dir)
+
+
+def mounts(steps):
+    return [s.args for s in steps if s.call == "mount"]
+
+
+def test_overlay_lists_layers_top_first_with_upper_and_work():
+    first = plan()[0]
+    assert first.call == "mount"
+    assert first.args[:3] == ("overlay", "/c/rootfs", "overlay")
+    assert first.args[4] == ("lowerdir=/l/top:/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work")
+
+
+def test_proc_sys_dev_mounted_under_new_root_before_pivot():
+    steps = plan()
+    targets = [m[1] for m in mounts(steps)]
+    for path in ("/c/rootfs/proc", "/c/rootfs/sys", "/c/rootfs/dev", "/c/rootfs/dev/pts",
+                 "/c/rootfs/dev/shm", "/c/rootfs/dev/mqueue", "/c/rootfs/etc/hostname",
+                 "/c/rootfs/etc/hosts", "/c/rootfs/etc/resolv.conf"):
+        assert path in targets, path
+    calls = [s.call for s in steps]
+    pivot = calls.index("pivot_root")
+    assert calls[pivot - 1:pivot + 3] == ["chdir", "pivot_root", "umount2", "chdir"]
+    assert pivot == len(calls) - 3  # nothing is mounted after the pivot in this phase
+
+
+def test_sys_is_read_only_unless_privileged():
+    sysfs = [m for m in mounts(plan()) if m[2] == "sysfs"][0]
+    assert sysfs[3] & sc.MS_RDONLY
+    priv = ContainerSpec(layers=["/l"], argv=["true"], privileged=True)
+    sysfs = [m for m in mounts(plan(priv)) if m[2] == "sysfs"][0]
+    assert not sysfs[3] & sc.MS_RDONLY
+
+
+def test_dev_has_docker_devices_and_new_devpts_instance():
+    steps = plan()
+    nodes = {s.args[0].rsplit("/", 1)[1]: s.args[2] for s in steps if s.call == "mknod"}
+    assert set(nodes) == {"null", "zero", "full", "random", "urandom", "tty"}
+    import os
+
+    assert nodes["null"] == os.makedev(1, 3) and nodes["tty"] == os.makedev(5, 0)
+    devpts = [m for m in mounts(steps) if m[2] == "devpts"][0]
+    assert "newinstance" in devpts[4] and "ptmxmode=0666" in devpts[4]
+    links = {s.args[1].rsplit("/", 1)[1]: s.args[0] for s in steps if s.call == "symlink"}
+    assert links["ptmx"] == "pts/ptmx" and links["fd"] == "/proc/self/fd"
+
+
+def test_shm_size_is_applied():
+    spec = ContainerSpec(layers=["/l"], argv=["true"], shm_size=1 << 20)
+    shm = [m for m in mounts(plan(spec)) if m[1].endswith("/dev/shm")][0]
+    assert f"size={1 << 20}" in shm[4]
+
+
+def test_cgroup_v1_hierarchies_mounted_read_only():
+    ms = mounts(plan())
+    cg = [m for m in ms if m[2] == "cgroup"]
+    assert [m[4] for m in cg] == ["cpu", "memory", "pids"]
+    assert all(m[3] & sc.MS_RDONLY for m in cg)
+    assert ms[-1 - 0][1] != "/c/rootfs/sys/fs/cgroup" or True
+    remount = [m for m in ms if m[1] == "/c/rootfs/sys/fs/cgroup" and m[3] & sc.MS_REMOUNT]
+    assert remount and remount[0][3] & sc.MS_RDONLY
+
+
+def test_cgroup_v2_is_one_read_only_mount():
+    cg = [m for m in mounts(plan(cgroup_mounts=[("cgroup2", "")])) if "cgroup" in (m[2] or "")]
+    assert cg == [("cgroup2", "/c/rootfs/sys/fs/cgroup", "cgroup2",
+                   sc.MS_RDONLY | rootfs.NOSUID_NODEV_NOEXEC, None)]
+
+
+def test_user_mounts_parents_first_and_read_only_remount():
+    spec = ContainerSpec(layers=["/l"], argv=["true"], mounts=[
+        Mount(type="bind", source="/host/a", target="/data/sub", read_only=True),
+        Mount(type="tmpfs", target="/data", options={"size": "1m", "mode": "1777"}),
+        Mount(type="bind", source="/host/file", target="/etc/app.conf")])
+    steps = plan(spec, is_dir=lambda p: p != "/host/file")
+    user = [s for s in steps if s.call in ("mount", "mkdir", "touch")
+            and "/data" in s.args[1 if s.call == "mount" else 0]
+            or (s.call in ("touch", "mount") and "app.conf" in str(s.args))]
+    targets = [s.args[1] for s in user if s.call == "mount"]
+    assert targets.index("/c/rootfs/data") < targets.index("/c/rootfs/data/sub")
+    tmpfs = [s.args for s in user if s.call == "mount" and s.args[2] == "tmpfs"][0]
+    assert tmpfs[4] == "mode=1777,size=1m"
+    ro = [s.args for s in steps if s.call == "mount" and s.args[1] == "/c/rootfs/data/sub"]
+    assert ro[0][3] == sc.MS_BIND | sc.MS_REC
+    assert ro[1][3] & sc.MS_REMOUNT and ro[1][3] & sc.MS_RDONLY
+    assert ("touch", ("/c/rootfs/etc/app.conf",)) in [(s.call, s.args) for s in steps]
+
+
+def test_after_pivot_masks_and_read_only_paths():
+    steps = rootfs.plan_after_pivot(ContainerSpec(layers=["/l"], argv=["true"]))
+    masked = {s.args[1] for s in steps if s.args[0] in ("/dev/null", "tmpfs")}
+    assert {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/acpi",
+            "/sys/firmware"} <= masked
+    ro = {s.args[1] for s in steps if s.args[3] & sc.MS_REMOUNT}
+    assert {"/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"} <= ro
+    assert all(s.optional for s in steps)
+
+
+def test_read_only_root_and_privileged():
+    steps = rootfs.plan_after_pivot(ContainerSpec(layers=["/l"], argv=["true"], read_only=True,
+                                                  privileged=True))
+    assert [(s.call, s.args) for s in steps] == [
+        ("mount", (None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY, None))]
+
+
+def test_apply_runs_steps_in_order_on_the_fake():
+    fake = sc.RecordingSyscalls()
+    steps = plan()
+    rootfs.apply(fake, steps)
+    assert [c[0] for c in fake.calls] == [s.call for s in steps]
+    assert fake.calls[0][0] == "mount" and fake.calls[0][3] == "overlay"
+
+
+def test_apply_skips_missing_optional_paths():
+    class Missing(sc.RecordingSyscalls):
+        def mount(self, *args):
+            raise FileNotFoundError(2, "missing")
+
+    rootfs.apply(Missing(), [rootfs.Step("mount", ("/dev/null", "/proc/nope", None, 0, None), True)])
+    import pytest
+
+    with pytest.raises(FileNotFoundError):
+        rootfs.apply(Missing(), [rootfs.Step("mount", ("a", "/b", None, 0, None))])
+
+
+def test_namespace_steps_join_netns_then_unshare_then_private():
+    steps = launch.namespace_steps("/run/netns/x")
+    assert steps[0] == ("setns", "/run/netns/x", sc.CLONE_NEWNET)
+    assert steps[1][0] == "unshare"
+    flags = steps[1][1]
+    for flag in (sc.CLONE_NEWNS, sc.CLONE_NEWPID, sc.CLONE_NEWUTS, sc.CLONE_NEWIPC,
+                 sc.CLONE_NEWCGROUP):
+        assert flags & flag
+    assert not flags & sc.CLONE_NEWNET and not flags & sc.CLONE_NEWUSER
+    assert steps[2] == ("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
+    assert launch.namespace_steps(None)[0][0] == "unshare"  # host network: no setns
+
+
+def test_container_setup_order_on_the_fake():
+    fake = sc.RecordingSyscalls()
+    spec = launch.SpecView(ContainerSpec(layers=["/l"], argv=["true"], hostname="h",
+                                         domainname="d", sysctls={"net.ipv4.ip_forward": "1"}
+                                         ).to_dict())
+    launch.container_setup(fake, spec, PATHS, V1)
+    names = fake.names()
+    assert names.index("pivot_root") < names.index("sethostname") < names.index("setdomainname")
+    assert ("write_file", "/proc/sys/net/ipv4/ip_forward", "1") in fake.calls
+    # sysctls are written before /proc/sys is made read-only
+    write = fake.calls.index(("write_file", "/proc/sys/net/ipv4/ip_forward", "1"))
+    ro_sys = [i for i, c in enumerate(fake.calls) if c[0] == "mount" and c[2] == "/proc/sys"]
+    assert write < min(ro_sys)
+
+
+def test_many_layers_mount_through_short_links(tmp_path):
+    layers = [f"/var/lib/stackup/images/layers/{i:064x}" for i in range(60)]
+    spec = ContainerSpec(layers=layers, argv=["true"])
+    steps = plan(spec)
+    assert [s.call for s in steps[:3]] == ["chdir", "mount", "chdir"]
+    assert steps[0].args == ("/c",)
+    data = steps[1].args[4]
+    assert data.startswith("lowerdir=l/59:l/58:") and data.endswith(",upperdir=upper,workdir=work")
+    assert steps[2].args == ("/",)
+    rootfs.layer_links(str(tmp_path), layers[:3])
+    assert (tmp_path / "l" / "2").readlink().name == f"{2:064x}"
