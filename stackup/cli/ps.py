@@ -71,7 +71,7 @@ def ps(
             print(name)
         return 0
     if quiet:
-        for state, row in zip(states, rows):
+        for row in rows:
             print(row["ID"])
         return 0
     if fmt == "json":
