@@ -74,29 +74,22 @@ def resolve_image(ref: str) -> tuple[Any, list[str], str]:
 
 
 # --- flags shared by run and create ---------------------------------------------------
-def _mounts(volumes: list[str], tmpfs: list[str]) -> list:
+def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[str]) -> list:
+    """-v, --mount and --tmpfs through the volumes engine: named volumes made on first use
+    (and filled from the image unless nocopy), binds, tmpfs."""
+    from stackup.engine import volumes
     from stackup.engine.runtime.spec import Mount
 
-    mounts = []
-    for v in volumes:
-        parts = v.split(":")
-        if len(parts) not in (2, 3) or not parts[1].startswith("/"):
-            raise UserError(f"invalid volume {v!r}: expected /host/path:/container/path[:ro|rw]")
-        if not parts[0].startswith("/"):
-            raise UserError(f"volume {v!r}: named volumes are not available here; "
-                            "give an absolute host path")
-        if not os.path.exists(parts[0]):
-            raise UserError(f"volume {v!r}: host path {parts[0]} does not exist")
-        mode = parts[2] if len(parts) == 3 else "rw"
-        if mode not in ("ro", "rw"):
-            raise UserError(f"invalid volume mode {mode!r} in {v!r}: expected ro or rw")
-        mounts.append(Mount(type="bind", source=parts[0], target=parts[1], read_only=mode == "ro"))
-    for t in tmpfs:
-        target, _, opts = t.partition(":")
-        options = dict(o.split("=", 1) for o in opts.split(",") if "=" in o)
-        mounts.append(Mount(type="tmpfs", target=target, read_only="ro" in opts.split(","),
-                            options=options))
-    return mounts
+    if not (volume or mount or tmpfs):
+        return []
+    specs: list = []
+    for v in volume:
+        if ":" not in v:
+            raise UserError(f"invalid volume {v!r}: expected [name|/host/path:]/container/path[:ro]")
+        specs.append(v)
+    specs += [volumes.parse_mount_flag(m) for m in mount]
+    resolved = volumes.resolve_mounts(specs, tmpfs=tmpfs, image_layers=layers)
+    return [Mount(**m.as_runtime(), volume=m.volume or "") for m in resolved]
 
 
 def _security(opts: list[str]) -> dict[str, bool]:
@@ -114,7 +107,7 @@ def _security(opts: list[str]) -> dict[str, bool]:
 
 
 def build_spec(image: str, command: list[str], env: list[str], volume: list[str],
-               tmpfs: list[str], workdir: str | None, user: str | None,
+               mount: list[str], tmpfs: list[str], workdir: str | None, user: str | None,
                entrypoint: str | None, memory: str | None, memory_swap: str | None,
                cpus: float, cpu_shares: int, pids_limit: int, init: bool, read_only: bool,
                cap_add: list[str], cap_drop: list[str], privileged: bool,
@@ -127,7 +120,7 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
 
     config, layers, image_id = resolve_image(image)
     overrides: dict[str, Any] = dict(
-        mounts=_mounts(volume, tmpfs), init=init, read_only=read_only, cpus=cpus,
+        mounts=_mounts(volume, mount, tmpfs, layers), init=init, read_only=read_only, cpus=cpus,
         cpu_shares=cpu_shares, pids_limit=pids_limit, cap_add=list(cap_add),
         cap_drop=list(cap_drop), privileged=privileged, hostname=hostname or "",
         domainname=domainname or "", network_mode=network, restart=restart,
@@ -178,7 +171,8 @@ def create_options(f):
     params = [
         ("name", str | None, O(None, "--name", help="Container name")),
         ("env", list[str], O([], "-e", "--env", help="Set an environment variable")),
-        ("volume", list[str], O([], "-v", "--volume", help="Bind mount /host:/ctr[:ro]")),
+        ("volume", list[str], O([], "-v", "--volume", help="Mount a volume: NAME|/host:/ctr[:ro,nocopy]")),
+        ("mount", list[str], O([], "--mount", help="type=volume|bind|tmpfs,source=..,target=..[,readonly]")),
         ("tmpfs", list[str], O([], "--tmpfs", help="Mount a tmpfs: /path[:size=64m,mode=1777]")),
         ("workdir", str | None, O(None, "-w", "--workdir", help="Working directory")),
         ("user", str | None, O(None, "-u", "--user", help="User: name|uid[:group|gid]")),
@@ -222,7 +216,7 @@ def create_options(f):
     return wrapper
 
 
-_SPEC_KEYS = ("env", "volume", "tmpfs", "workdir", "user", "entrypoint", "memory",
+_SPEC_KEYS = ("env", "volume", "mount", "tmpfs", "workdir", "user", "entrypoint", "memory",
               "memory_swap", "cpus", "cpu_shares", "pids_limit", "init", "read_only", "cap_add",
               "cap_drop", "privileged", "security_opt", "hostname", "domainname", "ulimit",
               "sysctl", "network", "restart", "stop_signal", "stop_timeout", "shm_size",

@@ -245,10 +245,21 @@ class Runtime:
             self._write(state)
         try:
             self._prepare(cid, spec)
+            self._use_volumes(cid, spec)
             return self._update(cid, durable=True, status="created", creator_pid=0)
         except BaseException:
             self._destroy(cid)
             raise
+
+    @staticmethod
+    def _use_volumes(cid: str, spec: ContainerSpec) -> None:
+        """Record the container as a user of its named volumes (`volume rm` then refuses)."""
+        names = {m.volume for m in spec.mounts if m.volume}
+        if names:
+            from stackup.engine import volumes
+
+            for name in sorted(names):
+                volumes.add_user(name, cid)
 
     def _check_network(self, spec: ContainerSpec) -> None:
         mode = spec.network_mode
@@ -523,6 +534,10 @@ class Runtime:
         state = self._read(cid) or {"id": cid}
         cgroups.Cgroup(cid).remove()
         self._teardown_network(state, force=True)
+        if any(m.get("volume") for m in (state.get("spec") or {}).get("mounts", [])):
+            from stackup.engine import volumes
+
+            volumes.release(cid)
         shutil.rmtree(self.cdir(cid), ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
@@ -545,6 +560,15 @@ class Runtime:
         """Names of the containers (any status) made from an image: the `in_use` hook of
         ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
         return [s["name"] for s in self.list() if s["spec"].get("image_id") == image_id]
+
+    def containers_using_volume(self, name: str) -> list[str]:
+        """Ids of the containers (any status) that mount a named volume: by the mount's
+        `volume`, or by a bind source inside the volume's directory (callers that resolve
+        volumes to plain binds). The `volumes.register_in_use` provider."""
+        base = str(st.root() / "volumes" / name) + "/"
+        return [s["id"] for s in self.list()
+                if any(m.get("volume") == name or (m.get("source") or "").startswith(base)
+                       for m in s["spec"].get("mounts", []))]
 
     def check_health(self, ref: str) -> dict[str, Any]:
         """Run the container's healthcheck now (the hook for orchestrators) and record it."""

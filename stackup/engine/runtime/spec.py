@@ -31,6 +31,7 @@ class Mount:
     source: str = ""
     read_only: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # tmpfs: size, mode
+    volume: str = ""  # the named volume a bind comes from (its users are recorded)
 
 
 @dataclass
