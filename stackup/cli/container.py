@@ -115,12 +115,13 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
                ulimit: list[str], sysctl: list[str], network: str, restart: str,
                stop_signal: str | None, stop_timeout: int | None, shm_size: str | None,
                label: list[str], add_host: list[str], dns: list[str], publish: list[str],
-               auto_remove: bool):
+               auto_remove: bool, tty: bool = False, interactive: bool = False):
     from stackup.engine.runtime import spec as sp
 
     config, layers, image_id = resolve_image(image)
     overrides: dict[str, Any] = dict(
-        mounts=_mounts(volume, mount, tmpfs, layers), init=init, read_only=read_only, cpus=cpus,
+        mounts=_mounts(volume, mount, tmpfs, layers), init=init, tty=tty,
+        stdin_open=interactive, read_only=read_only, cpus=cpus,
         cpu_shares=cpu_shares, pids_limit=pids_limit, cap_add=list(cap_add),
         cap_drop=list(cap_drop), privileged=privileged, hostname=hostname or "",
         domainname=domainname or "", network_mode=network, restart=restart,
@@ -170,6 +171,8 @@ def create_options(f):
     O = typer.Option  # noqa: N806
     params = [
         ("name", str | None, O(None, "--name", help="Container name")),
+        ("interactive", bool, O(False, "-i", "--interactive", help="Keep stdin open (attach it with run)")),
+        ("tty", bool, O(False, "-t", "--tty", help="Allocate a pseudo-TTY")),
         ("env", list[str], O([], "-e", "--env", help="Set an environment variable")),
         ("volume", list[str], O([], "-v", "--volume", help="Mount a volume: NAME|/host:/ctr[:ro,nocopy]")),
         ("mount", list[str], O([], "--mount", help="type=volume|bind|tmpfs,source=..,target=..[,readonly]")),
@@ -220,7 +223,7 @@ _SPEC_KEYS = ("env", "volume", "mount", "tmpfs", "workdir", "user", "entrypoint"
               "memory_swap", "cpus", "cpu_shares", "pids_limit", "init", "read_only", "cap_add",
               "cap_drop", "privileged", "security_opt", "hostname", "domainname", "ulimit",
               "sysctl", "network", "restart", "stop_signal", "stop_timeout", "shm_size",
-              "label", "add_host", "dns", "publish")
+              "label", "add_host", "dns", "publish", "tty", "interactive")
 
 
 def _create(image: str, command: list[str], opts: dict[str, Any], auto_remove: bool) -> dict:
@@ -241,9 +244,14 @@ def run(image: str = typer.Argument(..., help="Image reference"),
     from stackup.engine.runtime import logs
     from stackup.engine.runtime.container import StartError
 
+    tty, interactive = opts["tty"], opts["interactive"]
+    if tty and interactive and not detach and not os.isatty(0):
+        raise UserError("the input device is not a TTY: drop -t, or run from a terminal")
     rt = _runtime()
     state = _create(image, command or [], opts, auto_remove=rm and detach)
     cid = state["id"]
+    if tty and not detach:
+        (rt.cdir(cid) / "attach-wait").touch()  # the shim holds the output until we attach
     try:
         rt.start(cid)
     except StartError as exc:
@@ -263,9 +271,20 @@ def run(image: str = typer.Argument(..., help="Image reference"),
 
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, forward)
-    path = rt.cdir(cid) / "container.log"
-    logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
-                _emitter(False), from_start=True, poll=0.02)
+    if tty or interactive:
+        from stackup.engine.runtime import attach
+
+        conn, fd = attach.connect(rt.cdir(cid))
+    if tty:
+        attach.relay_tty(conn, fd, 0, 1, interactive)
+    else:
+        if interactive:
+            os.close(conn)
+            if fd >= 0:
+                attach.pump_stdin(0, fd)
+        path = rt.cdir(cid) / "container.log"
+        logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
+                    _emitter(False), from_start=True, poll=0.02)
     code = rt.wait(cid)
     if rm:
         rt.remove(cid, force=True)

@@ -49,6 +49,7 @@ class ContainerSpec:
     read_only: bool = False
     init: bool = False
     tty: bool = False
+    stdin_open: bool = False  # -i: PID 1's stdin is a pipe an attached client writes to
     memory: int = 0
     memory_swap: int = 0  # 0: twice memory (Docker's default); -1: unlimited
     cpus: float = 0.0
