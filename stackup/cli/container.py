@@ -119,6 +119,10 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
     from stackup.engine.runtime import spec as sp
 
     config, layers, image_id = resolve_image(image)
+    if network not in ("none", "host", "bridge") and not network.startswith("container:"):
+        from stackup.engine.network import store
+
+        store.find(network)  # a missing network is refused before anything is created
     overrides: dict[str, Any] = dict(
         mounts=_mounts(volume, mount, tmpfs, layers), init=init, tty=tty,
         stdin_open=interactive, read_only=read_only, cpus=cpus,
@@ -259,6 +263,10 @@ def run(image: str = typer.Argument(..., help="Image reference"),
             rt.remove(cid, force=True)
         print(f"stackup: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BaseException:
+        if rm:  # --rm: a container that could not start is not kept either
+            rt.remove(cid, force=True)
+        raise
     if detach:
         print(cid)
         return 0
