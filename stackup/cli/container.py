@@ -77,11 +77,11 @@ def resolve_image(ref: str) -> tuple[Any, list[str], str]:
 def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[str]) -> list:
     """-v, --mount and --tmpfs through the volumes engine: named volumes made on first use
     (and filled from the image unless nocopy), binds, tmpfs."""
+    if not (volume or mount or tmpfs):
+        return []
     from stackup.engine import volumes
     from stackup.engine.runtime.spec import Mount
 
-    if not (volume or mount or tmpfs):
-        return []
     specs: list = []
     for v in volume:
         if ":" not in v:

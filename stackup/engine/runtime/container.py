@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stackup.engine import state as st
-from stackup.engine.runtime import cgroups, netns, rootfs
+from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
 from stackup.engine.runtime.spec import ContainerSpec, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
@@ -224,7 +223,7 @@ class Runtime:
         validate(spec)
         health_interval(spec)  # a malformed healthcheck is refused before anything exists
         self._check_network(spec)
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()  # (not `secrets`: its imports cost the CLI)
         name = name or f"stackup_{cid[:12]}"
         if not _valid_name(name):
             raise UserError(f"invalid container name {name!r}: use letters, digits, "
@@ -281,6 +280,9 @@ class Runtime:
         (d / "container.log").touch(mode=0o640)
         cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                                    spec.pids_limit, spec.privileged)
+        # after the cgroup's mkdirs (the warm-up holds the cgroup lock they need): for the
+        # start that usually follows
+        cgpaths.warm_up()
 
     # --- start ---------------------------------------------------------------------
     def start(self, ref: str) -> dict[str, Any]:
@@ -298,6 +300,7 @@ class Runtime:
         if not cg.exists():
             cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                       spec.pids_limit, spec.privileged)
+        cgpaths.warm_up()  # PID 1's cgroup join then finds the kernel's lock warm
         try:
             path, network = self._setup_network(state, spec)
             # One durable write on the way in; the shim records "running" itself.

@@ -222,7 +222,9 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec)))
         cgroup_mounts = cgpaths.container_mounts()
         if spec.seccomp and not spec.privileged:
-            security.libseccomp()
+            security.prepare_seccomp(
+                security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),
+                os.path.dirname(os.path.dirname(cdir)) + "/seccomp")
         if spec.init:
             import signal  # noqa: F401 - needed by run_init after pivot_root
         if getattr(spec, "tty", False):

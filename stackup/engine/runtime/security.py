@@ -73,6 +73,13 @@ def libseccomp():
     return seccomp.libseccomp()
 
 
+def prepare_seccomp(caps: list[str], cache_dir: str) -> None:
+    """Before pivot_root: the compiled filter for `caps`, from the cache when there."""
+    from stackup.engine.runtime import seccomp
+
+    seccomp.prepare(caps, cache_dir)
+
+
 def load_seccomp(caps: list[str]) -> None:
     """Docker's default seccomp profile for a container with `caps`, in this process."""
     from stackup.engine.runtime import seccomp

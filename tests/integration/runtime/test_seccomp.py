@@ -134,3 +134,17 @@ def test_a_user_namespace_needs_no_capability_but_the_filter_refuses_it(rt):
     assert "refused" in out and "Operation not permitted" in out, out
     _, out, _ = sh(rt, script, seccomp=False)
     assert out.strip().endswith("made-userns"), out
+
+
+def test_the_compiled_filter_is_cached_and_loads_the_same(as_root, tmp_path):
+    caps = security.capability_set([], [], False)
+    prog = seccomp.prepare(caps, str(tmp_path))
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].read_bytes() == prog and len(prog) % 8 == 0
+    assert seccomp.prepare(caps, str(tmp_path)) == prog  # read back from the cache
+    admin = security.capability_set(["SYS_ADMIN"], [], False)
+    assert seccomp.prepare(admin, str(tmp_path)) != prog and len(list(tmp_path.iterdir())) == 2
+    cached = _in_child(caps)  # `load` now installs the prepared program with prctl
+    seccomp._PREPARED.clear()
+    built = _in_child(caps)   # and without it, builds through libseccomp
+    assert cached == built and cached["unshare"] == 1 and cached["fork"] == 7
