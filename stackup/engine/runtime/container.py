@@ -194,6 +194,7 @@ class Runtime:
     def _repair(self, cid: str) -> dict[str, Any] | None:
         state = self._read(cid)
         if state is None:
+            self._collect_stateless(cid)
             return None
         if state["status"] == "creating" and not pid_alive(state.get("creator_pid", 0)):
             self._destroy(cid)
@@ -204,6 +205,20 @@ class Runtime:
         elif state["status"] in RUNNING and not shim_alive(state):
             state = self._mark_dead(cid, "the container's shim died")
         return state
+
+    def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
+        """A container directory without a state file (a create cut short by a power loss,
+        before its first write reached the disk) is removed once it is old enough that no
+        create can still be on its way to writing it."""
+        d = self.cdir(cid)
+        if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
+            return  # not a container's directory
+        try:
+            if time.time() - d.stat().st_mtime < grace:
+                return
+        except FileNotFoundError:
+            return
+        self._destroy(cid)
 
     def _mark_dead(self, cid: str, why: str) -> dict[str, Any]:
         cgroups.Cgroup(cid).kill_all()
@@ -241,7 +256,9 @@ class Runtime:
             if any(s["name"] == name for s in self.list()):
                 raise ConflictError(f"the container name {name!r} is already in use")
             self.cdir(cid).mkdir(mode=0o700)
-            self._write(state)
+            # atomic, not fsynced: "creating" is transient and "created" below is durable;
+            # a directory a power loss left without its state is collected by `_repair`
+            self._write(state, durable=False)
         try:
             self._prepare(cid, spec)
             self._use_volumes(cid, spec)
@@ -338,18 +355,19 @@ class Runtime:
                                     "it is not running")
             return other.get("netns") or f"/proc/{other['pid']}/ns/net", {}
         self._teardown_network(state)
+        if mode == "none":
+            return "", {}  # PID 1 unshares a private namespace itself (launch.private_net)
         path = self.netns_dir / cid
         netns.create(path)
         results: dict[str, Any] = {}
-        if mode != "none":
-            info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
-                    "name": state["name"], "hostname": spec.hostname,
-                    "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
-                    "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
-                    "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
-                    "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
-            for attacher in self.attachers():
-                results.update(attacher.attach(cid, str(path), info) or {})
+        info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
+                "name": state["name"], "hostname": spec.hostname,
+                "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
+                "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
+                "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
+                "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
+        for attacher in self.attachers():
+            results.update(attacher.attach(cid, str(path), info) or {})
         return str(path), results
 
     def _teardown_network(self, state: dict[str, Any] | None, force: bool = False) -> None:

@@ -37,12 +37,15 @@ class SetupError(Exception):
         self.code = code
 
 
-def namespace_steps(netns_path: str | None) -> list[tuple[Any, ...]]:
-    """The namespace calls, in order: join the network namespace, then unshare the rest."""
+def namespace_steps(netns_path: str | None, new_net: bool = False) -> list[tuple[Any, ...]]:
+    """The namespace calls, in order: join the network namespace (or, `new_net`, make a
+    private one with loopback only: network `none`), then unshare the rest."""
     steps: list[tuple[Any, ...]] = []
     if netns_path:
         steps.append(("setns", netns_path, sc.CLONE_NEWNET))
-    steps.append(("unshare", NS_FLAGS))
+    steps.append(("unshare", NS_FLAGS | (sc.CLONE_NEWNET if new_net else 0)))
+    if new_net:
+        steps.append(("loopback_up",))
     steps.append(("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None))
     return steps
 
@@ -209,6 +212,11 @@ def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
     return state.get("netns") or None
 
 
+def private_net(state: dict[str, Any], spec: ContainerSpec) -> bool:
+    """Network `none`: PID 1 makes its own namespace (nothing to pin, join or unmount)."""
+    return spec.network_mode == "none" and not state.get("netns")
+
+
 def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: int,
                in_fd: int = -1) -> None:
     """Entry of the shim's child (never returns): reports 'pid N' or fails on error_fd.
@@ -219,7 +227,8 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         state, spec = load_spec(cdir)
         syscalls = sc.Syscalls()
         cgpaths.join(state["id"], os.getpid())
-        apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec)))
+        apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec),
+                                                        private_net(state, spec)))
         cgroup_mounts = cgpaths.container_mounts()
         if spec.seccomp and not spec.privileged:
             security.prepare_seccomp(

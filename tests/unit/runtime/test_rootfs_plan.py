@@ -148,6 +148,10 @@ def test_namespace_steps_join_netns_then_unshare_then_private():
     assert not flags & sc.CLONE_NEWNET and not flags & sc.CLONE_NEWUSER
     assert steps[2] == ("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
     assert launch.namespace_steps(None)[0][0] == "unshare"  # host network: no setns
+    # network none: a private namespace made by the unshare, its loopback brought up
+    steps = launch.namespace_steps(None, new_net=True)
+    assert steps[0] == ("unshare", launch.NS_FLAGS | sc.CLONE_NEWNET)
+    assert steps[1] == ("loopback_up",) and steps[2][0] == "mount"
 
 
 def test_container_setup_order_on_the_fake():
