@@ -136,11 +136,10 @@ def register_in_use(provider: Callable[[str], list[str]] | None) -> None:
 
 
 def in_use(name: str) -> list[str]:
+    if _in_use_provider is not None:  # it knows every container (the CLI registers the runtime)
+        return list(_in_use_provider(name))
     meta = state.read_json(_meta_path(name)) or {}
-    users = list(meta.get("users", []))
-    if _in_use_provider is not None:
-        users += [u for u in _in_use_provider(name) if u not in users]
-    return users
+    return list(meta.get("users", []))
 
 
 def remove_volume(name: str, force: bool = False) -> None:
