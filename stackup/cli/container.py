@@ -86,6 +86,9 @@ def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[
     for v in volume:
         if ":" not in v:
             raise UserError(f"invalid volume {v!r}: expected [name|/host/path:]/container/path[:ro]")
+        source, _, rest = v.partition(":")
+        if source.startswith((".", "~")):  # a host path relative to here (or home)
+            v = os.path.abspath(os.path.expanduser(source)) + ":" + rest
         specs.append(v)
     specs += [volumes.parse_mount_flag(m) for m in mount]
     resolved = volumes.resolve_mounts(specs, tmpfs=tmpfs, image_layers=layers)

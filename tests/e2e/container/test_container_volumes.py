@@ -87,6 +87,16 @@ def test_read_only_mounts_refuse_writes(cli, image, tmp_path):
     assert not (host / "new").exists()
 
 
+def test_relative_bind_paths_are_resolved_from_the_current_directory(cli, image, tmp_path):
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "f").write_text("relative\n")
+    p = subprocess.run([sys.executable, "-m", "stackup", "container", "run", "--rm", "-v",
+                        "./here:/h:ro", image, "cat", "/h/f"], cwd=tmp_path,
+                       env=dict(os.environ, STACKUP_ROOT=str(cli.root)),
+                       capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stdout) == (0, "relative\n"), p.stderr
+
+
 def test_two_containers_on_one_volume_see_each_others_writes(cli, image):
     a = cli("run", "-d", "-v", "shared:/s", image, "sh", "-c",
             "echo from-a > /s/a; while [ ! -e /s/b ]; do sleep 0.05; done; cat /s/b").stdout.strip()
