@@ -248,7 +248,6 @@ def run(image: str = typer.Argument(..., help="Image reference"),
         rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits"),
         **opts: Any) -> int:
     """Create and start a container (attached to its output unless -d)."""
-    from stackup.engine.runtime import logs
     from stackup.engine.runtime.container import StartError
 
     tty, interactive = opts["tty"], opts["interactive"]
@@ -282,20 +281,7 @@ def run(image: str = typer.Argument(..., help="Image reference"),
 
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, forward)
-    if tty or interactive:
-        from stackup.engine.runtime import attach
-
-        conn, fd = attach.connect(rt.cdir(cid))
-    if tty:
-        attach.relay_tty(conn, fd, 0, 1, interactive)
-    else:
-        if interactive:
-            os.close(conn)
-            if fd >= 0:
-                attach.pump_stdin(0, fd)
-        path = rt.cdir(cid) / "container.log"
-        logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
-                    _emitter(False), from_start=True, poll=0.02)
+    _attach(rt, cid, tty, interactive, from_start=True)
     code = rt.wait(cid)
     if rm:
         rt.remove(cid, force=True)
@@ -312,14 +298,66 @@ def create(image: str = typer.Argument(..., help="Image reference"),
     return 0
 
 
+def _attach(rt, cid: str, tty: bool, interactive: bool, from_start: bool) -> None:
+    """The terminal on the container until it stops: its pty (tty containers) or its
+    output from the log, and with `interactive` our stdin to its stdin."""
+    from stackup.engine.runtime import attach, logs
+
+    if tty or interactive:
+        conn, fd = attach.connect(rt.cdir(cid))
+    if tty:
+        attach.relay_tty(conn, fd, 0, 1, interactive)
+        return
+    if interactive:
+        os.close(conn)
+        if fd >= 0:
+            attach.pump_stdin(0, fd)
+    path = rt.cdir(cid) / "container.log"
+    logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
+                _emitter(False), from_start=from_start, poll=0.02)
+
+
 @app.command()
-def start(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
+def start(containers: list[str] = typer.Argument(..., help="Containers"),
+          attach_: bool = typer.Option(False, "-a", "--attach", help="Attach to its output (one container)"),
+          interactive: bool = typer.Option(False, "-i", "--interactive", help="Attach its stdin too")) -> int:
     """Start created or exited containers."""
     rt = _runtime()
-    for ref in containers:
-        rt.start(ref)
-        print(ref)
-    return 0
+    if not (attach_ or interactive):
+        for ref in containers:
+            rt.start(ref)
+            print(ref)
+        return 0
+    if len(containers) != 1:
+        raise UserError("start -a/-i takes exactly one container")
+    state = rt.get(containers[0])
+    spec = state["spec"]
+    interactive = interactive and bool(spec.get("stdin_open"))
+    if spec.get("tty"):
+        if interactive and not os.isatty(0):
+            raise UserError("the input device is not a TTY: drop -i, or run from a terminal")
+        (rt.cdir(state["id"]) / "attach-wait").touch()  # hold the output until we attach
+    rt.start(state["id"])
+    _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
+    return rt.wait(state["id"])
+
+
+@app.command("attach")
+def attach_cmd(container: str = typer.Argument(..., help="Container"),
+               no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin")) -> int:
+    """Attach the terminal to a running container (its pty, or its output and stdin)."""
+    from stackup.errors import ConflictError
+
+    rt = _runtime()
+    state = rt.get(container)
+    if state["status"] not in ("running", "paused", "restarting"):
+        raise ConflictError(f"container {state['name']} is {state['status']}, not running")
+    spec = state["spec"]
+    interactive = bool(spec.get("stdin_open")) and not no_stdin
+    if spec.get("tty") and interactive and not os.isatty(0):
+        raise UserError("the input device is not a TTY: use --no-stdin")
+    _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
+    return rt.wait(state["id"])
 
 
 @app.command()

@@ -148,3 +148,33 @@ def test_it_without_a_terminal_is_refused(root, image):
                        stdin=subprocess.DEVNULL, env=dict(os.environ, STACKUP_ROOT=str(root)))
     assert p.returncode == 2 and "not a TTY" in p.stderr
     assert leftovers(root) == []
+
+
+def test_start_ai_attaches_the_terminal_to_a_created_container(root, image):
+    env = dict(os.environ, STACKUP_ROOT=str(root))
+    cid = subprocess.run([sys.executable, "-m", "stackup", "container", "create", "-it", image,
+                          "sh"], env=env, capture_output=True, text=True, timeout=60,
+                         check=True).stdout.strip()
+    term = Terminal(["start", "-ai", cid], root)
+    term.read_until(b"# ")
+    term.type("echo hi-$((1+1))\r")
+    term.read_until(b"hi-2")
+    term.type("exit 5\r")
+    assert term.exit_code() == 5
+
+
+def test_attach_to_a_running_tty_container_sees_its_output_and_exit(root, image):
+    env = dict(os.environ, STACKUP_ROOT=str(root))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "stackup", "container", *args], env=env,
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+
+    # it talks until told to stop: whenever the attach is ready, it sees the output
+    cid = cli("create", "-t", "-v", f"{root.parent}:/shared", image, "sh", "-c",
+              "until [ -e /shared/done ]; do echo still-here; sleep 0.05; done; exit 4").strip()
+    cli("start", cid)
+    term = Terminal(["attach", cid], root)
+    term.read_until(b"still-here")
+    (root.parent / "done").touch()
+    assert term.exit_code() == 4
