@@ -19,7 +19,7 @@ from stackup.errors import NotFoundError
 from stackup.testing.images import busybox_image
 from stackup.testing.layers import TarBuilder
 from stackup.testing.oci import OciLayout
-from stackup.testing.registry import REGISTRY_BIN, LocalRegistry
+from stackup.testing.registry import PASSWORD, REGISTRY_BIN, USER, LocalRegistry
 from stackup.testing.rootfs import BUSYBOX
 from stackup.testing.trees import signature
 
@@ -179,6 +179,26 @@ def test_basic_auth_needs_the_right_credentials(tmp_path, store, monkeypatch):
         with pytest.raises(AuthError, match="denied"):
             pull(store, f"{reg.host}/private:1")
         assert store.list() == []
+
+
+def test_credentials_from_a_credential_helper(tmp_path, store, monkeypatch):
+    """credsStore in config.json: docker-credential-<name> get answers with the registry's login."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-testvault"
+    helper.write_text("#!/bin/sh\nread -r server\necho \"$server\" >> %s\n"
+                      "printf '{\"ServerURL\":\"%%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}' \"$server\"\n"
+                      % (tmp_path / "asked", USER, PASSWORD))
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    with LocalRegistry(tmp_path / "reg", auth="htpasswd") as reg:
+        skopeo_push_layout(reg, tmp_path, "vaulted:1", [(HOST, [BASE])])
+        (tmp_path / "docker").mkdir()
+        (tmp_path / "docker" / "config.json").write_text(json.dumps({"credsStore": "testvault"}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+        image = pull(store, f"{reg.host}/vaulted:1")
+        assert image.references == [f"{reg.host}/vaulted:1"]
+        assert (tmp_path / "asked").read_text().split() == [reg.host]
 
 
 def test_token_auth_anonymous_pull_but_no_anonymous_push(tmp_path, store, monkeypatch):
