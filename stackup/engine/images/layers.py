@@ -3,14 +3,19 @@
     layers/<chain hex>/diff        the layer's files (an overlayfs lower directory)
     layers/<chain hex>/layer.json  diff_id, chain_id, parent, size
 
-A layer is unpacked into `layers/.tmp-*`, its diff_id checked, then the whole
-directory is renamed into place, so a crash, a corrupt blob or a full disk leaves
-nothing half-made under a real name.
+A layer is unpacked into `layers/.tmp-*`, its diff_id checked, its files flushed
+to disk (one syncfs), then `layer.json` (the marker) is written and fsynced, and
+only then the whole directory is renamed into place. So a crash (even a power
+cut), a corrupt blob or a full disk leaves nothing half-made under a real name,
+and a directory without its marker is never used: the next command that adds to
+the store (or a gc) sweeps `.tmp-*` leftovers and marker-less directories away.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import os
 import shutil
@@ -25,6 +30,20 @@ from stackup.engine.images.errors import DigestMismatchError, ImageError
 from stackup.engine.images.unpack import unpack_tar
 
 META = "layer.json"
+LEFTOVER_PREFIXES = (".tmp-", ".del-")
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def syncfs(path: Path) -> None:
+    """Flush the filesystem holding `path` (one syscall, instead of an fsync per file)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
 
 
 class LayerStore:
@@ -98,13 +117,11 @@ class LayerStore:
             if digest != diff_id:
                 raise DigestMismatchError(
                     f"{what} does not match the image config: diff_id {diff_id}, content {digest}")
+            # The files reach the disk before the marker does; the marker before the rename.
+            syncfs(tmp)
             state.atomic_write_json(tmp / META, {"diff_id": diff_id, "chain_id": chain_id,
                                                  "parent": parent, "size": size})
-            try:
-                os.rename(tmp, self.dir(chain_id))
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
+            if not self._rename_into_place(tmp, chain_id):
                 return False  # another process unpacked the same layer first
             state.fsync_dir(self.root)
             return True
@@ -113,6 +130,42 @@ class LayerStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(tmp)
+
+    def _rename_into_place(self, tmp: Path, chain_id: str) -> bool:
+        """Rename `tmp` to the layer's directory; False if a whole layer is there already."""
+        for attempt in (0, 1):
+            try:
+                os.rename(tmp, self.dir(chain_id))
+                return True
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                if self.has(chain_id) or attempt:
+                    return False
+                # A directory without its marker is a leftover (never used): replace it.
+                self.delete(chain_id)
+        return False
+
+    def sweep(self) -> list[str]:
+        """Remove leftovers of interrupted work: temp dirs and layer dirs without a marker.
+
+        Call only while nothing adds layers (the store's gc lock held exclusively).
+        Returns the names removed.
+        """
+        removed: list[str] = []
+        if not self.root.is_dir():
+            return removed
+        for entry in os.scandir(self.root):
+            torn = dg.DIGEST_RE.fullmatch("sha256:" + entry.name) and \
+                not os.path.isfile(os.path.join(entry.path, META))
+            if entry.name.startswith(LEFTOVER_PREFIXES) or torn:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                removed.append(entry.name)
+        return removed
 
     def delete(self, chain_id: str) -> None:
         """Remove a layer: renamed aside first so a half-removed layer never looks whole."""

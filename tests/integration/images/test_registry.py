@@ -3,7 +3,10 @@
 import io
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -265,3 +268,58 @@ def test_malicious_layer_from_a_registry_is_refused(plain_registry, store, tmp_p
         pull(store, f"{plain_registry.host}/evil:1")
     assert not os.path.exists("/tmp/stackup-pwned")
     assert store.list() == [] and store.layers.chain_ids() == [] and list(store.blobs.digests()) == []
+
+
+KILLED_PULL = """
+import os, sys, time
+from stackup.engine.images import unpack
+from stackup.engine.images.pull import pull
+from stackup.engine.images.store import ImageStore
+
+entry, seen = unpack.LayerUnpacker._entry, []
+
+def slow_entry(self, tar, member):
+    entry(self, tar, member)
+    seen.append(member.name)
+    if len(seen) == 40:  # midway through the layer: tell the test, then wait to be killed
+        open(sys.argv[2], "w").close()
+        time.sleep(600)
+
+unpack.LayerUnpacker._entry = slow_entry
+pull(ImageStore(), sys.argv[1], parallel=1)
+"""
+
+
+def test_pull_killed_midway_is_repaired_by_the_next_pull(plain_registry, store, tmp_path):
+    builder = TarBuilder().dir("data")
+    for i in range(100):
+        builder.file(f"data/f{i}", b"%d" % i * 1000)
+    skopeo_push_layout(plain_registry, tmp_path, "killed:1", [(HOST, [builder.bytes()])])
+    ref = f"{plain_registry.host}/killed:1"
+    midway = tmp_path / "midway"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_PULL, ref, str(midway)],
+                             env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    try:
+        deadline = time.monotonic() + 120
+        while not midway.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert midway.exists(), "the child pull never reached the middle of its layer"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    layers = store.layers.root
+    leftovers = [e.name for e in os.scandir(layers) if e.name.startswith(".tmp-")]
+    assert leftovers and store.layers.chain_ids() == [] and store.list() == []
+    # A torn layer directory (no marker) under the real name is never taken as the layer.
+    (diff_id,) = json.loads(store.blobs.read(next(
+        d for d in store.blobs.digests() if b"diff_ids" in store.blobs.read(d))))["rootfs"]["diff_ids"]
+    torn = store.layers.dir(diff_id)
+    (torn / "diff").mkdir(parents=True)
+    (torn / "diff" / "half-written").write_bytes(b"x")
+    assert not store.layers.has(diff_id)
+
+    image = pull(store, ref)
+    assert not [e.name for e in os.scandir(layers) if e.name.startswith((".tmp-", ".del-"))]
+    assert not list((store.blobs.root / "tmp").iterdir())
+    assert store.layers.has(diff_id) and image.layer_dirs() == [store.layers.path(diff_id)]
+    assert signature(image.layer_dirs()[0]) == reference_trees(plain_registry, tmp_path, "killed:1")[0]
