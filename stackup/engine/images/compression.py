@@ -7,6 +7,7 @@ in the decompressor with a clear error).
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import BinaryIO
 
@@ -128,6 +129,30 @@ def is_compressed(file: BinaryIO) -> bool:
     head = file.read(4)
     file.seek(0)
     return head.startswith(GZIP_MAGIC) or head == ZSTD_MAGIC
+
+
+IMPORT_GZIP_LEVEL = 6  # Go's and Docker's default gzip level
+
+
+def gzip_stream(reader: BinaryIO, write, chunk: int = 1 << 20,
+                level: int = IMPORT_GZIP_LEVEL) -> tuple[str, int]:
+    """gzip what `reader` yields, handing the compressed bytes to `write`; returns the
+    (sha256 digest, size) of the uncompressed bytes (the layer's diff_id).
+
+    The gzip header carries no name and no mtime, so the same tar always compresses
+    to the same blob (and two imports of one rootfs share it).
+    """
+    hasher = hashlib.sha256()
+    size = 0
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    while data := reader.read(chunk):
+        hasher.update(data)
+        size += len(data)
+        out = compressor.compress(data)
+        if out:
+            write(out)
+    write(compressor.flush())
+    return "sha256:" + hasher.hexdigest(), size
 
 
 def open_uncompressed(file: BinaryIO, what: str = "layer") -> _SafeReader:

@@ -30,7 +30,7 @@ from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.blobs import BlobStore
-from stackup.engine.images.compression import open_uncompressed
+from stackup.engine.images.compression import gzip_stream, open_uncompressed
 from stackup.engine.images.config import ImageConfig, apply_changes
 from stackup.engine.images.errors import ImageError
 from stackup.engine.images.layers import LayerStore
@@ -252,10 +252,15 @@ class ImageStore:
         except IsADirectoryError:
             raise UserError(f"{tar_path}: is a directory, not a tar archive") from None
         with self.adding():
+            # Stored gzip-compressed (as a registry would get it from docker push), so a
+            # push sends the stored bytes and the pushed image pulls back bit for bit.
             reader = open_uncompressed(raw, what=str(tar_path))
+            writer = self.blobs.writer()
             try:
-                layer, size = self.blobs.put_stream(reader)
+                diff_id, _ = gzip_stream(reader, writer.write)
+                blob, size = writer.commit(what="layer")
             finally:
+                writer.abort()
                 reader.close()
             host = plat.host()
             created = now_rfc3339()
@@ -263,11 +268,11 @@ class ImageStore:
             if message:
                 history["comment"] = message
             doc = {"architecture": host.architecture, "os": host.os, "created": created,
-                   "config": config.to_oci(), "rootfs": {"type": "layers", "diff_ids": [layer]},
+                   "config": config.to_oci(), "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                    "history": [history]}
             if host.variant:
                 doc["variant"] = host.variant
-            return self.write_image(doc, [(layer, size, mt.OCI_LAYER)],
+            return self.write_image(doc, [(blob, size, mt.OCI_LAYER_GZIP)],
                                     [normalized] if normalized else [])
 
     # --- names -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from stackup.engine.images import digest as dg
+from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.errors import AuthError, DigestMismatchError
 from stackup.engine.images.progress import PlainProgress
@@ -161,6 +162,10 @@ def test_push_then_pull_back_bit_for_bit(registry, store, tmp_path):
     assert (target / "manifest.json").read_bytes() == store.blobs.read(image.manifest_digest)
     for desc in [store.manifest(image)["config"]] + store.manifest(image)["layers"]:
         assert (target / dg.hex_of(desc["digest"])).read_bytes() == store.blobs.read(desc["digest"])
+    # The imported layer went out compressed.
+    (layer,) = store.manifest(image)["layers"]
+    assert layer["mediaType"] == mt.OCI_LAYER_GZIP
+    assert (target / dg.hex_of(layer["digest"])).read_bytes()[:2] == b"\x1f\x8b"
     # A second push finds every blob there already.
     out = io.StringIO()
     push(store, f"{registry.host}/tools/busybox:v1", progress=PlainProgress(out))

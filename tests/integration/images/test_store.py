@@ -1,5 +1,6 @@
 """The local store: import, names, shared layers, removal with the in-use hook, pruning."""
 
+import gzip
 import json
 import os
 import subprocess
@@ -147,6 +148,20 @@ def test_gzip_rootfs_import(store, tmp_path):
     assert json.loads(store.blobs.read(image.id))["rootfs"]["diff_ids"] == image.diff_ids
 
 
+def test_import_stores_its_layer_gzip_compressed(store, tmp_path):
+    data = TarBuilder().file("etc/os-release", b"ID=test\n" * 5000).file("bin/x", b"y").bytes()
+    tar = tmp_path / "r.tar"
+    tar.write_bytes(data)
+    image = store.import_rootfs(tar, "plain:1")
+    (layer,) = store.manifest(image)["layers"]
+    blob = store.blobs.read(layer["digest"])
+    assert layer["mediaType"] == mt.OCI_LAYER_GZIP and layer["size"] == len(blob) < len(data)
+    assert gzip.decompress(blob) == data and image.diff_ids == [dg.of_bytes(data)]
+    # The same rootfs again: the same blob (no name or time in the gzip header).
+    again = store.import_rootfs(tar, "plain:2")
+    assert store.manifest(again)["layers"][0]["digest"] == layer["digest"]
+
+
 def test_import_of_missing_file_is_not_found(store, tmp_path):
     with pytest.raises(NotFoundError):
         store.import_rootfs(tmp_path / "nope.tar", "x")
@@ -156,11 +171,11 @@ def test_import_of_missing_file_is_not_found(store, tmp_path):
 def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     small = tmp_path / "small"
     small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "stackup-test-full", str(small)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2500k", "stackup-test-full", str(small)], check=True)
     try:
         store = ImageStore(small / "images")
         with pytest.raises(ImageError, match="No space left on device"):
-            busybox_image(store)  # the blob fits, blob + unpacked layer do not
+            busybox_image(store)  # the gzip blob (1 MB) fits, blob + unpacked layer (2 MB) do not
         assert store.list() == [] and store.layers.chain_ids() == []
         leftovers = [p for p in small.rglob("*") if p.is_file() and p.name not in ("gc.lock", "index.lock")]
         assert leftovers == []
