@@ -42,19 +42,24 @@ class _SafeReader:
 
 class _GzipReader:
     """gzip decompression straight on zlib: multi-member streams, no CRC32 pass (the layer's
-    sha256 diff_id already checks every byte), truncation detected."""
+    sha256 diff_id already checks every byte), truncation detected.
+
+    A read of at least what the decompressor produced hands over its output as it is
+    (no slicing copy): file data flows from inflate to write(2) in one piece.
+    """
 
     def __init__(self, raw: BinaryIO, what: str):
         self._raw = raw
         self._what = what
         self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._input = b""
-        self._out = memoryview(b"")
+        self._out = b""
+        self._pos = 0
         self._in_member = False
         self._eof = False
 
     def _fill(self, want: int) -> None:
-        while not self._out and not self._eof:
+        while self._pos >= len(self._out) and not self._eof:
             if not self._input:
                 self._input = self._raw.read(1 << 20)
                 if not self._input:
@@ -75,7 +80,7 @@ class _GzipReader:
                 self._input = self._d.unused_data + self._input
                 self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._in_member = False
-            self._out = memoryview(out)
+            self._out, self._pos = out, 0
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
@@ -86,9 +91,12 @@ class _GzipReader:
                     return b"".join(parts)
                 parts.append(chunk)
         self._fill(n)
-        data = bytes(self._out[:n])
-        self._out = self._out[n:]
-        return data
+        out, pos = self._out, self._pos
+        if pos == 0 and len(out) <= n:
+            self._out = b""
+            return out
+        self._pos = min(pos + n, len(out))
+        return out[pos:self._pos]
 
     def close(self) -> None:
         pass

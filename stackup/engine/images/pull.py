@@ -47,41 +47,47 @@ def select_manifest(index: dict, platform: plat.Platform, what: str) -> dict:
 
 
 class ChunkReader:
-    """A file-like reader over an iterator of chunks, handing each chunk to `sink` as it arrives."""
+    """A file-like reader over an iterator of chunks, handing each chunk to `sink` as it arrives.
+
+    A read of at least a whole chunk returns the chunk itself (no copy)."""
 
     def __init__(self, chunks, sink):
         self._chunks = iter(chunks)
         self._sink = sink
-        self._chunk = memoryview(b"")
+        self._chunk = b""
+        self._pos = 0
         self._done = False
 
     def _fill(self) -> bool:
-        while not self._chunk and not self._done:
+        while self._pos >= len(self._chunk) and not self._done:
             try:
                 data = next(self._chunks)
             except StopIteration:
                 self._done = True
                 return False
             self._sink(data)
-            self._chunk = memoryview(data)
-        return bool(self._chunk)
+            self._chunk, self._pos = data, 0
+        return self._pos < len(self._chunk)
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             parts = []
             while self._fill():
-                parts.append(bytes(self._chunk))
-                self._chunk = memoryview(b"")
+                parts.append(self._chunk[self._pos:])
+                self._chunk = b""
             return b"".join(parts)
         if not self._fill():
             return b""
-        data = bytes(self._chunk[:n])
-        self._chunk = self._chunk[n:]
-        return data
+        chunk, pos = self._chunk, self._pos
+        if pos == 0 and len(chunk) <= n:
+            self._chunk = b""
+            return chunk
+        self._pos = min(pos + n, len(chunk))
+        return chunk[pos:self._pos]
 
     def drain(self) -> None:
         while self._fill():
-            self._chunk = memoryview(b"")
+            self._chunk = b""
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
