@@ -14,36 +14,23 @@ the store (or a gc) sweeps `.tmp-*` leftovers and marker-less directories away.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
 from stackup.engine.images.compression import is_compressed, open_uncompressed
+from stackup.engine.images.diskio import syncfs
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 from stackup.engine.images.unpack import unpack_tar
 
 META = "layer.json"
 LEFTOVER_PREFIXES = (".tmp-", ".del-")
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def syncfs(path: Path) -> None:
-    """Flush the filesystem holding `path` (one syscall, instead of an fsync per file)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        if _libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), str(path))
-    finally:
-        os.close(fd)
 
 
 class LayerStore:
@@ -70,12 +57,14 @@ class LayerStore:
                 if dg.DIGEST_RE.fullmatch("sha256:" + e.name)]
 
     def unpack(self, blob: Path, diff_id: str, chain_id: str, parent: str | None,
-               what: str = "layer", blob_digest: str | None = None) -> bool:
+               what: str = "layer", blob_digest: str | None = None,
+               batch: LayerBatch | None = None) -> bool:
         """Unpack `blob` as layer `chain_id` unless it is already there; True if unpacked now.
 
         `blob_digest`: the digest the blob store verified `blob` against. An
         uncompressed blob whose digest is the diff_id needs no second hash, and its
-        files are copied by the kernel.
+        files are copied by the kernel. With `batch`, the checked layer waits in its
+        temporary directory to be installed with the rest of the batch.
         """
         if self.has(chain_id):
             return False
@@ -84,11 +73,11 @@ class LayerStore:
                 def fill(diff: Path) -> tuple[str, int]:
                     unpack_tar(raw, diff, source_fd=raw.fileno())
                     return diff_id, os.fstat(raw.fileno()).st_size
-                return self._install(chain_id, diff_id, parent, what, fill)
-            return self.unpack_stream(raw, diff_id, chain_id, parent, what)
+                return self._install(chain_id, diff_id, parent, what, fill, batch)
+            return self.unpack_stream(raw, diff_id, chain_id, parent, what, batch=batch)
 
     def unpack_stream(self, raw, diff_id: str, chain_id: str, parent: str | None, what: str = "layer",
-                      finish: Callable[[], None] | None = None) -> bool:
+                      finish: Callable[[], None] | None = None, batch: LayerBatch | None = None) -> bool:
         """Unpack the (possibly compressed) layer read from `raw`, checking its diff_id.
 
         `finish` runs once the tar is read, before the layer is installed: a pull
@@ -102,11 +91,11 @@ class LayerStore:
             if finish is not None:
                 finish()
             return reader.digest(), reader.size
-        return self._install(chain_id, diff_id, parent, what, fill)
+        return self._install(chain_id, diff_id, parent, what, fill, batch)
 
     def _install(self, chain_id: str, diff_id: str, parent: str | None, what: str,
-                 fill: Callable[[Path], tuple[str, int]]) -> bool:
-        """Fill a temporary directory, check the diff_id, rename it into place."""
+                 fill: Callable[[Path], tuple[str, int]], batch: LayerBatch | None = None) -> bool:
+        """Fill a temporary directory, check the diff_id, then install it (or hand it to `batch`)."""
         if self.has(chain_id):
             return False
         self.root.mkdir(parents=True, exist_ok=True)
@@ -117,19 +106,21 @@ class LayerStore:
             if digest != diff_id:
                 raise DigestMismatchError(
                     f"{what} does not match the image config: diff_id {diff_id}, content {digest}")
-            # The files reach the disk before the marker does; the marker before the rename.
-            syncfs(tmp)
-            state.atomic_write_json(tmp / META, {"diff_id": diff_id, "chain_id": chain_id,
-                                                 "parent": parent, "size": size})
-            if not self._rename_into_place(tmp, chain_id):
-                return False  # another process unpacked the same layer first
-            state.fsync_dir(self.root)
-            return True
+            meta = {"diff_id": diff_id, "chain_id": chain_id, "parent": parent, "size": size}
+            if batch is not None:
+                batch.add(tmp, meta)
+                tmp = None  # the batch owns it now
+                return True
+            with LayerBatch(self) as alone:
+                alone.add(tmp, meta)
+                tmp = None
+                return alone.install() == 1
         except OSError as exc:
             raise ImageError(f"cannot unpack {what}: {exc.strerror or exc}") from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(tmp)
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    shutil.rmtree(tmp)
 
     def _rename_into_place(self, tmp: Path, chain_id: str) -> bool:
         """Rename `tmp` to the layer's directory; False if a whole layer is there already."""
@@ -175,3 +166,61 @@ class LayerStore:
         doomed = Path(tempfile.mkdtemp(prefix=".del-", dir=self.root))
         os.rename(src, doomed / "x")
         shutil.rmtree(doomed)
+
+
+class LayerBatch:
+    """Checked layers waiting in their temporary directories, installed together.
+
+    A pull unpacks its layers in parallel and installs them with one syncfs: the
+    files of every layer reach the disk, then each layer's marker (fsynced), then
+    each directory is renamed into place. Whatever is not installed when the batch
+    closes is removed.
+    """
+
+    def __init__(self, layers: LayerStore):
+        self.layers = layers
+        self._pending: list[tuple[Path, dict]] = []
+        self._lock = threading.Lock()
+
+    def add(self, tmp: Path, meta: dict) -> None:
+        with self._lock:
+            self._pending.append((tmp, meta))
+
+    def install(self) -> int:
+        """Install every pending layer; returns how many were renamed into place (a layer
+        another process installed first is dropped)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return 0
+        installed = 0
+        try:
+            # The files reach the disk before any marker does; each marker before its rename.
+            syncfs(self.layers.root)
+            while pending:
+                tmp, meta = pending[0]
+                state.atomic_write_json(tmp / META, meta)
+                if self.layers._rename_into_place(tmp, meta["chain_id"]):
+                    installed += 1
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                pending.pop(0)
+            state.fsync_dir(self.layers.root)
+        except OSError as exc:
+            raise ImageError(f"cannot install layers: {exc.strerror or exc}") from exc
+        finally:
+            for tmp, _ in pending:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return installed
+
+    def discard(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for tmp, _ in pending:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def __enter__(self) -> LayerBatch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()

@@ -15,6 +15,7 @@ from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.errors import DigestMismatchError, ImageError, RegistryError, UnsafeLayerError
+from stackup.engine.images.layers import LayerBatch
 from stackup.engine.images.progress import Progress
 from stackup.engine.images.reference import Reference, parse_reference
 from stackup.engine.images.registry import DOCKER_HUB, RegistryClient, RegistrySettings
@@ -98,6 +99,7 @@ class ChunkReader:
 class Puller:
     def __init__(self, store: ImageStore, client: RegistryClient, progress: Progress,
                  platform: plat.Platform, parallel: int = MAX_PARALLEL):
+        self.batch: LayerBatch | None = None
         self.store = store
         self.client = client
         self.progress = progress
@@ -140,7 +142,7 @@ class Puller:
             self.progress.start(key, "Downloading", desc.get("size"))
             self._fetch_blob(repo, digest, desc.get("size"), "layer", key)
             self.store.layers.unpack(self.store.blobs.path(digest), diff_id, chain, parent,
-                                     what=f"layer {digest}", blob_digest=digest)
+                                     what=f"layer {digest}", blob_digest=digest, batch=self.batch)
             self.progress.finish(key, "Pull complete")
             return
         # Download and unpack in one pass: the bytes go to the blob store and the unpacker
@@ -162,7 +164,8 @@ class Puller:
             writer.commit(digest, "layer")
 
         try:
-            self.store.layers.unpack_stream(source, diff_id, chain, parent, f"layer {digest}", finish)
+            self.store.layers.unpack_stream(source, diff_id, chain, parent, f"layer {digest}", finish,
+                                            batch=self.batch)
             if not self.store.blobs.has(digest):  # the layer appeared meanwhile: still keep the blob
                 finish()
         except (ImageError, UnsafeLayerError) as exc:
@@ -201,13 +204,16 @@ class Puller:
         if len(diff_ids) != len(layers):
             raise ImageError(f"{what}: {len(layers)} layers but {len(diff_ids)} diff_ids in its config")
         chains = dg.chain_ids(diff_ids)
-        with ThreadPoolExecutor(self.parallel, thread_name_prefix="pull") as pool:
-            futures = [pool.submit(self._layer, repo, desc, diff_id, chain, chains[n - 1] if n else None)
-                       for n, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains))]
-            errors = [f.exception() for f in futures]
-        for error in errors:
-            if error is not None:
-                raise error
+        # Layers unpack in parallel and are installed together: one syncfs for all of them.
+        with LayerBatch(self.store.layers) as self.batch:
+            with ThreadPoolExecutor(self.parallel, thread_name_prefix="pull") as pool:
+                futures = [pool.submit(self._layer, repo, desc, diff_id, chain, chains[n - 1] if n else None)
+                           for n, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains))]
+                errors = [f.exception() for f in futures]
+            for error in errors:
+                if error is not None:
+                    raise error
+            self.batch.install()
         manifest_digest = self.store.blobs.put_bytes(body)
         refs = [] if ref.digest else [ref.normalized()]  # as Docker: a digest pull adds no name
         image = self.store.register(manifest_digest, refs, [f"{ref.name}@{top_digest}"], extra)

@@ -19,8 +19,6 @@ mtimes are set last, since creating children changes them.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import io
 import os
@@ -30,6 +28,7 @@ import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
+from stackup.engine.images.diskio import start_writeback
 from stackup.engine.images.errors import ImageError, UnsafeLayerError
 
 WHITEOUT_PREFIX = ".wh."
@@ -37,13 +36,9 @@ OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 XATTR_PAX_PREFIX = "SCHILY.xattr."
 COPY_CHUNK = 1 << 20
-# Files this large start their writeback as soon as they are written (sync_file_range, no
+# Files of this size or more start their writeback as soon as they are written (sync_file_range, no
 # wait), so the one syncfs before the layer is installed has little left to flush.
-EARLY_WRITEBACK = 256 << 10
-SYNC_FILE_RANGE_WRITE = 2
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+EARLY_WRITEBACK = 64 << 10
 
 DIR, FILE, SYMLINK, OTHER = "dir", "file", "symlink", "other"
 
@@ -230,7 +225,7 @@ class LayerUnpacker:
             elif m.size and not (self._source_fd is not None and self._kernel_copy(m, fd)):
                 self._copy_data(tar, m, fd)
             if m.size >= EARLY_WRITEBACK:
-                _libc.sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)  # a hint: failure is harmless
+                start_writeback(fd)
             self._set_attrs(fd, m)
         finally:
             os.close(fd)
