@@ -75,11 +75,14 @@ class _GzipReader:
             except zlib.error as exc:
                 raise ImageError(f"{self._what} is corrupt: {exc}") from None
             self._in_member = True
-            self._input = self._d.unconsumed_tail
             if self._d.eof:
-                self._input = self._d.unused_data + self._input
+                # What follows this member is all in unused_data (CPython may leave a stale
+                # copy of it in unconsumed_tail too: never read both).
+                self._input = self._d.unused_data
                 self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._in_member = False
+            else:
+                self._input = self._d.unconsumed_tail
             self._out, self._pos = out, 0
 
     def read(self, n: int = -1) -> bytes:

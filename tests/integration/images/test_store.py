@@ -212,3 +212,38 @@ def test_concurrent_imports_share_one_layer_and_keep_the_index_whole(store, tmp_
     assert sorted(r for im in images for r in im.references) == [f"docker.io/x/c{i}:latest" for i in range(4)]
     assert len({tuple(im.chain_ids) for im in images}) == 1 and len(store.layers.chain_ids()) == 1
     assert not [e for e in os.listdir(store.layers.root) if e.startswith(".")]
+
+
+def test_layer_batch_installs_together_or_leaves_nothing(store, tmp_path):
+    from stackup.engine.images.layers import LayerBatch
+    blobs = []
+    for name in ("a", "b"):
+        data = TarBuilder().file(f"{name}.txt", name.encode() * 100).bytes()
+        path = tmp_path / f"{name}.tar"
+        path.write_bytes(data)
+        blobs.append((path, dg.of_bytes(data)))
+    with LayerBatch(store.layers) as batch:
+        for path, diff_id in blobs:
+            assert store.layers.unpack(path, diff_id, diff_id, None, blob_digest=diff_id, batch=batch)
+        assert store.layers.chain_ids() == []  # nothing under a real name before install
+    assert store.layers.chain_ids() == [] and os.listdir(store.layers.root) == []  # discarded
+    with LayerBatch(store.layers) as batch:
+        for path, diff_id in blobs:
+            store.layers.unpack(path, diff_id, diff_id, None, blob_digest=diff_id, batch=batch)
+        assert batch.install() == 2
+    assert sorted(store.layers.chain_ids()) == sorted(d for _, d in blobs)
+    assert all(store.layers.has(d) and store.layers.meta(d)["diff_id"] == d for _, d in blobs)
+    assert (store.layers.path(blobs[0][1]) / "a.txt").read_bytes() == b"a" * 100
+
+
+def test_multi_member_gzip_layer_unpacks_exactly(store, tmp_path):
+    """Layers gzip-compressed in several members (as eStargz and parallel gzip write them)."""
+    import random
+    rng = random.Random(5)
+    data = TarBuilder().file("big", rng.randbytes(300_000)).file("text", b"line\n" * 50_000).bytes()
+    cut = len(data) // 3
+    blob = tmp_path / "layer.tar.gz"
+    blob.write_bytes(gzip_bytes(data[:cut]) + gzip_bytes(data[cut:]))
+    diff_id = dg.of_bytes(data)
+    assert store.layers.unpack(blob, diff_id, diff_id, None, blob_digest=dg.of_bytes(blob.read_bytes()))
+    assert (store.layers.path(diff_id) / "text").read_bytes() == b"line\n" * 50_000
