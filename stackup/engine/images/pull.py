@@ -2,7 +2,8 @@
 
 Every blob is verified against its digest as it is written; every layer against
 its diff_id as it is unpacked. Layers download and unpack in parallel (bounded),
-each reported to a Progress. Docker Hub pulls try the configured mirrors first.
+each reported to a Progress, into temporary directories; they are installed together
+after one syncfs (see layers.LayerBatch). Docker Hub pulls try the configured mirrors first.
 """
 
 from __future__ import annotations
