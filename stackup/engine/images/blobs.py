@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from stackup.engine.images import digest as dg
+from stackup.engine.images.diskio import start_writeback
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 from stackup.errors import NotFoundError
 
 CHUNK = 1 << 20
+WRITEBACK_EVERY = 8 << 20  # start writing a large blob out as it arrives: a short fsync at commit
 
 
 class BlobStore:
@@ -93,6 +95,7 @@ class BlobWriter:
         from hashlib import sha256  # (imported on use: `container run` hashes nothing)
         self._hash = sha256()
         self.size = 0
+        self._written_back = 0
         self._done = False
 
     def write(self, chunk: bytes) -> None:
@@ -102,6 +105,10 @@ class BlobWriter:
             raise ImageError(f"cannot write blob to {self._store.root}: {exc.strerror}") from exc
         self._hash.update(chunk)
         self.size += len(chunk)
+        if self.size - self._written_back >= WRITEBACK_EVERY:
+            self._file.flush()
+            start_writeback(self._file.fileno(), self._written_back, self.size - self._written_back)
+            self._written_back = self.size
 
     def digest(self) -> str:
         return "sha256:" + self._hash.hexdigest()

@@ -7,6 +7,7 @@ in the decompressor with a clear error).
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import BinaryIO
 
@@ -41,19 +42,24 @@ class _SafeReader:
 
 class _GzipReader:
     """gzip decompression straight on zlib: multi-member streams, no CRC32 pass (the layer's
-    sha256 diff_id already checks every byte), truncation detected."""
+    sha256 diff_id already checks every byte), truncation detected.
+
+    A read of at least what the decompressor produced hands over its output as it is
+    (no slicing copy): file data flows from inflate to write(2) in one piece.
+    """
 
     def __init__(self, raw: BinaryIO, what: str):
         self._raw = raw
         self._what = what
         self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._input = b""
-        self._out = memoryview(b"")
+        self._out = b""
+        self._pos = 0
         self._in_member = False
         self._eof = False
 
     def _fill(self, want: int) -> None:
-        while not self._out and not self._eof:
+        while self._pos >= len(self._out) and not self._eof:
             if not self._input:
                 self._input = self._raw.read(1 << 20)
                 if not self._input:
@@ -69,12 +75,15 @@ class _GzipReader:
             except zlib.error as exc:
                 raise ImageError(f"{self._what} is corrupt: {exc}") from None
             self._in_member = True
-            self._input = self._d.unconsumed_tail
             if self._d.eof:
-                self._input = self._d.unused_data + self._input
+                # What follows this member is all in unused_data (CPython may leave a stale
+                # copy of it in unconsumed_tail too: never read both).
+                self._input = self._d.unused_data
                 self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._in_member = False
-            self._out = memoryview(out)
+            else:
+                self._input = self._d.unconsumed_tail
+            self._out, self._pos = out, 0
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
@@ -85,9 +94,12 @@ class _GzipReader:
                     return b"".join(parts)
                 parts.append(chunk)
         self._fill(n)
-        data = bytes(self._out[:n])
-        self._out = self._out[n:]
-        return data
+        out, pos = self._out, self._pos
+        if pos == 0 and len(out) <= n:
+            self._out = b""
+            return out
+        self._pos = min(pos + n, len(out))
+        return out[pos:self._pos]
 
     def close(self) -> None:
         pass
@@ -128,6 +140,30 @@ def is_compressed(file: BinaryIO) -> bool:
     head = file.read(4)
     file.seek(0)
     return head.startswith(GZIP_MAGIC) or head == ZSTD_MAGIC
+
+
+IMPORT_GZIP_LEVEL = 6  # Go's and Docker's default gzip level
+
+
+def gzip_stream(reader: BinaryIO, write, chunk: int = 1 << 20,
+                level: int = IMPORT_GZIP_LEVEL) -> tuple[str, int]:
+    """gzip what `reader` yields, handing the compressed bytes to `write`; returns the
+    (sha256 digest, size) of the uncompressed bytes (the layer's diff_id).
+
+    The gzip header carries no name and no mtime, so the same tar always compresses
+    to the same blob (and two imports of one rootfs share it).
+    """
+    hasher = hashlib.sha256()
+    size = 0
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    while data := reader.read(chunk):
+        hasher.update(data)
+        size += len(data)
+        out = compressor.compress(data)
+        if out:
+            write(out)
+    write(compressor.flush())
+    return "sha256:" + hasher.hexdigest(), size
 
 
 def open_uncompressed(file: BinaryIO, what: str = "layer") -> _SafeReader:

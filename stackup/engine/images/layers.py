@@ -3,9 +3,12 @@
     layers/<chain hex>/diff        the layer's files (an overlayfs lower directory)
     layers/<chain hex>/layer.json  diff_id, chain_id, parent, size
 
-A layer is unpacked into `layers/.tmp-*`, its diff_id checked, then the whole
-directory is renamed into place, so a crash, a corrupt blob or a full disk leaves
-nothing half-made under a real name.
+A layer is unpacked into `layers/.tmp-*`, its diff_id checked, its files flushed
+to disk (one syncfs), then `layer.json` (the marker) is written and fsynced, and
+only then the whole directory is renamed into place. So a crash (even a power
+cut), a corrupt blob or a full disk leaves nothing half-made under a real name,
+and a directory without its marker is never used: the next command that adds to
+the store (or a gc) sweeps `.tmp-*` leftovers and marker-less directories away.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
+from stackup.engine.images.diskio import syncfs
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 
 META = "layer.json"
+LEFTOVER_PREFIXES = (".tmp-", ".del-")
 
 
 class LayerStore:
@@ -49,12 +55,14 @@ class LayerStore:
                 if dg.DIGEST_RE.fullmatch("sha256:" + e.name)]
 
     def unpack(self, blob: Path, diff_id: str, chain_id: str, parent: str | None,
-               what: str = "layer", blob_digest: str | None = None) -> bool:
+               what: str = "layer", blob_digest: str | None = None,
+               batch: LayerBatch | None = None) -> bool:
         """Unpack `blob` as layer `chain_id` unless it is already there; True if unpacked now.
 
         `blob_digest`: the digest the blob store verified `blob` against. An
         uncompressed blob whose digest is the diff_id needs no second hash, and its
-        files are copied by the kernel.
+        files are copied by the kernel. With `batch`, the checked layer waits in its
+        temporary directory to be installed with the rest of the batch.
         """
         if self.has(chain_id):
             return False
@@ -67,11 +75,11 @@ class LayerStore:
                 def fill(diff: Path) -> tuple[str, int]:
                     unpack_tar(raw, diff, source_fd=raw.fileno())
                     return diff_id, os.fstat(raw.fileno()).st_size
-                return self._install(chain_id, diff_id, parent, what, fill)
-            return self.unpack_stream(raw, diff_id, chain_id, parent, what)
+                return self._install(chain_id, diff_id, parent, what, fill, batch)
+            return self.unpack_stream(raw, diff_id, chain_id, parent, what, batch=batch)
 
     def unpack_stream(self, raw, diff_id: str, chain_id: str, parent: str | None, what: str = "layer",
-                      finish: Callable[[], None] | None = None) -> bool:
+                      finish: Callable[[], None] | None = None, batch: LayerBatch | None = None) -> bool:
         """Unpack the (possibly compressed) layer read from `raw`, checking its diff_id.
 
         `finish` runs once the tar is read, before the layer is installed: a pull
@@ -88,11 +96,11 @@ class LayerStore:
             if finish is not None:
                 finish()
             return reader.digest(), reader.size
-        return self._install(chain_id, diff_id, parent, what, fill)
+        return self._install(chain_id, diff_id, parent, what, fill, batch)
 
     def _install(self, chain_id: str, diff_id: str, parent: str | None, what: str,
-                 fill: Callable[[Path], tuple[str, int]]) -> bool:
-        """Fill a temporary directory, check the diff_id, rename it into place."""
+                 fill: Callable[[Path], tuple[str, int]], batch: LayerBatch | None = None) -> bool:
+        """Fill a temporary directory, check the diff_id, then install it (or hand it to `batch`)."""
         if self.has(chain_id):
             return False
         self.root.mkdir(parents=True, exist_ok=True)
@@ -103,21 +111,57 @@ class LayerStore:
             if digest != diff_id:
                 raise DigestMismatchError(
                     f"{what} does not match the image config: diff_id {diff_id}, content {digest}")
-            state.atomic_write_json(tmp / META, {"diff_id": diff_id, "chain_id": chain_id,
-                                                 "parent": parent, "size": size})
-            try:
-                os.rename(tmp, self.dir(chain_id))
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                return False  # another process unpacked the same layer first
-            state.fsync_dir(self.root)
-            return True
+            meta = {"diff_id": diff_id, "chain_id": chain_id, "parent": parent, "size": size}
+            if batch is not None:
+                batch.add(tmp, meta)
+                tmp = None  # the batch owns it now
+                return True
+            with LayerBatch(self) as alone:
+                alone.add(tmp, meta)
+                tmp = None
+                return alone.install() == 1
         except OSError as exc:
             raise ImageError(f"cannot unpack {what}: {exc.strerror or exc}") from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(tmp)
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    shutil.rmtree(tmp)
+
+    def _rename_into_place(self, tmp: Path, chain_id: str) -> bool:
+        """Rename `tmp` to the layer's directory; False if a whole layer is there already."""
+        for attempt in (0, 1):
+            try:
+                os.rename(tmp, self.dir(chain_id))
+                return True
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                if self.has(chain_id) or attempt:
+                    return False
+                # A directory without its marker is a leftover (never used): replace it.
+                self.delete(chain_id)
+        return False
+
+    def sweep(self) -> list[str]:
+        """Remove leftovers of interrupted work: temp dirs and layer dirs without a marker.
+
+        Call only while nothing adds layers (the store's gc lock held exclusively).
+        Returns the names removed.
+        """
+        removed: list[str] = []
+        if not self.root.is_dir():
+            return removed
+        for entry in os.scandir(self.root):
+            torn = dg.DIGEST_RE.fullmatch("sha256:" + entry.name) and \
+                not os.path.isfile(os.path.join(entry.path, META))
+            if entry.name.startswith(LEFTOVER_PREFIXES) or torn:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                removed.append(entry.name)
+        return removed
 
     def delete(self, chain_id: str) -> None:
         """Remove a layer: renamed aside first so a half-removed layer never looks whole."""
@@ -127,3 +171,61 @@ class LayerStore:
         doomed = Path(tempfile.mkdtemp(prefix=".del-", dir=self.root))
         os.rename(src, doomed / "x")
         shutil.rmtree(doomed)
+
+
+class LayerBatch:
+    """Checked layers waiting in their temporary directories, installed together.
+
+    A pull unpacks its layers in parallel and installs them with one syncfs: the
+    files of every layer reach the disk, then each layer's marker (fsynced), then
+    each directory is renamed into place. Whatever is not installed when the batch
+    closes is removed.
+    """
+
+    def __init__(self, layers: LayerStore):
+        self.layers = layers
+        self._pending: list[tuple[Path, dict]] = []
+        self._lock = threading.Lock()
+
+    def add(self, tmp: Path, meta: dict) -> None:
+        with self._lock:
+            self._pending.append((tmp, meta))
+
+    def install(self) -> int:
+        """Install every pending layer; returns how many were renamed into place (a layer
+        another process installed first is dropped)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return 0
+        installed = 0
+        try:
+            # The files reach the disk before any marker does; each marker before its rename.
+            syncfs(self.layers.root)
+            while pending:
+                tmp, meta = pending[0]
+                state.atomic_write_json(tmp / META, meta)
+                if self.layers._rename_into_place(tmp, meta["chain_id"]):
+                    installed += 1
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                pending.pop(0)
+            state.fsync_dir(self.layers.root)
+        except OSError as exc:
+            raise ImageError(f"cannot install layers: {exc.strerror or exc}") from exc
+        finally:
+            for tmp, _ in pending:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return installed
+
+    def discard(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for tmp, _ in pending:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def __enter__(self) -> LayerBatch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()

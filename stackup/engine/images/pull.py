@@ -2,7 +2,8 @@
 
 Every blob is verified against its digest as it is written; every layer against
 its diff_id as it is unpacked. Layers download and unpack in parallel (bounded),
-each reported to a Progress. Docker Hub pulls try the configured mirrors first.
+each reported to a Progress, into temporary directories; they are installed together
+after one syncfs (see layers.LayerBatch). Docker Hub pulls try the configured mirrors first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.errors import DigestMismatchError, ImageError, RegistryError, UnsafeLayerError
+from stackup.engine.images.layers import LayerBatch
 from stackup.engine.images.progress import Progress
 from stackup.engine.images.reference import Reference, parse_reference
 from stackup.engine.images.registry import DOCKER_HUB, RegistryClient, RegistrySettings
@@ -47,41 +49,47 @@ def select_manifest(index: dict, platform: plat.Platform, what: str) -> dict:
 
 
 class ChunkReader:
-    """A file-like reader over an iterator of chunks, handing each chunk to `sink` as it arrives."""
+    """A file-like reader over an iterator of chunks, handing each chunk to `sink` as it arrives.
+
+    A read of at least a whole chunk returns the chunk itself (no copy)."""
 
     def __init__(self, chunks, sink):
         self._chunks = iter(chunks)
         self._sink = sink
-        self._chunk = memoryview(b"")
+        self._chunk = b""
+        self._pos = 0
         self._done = False
 
     def _fill(self) -> bool:
-        while not self._chunk and not self._done:
+        while self._pos >= len(self._chunk) and not self._done:
             try:
                 data = next(self._chunks)
             except StopIteration:
                 self._done = True
                 return False
             self._sink(data)
-            self._chunk = memoryview(data)
-        return bool(self._chunk)
+            self._chunk, self._pos = data, 0
+        return self._pos < len(self._chunk)
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             parts = []
             while self._fill():
-                parts.append(bytes(self._chunk))
-                self._chunk = memoryview(b"")
+                parts.append(self._chunk[self._pos:])
+                self._chunk = b""
             return b"".join(parts)
         if not self._fill():
             return b""
-        data = bytes(self._chunk[:n])
-        self._chunk = self._chunk[n:]
-        return data
+        chunk, pos = self._chunk, self._pos
+        if pos == 0 and len(chunk) <= n:
+            self._chunk = b""
+            return chunk
+        self._pos = min(pos + n, len(chunk))
+        return chunk[pos:self._pos]
 
     def drain(self) -> None:
         while self._fill():
-            self._chunk = memoryview(b"")
+            self._chunk = b""
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
@@ -92,6 +100,7 @@ class ChunkReader:
 class Puller:
     def __init__(self, store: ImageStore, client: RegistryClient, progress: Progress,
                  platform: plat.Platform, parallel: int = MAX_PARALLEL):
+        self.batch: LayerBatch | None = None
         self.store = store
         self.client = client
         self.progress = progress
@@ -134,7 +143,7 @@ class Puller:
             self.progress.start(key, "Downloading", desc.get("size"))
             self._fetch_blob(repo, digest, desc.get("size"), "layer", key)
             self.store.layers.unpack(self.store.blobs.path(digest), diff_id, chain, parent,
-                                     what=f"layer {digest}", blob_digest=digest)
+                                     what=f"layer {digest}", blob_digest=digest, batch=self.batch)
             self.progress.finish(key, "Pull complete")
             return
         # Download and unpack in one pass: the bytes go to the blob store and the unpacker
@@ -156,7 +165,8 @@ class Puller:
             writer.commit(digest, "layer")
 
         try:
-            self.store.layers.unpack_stream(source, diff_id, chain, parent, f"layer {digest}", finish)
+            self.store.layers.unpack_stream(source, diff_id, chain, parent, f"layer {digest}", finish,
+                                            batch=self.batch)
             if not self.store.blobs.has(digest):  # the layer appeared meanwhile: still keep the blob
                 finish()
         except (ImageError, UnsafeLayerError) as exc:
@@ -195,13 +205,16 @@ class Puller:
         if len(diff_ids) != len(layers):
             raise ImageError(f"{what}: {len(layers)} layers but {len(diff_ids)} diff_ids in its config")
         chains = dg.chain_ids(diff_ids)
-        with ThreadPoolExecutor(self.parallel, thread_name_prefix="pull") as pool:
-            futures = [pool.submit(self._layer, repo, desc, diff_id, chain, chains[n - 1] if n else None)
-                       for n, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains))]
-            errors = [f.exception() for f in futures]
-        for error in errors:
-            if error is not None:
-                raise error
+        # Layers unpack in parallel and are installed together: one syncfs for all of them.
+        with LayerBatch(self.store.layers) as self.batch:
+            with ThreadPoolExecutor(self.parallel, thread_name_prefix="pull") as pool:
+                futures = [pool.submit(self._layer, repo, desc, diff_id, chain, chains[n - 1] if n else None)
+                           for n, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains))]
+                errors = [f.exception() for f in futures]
+            for error in errors:
+                if error is not None:
+                    raise error
+            self.batch.install()
         manifest_digest = self.store.blobs.put_bytes(body)
         refs = [] if ref.digest else [ref.normalized()]  # as Docker: a digest pull adds no name
         image = self.store.register(manifest_digest, refs, [f"{ref.name}@{top_digest}"], extra)

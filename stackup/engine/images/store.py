@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -86,9 +85,12 @@ class ImageStore:
     def adding(self) -> Iterator[None]:
         """Hold while adding content (blobs, layers) that no image references yet.
 
-        When the work fails, what it stored is collected again at once (unless another
-        process is adding too: then the next collection takes it).
+        Leftovers of work that was killed midway (temp files, half-unpacked layers) are
+        swept first when no one else is adding. When the work fails, what it stored is
+        collected again at once (unless another process is adding too: then the next
+        collection takes it).
         """
+        self.sweep_leftovers()
         try:
             with state.locked(self.root / "gc.lock", shared=True):
                 yield
@@ -248,13 +250,18 @@ class ImageStore:
             raise NotFoundError(f"{tar_path}: no such file") from None
         except IsADirectoryError:
             raise UserError(f"{tar_path}: is a directory, not a tar archive") from None
-        from stackup.engine.images.compression import open_uncompressed
+        from stackup.engine.images.compression import gzip_stream, open_uncompressed
 
         with self.adding():
+            # Stored gzip-compressed (as a registry would get it from docker push), so a
+            # push sends the stored bytes and the pushed image pulls back bit for bit.
             reader = open_uncompressed(raw, what=str(tar_path))
+            writer = self.blobs.writer()
             try:
-                layer, size = self.blobs.put_stream(reader)
+                diff_id, _ = gzip_stream(reader, writer.write)
+                blob, size = writer.commit(what="layer")
             finally:
+                writer.abort()
                 reader.close()
             host = plat.host()
             created = now_rfc3339()
@@ -262,11 +269,11 @@ class ImageStore:
             if message:
                 history["comment"] = message
             doc = {"architecture": host.architecture, "os": host.os, "created": created,
-                   "config": config.to_oci(), "rootfs": {"type": "layers", "diff_ids": [layer]},
+                   "config": config.to_oci(), "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                    "history": [history]}
             if host.variant:
                 doc["variant"] = host.variant
-            return self.write_image(doc, [(layer, size, mt.OCI_LAYER)],
+            return self.write_image(doc, [(blob, size, mt.OCI_LAYER_GZIP)],
                                     [normalized] if normalized else [])
 
     # --- names -------------------------------------------------------------------------
@@ -370,6 +377,33 @@ class ImageStore:
         finally:
             os.close(fd)
 
+    def sweep_leftovers(self) -> bool:
+        """Remove temp blobs and half-unpacked layers of killed work, if nothing is being added.
+
+        Never waits: returns False when another process holds the gc lock.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self._sweep()
+            return True
+        finally:
+            os.close(fd)
+
+    def _sweep(self) -> None:
+        """Under gc.lock held exclusively: nothing is being added, so temp files are leftovers."""
+        self.layers.sweep()
+        tmp = self.blobs.root / "tmp"
+        if tmp.is_dir():
+            for e in os.scandir(tmp):
+                if e.name.startswith("blob-"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(e.path)
+
     def _collect(self) -> None:
         """Under both locks: delete what no image in the index needs."""
         images = self._index()["images"]
@@ -387,16 +421,7 @@ class ImageStore:
         for chain in self.layers.chain_ids():
             if chain not in keep_chains:
                 self.layers.delete(chain)
-        # Nothing is being added while we hold gc.lock exclusively: temp files are leftovers.
-        for tmp in (self.blobs.root / "tmp", self.layers.root):
-            if tmp.is_dir():
-                for e in os.scandir(tmp):
-                    if e.name.startswith((".tmp-", ".del-", "blob-")):
-                        if e.is_dir(follow_symlinks=False):
-                            shutil.rmtree(e.path, ignore_errors=True)
-                        else:
-                            with contextlib.suppress(FileNotFoundError):
-                                os.unlink(e.path)
+        self._sweep()
 
     def disk_usage(self) -> int:
         total = 0

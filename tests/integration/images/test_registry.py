@@ -3,11 +3,15 @@
 import io
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
 from stackup.engine.images import digest as dg
+from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.errors import AuthError, DigestMismatchError
 from stackup.engine.images.progress import PlainProgress
@@ -19,7 +23,7 @@ from stackup.errors import NotFoundError
 from stackup.testing.images import busybox_image
 from stackup.testing.layers import TarBuilder
 from stackup.testing.oci import OciLayout
-from stackup.testing.registry import REGISTRY_BIN, LocalRegistry
+from stackup.testing.registry import PASSWORD, REGISTRY_BIN, USER, LocalRegistry
 from stackup.testing.rootfs import BUSYBOX
 from stackup.testing.trees import signature
 
@@ -158,6 +162,10 @@ def test_push_then_pull_back_bit_for_bit(registry, store, tmp_path):
     assert (target / "manifest.json").read_bytes() == store.blobs.read(image.manifest_digest)
     for desc in [store.manifest(image)["config"]] + store.manifest(image)["layers"]:
         assert (target / dg.hex_of(desc["digest"])).read_bytes() == store.blobs.read(desc["digest"])
+    # The imported layer went out compressed.
+    (layer,) = store.manifest(image)["layers"]
+    assert layer["mediaType"] == mt.OCI_LAYER_GZIP
+    assert (target / dg.hex_of(layer["digest"])).read_bytes()[:2] == b"\x1f\x8b"
     # A second push finds every blob there already.
     out = io.StringIO()
     push(store, f"{registry.host}/tools/busybox:v1", progress=PlainProgress(out))
@@ -179,6 +187,26 @@ def test_basic_auth_needs_the_right_credentials(tmp_path, store, monkeypatch):
         with pytest.raises(AuthError, match="denied"):
             pull(store, f"{reg.host}/private:1")
         assert store.list() == []
+
+
+def test_credentials_from_a_credential_helper(tmp_path, store, monkeypatch):
+    """credsStore in config.json: docker-credential-<name> get answers with the registry's login."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-testvault"
+    helper.write_text("#!/bin/sh\nread -r server\necho \"$server\" >> %s\n"
+                      "printf '{\"ServerURL\":\"%%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}' \"$server\"\n"
+                      % (tmp_path / "asked", USER, PASSWORD))
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    with LocalRegistry(tmp_path / "reg", auth="htpasswd") as reg:
+        skopeo_push_layout(reg, tmp_path, "vaulted:1", [(HOST, [BASE])])
+        (tmp_path / "docker").mkdir()
+        (tmp_path / "docker" / "config.json").write_text(json.dumps({"credsStore": "testvault"}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+        image = pull(store, f"{reg.host}/vaulted:1")
+        assert image.references == [f"{reg.host}/vaulted:1"]
+        assert (tmp_path / "asked").read_text().split() == [reg.host]
 
 
 def test_token_auth_anonymous_pull_but_no_anonymous_push(tmp_path, store, monkeypatch):
@@ -245,3 +273,58 @@ def test_malicious_layer_from_a_registry_is_refused(plain_registry, store, tmp_p
         pull(store, f"{plain_registry.host}/evil:1")
     assert not os.path.exists("/tmp/stackup-pwned")
     assert store.list() == [] and store.layers.chain_ids() == [] and list(store.blobs.digests()) == []
+
+
+KILLED_PULL = """
+import os, sys, time
+from stackup.engine.images import unpack
+from stackup.engine.images.pull import pull
+from stackup.engine.images.store import ImageStore
+
+entry, seen = unpack.LayerUnpacker._entry, []
+
+def slow_entry(self, tar, member):
+    entry(self, tar, member)
+    seen.append(member.name)
+    if len(seen) == 40:  # midway through the layer: tell the test, then wait to be killed
+        open(sys.argv[2], "w").close()
+        time.sleep(600)
+
+unpack.LayerUnpacker._entry = slow_entry
+pull(ImageStore(), sys.argv[1], parallel=1)
+"""
+
+
+def test_pull_killed_midway_is_repaired_by_the_next_pull(plain_registry, store, tmp_path):
+    builder = TarBuilder().dir("data")
+    for i in range(100):
+        builder.file(f"data/f{i}", b"%d" % i * 1000)
+    skopeo_push_layout(plain_registry, tmp_path, "killed:1", [(HOST, [builder.bytes()])])
+    ref = f"{plain_registry.host}/killed:1"
+    midway = tmp_path / "midway"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_PULL, ref, str(midway)],
+                             env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    try:
+        deadline = time.monotonic() + 120
+        while not midway.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert midway.exists(), "the child pull never reached the middle of its layer"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    layers = store.layers.root
+    leftovers = [e.name for e in os.scandir(layers) if e.name.startswith(".tmp-")]
+    assert leftovers and store.layers.chain_ids() == [] and store.list() == []
+    # A torn layer directory (no marker) under the real name is never taken as the layer.
+    (diff_id,) = json.loads(store.blobs.read(next(
+        d for d in store.blobs.digests() if b"diff_ids" in store.blobs.read(d))))["rootfs"]["diff_ids"]
+    torn = store.layers.dir(diff_id)
+    (torn / "diff").mkdir(parents=True)
+    (torn / "diff" / "half-written").write_bytes(b"x")
+    assert not store.layers.has(diff_id)
+
+    image = pull(store, ref)
+    assert not [e.name for e in os.scandir(layers) if e.name.startswith((".tmp-", ".del-"))]
+    assert not list((store.blobs.root / "tmp").iterdir())
+    assert store.layers.has(diff_id) and image.layer_dirs() == [store.layers.path(diff_id)]
+    assert signature(image.layer_dirs()[0]) == reference_trees(plain_registry, tmp_path, "killed:1")[0]

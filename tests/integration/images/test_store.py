@@ -1,5 +1,6 @@
 """The local store: import, names, shared layers, removal with the in-use hook, pruning."""
 
+import gzip
 import json
 import os
 import subprocess
@@ -147,6 +148,20 @@ def test_gzip_rootfs_import(store, tmp_path):
     assert json.loads(store.blobs.read(image.id))["rootfs"]["diff_ids"] == image.diff_ids
 
 
+def test_import_stores_its_layer_gzip_compressed(store, tmp_path):
+    data = TarBuilder().file("etc/os-release", b"ID=test\n" * 5000).file("bin/x", b"y").bytes()
+    tar = tmp_path / "r.tar"
+    tar.write_bytes(data)
+    image = store.import_rootfs(tar, "plain:1")
+    (layer,) = store.manifest(image)["layers"]
+    blob = store.blobs.read(layer["digest"])
+    assert layer["mediaType"] == mt.OCI_LAYER_GZIP and layer["size"] == len(blob) < len(data)
+    assert gzip.decompress(blob) == data and image.diff_ids == [dg.of_bytes(data)]
+    # The same rootfs again: the same blob (no name or time in the gzip header).
+    again = store.import_rootfs(tar, "plain:2")
+    assert store.manifest(again)["layers"][0]["digest"] == layer["digest"]
+
+
 def test_import_of_missing_file_is_not_found(store, tmp_path):
     with pytest.raises(NotFoundError):
         store.import_rootfs(tmp_path / "nope.tar", "x")
@@ -156,11 +171,11 @@ def test_import_of_missing_file_is_not_found(store, tmp_path):
 def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     small = tmp_path / "small"
     small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "stackup-test-full", str(small)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2500k", "stackup-test-full", str(small)], check=True)
     try:
         store = ImageStore(small / "images")
         with pytest.raises(ImageError, match="No space left on device"):
-            busybox_image(store)  # the blob fits, blob + unpacked layer do not
+            busybox_image(store)  # the gzip blob (1 MB) fits, blob + unpacked layer (2 MB) do not
         assert store.list() == [] and store.layers.chain_ids() == []
         leftovers = [p for p in small.rglob("*") if p.is_file() and p.name not in ("gc.lock", "index.lock")]
         assert leftovers == []
@@ -197,3 +212,38 @@ def test_concurrent_imports_share_one_layer_and_keep_the_index_whole(store, tmp_
     assert sorted(r for im in images for r in im.references) == [f"docker.io/x/c{i}:latest" for i in range(4)]
     assert len({tuple(im.chain_ids) for im in images}) == 1 and len(store.layers.chain_ids()) == 1
     assert not [e for e in os.listdir(store.layers.root) if e.startswith(".")]
+
+
+def test_layer_batch_installs_together_or_leaves_nothing(store, tmp_path):
+    from stackup.engine.images.layers import LayerBatch
+    blobs = []
+    for name in ("a", "b"):
+        data = TarBuilder().file(f"{name}.txt", name.encode() * 100).bytes()
+        path = tmp_path / f"{name}.tar"
+        path.write_bytes(data)
+        blobs.append((path, dg.of_bytes(data)))
+    with LayerBatch(store.layers) as batch:
+        for path, diff_id in blobs:
+            assert store.layers.unpack(path, diff_id, diff_id, None, blob_digest=diff_id, batch=batch)
+        assert store.layers.chain_ids() == []  # nothing under a real name before install
+    assert store.layers.chain_ids() == [] and os.listdir(store.layers.root) == []  # discarded
+    with LayerBatch(store.layers) as batch:
+        for path, diff_id in blobs:
+            store.layers.unpack(path, diff_id, diff_id, None, blob_digest=diff_id, batch=batch)
+        assert batch.install() == 2
+    assert sorted(store.layers.chain_ids()) == sorted(d for _, d in blobs)
+    assert all(store.layers.has(d) and store.layers.meta(d)["diff_id"] == d for _, d in blobs)
+    assert (store.layers.path(blobs[0][1]) / "a.txt").read_bytes() == b"a" * 100
+
+
+def test_multi_member_gzip_layer_unpacks_exactly(store, tmp_path):
+    """Layers gzip-compressed in several members (as eStargz and parallel gzip write them)."""
+    import random
+    rng = random.Random(5)
+    data = TarBuilder().file("big", rng.randbytes(300_000)).file("text", b"line\n" * 50_000).bytes()
+    cut = len(data) // 3
+    blob = tmp_path / "layer.tar.gz"
+    blob.write_bytes(gzip_bytes(data[:cut]) + gzip_bytes(data[cut:]))
+    diff_id = dg.of_bytes(data)
+    assert store.layers.unpack(blob, diff_id, diff_id, None, blob_digest=dg.of_bytes(blob.read_bytes()))
+    assert (store.layers.path(diff_id) / "text").read_bytes() == b"line\n" * 50_000
