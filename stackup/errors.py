@@ -17,7 +17,12 @@ class StackupError(Exception):
         self.problems = problems or [message]
 
     def lines(self) -> list[str]:
-        return self.problems
+        """One line per problem: line breaks that came from user data are shown escaped."""
+        return [_one_line(problem) for problem in self.problems]
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class UserError(StackupError):

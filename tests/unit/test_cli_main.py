@@ -41,3 +41,10 @@ def test_debug_shows_traceback(capsys):
     except UserError as exc:
         main.report(exc, debug=True)
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_line_breaks_from_user_data_stay_on_one_line(capsys):
+    error = UserError('service "a\nb" depends on undefined service "c"')
+    assert error.lines() == ['service "a\\nb" depends on undefined service "c"']
+    main.report(error, debug=False)
+    assert len(capsys.readouterr().err.splitlines()) == 1
