@@ -15,14 +15,13 @@ build without the runtime) is reported as one clear line when it is needed.
 from __future__ import annotations
 
 import posixpath
-import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
-from stackup.project import containerspec, health, naming
+from stackup.project import containerspec, naming
 from stackup.project.observed import (
     CREATED,
     RUNNING,
@@ -233,6 +232,8 @@ class Engine:
             tmpfs = [tmpfs]
 
         def anonymous() -> str:
+            import secrets
+
             # made here with the project's labels, so that `down -v` finds it even
             # after its container is gone
             labels = naming.volume_labels(request.project, ANONYMOUS_KEY)
@@ -357,7 +358,9 @@ class Engine:
 
     # -- waiting ---------------------------------------------------------------
 
-    def _check(self, container: str) -> tuple[dict[str, Any], health.Check | None]:
+    def _check(self, container: str) -> tuple[dict[str, Any], Any]:
+        from stackup.project import health
+
         state = self.runtime.get(container)
         return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
 
@@ -365,6 +368,8 @@ class Engine:
         state, check = self._check(container)
         if check is None:
             raise StackupError(f"container {state['name']} has no healthcheck")
+        from stackup.project import health
+
         health.wait_healthy(self.runtime, state["id"], check, timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
