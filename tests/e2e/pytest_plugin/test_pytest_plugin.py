@@ -74,3 +74,28 @@ def test_a_failing_test_still_takes_its_stack_down(tmp_path, busybox_cache):  # 
     assert not list(root.glob("containers/*/state.json"))
     assert not (root / "volumes" / "e2e-plugin_data").exists()
     cli.cleanup()
+
+
+def test_a_stack_left_behind_is_reported(tmp_path, busybox_cache):  # noqa: F811
+    """When the take-down leaves something (here: it is skipped), the leak check makes
+    the test error, naming what was left."""
+    root = tmp_path / "root"
+    StackupCLI(root, HERE).import_busybox(busybox_cache)
+    inner = tmp_path / "test_inner.py"
+    inner.write_text(textwrap.dedent(f"""
+        from stackup.testing import plugin
+
+        def test_passes(stackup_stack):
+            plugin.Stack.down = lambda self: None  # for good: this session is thrown away
+            stackup_stack({str(HERE / "compose.yaml")!r}, services=["backend"])
+    """))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(inner),
+                           "--stackup-root", str(root)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    cli = StackupCLI(root, HERE)
+    try:
+        assert "1 passed, 1 error" in proc.stdout, proc.stdout
+        assert "stack e2e-plugin left behind: container" in proc.stdout, proc.stdout
+    finally:
+        cli.cleanup()
+    assert cli.wait_gone() == []
