@@ -19,7 +19,7 @@ def exec_(
     ctx: typer.Context,
     service: str = typer.Argument(..., help="Service"),
     command: list[str] = typer.Argument(..., help="Command and arguments"),
-    detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background (not supported)"),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Run the command in the background"),
     no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Don't allocate a TTY"),
     interactive: bool = typer.Option(True, "-i", "--interactive", help="Keep stdin open"),
     env: list[str] = typer.Option([], "-e", "--env", help="Set an environment variable"),
@@ -31,8 +31,8 @@ def exec_(
     from stackup.cli import compose_common as cc
     from stackup.project.engine_adapter import Engine
 
-    if detach or privileged:
-        raise UserError("exec: -d and --privileged are not supported by stackup yet")
+    if privileged:
+        raise UserError("exec: --privileged is not supported by stackup yet")
     sess = cc.session(ctx, need_file=False)
     states = [s for s in cc.project_states(sess, [service]) if Engine.observed(s).number == index]
     if not states:
@@ -40,8 +40,41 @@ def exec_(
     state = states[0]
     if state["status"] != "running":
         raise ConflictError(f"service {service}: container {state['name']} is {state['status']}, not running")
+    if detach:
+        return run_detached(sess, state["id"], list(command), env, user, workdir)
     return run_exec(sess, state["id"], list(command), env, user, workdir,
                     tty=not no_tty and os.isatty(0) and os.isatty(1), interactive=interactive)
+
+
+def run_detached(sess, container_id: str, command: list[str], env: list[str], user: str | None,
+                 workdir: str | None) -> int:
+    """`exec -d`: the command runs in the container with no terminal and no stdin, its
+    output discarded (as compose does); the process that waits for it is a session of
+    its own, so it outlives this CLI and dies with the container."""
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(ready_r)
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+            os.write(ready_w, b"1")
+            os.close(ready_w)
+            run_exec(sess, container_id, command, env, user, workdir, tty=False, interactive=False)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.waitpid(child, 0)
+    launched = os.read(ready_r, 1)
+    os.close(ready_r)
+    if not launched:
+        raise UserError("exec -d: the background process could not be started")
+    return 0
 
 
 def run_exec(sess, container_id: str, command: list[str], env: list[str], user: str | None,

@@ -14,14 +14,14 @@ build without the runtime) is reported as one clear line when it is needed.
 
 from __future__ import annotations
 
-import secrets
+import posixpath
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
-from stackup.project import containerspec, health, naming
+from stackup.project import containerspec, naming
 from stackup.project.observed import (
     CREATED,
     RUNNING,
@@ -227,6 +227,21 @@ class Engine:
         volumes_mod = self._volumes_module()
         specs = []
         made: list[str] = []
+        tmpfs = request.config.get("tmpfs") or []
+        if isinstance(tmpfs, str):
+            tmpfs = [tmpfs]
+
+        def anonymous() -> str:
+            import secrets
+
+            # made here with the project's labels, so that `down -v` finds it even
+            # after its container is gone
+            labels = naming.volume_labels(request.project, ANONYMOUS_KEY)
+            labels[ANONYMOUS] = "True"
+            name = volumes_mod.create_volume(secrets.token_hex(32), labels=labels, anonymous=True)["name"]
+            made.append(name)
+            return name
+
         for mount in request.config.get("volumes") or []:
             mount = dict(mount)
             if mount.get("type") == "volume" and mount.get("source"):
@@ -234,22 +249,26 @@ class Engine:
                 mount["source"] = naming.volume_name(request.project, key,
                                                      self.project_volumes.get(key) or {})
             elif mount.get("type") == "volume":
-                # anonymous: made here with the project's labels, so that `down -v`
-                # finds it even after its container is gone
-                labels = naming.volume_labels(request.project, ANONYMOUS_KEY)
-                labels[ANONYMOUS] = "True"
-                mount["source"] = volumes_mod.create_volume(secrets.token_hex(32), labels=labels,
-                                                            anonymous=True)["name"]
-                made.append(mount["source"])
+                mount["source"] = anonymous()
             specs.append(mount)
-        tmpfs = request.config.get("tmpfs") or []
-        if isinstance(tmpfs, str):
-            tmpfs = [tmpfs]
+        # the image's own VOLUMEs a service mount does not cover become anonymous
+        # volumes, as compose does (filled from the image below)
+        covered = {posixpath.normpath(m.get("target") or "") for m in specs}
+        covered |= {posixpath.normpath(str(t).split(":", 1)[0]) for t in tmpfs}
+        for target in image_volumes(image):
+            if target not in covered:
+                specs.append({"type": "volume", "source": anonymous(), "target": target})
+                covered.add(target)
         resolved = []
-        for spec in specs:
-            root = _layer_with(image, spec.get("target", "")) if spec.get("type") == "volume" else None
-            resolved += volumes_mod.resolve_mounts([spec], image_root=root)
-        resolved += volumes_mod.resolve_mounts([], tmpfs=tmpfs)
+        try:
+            for spec in specs:
+                root = _layer_with(image, spec.get("target", "")) if spec.get("type") == "volume" else None
+                resolved += volumes_mod.resolve_mounts([spec], image_root=root)
+            resolved += volumes_mod.resolve_mounts([], tmpfs=tmpfs)
+        except BaseException:
+            for name in made:  # nothing half-made: the anonymous volumes go too
+                _quietly(volumes_mod.remove_volume, name, True)
+            raise
         anonymous = sorted(made)
         mounts = []
         for m in resolved:
@@ -339,7 +358,9 @@ class Engine:
 
     # -- waiting ---------------------------------------------------------------
 
-    def _check(self, container: str) -> tuple[dict[str, Any], health.Check | None]:
+    def _check(self, container: str) -> tuple[dict[str, Any], Any]:
+        from stackup.project import health
+
         state = self.runtime.get(container)
         return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
 
@@ -347,6 +368,8 @@ class Engine:
         state, check = self._check(container)
         if check is None:
             raise StackupError(f"container {state['name']} has no healthcheck")
+        from stackup.project import health
+
         health.wait_healthy(self.runtime, state["id"], check, timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
@@ -364,6 +387,12 @@ class Engine:
 
         path = self.runtime.log_path(container)
         return [e.get("log", "").rstrip("\n") for e in logs.select(path, tail=lines)]
+
+
+def image_volumes(image: Any) -> list[str]:
+    """The image's VOLUME paths, normalized (a relative one is taken from /)."""
+    config = getattr(image, "config", None)
+    return sorted({posixpath.normpath("/" + str(v).lstrip("/")) for v in getattr(config, "volumes", None) or []})
 
 
 def _layer_with(image: Any, target: str) -> Path | None:

@@ -2,8 +2,9 @@
 
 `stop` stops dependents before their dependencies; `start` starts dependencies
 first (waiting for nothing: compose's `start` does not check conditions either);
-`restart` is a stop then a start of the same containers; `rm` removes stopped
-containers (with `-s`, stops them first).
+`restart` is a stop then a start of the same containers, and of the services that
+declare `depends_on: {x: {restart: true}}` on a restarted one (as compose does);
+`rm` removes stopped containers (with `-s`, stops them first).
 """
 
 from __future__ import annotations
@@ -58,9 +59,33 @@ def plan_start(observed: Snapshot, services: Sequence[str] = (), desired: Mappin
     return plan
 
 
+def restart_dependents(observed: Snapshot, services: Sequence[str],
+                       desired: Mapping[str, Any] | None = None) -> list[str]:
+    """`services` and, transitively, the services that depend on one of them with
+    `restart: true` (from the stack file, or the containers' labels without one)."""
+    if not services:
+        return []
+    depends: dict[str, dict[str, Any]] = {}
+    for c in observed.containers:
+        depends.setdefault(c.service, {}).update(c.depends_on)
+    for name, config in ((desired or {}).get("services") or {}).items():
+        depends.setdefault(name, {}).update((config or {}).get("depends_on") or {})
+    chosen = list(services)
+    grown = True
+    while grown:
+        grown = False
+        for service, deps in sorted(depends.items()):
+            if service not in chosen and any(d in chosen and (spec or {}).get("restart")
+                                             for d, spec in deps.items()):
+                chosen.append(service)
+                grown = True
+    return chosen
+
+
 def plan_restart(observed: Snapshot, services: Sequence[str] = (), timeout: float | None = None,
                  desired: Mapping[str, Any] | None = None) -> Plan:
     plan = Plan(observed.project)
+    services = restart_dependents(observed, services, desired)
     stops = stop_and_remove(plan, _chosen(observed, services), desired, timeout=timeout,
                             reason="restart", remove=False)
     return plan_start(observed, services, desired, after=stops, plan=plan)

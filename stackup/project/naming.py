@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -68,6 +67,8 @@ def container_name(project: str, service: str, number: int,
 
 def new_oneoff_token() -> str:
     """Random 12 hex digits that make a one-off container's name unique."""
+    import secrets  # only `run` needs it: not loaded on the `up` path
+
     return secrets.token_hex(6)
 
 

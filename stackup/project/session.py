@@ -56,10 +56,11 @@ class Session:
                          if key in flagged and config[key] not in (None, [], {})]
             problems += containerspec.unsupported(name, self.services.get(name) or {})
         for key, config in sorted(((self.desired or {}).get("networks") or {}).items()):
-            if (config or {}).get("enable_ipv6"):
-                problems.append(f"networks.{key}.enable_ipv6")
+            problems += containerspec.unsupported_network(key, config or {})
+        for key, config in sorted(((self.desired or {}).get("volumes") or {}).items()):
+            problems += containerspec.unsupported_volume(key, config or {})
         if problems:
-            lines = [f"{p}: not supported by stackup yet" for p in problems]
+            lines = [f"{p} is not supported by stackup" for p in problems]
             raise UnsupportedError(lines[0], problems=lines)
 
     def check_services(self, services: Sequence[str]) -> None:

@@ -51,6 +51,7 @@ class StackupCLI:
         self.env = dict(os.environ, STACKUP_ROOT=str(self.root), **(env or {}))
         self.env.pop("COMPOSE_PROJECT_NAME", None)
         self.seen: dict[str, set[str]] = {"containers": set(), "bridges": set(), "veths": set()}
+        self.seen_by_project: dict[str, dict[str, set[str]]] = {}
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 300,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -76,34 +77,83 @@ class StackupCLI:
 
     # -- what this root made in the kernel ----------------------------------------
 
-    def remember(self) -> None:
-        """Record ids, bridges and veths of this root while they exist, to check later
-        that they are gone."""
+    @staticmethod
+    def _project_of(labels: dict[str, Any] | None) -> str | None:
+        return (labels or {}).get("io.stackup.project")
+
+    def _containers(self, project: str | None) -> list[Path]:
+        """State files of this root's containers (of `project` only, when given)."""
+        found = []
         for state in self.root.glob("containers/*/state.json"):
-            self.seen["containers"].add(state.parent.name)
+            if project is not None:
+                try:
+                    labels = json.loads(state.read_text())["spec"]["labels"]
+                except (OSError, ValueError, KeyError):
+                    labels = {}
+                if self._project_of(labels) != project:
+                    continue
+            found.append(state)
+        return found
+
+    def _networks(self, project: str | None) -> list[tuple[Path, dict[str, Any]]]:
+        found = []
         for path in self.root.glob("networks/*.json"):
             try:
                 net = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            self.seen["bridges"].add(net.get("bridge", ""))
+            if project is None or self._project_of(net.get("labels")) == project:
+                found.append((path, net))
+        return found
+
+    def _volumes(self, project: str | None) -> list[Path]:
+        found = []
+        for path in self.root.glob("volumes/*"):
+            if not path.is_dir():
+                continue
+            if project is not None:
+                try:
+                    labels = json.loads((path / "meta.json").read_text()).get("labels")
+                except (OSError, ValueError):
+                    labels = {}
+                if self._project_of(labels) != project:
+                    continue
+            found.append(path)
+        return found
+
+    def remember(self, project: str | None = None) -> None:
+        """Record ids, bridges and veths of this root (of `project`, when given) while
+        they exist, to check later that they are gone."""
+        seen = self.seen if project is None else self.seen_of(project)
+        for state in self._containers(project):
+            seen["containers"].add(state.parent.name)
+        for _, net in self._networks(project):
+            seen["bridges"].add(net.get("bridge", ""))
             for ep in (net.get("endpoints") or {}).values():
-                self.seen["veths"].add(ep.get("veth", ""))
-        for kind in self.seen.values():
+                seen["veths"].add(ep.get("veth", ""))
+        for kind in seen.values():
             kind.discard("")
 
-    def leftovers(self) -> list[str]:
-        """Everything of this root still present (empty when all is gone)."""
-        found = []
-        for state in self.root.glob("containers/*/state.json"):
-            found.append(f"container {state.parent.name[:12]}")
-        found += [f"network {p.stem}" for p in self.root.glob("networks/*.json")]
-        found += [f"volume {p.name}" for p in self.root.glob("volumes/*") if p.is_dir()]
+    def seen_of(self, project: str) -> dict[str, set[str]]:
+        return self.seen_by_project.setdefault(project, {"containers": set(), "bridges": set(), "veths": set()})
+
+    def leftovers(self, project: str | None = None) -> list[str]:
+        """Everything of this root (of `project`, when given) still present (empty when
+        all is gone)."""
+        seen = self.seen if project is None else self.seen_of(project)
+        found = [f"container {state.parent.name[:12]}" for state in self._containers(project)]
+        found += [f"network {path.stem}" for path, _ in self._networks(project)]
+        found += [f"volume {path.name}" for path in self._volumes(project)]
         with open("/proc/self/mountinfo") as f:
-            found += [f"mount {line.split()[4]}" for line in f if str(self.root) in line.split()[4]]
+            mounts = [line.split()[4] for line in f]
+        if project is None:
+            found += [f"mount {m}" for m in mounts if str(self.root) in m]
+        else:
+            found += [f"mount {m}" for m in mounts if str(self.root) in m
+                      and any(cid in m for cid in seen["containers"])]
         links = set(os.listdir("/sys/class/net"))
-        found += [f"link {name}" for name in sorted(self.seen["bridges"] | self.seen["veths"]) if name in links]
-        for cid in sorted(self.seen["containers"]):
+        found += [f"link {name}" for name in sorted(seen["bridges"] | seen["veths"]) if name in links]
+        for cid in sorted(seen["containers"]):
             for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory",
                          "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/freezer"):
                 for path in Path(base).glob(f"stackup/*{cid}*"):
@@ -113,16 +163,19 @@ class StackupCLI:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if str(self.root) in cmdline or any(cid in cmdline for cid in self.seen["containers"]):
+            if (project is None and str(self.root) in cmdline) or any(cid in cmdline for cid in seen["containers"]):
                 found.append(f"process {pid}: {cmdline[:80]}")
         return found
 
-    def wait_gone(self, timeout: float = 10.0, keep: tuple[str, ...] = ()) -> list[str]:
-        """Leftovers after giving the kernel a moment (namespaces die asynchronously);
-        those starting with a prefix in `keep` are expected and not waited for."""
+    def wait_gone(self, timeout: float = 10.0, keep: tuple[str, ...] = (),
+                  project: str | None = None) -> list[str]:
+        """Leftovers (of `project`, when given) after giving the kernel a moment
+        (namespaces die asynchronously); those starting with a prefix in `keep` are
+        expected and not waited for."""
         deadline = time.monotonic() + timeout
         while True:
-            left = [item for item in self.leftovers() if not item.startswith(keep)] if keep else self.leftovers()
+            left = self.leftovers(project)
+            left = [item for item in left if not item.startswith(keep)] if keep else left
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.2)

@@ -53,9 +53,9 @@ def test_unsupported_attributes_are_refused_by_name(tmp_path):
     proc = stackup(tmp_path, "up", "--dry-run")
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
-    assert "stackup: services.app.gpus: not supported by stackup yet" in lines
-    assert "stackup: services.app.devices: not supported by stackup yet" in lines
-    assert "stackup: services.app.deploy.placement: not supported by stackup yet" in lines
+    assert "stackup: services.app.gpus is not supported by stackup" in lines
+    assert "stackup: services.app.devices is not supported by stackup" in lines
+    assert "stackup: services.app.deploy.placement is not supported by stackup" in lines
     assert "Traceback" not in proc.stderr
 
 

@@ -92,7 +92,7 @@ def test_security_opt_not_supported_is_named():
 def test_unsupported_attributes_are_named():
     config = {"secrets": ["s"], "devices": ["/dev/fuse"], "network_mode": "service:db",
               "deploy": {"placement": {"constraints": ["x"]}, "resources": {"reservations": {"cpus": 1},
-                                                                          "limits": {"devices": []}}},
+                                                                          "limits": {"devices": [{"count": 1}]}}},
               "logging": {"driver": "syslog"}, "networks": {"default": {"mac_address": "x"}}}
     found = cs.unsupported("web", config)
     assert found == ["services.web.secrets", "services.web.devices", "services.web.network_mode (service:db)",
@@ -100,3 +100,91 @@ def test_unsupported_attributes_are_named():
                      "services.web.deploy.resources.limits.devices", "services.web.logging.driver (syslog)",
                      "services.web.networks.default.mac_address"]
     assert cs.unsupported("web", {"image": "x", "deploy": {"replicas": 2, "resources": {}}}) == []
+
+
+def test_every_attribute_of_the_model_is_honoured_or_refused():
+    """A new attribute in the spec's model fails here until someone decides whether the
+    engine honours it (HONOURED_KEYS) or refuses it (UNSUPPORTED_KEYS, or the spec's
+    own x-stackup-unsupported list)."""
+    from stackup.project.session import spec_unsupported_fields
+    from stackup.spec.shape import schema
+
+    model = set(schema()["$defs"]["ServiceModel"]["properties"])
+    flagged, refused, honoured = spec_unsupported_fields(), set(cs.UNSUPPORTED_KEYS), set(cs.HONOURED_KEYS)
+    assert not (flagged & refused) and not (flagged & honoured) and not (refused & honoured)
+    assert model - (flagged | refused | honoured) == set()
+    assert (flagged | refused | honoured) - model == set()
+
+
+def _session(services=None, networks=None, volumes=None):
+    from stackup.project.session import Session
+
+    desired = {"services": services or {}, "networks": networks or {}, "volumes": volumes or {}}
+    return Session(name="p", desired=desired, engine=None)
+
+
+def _refused(**kwargs):
+    with pytest.raises(UnsupportedError) as info:
+        _session(**kwargs).check_supported()
+    return [line for line in info.value.lines()]
+
+
+def _spec_flagged():
+    from stackup.project.session import spec_unsupported_fields
+
+    return sorted(spec_unsupported_fields() | set(cs.UNSUPPORTED_KEYS))
+
+
+@pytest.mark.parametrize("attribute", _spec_flagged())
+def test_each_unsupported_attribute_is_refused_by_name(attribute):
+    lines = _refused(services={"web": {"image": "busybox", attribute: "x"}})
+    assert lines == [f"services.web.{attribute} is not supported by stackup"]
+
+
+@pytest.mark.parametrize("config, line", [
+    ({"deploy": {"mode": "global"}}, "services.web.deploy.mode"),
+    ({"deploy": {"restart_policy": {"condition": "on-failure", "delay": "5s"}}},
+     "services.web.deploy.restart_policy.delay"),
+    ({"deploy": {"restart_policy": {"condition": "any", "window": "1m"}}},
+     "services.web.deploy.restart_policy.window"),
+    ({"deploy": {"update_config": {"parallelism": 2}}}, "services.web.deploy.update_config"),
+    ({"deploy": {"resources": {"reservations": {"memory": 1}}}}, "services.web.deploy.resources.reservations"),
+    ({"logging": {"driver": "json-file", "options": {"compress": "true"}}}, "services.web.logging.options.compress"),
+    ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"propagation": "rshared"}}]},
+     "services.web.volumes[0].bind.propagation (rshared)"),
+    ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"selinux": "z"}}]},
+     "services.web.volumes[0].bind.selinux"),
+    ({"networks": {"default": {"ipv6_address": "fd00::5"}}}, "services.web.networks.default.ipv6_address"),
+    ({"network_mode": "service:db"}, "services.web.network_mode (service:db)"),
+    ({"network_mode": "container:abc"}, "services.web.network_mode (container:abc)"),
+])
+def test_unsupported_details_are_refused_by_name(config, line):
+    assert _refused(services={"web": {"image": "busybox", **config}}) == [f"{line} is not supported by stackup"]
+
+
+@pytest.mark.parametrize("networks, volumes, line", [
+    ({"back": {"driver": "overlay"}}, {}, "networks.back.driver (overlay)"),
+    ({"back": {"enable_ipv6": True}}, {}, "networks.back.enable_ipv6"),
+    ({"back": {"driver_opts": {"com.docker.network.bridge.name": "br0"}}}, {},
+     "networks.back.driver_opts.com.docker.network.bridge.name"),
+    ({"back": {"ipam": {"driver": "dhcp"}}}, {}, "networks.back.ipam.driver (dhcp)"),
+    ({"back": {"ipam": {"config": [{"subnet": "10.5.0.0/24"}, {"subnet": "10.6.0.0/24"}]}}}, {},
+     "networks.back.ipam.config (more than one entry)"),
+    ({}, {"data": {"driver": "nfs"}}, "volumes.data.driver (nfs)"),
+    ({}, {"data": {"driver_opts": {"type": "nfs"}}}, "volumes.data.driver_opts"),
+])
+def test_unsupported_networks_and_volumes_are_refused_by_name(networks, volumes, line):
+    assert _refused(networks=networks, volumes=volumes) == [f"{line} is not supported by stackup"]
+
+
+def test_what_the_engine_honours_passes():
+    ok = {"image": "busybox", "deploy": {"mode": "replicated", "replicas": 2,
+                                         "restart_policy": {"condition": "on-failure", "max_attempts": 3},
+                                         "resources": {"limits": {"cpus": 0.5, "memory": 1 << 20}}},
+          "logging": {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}},
+          "volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"propagation": "rprivate"}}],
+          "ports": [{"target": 80, "published": "8080", "mode": "ingress"}],
+          "networks": {"default": {"aliases": ["a"], "ipv4_address": "10.5.0.5", "priority": 1}}}
+    _session(services={"web": ok}, networks={"default": {"driver": "bridge", "driver_opts": {
+        "com.docker.network.driver.mtu": "1400"}}, "ext": {"external": True, "driver": "overlay"}},
+        volumes={"data": {"driver": "local"}}).check_supported()

@@ -109,3 +109,30 @@ def test_observed_container_from_runtime_state():
 def test_missing_image_names_the_service(engine):
     with pytest.raises(NotFoundError, match="services.web: image nosuch is not present"):
         engine.create_container(request({"image": "nosuch"}))
+
+
+def test_image_volumes_become_labelled_anonymous_volumes(engine, tmp_path):
+    image = engine.store.image
+    image.config.volumes = ["/www", "/var/lib/db", "/run"]
+    config = {"image": "busybox", "networks": {"default": None},
+              "volumes": [{"type": "bind", "source": str(tmp_path), "target": "/var/lib/db"}],
+              "tmpfs": ["/run:size=1m"]}
+    engine.create_container(request(config))
+    spec, _ = engine.runtime.created[0]
+    mounts = {m.target: m for m in spec.mounts}
+    # /var/lib/db and /run are the service's own mounts; /www gets an anonymous volume
+    assert Path(mounts["/var/lib/db"].source) == tmp_path and mounts["/run"].type == "tmpfs"
+    made = spec.labels[ANONYMOUS_VOLUMES].split(",")
+    assert len(made) == 1
+    assert Path(mounts["/www"].source) == tmp_path / "root" / "volumes" / made[0] / "_data"
+    assert (Path(mounts["/www"].source) / "index.html").read_text() == "from the image\n"
+    meta = json.loads((tmp_path / "root" / "volumes" / made[0] / "meta.json").read_text())
+    assert meta["labels"][naming.PROJECT] == "p" and meta["labels"][ANONYMOUS] == "True"
+
+
+def test_anonymous_volumes_go_when_a_mount_is_refused(engine, tmp_path):
+    engine.store.image.config.volumes = ["/www"]
+    config = {"image": "busybox", "volumes": [{"type": "bind", "source": "relative", "target": "/x"}]}
+    with pytest.raises(Exception, match="absolute host path"):
+        engine.create_container(request(config))
+    assert not [p for p in (tmp_path / "root" / "volumes").iterdir() if p.is_dir()]

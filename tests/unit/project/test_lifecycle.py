@@ -53,3 +53,28 @@ def test_rm_only_stopped_unless_stop():
     assert [op.kind.value for op in plan_rm(running, stop=True, volumes=True).ops] == \
         ["stop", "remove", "stop", "remove"]
     assert all(op.volumes for op in plan_rm(running, stop=True, volumes=True).ops if op.kind.value == "remove")
+
+
+def test_restart_of_a_service_restarts_its_restart_true_dependents():
+    d = st.chain()
+    plan = plan_restart(st.deployed(d), ["db"], desired=d)
+    # api declares depends_on db with restart: true; worker (restart false) and front
+    # (depends on api without restart) are left alone
+    assert lines(plan) == [
+        "#1 stop shop-api-1: restart",
+        "#2 stop shop-db-1: restart [after #1]",
+        "#3 start shop-db-1: start [after #1 #2]",
+        "#4 start shop-api-1: start [after #1 #2 #3]",
+    ]
+    assert [op.subject for op in plan_restart(st.deployed(d), ["api"], desired=d).ops] == \
+        ["shop-api-1", "shop-api-1"]
+
+
+def test_restart_dependents_from_labels_alone_and_transitively():
+    from stackup.project.lifecycle import restart_dependents
+
+    d = st.chain()
+    assert restart_dependents(st.deployed(d), ["db"]) == ["db", "api"]
+    d["services"]["front"]["depends_on"]["api"]["restart"] = True
+    assert restart_dependents(st.deployed(d), ["db"], d) == ["db", "api", "front"]
+    assert restart_dependents(st.deployed(d), [], d) == []

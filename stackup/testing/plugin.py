@@ -1,0 +1,173 @@
+"""A pytest plugin: fixtures that bring a stack up for a test and always take it down.
+
+Installed as the `pytest11` entry point `stackup`, so any project that has stackup
+installed gets:
+
+- `stackup_stack`: a factory. `stackup_stack("path/to/compose.yaml" or a folder,
+  services=None, env=None, project=None, wait=False) -> Stack` runs `stackup up -d`
+  and returns a `Stack` (`.project`, `.port(service, container_port) -> (host, port)`,
+  `.exec(service, cmd)`, `.logs(service)`, `.ps()`, and `.cli` for any other command).
+- `stackup`: the marker form. `@pytest.mark.stackup("compose.yaml", services=[...],
+  env={...})` on a test that takes the `stackup` fixture brings that stack up.
+- `stackup_root`: the STACKUP_ROOT the test's stacks use. Each test gets its own,
+  unless `--stackup-root PATH` or the ini option `stackup_root` names one to share
+  (e.g. to keep pulled images between tests).
+- `stackup_prepare_root`: override it to ready a fresh root (import or pull images);
+  it gets the `StackupCLI` of the root.
+
+Whatever the test does, each stack it brought up is taken down with `down -v` after
+it (also when the test fails); then the leak check of `stackup.testing.stack` runs,
+scoped to the stack's project, and the test errors if anything of it was left
+(container, network, volume, mount, bridge, veth, cgroup or process).
+
+A relative path is resolved against the test file's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackup.testing.stack import StackupCLI
+
+MARKER = "stackup"
+
+
+class Stack:
+    """One project brought up for a test, driven through the `stackup` CLI."""
+
+    def __init__(self, cli: StackupCLI, files: Sequence[Path], project: str):
+        self.cli = cli
+        self.files = list(files)
+        self.project = project
+
+    def __call__(self, *args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess:
+        """`stackup -f FILE -p PROJECT ARGS...`; raises on a non-zero exit unless
+        `check=False`."""
+        options: list[str] = []
+        for file in self.files:
+            options += ["-f", str(file)]
+        try:
+            return self.cli(*options, "-p", self.project, *args, check=check, **kwargs)
+        finally:
+            self.cli.remember(self.project)
+
+    def ps(self, *args: str) -> list[dict[str, Any]]:
+        return json.loads(self("ps", "--format", "json", *args).stdout or "[]")
+
+    def port(self, service: str, container_port: int | str, protocol: str = "tcp",
+             index: int = 1) -> tuple[str, int]:
+        """The host address and port `service`'s `container_port` is published on."""
+        out = self("port", "--protocol", protocol, "--index", str(index), service,
+                   str(container_port)).stdout.strip()
+        host, _, port = out.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def exec(self, service: str, cmd: str | Sequence[str], check: bool = True,
+             index: int = 1) -> subprocess.CompletedProcess:
+        """Run `cmd` (a list, or a string for `sh -c`) in the service's container."""
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        return self("exec", "-T", "--index", str(index), service, *argv, check=check)
+
+    def logs(self, service: str | None = None) -> str:
+        return self("logs", "--no-color", "--no-log-prefix", *([service] if service else [])).stdout
+
+    def down(self) -> None:
+        self("down", "-v", "-t", "0", check=False)
+
+
+def _project_name(cli: StackupCLI, files: Sequence[Path]) -> str:
+    """The name compose gives the project (its `name:`, or the folder's)."""
+    options: list[str] = []
+    for file in files:
+        options += ["-f", str(file)]
+    out = cli(*options, "config", "--format", "json", "--no-consistency").stdout
+    return json.loads(out)["name"]
+
+
+def _files(base: Path, path_or_files: str | Path | Iterable[str | Path]) -> list[Path]:
+    items = [path_or_files] if isinstance(path_or_files, (str, Path)) else list(path_or_files)
+    files = []
+    for item in items:
+        path = Path(item)
+        path = path if path.is_absolute() else base / path
+        if path.is_dir():
+            path = path / "compose.yaml"
+        if not path.exists():
+            raise FileNotFoundError(f"stackup_stack: no stack file {path}")
+        files.append(path)
+    return files
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("stackup")
+    group.addoption("--stackup-root", default=None,
+                    help="one STACKUP_ROOT for every test's stacks (default: a new one per test)")
+    parser.addini("stackup_root", "one STACKUP_ROOT for every test's stacks (default: one per test)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(path, services=None, env=None, project=None, wait=False): bring the "
+        "stack up for the test (the `stackup` fixture) and take it down afterwards")
+
+
+@pytest.fixture
+def stackup_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    configured = request.config.getoption("--stackup-root") or request.config.getini("stackup_root")
+    return Path(configured) if configured else tmp_path / "stackup-root"
+
+
+@pytest.fixture
+def stackup_prepare_root() -> Any:
+    """Called with the root's `StackupCLI` before the first stack of a test comes up;
+    override it to import or pull the images the stacks need."""
+    return lambda cli: None
+
+
+@pytest.fixture
+def stackup_stack(request: pytest.FixtureRequest, stackup_root: Path, stackup_prepare_root: Any):
+    base = Path(str(request.fspath)).parent
+    cli = StackupCLI(stackup_root, base)
+    stacks: list[Stack] = []
+    prepared = False
+
+    def bring_up(path: str | Path | Iterable[str | Path], services: Sequence[str] | None = None,
+                 env: Mapping[str, str] | None = None, project: str | None = None,
+                 wait: bool = False) -> Stack:
+        nonlocal prepared
+        if not prepared:
+            stackup_root.mkdir(parents=True, exist_ok=True)
+            stackup_prepare_root(cli)
+            prepared = True
+        files = _files(base, path)
+        cli.env.update({str(k): str(v) for k, v in (env or {}).items()})
+        stack = Stack(cli, files, project or _project_name(cli, files))
+        # registered before `up`, so that a half-made stack is taken down too
+        stacks.append(stack)
+        stack("up", "-d", *(["--wait"] if wait else []), *(services or []))
+        return stack
+
+    yield bring_up
+    problems = []
+    for stack in reversed(stacks):
+        stack.down()
+        left = cli.wait_gone(project=stack.project)
+        if left:
+            problems.append(f"stack {stack.project} left behind: " + ", ".join(left))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def stackup(request: pytest.FixtureRequest, stackup_stack: Any) -> Stack:
+    """The stack of the test's `@pytest.mark.stackup(...)` marker, up for the test."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None or not marker.args:
+        raise pytest.UsageError("the `stackup` fixture needs @pytest.mark.stackup(path, ...)")
+    return stackup_stack(*marker.args, **marker.kwargs)

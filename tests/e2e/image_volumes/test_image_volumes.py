@@ -1,0 +1,45 @@
+"""An image's own VOLUME entries become anonymous volumes labelled with the project,
+and `down -v` removes them."""
+
+import json
+import os
+
+import pytest
+
+from stackup.testing.stack import busybox_cache, busybox_tar, have_busybox  # noqa: F401
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(autouse=True)
+def _needs_root():
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not have_busybox():
+        pytest.skip("busybox-static is missing")
+
+
+@pytest.fixture
+def stackup_prepare_root(busybox_cache):  # noqa: F811
+    return lambda cli: cli("image", "import", str(busybox_tar(busybox_cache)), "stackup.local/busybox-vol:latest",
+                           "--change", 'CMD ["sh"]', "--change", 'VOLUME ["/data"]')
+
+
+def _project_volumes(root):
+    found = {}
+    for meta in root.glob("volumes/*/meta.json"):
+        labels = json.loads(meta.read_text()).get("labels") or {}
+        if labels.get("io.stackup.project") == "e2e-imgvol":
+            found[meta.parent.name] = meta.parent
+    return found
+
+
+@pytest.mark.stackup("compose.yaml")
+def test_image_volume_goes_with_down_v(stackup, stackup_root):
+    volumes = _project_volumes(stackup_root)
+    assert len(volumes) == 1, volumes
+    (path,) = volumes.values()
+    assert stackup.exec("app", "cat /data/file").stdout == "kept\n"
+    assert (path / "_data" / "file").read_text() == "kept\n"   # /data is the volume, not the layer
+    stackup("down", "-v")
+    assert _project_volumes(stackup_root) == {}
