@@ -229,6 +229,30 @@ def _remove_new_chains(before: set[tuple[str, str]], prefix: str) -> None:
         subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
 
 
+# Paths outside its folder that a peer makes whatever flags it gets: dockerd's trust key
+# and plugin directory, containerd's shim sockets directory, netavark's and runc's state.
+# Those that were not there before the peer started are removed after it (files, and
+# directories once empty: a peer running beside ours keeps them).
+DOCKER_STRAYS = ("/etc/docker/key.json", "/run/docker/plugins", "/run/docker",
+                 "/run/containerd/s", "/run/containerd")
+PODMAN_STRAYS = ("/etc/containers/networks/netavark.lock", "/etc/containers/networks",
+                 "/run/containers/networks/ipam.db", "/run/containers/networks", "/run/containers",
+                 "/run/runc")
+
+
+def _absent(paths: tuple[str, ...]) -> list[str]:
+    return [p for p in paths if not os.path.lexists(p)]
+
+
+def _remove_strays(paths: list[str]) -> None:
+    for path in paths:  # listed children before parents
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+
+
 def _stop_process(pid: int, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -322,7 +346,9 @@ def dockerd(workdir: Path | None = None, start_timeout: float = 60) -> Iterator[
         raise PeerUnavailable(reason)
     with _workdir(workdir, "stackup-peer-docker-") as folder:
         tag = f"stackup-peer-{uuid.uuid4().hex[:8]}"
-        sock = folder / "docker.sock"
+        # Unix sockets (the API's, containerd's under the exec root) must fit 108 bytes.
+        short = Path(tempfile.mkdtemp(prefix="stkdkr-", dir="/tmp"))
+        sock = short / "docker.sock"
         config = folder / "config"  # DOCKER_CONFIG: the CLI's config and compose plugin
         (config / "cli-plugins").mkdir(parents=True, exist_ok=True)
         (folder / "daemon.json").write_text("{}\n")
@@ -334,8 +360,9 @@ def dockerd(workdir: Path | None = None, start_timeout: float = 60) -> Iterator[
         peer = Peer("docker", [docker_client()], env, folder,
                     compose_argv=[str(compose)] if compose else None)
         links_before = _links()
+        strays = _absent(DOCKER_STRAYS)
         log = folder / "dockerd.log"
-        argv = ["dockerd", "--data-root", str(folder / "data"), "--exec-root", str(folder / "exec"),
+        argv = ["dockerd", "--data-root", str(folder / "data"), "--exec-root", str(short / "exec"),
                 "--pidfile", str(folder / "docker.pid"), "-H", f"unix://{sock}",
                 "--config-file", str(folder / "daemon.json"), "--cgroup-parent", f"/{tag}",
                 "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
@@ -353,7 +380,9 @@ def dockerd(workdir: Path | None = None, start_timeout: float = 60) -> Iterator[
                     peer.remove_all()
             _stop_process(proc.pid, 30)
             proc.wait()
+            _finish(short, [], links_before, ())
             _finish(folder, [tag], links_before, ("br-",))
+            _remove_strays(strays)
 
 
 # --- podman -------------------------------------------------------------------------
@@ -378,10 +407,10 @@ def _podman_conf(folder: Path) -> Path:
     return path
 
 
-def _podman_storage(folder: Path) -> Path:
+def _podman_storage(folder: Path, run: Path) -> Path:
     path = folder / "storage.conf"
     path.write_text('[storage]\ndriver = "overlay"\n'
-                    f'graphroot = "{folder / "root"}"\nrunroot = "{folder / "run"}"\n')
+                    f'graphroot = "{folder / "root"}"\nrunroot = "{run}"\n')
     return path
 
 
@@ -393,10 +422,13 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
         raise PeerUnavailable(reason)
     with _workdir(workdir, "stackup-peer-podman-") as folder:
         (folder / "networks").mkdir(exist_ok=True)
+        # podman refuses a runroot longer than 50 characters: keep it in a short folder.
+        short = Path(tempfile.mkdtemp(prefix="stkpod-", dir="/tmp"))
+        run = short / "run"
         env = dict(os.environ, CONTAINERS_CONF=str(_podman_conf(folder)),
-                   CONTAINERS_STORAGE_CONF=str(_podman_storage(folder)))
+                   CONTAINERS_STORAGE_CONF=str(_podman_storage(folder, run)))
         argv = [shutil.which("podman"), "--root", str(folder / "root"), "--runroot",
-                str(folder / "run"), "--tmpdir", str(folder / "tmp"),
+                str(run), "--tmpdir", str(folder / "tmp"),
                 "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
         compose = podman_compose_binary()
         peer = Peer("podman", argv, env, folder,
@@ -407,6 +439,7 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
         wrapper.chmod(0o755)
         links_before = _links()
         chains_before = _iptables_chains()
+        strays = _absent(PODMAN_STRAYS)
         cgroups = [name for name in ("libpod_parent",) if not _cgroup_dirs(name)]
         try:
             proc = peer.run("info", check=False, timeout=60)
@@ -416,8 +449,10 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
         finally:
             with contextlib.suppress(Exception):
                 peer.remove_all()
+            _finish(short, [], links_before, ())
             _finish(folder, cgroups, links_before, ("podman",))
             _remove_new_chains(chains_before, "NETAVARK")
+            _remove_strays(strays)
 
 
 # --- images from stackup ------------------------------------------------------------

@@ -140,6 +140,7 @@ def test_peer_leaves_nothing_behind(work, source):
     """Everything a peer made goes with it: processes, mounts, cgroups, its directory."""
     for manager in (peers.dockerd, peers.podman):
         folder = work / f"gone-{manager.__name__}"
+        strays = peers._absent(peers.DOCKER_STRAYS + peers.PODMAN_STRAYS)
         stack, running = started(manager, folder)
         try:
             running.load(source[2])
@@ -149,3 +150,4 @@ def test_peer_leaves_nothing_behind(work, source):
         assert not folder.exists()
         assert peers._processes_under(folder) == []
         assert peers._mounts_under(folder) == []
+        assert [p for p in strays if os.path.lexists(p)] == []
