@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def busybox_archive(folder: Path) -> Path:
 def ready_peers(work: Path | None = None, names: tuple[str, ...] = ("docker", "podman"),
                 image_archive: Path | None = None) -> Iterator[dict[str, Peer | str]]:
     """Each named peer started with busybox loaded, or the reason it is not available."""
+    # A bench stopped by SIGTERM (a timeout) still takes its peers down: exit normally.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with contextlib.ExitStack() as stack:
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stackup-bench-peers-")))
@@ -79,12 +82,17 @@ def compose_missing(name: str) -> str:
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None, runs: int = 1,
-          cwd: Path | None = None) -> list[float]:
-    """Wall-clock seconds of `runs` runs of argv; a failure stops the bench with its stderr."""
+          cwd: Path | None = None, timeout: float = 300) -> list[float]:
+    """Wall-clock seconds of `runs` runs of argv; a failure (or a hang past `timeout`)
+    stops the bench with its stderr."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True)
+        try:
+            proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise SystemExit(f"{' '.join(argv)} did not finish in {timeout:.0f} s:\n"
+                             f"{(exc.stderr or b'').decode(errors='replace')}") from None
         times.append(time.perf_counter() - start)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n"

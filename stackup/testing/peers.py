@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import os
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -90,7 +91,8 @@ class Peer:
         """Containers, networks, volumes, images: what a peer's daemon tears down itself."""
         ids = self.run("ps", "-aq", check=False).stdout.decode().split()
         if ids:
-            self.run("rm", "-f", *ids, check=False, timeout=300)
+            now = ["-t", "0"] if self.name == "podman" else []  # docker's rm -f kills at once
+            self.run("rm", "-f", *now, *ids, check=False, timeout=300)
         if self.name == "podman":
             self.run("pod", "rm", "-af", check=False)
         self.run("network", "prune", "-f", check=False)
@@ -220,7 +222,7 @@ def _remove_new_chains(before: set[tuple[str, str]], prefix: str) -> None:
     for table in {t for t, _ in new}:
         out = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout
         for line in out.splitlines():
-            words = line.split()
+            words = shlex.split(line)  # comments are quoted: "netavark firewall plugin rules"
             if words[:1] == ["-A"] and "-j" in words and (table, words[words.index("-j") + 1]) in new:
                 subprocess.run(["iptables", "-t", table, "-D", *words[1:]], capture_output=True)
     for table, chain in new:
@@ -236,7 +238,8 @@ def _remove_new_chains(before: set[tuple[str, str]], prefix: str) -> None:
 DOCKER_STRAYS = ("/etc/docker/key.json", "/run/docker/plugins", "/run/docker",
                  "/run/containerd/s", "/run/containerd")
 PODMAN_STRAYS = ("/etc/containers/networks/netavark.lock", "/etc/containers/networks",
-                 "/run/containers/networks/ipam.db", "/run/containers/networks", "/run/containers",
+                 "/run/containers/networks/ipam.db", "/run/containers/networks/aardvark.lock",
+                 "/run/containers/networks/aardvark-dns", "/run/containers/networks", "/run/containers",
                  "/run/runc")
 
 
