@@ -46,8 +46,8 @@ def project_states(sess: Any, services: Sequence[str] = (), *, oneoff: bool | No
     from stackup.project import naming
     from stackup.project.engine_adapter import Engine
 
-    if services:
-        sess.check_services(services) if sess.desired is not None else None
+    if services and sess.desired is not None:
+        sess.check_services(services)
     found = []
     for state in sess.engine.container_states({naming.PROJECT: sess.name}):
         c = Engine.observed(state)
@@ -57,9 +57,8 @@ def project_states(sess: Any, services: Sequence[str] = (), *, oneoff: bool | No
             continue
         if running_only and not c.running:
             continue
-        found.append(state)
-    return sorted(found, key=lambda s: (Engine.observed(s).service, Engine.observed(s).oneoff,
-                                        Engine.observed(s).number, s["name"]))
+        found.append(((c.service, c.oneoff, c.number, state["name"]), state))
+    return [state for _, state in sorted(found, key=lambda item: item[0])]
 
 
 def runtime_logs() -> Any:

@@ -74,29 +74,25 @@ def resolve_image(ref: str) -> tuple[Any, list[str], str]:
 
 
 # --- flags shared by run and create ---------------------------------------------------
-def _mounts(volumes: list[str], tmpfs: list[str]) -> list:
+def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[str]) -> list:
+    """-v, --mount and --tmpfs through the volumes engine: named volumes made on first use
+    (and filled from the image unless nocopy), binds, tmpfs."""
+    if not (volume or mount or tmpfs):
+        return []
+    from stackup.engine import volumes
     from stackup.engine.runtime.spec import Mount
 
-    mounts = []
-    for v in volumes:
-        parts = v.split(":")
-        if len(parts) not in (2, 3) or not parts[1].startswith("/"):
-            raise UserError(f"invalid volume {v!r}: expected /host/path:/container/path[:ro|rw]")
-        if not parts[0].startswith("/"):
-            raise UserError(f"volume {v!r}: named volumes are not available here; "
-                            "give an absolute host path")
-        if not os.path.exists(parts[0]):
-            raise UserError(f"volume {v!r}: host path {parts[0]} does not exist")
-        mode = parts[2] if len(parts) == 3 else "rw"
-        if mode not in ("ro", "rw"):
-            raise UserError(f"invalid volume mode {mode!r} in {v!r}: expected ro or rw")
-        mounts.append(Mount(type="bind", source=parts[0], target=parts[1], read_only=mode == "ro"))
-    for t in tmpfs:
-        target, _, opts = t.partition(":")
-        options = dict(o.split("=", 1) for o in opts.split(",") if "=" in o)
-        mounts.append(Mount(type="tmpfs", target=target, read_only="ro" in opts.split(","),
-                            options=options))
-    return mounts
+    specs: list = []
+    for v in volume:
+        if ":" not in v:
+            raise UserError(f"invalid volume {v!r}: expected [name|/host/path:]/container/path[:ro]")
+        source, _, rest = v.partition(":")
+        if source.startswith((".", "~")):  # a host path relative to here (or home)
+            v = os.path.abspath(os.path.expanduser(source)) + ":" + rest
+        specs.append(v)
+    specs += [volumes.parse_mount_flag(m) for m in mount]
+    resolved = volumes.resolve_mounts(specs, tmpfs=tmpfs, image_layers=layers)
+    return [Mount(**m.as_runtime(), volume=m.volume or "") for m in resolved]
 
 
 def _security(opts: list[str]) -> dict[str, bool]:
@@ -114,7 +110,7 @@ def _security(opts: list[str]) -> dict[str, bool]:
 
 
 def build_spec(image: str, command: list[str], env: list[str], volume: list[str],
-               tmpfs: list[str], workdir: str | None, user: str | None,
+               mount: list[str], tmpfs: list[str], workdir: str | None, user: str | None,
                entrypoint: str | None, memory: str | None, memory_swap: str | None,
                cpus: float, cpu_shares: int, pids_limit: int, init: bool, read_only: bool,
                cap_add: list[str], cap_drop: list[str], privileged: bool,
@@ -122,12 +118,17 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
                ulimit: list[str], sysctl: list[str], network: str, restart: str,
                stop_signal: str | None, stop_timeout: int | None, shm_size: str | None,
                label: list[str], add_host: list[str], dns: list[str], publish: list[str],
-               auto_remove: bool):
+               auto_remove: bool, tty: bool = False, interactive: bool = False):
     from stackup.engine.runtime import spec as sp
 
     config, layers, image_id = resolve_image(image)
+    if network not in ("none", "host", "bridge") and not network.startswith("container:"):
+        from stackup.engine.network import store
+
+        store.find(network)  # a missing network is refused before anything is created
     overrides: dict[str, Any] = dict(
-        mounts=_mounts(volume, tmpfs), init=init, read_only=read_only, cpus=cpus,
+        mounts=_mounts(volume, mount, tmpfs, layers), init=init, tty=tty,
+        stdin_open=interactive, read_only=read_only, cpus=cpus,
         cpu_shares=cpu_shares, pids_limit=pids_limit, cap_add=list(cap_add),
         cap_drop=list(cap_drop), privileged=privileged, hostname=hostname or "",
         domainname=domainname or "", network_mode=network, restart=restart,
@@ -177,8 +178,11 @@ def create_options(f):
     O = typer.Option  # noqa: N806
     params = [
         ("name", str | None, O(None, "--name", help="Container name")),
+        ("interactive", bool, O(False, "-i", "--interactive", help="Keep stdin open (attach it with run)")),
+        ("tty", bool, O(False, "-t", "--tty", help="Allocate a pseudo-TTY")),
         ("env", list[str], O([], "-e", "--env", help="Set an environment variable")),
-        ("volume", list[str], O([], "-v", "--volume", help="Bind mount /host:/ctr[:ro]")),
+        ("volume", list[str], O([], "-v", "--volume", help="Mount a volume: NAME|/host:/ctr[:ro,nocopy]")),
+        ("mount", list[str], O([], "--mount", help="type=volume|bind|tmpfs,source=..,target=..[,readonly]")),
         ("tmpfs", list[str], O([], "--tmpfs", help="Mount a tmpfs: /path[:size=64m,mode=1777]")),
         ("workdir", str | None, O(None, "-w", "--workdir", help="Working directory")),
         ("user", str | None, O(None, "-u", "--user", help="User: name|uid[:group|gid]")),
@@ -222,11 +226,11 @@ def create_options(f):
     return wrapper
 
 
-_SPEC_KEYS = ("env", "volume", "tmpfs", "workdir", "user", "entrypoint", "memory",
+_SPEC_KEYS = ("env", "volume", "mount", "tmpfs", "workdir", "user", "entrypoint", "memory",
               "memory_swap", "cpus", "cpu_shares", "pids_limit", "init", "read_only", "cap_add",
               "cap_drop", "privileged", "security_opt", "hostname", "domainname", "ulimit",
               "sysctl", "network", "restart", "stop_signal", "stop_timeout", "shm_size",
-              "label", "add_host", "dns", "publish")
+              "label", "add_host", "dns", "publish", "tty", "interactive")
 
 
 def _create(image: str, command: list[str], opts: dict[str, Any], auto_remove: bool) -> dict:
@@ -244,12 +248,16 @@ def run(image: str = typer.Argument(..., help="Image reference"),
         rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits"),
         **opts: Any) -> int:
     """Create and start a container (attached to its output unless -d)."""
-    from stackup.engine.runtime import logs
     from stackup.engine.runtime.container import StartError
 
+    tty, interactive = opts["tty"], opts["interactive"]
+    if tty and interactive and not detach and not os.isatty(0):
+        raise UserError("the input device is not a TTY: drop -t, or run from a terminal")
     rt = _runtime()
     state = _create(image, command or [], opts, auto_remove=rm and detach)
     cid = state["id"]
+    if tty and not detach:
+        (rt.cdir(cid) / "attach-wait").touch()  # the shim holds the output until we attach
     try:
         rt.start(cid)
     except StartError as exc:
@@ -257,6 +265,10 @@ def run(image: str = typer.Argument(..., help="Image reference"),
             rt.remove(cid, force=True)
         print(f"stackup: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BaseException:
+        if rm:  # --rm: a container that could not start is not kept either
+            rt.remove(cid, force=True)
+        raise
     if detach:
         print(cid)
         return 0
@@ -269,9 +281,7 @@ def run(image: str = typer.Argument(..., help="Image reference"),
 
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, forward)
-    path = rt.cdir(cid) / "container.log"
-    logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
-                _emitter(False), from_start=True, poll=0.02)
+    _attach(rt, cid, tty, interactive, from_start=True)
     code = rt.wait(cid)
     if rm:
         rt.remove(cid, force=True)
@@ -288,14 +298,66 @@ def create(image: str = typer.Argument(..., help="Image reference"),
     return 0
 
 
+def _attach(rt, cid: str, tty: bool, interactive: bool, from_start: bool) -> None:
+    """The terminal on the container until it stops: its pty (tty containers) or its
+    output from the log, and with `interactive` our stdin to its stdin."""
+    from stackup.engine.runtime import attach, logs
+
+    if tty or interactive:
+        conn, fd = attach.connect(rt.cdir(cid))
+    if tty:
+        attach.relay_tty(conn, fd, 0, 1, interactive)
+        return
+    if interactive:
+        os.close(conn)
+        if fd >= 0:
+            attach.pump_stdin(0, fd)
+    path = rt.cdir(cid) / "container.log"
+    logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
+                _emitter(False), from_start=from_start, poll=0.02)
+
+
 @app.command()
-def start(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
+def start(containers: list[str] = typer.Argument(..., help="Containers"),
+          attach_: bool = typer.Option(False, "-a", "--attach", help="Attach to its output (one container)"),
+          interactive: bool = typer.Option(False, "-i", "--interactive", help="Attach its stdin too")) -> int:
     """Start created or exited containers."""
     rt = _runtime()
-    for ref in containers:
-        rt.start(ref)
-        print(ref)
-    return 0
+    if not (attach_ or interactive):
+        for ref in containers:
+            rt.start(ref)
+            print(ref)
+        return 0
+    if len(containers) != 1:
+        raise UserError("start -a/-i takes exactly one container")
+    state = rt.get(containers[0])
+    spec = state["spec"]
+    interactive = interactive and bool(spec.get("stdin_open"))
+    if spec.get("tty"):
+        if interactive and not os.isatty(0):
+            raise UserError("the input device is not a TTY: drop -i, or run from a terminal")
+        (rt.cdir(state["id"]) / "attach-wait").touch()  # hold the output until we attach
+    rt.start(state["id"])
+    _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
+    return rt.wait(state["id"])
+
+
+@app.command("attach")
+def attach_cmd(container: str = typer.Argument(..., help="Container"),
+               no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin")) -> int:
+    """Attach the terminal to a running container (its pty, or its output and stdin)."""
+    from stackup.errors import ConflictError
+
+    rt = _runtime()
+    state = rt.get(container)
+    if state["status"] not in ("running", "paused", "restarting"):
+        raise ConflictError(f"container {state['name']} is {state['status']}, not running")
+    spec = state["spec"]
+    interactive = bool(spec.get("stdin_open")) and not no_stdin
+    if spec.get("tty") and interactive and not os.isatty(0):
+        raise UserError("the input device is not a TTY: use --no-stdin")
+    _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
+    return rt.wait(state["id"])
 
 
 @app.command()

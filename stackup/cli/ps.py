@@ -17,22 +17,49 @@ def register(app: typer.Typer) -> None:
     app.command("ps", help="List the stack's containers")(ps)
 
 
+def _ago(stamp: str) -> str:
+    """'5 seconds', '3 minutes', 'About an hour'... since an ISO time (Docker's words)."""
+    from datetime import datetime, timezone
+
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00")[:26] + ("+00:00" if stamp.endswith("Z") else ""))
+    except ValueError:
+        return "a while"
+    seconds = max(0, int((datetime.now(timezone.utc) - then).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = seconds // 60
+    if minutes < 60:
+        return "About a minute" if minutes == 1 else f"{minutes} minutes"
+    hours = minutes // 60
+    if hours < 48:
+        return "About an hour" if hours == 1 else f"{hours} hours"
+    return f"{hours // 24} days"
+
+
 def describe(state: dict[str, Any]) -> dict[str, Any]:
-    """One row of `ps` (also `--format json`), compose's field names."""
+    """One row of `ps` (also `--format json`), compose's field names and status text
+    (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`)."""
     from stackup.project import health
     from stackup.project.engine_adapter import Engine
 
     c = Engine.observed(state)
     spec = state.get("spec") or {}
     status = c.status
-    text = status
-    if status == "exited":
-        text = f"exited ({c.exit_code if c.exit_code is not None else 0})"
     check = health.Check.from_docker(spec.get("healthcheck"))
     health_status = ""
     if check is not None and c.running:
         health_status = health.current_status(state).get("status") or health.STARTING
-        text += f" ({health_status})"
+    if status in ("running", "paused", "restarting"):
+        text = "Restarting" if status == "restarting" else f"Up {_ago(state.get('started_at', ''))}"
+        if status == "paused":
+            text += " (Paused)"
+        elif health_status:
+            text += f" ({health_status})"
+    elif status == "exited":
+        text = f"Exited ({c.exit_code if c.exit_code is not None else 0}) {_ago(state.get('finished_at', ''))} ago"
+    else:
+        text = status.capitalize()
     ports = []
     for binding in ((state.get("network") or {}).get("ports") or []):
         ip = binding.get("host_ip") or "0.0.0.0"
@@ -40,7 +67,8 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
     return {"ID": state["id"][:12], "Name": state["name"], "Image": spec.get("image", ""),
             "Command": " ".join(spec.get("argv") or []), "Service": c.service, "State": status,
             "Health": health_status, "Status": text, "ExitCode": c.exit_code or 0,
-            "Publishers": ports, "Ports": ", ".join(ports), "Project": c.project}
+            "CreatedAt": state.get("created_at", ""), "Publishers": ports, "Ports": ", ".join(ports),
+            "Project": c.project}
 
 
 def ps(
@@ -71,16 +99,17 @@ def ps(
             print(name)
         return 0
     if quiet:
-        for state, row in zip(states, rows):
+        for row in rows:
             print(row["ID"])
         return 0
     if fmt == "json":
         print(json.dumps(rows))
         return 0
-    table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS")]
+    table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")]
     for r in rows:
         command = r["Command"] if len(r["Command"]) <= 30 else r["Command"][:27] + "..."
-        table.append((r["Name"], r["Image"], json.dumps(command), r["Service"], r["Status"], r["Ports"]))
+        created = f"{_ago(r['CreatedAt'])} ago"
+        table.append((r["Name"], r["Image"], json.dumps(command), r["Service"], created, r["Status"], r["Ports"]))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     for row in table:
         sys.stdout.write("   ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")

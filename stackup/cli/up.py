@@ -117,16 +117,16 @@ def attach(ctx: Any, sess: Any, services: list[str], options: Any, abort: bool,
         printer.line(state["name"], f"exited with code {code}")
         first_exit.set()
 
-    threads = cc.follow_logs(sess.engine, states, printer, from_start=True, on_exit=on_exit)
     interrupts = []
 
     def on_signal(signum: int, _frame: Any) -> None:
         interrupts.append(signum)
         first_exit.set()
 
-    previous = signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # before any output: a Ctrl-C from here on stops the stack, never just stackup
+    previous = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
     try:
+        threads = cc.follow_logs(sess.engine, states, printer, from_start=True, on_exit=on_exit)
         while any(t.is_alive() for t in threads):
             first_exit.wait(0.2)
             if interrupts or (abort and exited):
@@ -139,7 +139,8 @@ def attach(ctx: Any, sess: Any, services: list[str], options: Any, abort: bool,
         for t in threads:
             t.join(timeout=5)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     if interrupts:
         return 130
     if exit_code_from:

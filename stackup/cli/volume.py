@@ -19,6 +19,16 @@ def public(meta: dict) -> dict:
             "UsedBy": meta.get("in_use_by", [])}
 
 
+def _volumes():
+    """The volumes engine, asking the container runtime which containers use a volume
+    (containers of any status, whoever created them)."""
+    from stackup.engine import volumes
+    from stackup.engine.runtime.container import Runtime
+
+    volumes.register_in_use(Runtime().containers_using_volume)
+    return volumes
+
+
 @app.command("ls")
 def ls(quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show volume names"),
        filters: list[str] = typer.Option([], "--filter", help="label=KEY[=VALUE] or name=NAME")) -> None:
@@ -52,7 +62,7 @@ def create(name: str = typer.Argument(None, help="Volume name (random when omitt
 @app.command("inspect")
 def inspect(names: list[str] = typer.Argument(..., help="Volume names")) -> None:
     """Show volumes in detail (JSON)."""
-    from stackup.engine import volumes
+    volumes = _volumes()
 
     typer.echo(json.dumps([public(volumes.get_volume(n)) for n in names], indent=2))
 
@@ -61,7 +71,7 @@ def inspect(names: list[str] = typer.Argument(..., help="Volume names")) -> None
 def rm(names: list[str] = typer.Argument(..., help="Volume names"),
        force: bool = typer.Option(False, "-f", "--force", help="Remove even when in use")) -> None:
     """Remove volumes."""
-    from stackup.engine import volumes
+    volumes = _volumes()
     from stackup.errors import StackupError
 
     problems = []
@@ -80,7 +90,7 @@ def prune(force: bool = typer.Option(False, "-f", "--force", help="Do not prompt
           all_volumes: bool = typer.Option(False, "-a", "--all", help="Also unused named volumes"),
           filters: list[str] = typer.Option([], "--filter", help="label=KEY[=VALUE]")) -> None:
     """Remove unused volumes (anonymous ones, or all with --all)."""
-    from stackup.engine import volumes
+    volumes = _volumes()
 
     labels, names = parse_filters(filters)
     if names:

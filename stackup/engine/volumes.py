@@ -136,7 +136,7 @@ def register_in_use(provider: Callable[[str], list[str]] | None) -> None:
 
 
 def in_use(name: str) -> list[str]:
-    if _in_use_provider is not None:
+    if _in_use_provider is not None:  # it knows every container (the CLI registers the runtime)
         return list(_in_use_provider(name))
     meta = state.read_json(_meta_path(name)) or {}
     return list(meta.get("users", []))
@@ -168,6 +168,11 @@ def prune_volumes(all_volumes: bool = False,
             remove_volume(meta["name"])
             removed.append(meta["name"])
     return removed
+
+
+def add_user(name: str, container_id: str | None) -> None:
+    """Record that a container uses the volume (so `rm` refuses it without force)."""
+    _add_user(name, container_id)
 
 
 def _add_user(name: str, container_id: str | None) -> None:
@@ -311,10 +316,12 @@ def _mode(value: str | int, where: str) -> int:
 
 
 def resolve_mounts(specs: Iterable[str | Mapping] = (), *, tmpfs: Iterable[str | Mapping] = (),
-                   container_id: str | None = None, image_root: Path | None = None) -> list[Mount]:
+                   container_id: str | None = None, image_root: Path | None = None,
+                   image_layers: Iterable[str | Path] = ()) -> list[Mount]:
     """Compose mount specs into the runtime's Mounts (named volumes created on first use).
 
-    `image_root`: the image's root filesystem, for filling empty named volumes.
+    `image_root`: the image's root filesystem, for filling empty named volumes; or
+    `image_layers` (base first): the topmost layer holding the target is copied.
     Everything is validated before any volume is created.
     """
     longs = [parse_short(s) if isinstance(s, str) else dict(s) for s in specs]
@@ -322,7 +329,18 @@ def resolve_mounts(specs: Iterable[str | Mapping] = (), *, tmpfs: Iterable[str |
     targets: set[str] = set()
     for long in longs:
         _check(long, targets)
-    return [_resolve(long, container_id, image_root) for long in longs]
+    layers = [Path(p) for p in image_layers]
+    return [_resolve(long, container_id, image_root if image_root is not None
+                     else _layer_with(layers, long["target"])) for long in longs]
+
+
+def _layer_with(layers: list[Path], target: str) -> Path | None:
+    """The topmost layer that has `target` as a directory (whose content the image shows)."""
+    rel = os.path.normpath(target).lstrip("/")
+    for layer in reversed(layers):
+        if (layer / rel).is_dir():
+            return layer
+    return None
 
 
 def _check(long: dict, targets: set[str]) -> None:

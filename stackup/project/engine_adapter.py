@@ -198,7 +198,12 @@ class Engine:
                                "by stackup yet; make the image first (stackup image import/load/pull)")
 
     def remove_image(self, reference: str) -> None:
-        self.store.rm(reference)
+        def users(image: Any) -> list[str]:
+            # any container of any project still on it keeps it (the store refuses)
+            return [s["name"] for s in self.container_states({})
+                    if (s.get("spec") or {}).get("image_id") == image.id]
+
+        self.store.rm(reference, in_use=users)
 
     def remove_network(self, name: str) -> None:
         self._network_module().remove_network(name)

@@ -82,18 +82,23 @@ def wait_healthy(runtime: Any, container_id: str, check: Check, timeout: float |
         raise UnsupportedError("this build's container runtime does not run healthchecks")
     started = clock()
     deadline = None if timeout is None else started + timeout
-    passed_once = False
+    passed_once = probed = False
     next_probe = started + check.delay(0.0, False)   # Docker probes first after one interval
     while True:
         try:
             state = runtime.get(container_id)
         except NotFoundError:
             raise StackupError("was removed before it became healthy") from None
-        if state["status"] == "running" and clock() >= next_probe:
+        record = current_status(state)
+        # an "unhealthy" from before this wait is checked again at once: the
+        # container may have recovered since its last probe
+        stale = record.get("status") == UNHEALTHY and not probed
+        if state["status"] == "running" and (clock() >= next_probe or stale):
             runtime.check_health(container_id)
+            probed = True
             state = runtime.get(container_id)
             next_probe = clock() + check.delay(clock() - started, passed_once)
-        record = current_status(state)
+            record = current_status(state)
         if record.get("status") == HEALTHY:
             return
         if record.get("status") == UNHEALTHY:

@@ -20,9 +20,7 @@ from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
-from stackup.engine.images.compression import is_compressed, open_uncompressed
 from stackup.engine.images.errors import DigestMismatchError, ImageError
-from stackup.engine.images.unpack import unpack_tar
 
 META = "layer.json"
 
@@ -60,6 +58,10 @@ class LayerStore:
         """
         if self.has(chain_id):
             return False
+        # imported here: resolving images (every `container run`) needs none of this
+        from stackup.engine.images.compression import is_compressed
+        from stackup.engine.images.unpack import unpack_tar
+
         with open(blob, "rb") as raw:
             if blob_digest == diff_id and not is_compressed(raw):
                 def fill(diff: Path) -> tuple[str, int]:
@@ -76,6 +78,9 @@ class LayerStore:
         uses it to verify and commit the blob it was writing on the way, so a
         corrupt download never leaves a layer behind.
         """
+        from stackup.engine.images.compression import open_uncompressed
+        from stackup.engine.images.unpack import unpack_tar
+
         def fill(diff: Path) -> tuple[str, int]:
             reader = dg.HashingReader(open_uncompressed(raw, what))
             unpack_tar(reader, diff)

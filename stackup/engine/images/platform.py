@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from stackup.errors import UserError
@@ -41,7 +41,8 @@ class Platform:
 
 
 def host() -> Platform:
-    arch, variant = _MACHINES.get(_platform.machine(), (_platform.machine(), ""))
+    machine = os.uname().machine  # what platform.machine() says, without its imports
+    arch, variant = _MACHINES.get(machine, (machine, ""))
     return Platform("linux", arch, variant)
 
 

@@ -31,7 +31,6 @@ from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.blobs import BlobStore
-from stackup.engine.images.compression import open_uncompressed
 from stackup.engine.images.config import ImageConfig, apply_changes
 from stackup.engine.images.errors import ImageError
 from stackup.engine.images.layers import LayerStore
@@ -249,6 +248,8 @@ class ImageStore:
             raise NotFoundError(f"{tar_path}: no such file") from None
         except IsADirectoryError:
             raise UserError(f"{tar_path}: is a directory, not a tar archive") from None
+        from stackup.engine.images.compression import open_uncompressed
+
         with self.adding():
             reader = open_uncompressed(raw, what=str(tar_path))
             try:

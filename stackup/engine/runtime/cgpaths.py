@@ -64,3 +64,53 @@ def oom_kills(container_id):
     except OSError:
         pass
     return 0
+
+
+def own_procs_file():
+    """cgroup.procs of the cgroup this process is in (on one hierarchy), or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if is_v2() and controllers == "":
+            return f"{CGROUP_ROOT}{path.rstrip('/')}/cgroup.procs"
+        if not is_v2() and controllers == "pids":
+            mount = v1_mounts().get("pids")
+            return f"{mount[0]}{path.rstrip('/')}/cgroup.procs" if mount else None
+    return None
+
+
+_warming = []
+
+
+def warm_up():
+    """Make the next cgroup join fast, in the background.
+
+    Moving a process between cgroups takes a global kernel lock whose first writer
+    waits for an RCU grace period (about 10 ms here); writers that follow soon after
+    do not. A thread rewrites this process into its own cgroup (a no-op move) while
+    the caller goes on creating the container, so that PID 1's join finds the lock
+    warm. Only `os` calls run in the thread (safe with the forks that follow)."""
+    if _warming and _warming[0].is_alive():
+        return
+    path = own_procs_file()
+    if not path:
+        return
+    import threading
+
+    def move_self():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")  # "0": the writing process itself
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=move_self, name="cgroup-warm-up", daemon=True)
+    _warming[:] = [thread]
+    thread.start()

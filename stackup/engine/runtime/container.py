@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stackup.engine import state as st
-from stackup.engine.runtime import cgroups, netns, rootfs
+from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
 from stackup.engine.runtime.spec import ContainerSpec, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
@@ -195,6 +194,7 @@ class Runtime:
     def _repair(self, cid: str) -> dict[str, Any] | None:
         state = self._read(cid)
         if state is None:
+            self._collect_stateless(cid)
             return None
         if state["status"] == "creating" and not pid_alive(state.get("creator_pid", 0)):
             self._destroy(cid)
@@ -205,6 +205,20 @@ class Runtime:
         elif state["status"] in RUNNING and not shim_alive(state):
             state = self._mark_dead(cid, "the container's shim died")
         return state
+
+    def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
+        """A container directory without a state file (a create cut short by a power loss,
+        before its first write reached the disk) is removed once it is old enough that no
+        create can still be on its way to writing it."""
+        d = self.cdir(cid)
+        if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
+            return  # not a container's directory
+        try:
+            if time.time() - d.stat().st_mtime < grace:
+                return
+        except FileNotFoundError:
+            return
+        self._destroy(cid)
 
     def _mark_dead(self, cid: str, why: str) -> dict[str, Any]:
         cgroups.Cgroup(cid).kill_all()
@@ -224,7 +238,7 @@ class Runtime:
         validate(spec)
         health_interval(spec)  # a malformed healthcheck is refused before anything exists
         self._check_network(spec)
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()  # (not `secrets`: its imports cost the CLI)
         name = name or f"stackup_{cid[:12]}"
         if not _valid_name(name):
             raise UserError(f"invalid container name {name!r}: use letters, digits, "
@@ -242,13 +256,26 @@ class Runtime:
             if any(s["name"] == name for s in self.list()):
                 raise ConflictError(f"the container name {name!r} is already in use")
             self.cdir(cid).mkdir(mode=0o700)
-            self._write(state)
+            # atomic, not fsynced: "creating" is transient and "created" below is durable;
+            # a directory a power loss left without its state is collected by `_repair`
+            self._write(state, durable=False)
         try:
             self._prepare(cid, spec)
+            self._use_volumes(cid, spec)
             return self._update(cid, durable=True, status="created", creator_pid=0)
         except BaseException:
             self._destroy(cid)
             raise
+
+    @staticmethod
+    def _use_volumes(cid: str, spec: ContainerSpec) -> None:
+        """Record the container as a user of its named volumes (`volume rm` then refuses)."""
+        names = {m.volume for m in spec.mounts if m.volume}
+        if names:
+            from stackup.engine import volumes
+
+            for name in sorted(names):
+                volumes.add_user(name, cid)
 
     def _check_network(self, spec: ContainerSpec) -> None:
         mode = spec.network_mode
@@ -270,6 +297,9 @@ class Runtime:
         (d / "container.log").touch(mode=0o640)
         cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                                    spec.pids_limit, spec.privileged)
+        # after the cgroup's mkdirs (the warm-up holds the cgroup lock they need): for the
+        # start that usually follows
+        cgpaths.warm_up()
 
     # --- start ---------------------------------------------------------------------
     def start(self, ref: str) -> dict[str, Any]:
@@ -287,6 +317,7 @@ class Runtime:
         if not cg.exists():
             cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                       spec.pids_limit, spec.privileged)
+        cgpaths.warm_up()  # PID 1's cgroup join then finds the kernel's lock warm
         try:
             path, network = self._setup_network(state, spec)
             # One durable write on the way in; the shim records "running" itself.
@@ -324,18 +355,19 @@ class Runtime:
                                     "it is not running")
             return other.get("netns") or f"/proc/{other['pid']}/ns/net", {}
         self._teardown_network(state)
+        if mode == "none":
+            return "", {}  # PID 1 unshares a private namespace itself (launch.private_net)
         path = self.netns_dir / cid
         netns.create(path)
         results: dict[str, Any] = {}
-        if mode != "none":
-            info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
-                    "name": state["name"], "hostname": spec.hostname,
-                    "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
-                    "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
-                    "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
-                    "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
-            for attacher in self.attachers():
-                results.update(attacher.attach(cid, str(path), info) or {})
+        info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
+                "name": state["name"], "hostname": spec.hostname,
+                "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
+                "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
+                "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
+                "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
+        for attacher in self.attachers():
+            results.update(attacher.attach(cid, str(path), info) or {})
         return str(path), results
 
     def _teardown_network(self, state: dict[str, Any] | None, force: bool = False) -> None:
@@ -523,6 +555,10 @@ class Runtime:
         state = self._read(cid) or {"id": cid}
         cgroups.Cgroup(cid).remove()
         self._teardown_network(state, force=True)
+        if any(m.get("volume") for m in (state.get("spec") or {}).get("mounts", [])):
+            from stackup.engine import volumes
+
+            volumes.release(cid)
         shutil.rmtree(self.cdir(cid), ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
@@ -545,6 +581,15 @@ class Runtime:
         """Names of the containers (any status) made from an image: the `in_use` hook of
         ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
         return [s["name"] for s in self.list() if s["spec"].get("image_id") == image_id]
+
+    def containers_using_volume(self, name: str) -> list[str]:
+        """Ids of the containers (any status) that mount a named volume: by the mount's
+        `volume`, or by a bind source inside the volume's directory (callers that resolve
+        volumes to plain binds). The `volumes.register_in_use` provider."""
+        base = str(st.root() / "volumes" / name) + "/"
+        return [s["id"] for s in self.list()
+                if any(m.get("volume") == name or (m.get("source") or "").startswith(base)
+                       for m in s["spec"].get("mounts", []))]
 
     def check_health(self, ref: str) -> dict[str, Any]:
         """Run the container's healthcheck now (the hook for orchestrators) and record it."""

@@ -44,7 +44,8 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
     if child == 0:
         os.close(fail_r)
         sock_parent.close()
-        _enter(state, spec, argv, env or [], user, workdir, tty, interactive, sock_child, fail_w)
+        _enter(runtime, state, spec, argv, env or [], user, workdir, tty, interactive,
+               sock_child, fail_w)
     os.close(fail_w)
     sock_child.close()
     master = -1
@@ -67,14 +68,16 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
     return status
 
 
-def _enter(state: dict[str, Any], spec: ContainerSpec, argv: list[str], env: list[str],
-           user: str | None, workdir: str | None, tty: bool, interactive: bool,
+def _enter(runtime: Runtime, state: dict[str, Any], spec: ContainerSpec, argv: list[str],
+           env: list[str], user: str | None, workdir: str | None, tty: bool, interactive: bool,
            sock: socket.socket, fail_w: int) -> None:
     """In the forked child: join everything, fork into the PID namespace, become argv."""
     try:
         syscalls = sc.Syscalls()
         if spec.seccomp and not spec.privileged:
-            security.libseccomp()
+            security.prepare_seccomp(
+                security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),
+                str(runtime.root / "seccomp"))
         pid1 = state["pid"]
         fds = [os.open(f"/proc/{pid1}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES]
         cgpaths.join(state["id"], os.getpid())

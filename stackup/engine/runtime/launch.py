@@ -37,12 +37,15 @@ class SetupError(Exception):
         self.code = code
 
 
-def namespace_steps(netns_path: str | None) -> list[tuple[Any, ...]]:
-    """The namespace calls, in order: join the network namespace, then unshare the rest."""
+def namespace_steps(netns_path: str | None, new_net: bool = False) -> list[tuple[Any, ...]]:
+    """The namespace calls, in order: join the network namespace (or, `new_net`, make a
+    private one with loopback only: network `none`), then unshare the rest."""
     steps: list[tuple[Any, ...]] = []
     if netns_path:
         steps.append(("setns", netns_path, sc.CLONE_NEWNET))
-    steps.append(("unshare", NS_FLAGS))
+    steps.append(("unshare", NS_FLAGS | (sc.CLONE_NEWNET if new_net else 0)))
+    if new_net:
+        steps.append(("loopback_up",))
     steps.append(("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None))
     return steps
 
@@ -209,22 +212,40 @@ def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
     return state.get("netns") or None
 
 
-def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: int) -> None:
-    """Entry of the shim's child (never returns): reports 'pid N' or fails on error_fd."""
+def private_net(state: dict[str, Any], spec: ContainerSpec) -> bool:
+    """Network `none`: PID 1 makes its own namespace (nothing to pin, join or unmount)."""
+    return spec.network_mode == "none" and not state.get("netns")
+
+
+def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: int,
+               in_fd: int = -1) -> None:
+    """Entry of the shim's child (never returns): reports 'pid N' or fails on error_fd.
+
+    For a tty container `out_fd` is a Unix socket: PID 1 sends its pty master over it.
+    `in_fd`: PID 1's stdin (a pipe of the shim's, for -i), else /dev/null."""
     try:
         state, spec = load_spec(cdir)
         syscalls = sc.Syscalls()
         cgpaths.join(state["id"], os.getpid())
-        apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec)))
+        apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec),
+                                                        private_net(state, spec)))
         cgroup_mounts = cgpaths.container_mounts()
         if spec.seccomp and not spec.privileged:
-            security.libseccomp()
+            security.prepare_seccomp(
+                security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),
+                os.path.dirname(os.path.dirname(cdir)) + "/seccomp")
         if spec.init:
             import signal  # noqa: F401 - needed by run_init after pivot_root
+        if getattr(spec, "tty", False):
+            import fcntl  # noqa: F401 - these are needed after pivot_root
+            import struct  # noqa: F401
+            import termios  # noqa: F401
+
+            from stackup.engine.runtime import fdpass  # noqa: F401
         pid = os.fork()
         if pid == 0:
             os.close(report_fd)
-            pid1_main(syscalls, cdir, spec, out_fd, err_fd, error_fd, cgroup_mounts)
+            pid1_main(syscalls, cdir, spec, out_fd, err_fd, error_fd, cgroup_mounts, in_fd)
         os.write(report_fd, f"pid {pid}\n".encode())
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to `start`, never lost
@@ -232,22 +253,45 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
 
 
 def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
-              error_fd: int, cgroup_mounts: list[tuple[str, str]]) -> None:
+              error_fd: int, cgroup_mounts: list[tuple[str, str]], in_fd: int = -1) -> None:
     try:
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_fd, 1)
+        tty = bool(getattr(spec, "tty", False))
+        stdin = in_fd if in_fd >= 0 else os.open("/dev/null", os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.dup2(err_fd if tty else out_fd, 1)  # tty: until the pty exists
         os.dup2(err_fd, 2)
-        for fd in (null, out_fd, err_fd):
+        for fd in {stdin, err_fd} | (set() if tty else {out_fd}):
             if fd > 2:
                 os.close(fd)
         os.setsid()
         os.umask(0o022)
-        container_setup(syscalls, spec, paths_for(cdir), cgroup_mounts)
+        console = f"{cdir}/rootfs/dev/pts/0" if tty else ""
+        container_setup(syscalls, spec, paths_for(cdir, console), cgroup_mounts)
+        if tty:
+            attach_pty(syscalls, out_fd)
         become_process(syscalls, spec, spec.argv, spec.env, spec.user, spec.working_dir,
-                       False, spec.init)
+                       tty, spec.init)
     except BaseException as exc:  # noqa: BLE001
         _fail(error_fd, exc)
+
+
+def attach_pty(syscalls: Any, sock_fd: int) -> None:
+    """PID 1's stdio becomes the container's pty (also its controlling terminal); the
+    master goes to the shim over `sock_fd`."""
+    import fcntl
+    import termios
+
+    from stackup.engine.runtime import fdpass
+
+    slave = os.open(f"/dev/pts/{syscalls.pty_number}", os.O_RDWR)
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for n in (0, 1, 2):
+        os.dup2(slave, n)
+    if slave > 2:
+        os.close(slave)
+    fdpass.send_fd(sock_fd, syscalls.pty_master, b"m")
+    os.close(syscalls.pty_master)
+    os.close(sock_fd)
 
 
 def _fail(error_fd: int, exc: BaseException) -> None:
@@ -271,17 +315,22 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         os.setsid()
         sc.Syscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
         ooms = cgpaths.oom_kills(os.path.basename(cdir))  # so the shim sees a new OOM kill
-        out_r, out_w = os.pipe()
+        _state, spec = load_spec(cdir)
+        tty = bool(getattr(spec, "tty", False))
+        out_r, out_w = stdio_pipes(tty)
+        in_r, in_w = os.pipe() if getattr(spec, "stdin_open", False) and not tty else (-1, -1)
         err_r, err_w = os.pipe()
         rep_r, rep_w = os.pipe()
         fail_r, fail_w = os.pipe()
         child = os.fork()
         if child == 0:
-            for fd in (out_r, err_r, rep_r, fail_r, ready_fd):
+            for fd in (out_r, err_r, rep_r, fail_r, ready_fd, in_w):
+                if fd >= 0:
+                    os.close(fd)
+            child_main(cdir, out_w, err_w, rep_w, fail_w, in_r)
+        for fd in (out_w, err_w, rep_w, fail_w, in_r):
+            if fd >= 0:
                 os.close(fd)
-            child_main(cdir, out_w, err_w, rep_w, fail_w)
-        for fd in (out_w, err_w, rep_w, fail_w):
-            os.close(fd)
         report = b""
         while chunk := os.read(rep_r, 256):
             report += chunk
@@ -297,12 +346,19 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
             os.write(ready_fd, f"error {code or 125} {message or 'the init did not start'}\n"
                      .encode())
             os._exit(125)
+        if tty:
+            try:
+                out_r = take_pty_master(out_r)
+            except OSError as exc:
+                os.write(ready_fd, f"error 125 {exc}\n".encode())
+                os._exit(125)
         # PID 1 runs: tell `start` now, and let the shim (the same process after exec)
         # take over its output; it records "running" itself.
         os.write(ready_fd, f"ok {pid}\n".encode())
         os.close(ready_fd)
-        for fd in (out_r, err_r):
-            os.set_inheritable(fd, True)
+        for fd in (out_r, err_r, in_w):
+            if fd >= 0:
+                os.set_inheritable(fd, True)
         null = os.open("/dev/null", os.O_RDWR)
         err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(null, 0)
@@ -311,9 +367,31 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         os.chdir(cwd)
         argv = list(shim_argv)
         argv[argv.index("READY")] = "-1"
-        os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r},{ooms}"], env)
+        os.execve(argv[0], argv + [f"adopt={pid},{out_r},{err_r},{ooms},{in_w}"], env)
     finally:
         os._exit(125)
+
+
+def stdio_pipes(tty: bool) -> tuple[int, int]:
+    """PID 1's output channel: a pipe, or for a tty a socket pair that carries the master."""
+    if tty:
+        from stackup.engine.runtime import fdpass
+
+        return fdpass.socketpair()
+    return os.pipe()
+
+
+def take_pty_master(sock_fd: int) -> int:
+    """The pty master PID 1 sent (after its exec); the socket is closed."""
+    from stackup.engine.runtime import fdpass
+
+    try:
+        _tag, master = fdpass.recv_fd(sock_fd)
+    finally:
+        os.close(sock_fd)
+    if master < 0:
+        raise OSError("the container's pty was not passed on")
+    return master
 
 
 def set_comm(name: str) -> None:

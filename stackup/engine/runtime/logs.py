@@ -76,10 +76,14 @@ def follow(path: Path, running: Callable[[], bool], emit: Callable[[dict[str, An
         f.seek(0, os.SEEK_END)
     buf = b""
     last_pass = False
+    # Short naps at first, then `poll`: a command that ends at once (`run --rm IMAGE true`)
+    # is noticed within a millisecond or two, a long-running one costs no more wake-ups.
+    nap = min(0.001, poll)
     try:
         while True:
             data = f.read() if f else b""
             if data:
+                nap = min(0.001, poll)
                 buf += data
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
@@ -105,7 +109,8 @@ def follow(path: Path, running: Callable[[], bool], emit: Callable[[dict[str, An
             if not running():
                 last_pass = True  # read once more: the shim may have written just before
                 continue
-            time.sleep(poll)
+            time.sleep(nap)
+            nap = min(nap * 2, poll)
     finally:
         if f:
             f.close()

@@ -10,19 +10,11 @@ only `lo` up; `host` gets none; `container:<ref>` joins another container's.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import socket
-import struct
 from pathlib import Path
 from typing import Any, Protocol
 
 from stackup.engine.runtime import syscalls as sc
-
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
-
 
 class NetworkAttacher(Protocol):
     """What the network engine provides: wire a container's namespace up, and undo it."""
@@ -73,10 +65,7 @@ def create(path: Path, syscalls: Any | None = None) -> None:
 
 
 def loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    sc.Syscalls().loopback_up()
 
 
 def destroy(path: Path, syscalls: Any | None = None) -> None:

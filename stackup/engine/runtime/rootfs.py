@@ -167,7 +167,10 @@ def _dev_steps(spec: ContainerSpec, paths: RootPaths) -> list[Step]:
         Step("mount", ("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC, None)),
     ]
     if paths.console:
-        steps += [Step("touch", (f"{dev}/console",)),
+        # a tty container: its pty comes from its own devpts (the first one: pts/0), and
+        # shows as /dev/console too, as runc does
+        steps += [Step("openpty", (f"{dev}/pts/ptmx",)),
+                  Step("touch", (f"{dev}/console",)),
                   Step("mount", (paths.console, f"{dev}/console", None, sc.MS_BIND, None))]
     return steps
 

@@ -194,6 +194,17 @@ class Shim:
         self.health_interval = health_interval  # seconds between healthchecks, 0: none
         self.health_pid = 0
         self.state = State(cdir)
+        spec = self.current("spec") or {}
+        self.tty = bool(spec.get("tty"))
+        self.stdin_open = bool(spec.get("stdin_open"))
+        self.stdin_w = -1  # our end of PID 1's stdin (-i without a tty), until handed over
+        self.clients = []  # attached connections that get the tty's output
+        self.listen_fd = -1
+        if self.tty or self.stdin_open:
+            from stackup.engine.runtime import fdpass
+
+            self.fdpass = fdpass
+            self.listen_fd = fdpass.listen(cdir + "/attach.sock")
         self.log = LogWriter(cdir + "/container.log", log_max, log_files)
         self.pkg_root = PKG_ROOT
         wake_r, self.wake_w = os.pipe()
@@ -209,25 +220,31 @@ class Shim:
     # --- starting PID 1 ----------------------------------------------------------
     def spawn(self):
         """Fork the launcher; return (pid of PID 1, out_r, err_r) or raise RuntimeError."""
-        out_r, out_w = os.pipe()
+        out_r, out_w = self.fdpass.socketpair() if self.tty else os.pipe()
+        in_r = -1
+        if self.stdin_open and not self.tty:
+            in_r, self.stdin_w = os.pipe()
         err_r, err_w = os.pipe()
         rep_r, rep_w = os.pipe()
         fail_r, fail_w = os.pipe()
         child = os.fork()
         if child == 0:
             try:
-                for fd in (out_r, err_r, rep_r, fail_r, self.wake_r, self.wake_w):
-                    os.close(fd)
+                for fd in (out_r, err_r, rep_r, fail_r, self.wake_r, self.wake_w,
+                           self.stdin_w, self.listen_fd, *self.clients):
+                    if fd >= 0:
+                        os.close(fd)
                 signal.set_wakeup_fd(-1)
                 for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
                     signal.signal(s, signal.SIG_DFL)
                 from stackup.engine.runtime.launch import child_main
 
-                child_main(self.cdir, out_w, err_w, rep_w, fail_w)
+                child_main(self.cdir, out_w, err_w, rep_w, fail_w, in_r)
             finally:
                 os._exit(125)
-        for fd in (out_w, err_w, rep_w, fail_w):
-            os.close(fd)
+        for fd in (out_w, err_w, rep_w, fail_w, in_r):
+            if fd >= 0:
+                os.close(fd)
         report = read_all(rep_r).decode()
         os.close(rep_r)
         self.reap(child)
@@ -249,6 +266,13 @@ class Shim:
             os.close(out_r)
             os.close(err_r)
             raise RuntimeError(125, "the container's init did not start")
+        if self.tty:
+            sock = out_r
+            _tag, out_r = self.fdpass.recv_fd(sock)
+            os.close(sock)
+            if out_r < 0:
+                os.close(err_r)
+                raise RuntimeError(125, "the container's pty was not passed on")
         return pid, out_r, err_r
 
     def health_tick(self):
@@ -292,9 +316,21 @@ class Shim:
         status = None
         drain_until = None
         next_check = time.monotonic() + self.health_interval if self.health_interval else None
-        while streams:
+        # `run -it`: the tty's output waits in the pty until the CLI has attached
+        held = {}
+        if self.tty and os.path.exists(self.cdir + "/attach-wait"):
+            held[out_r] = streams.pop(out_r)
+            hold_until = time.monotonic() + 10.0
+        while streams or held:
             timeout = None
-            if status is not None:
+            if held:
+                timeout = max(0.0, hold_until - time.monotonic())
+                if timeout == 0 or self.clients:
+                    streams.update(held)
+                    held.clear()
+                    self.unlink("attach-wait")
+                    continue
+            elif status is not None:
                 timeout = max(0.0, drain_until - time.monotonic())
                 if timeout == 0:
                     break
@@ -304,8 +340,10 @@ class Shim:
                     self.health_tick()
                     next_check = now + self.health_interval
                 timeout = max(0.0, next_check - now)
+            extra = [self.listen_fd] if self.listen_fd >= 0 else []
             try:
-                ready, _, _ = select.select(list(streams) + [self.wake_r], [], [], timeout)
+                ready, _, _ = select.select(list(streams) + [self.wake_r] + extra, [], [],
+                                            timeout)
             except InterruptedError:
                 continue
             for fd in ready:
@@ -315,9 +353,17 @@ class Shim:
                     except BlockingIOError:
                         pass
                     continue
-                data = os.read(fd, CHUNK)
+                if fd == self.listen_fd:
+                    self.attach(out_r)
+                    continue
+                try:
+                    data = os.read(fd, CHUNK)
+                except OSError:  # EIO: a pty whose last slave holder is gone
+                    data = b""
                 if data:
                     self.log.feed(streams[fd], data)
+                    if self.tty:
+                        self.to_clients(data)
                 else:
                     self.log.flush(streams[fd])
                     os.close(fd)
@@ -332,7 +378,50 @@ class Shim:
         if status is None:
             status = self.reap(pid)
         self.stop_health_check()
+        self.detach_all()
         return status
+
+    # --- attaching (tty or -i) ------------------------------------------------------
+    def attach(self, master):
+        """A client connected to attach.sock: it gets the input end (the pty master, or
+        PID 1's stdin pipe, handed over once) and, with a tty, the output from now on."""
+        conn = self.fdpass.accept(self.listen_fd)
+        if conn < 0:
+            return
+        try:
+            if self.tty:
+                self.fdpass.send_fd(conn, master, b"t")
+                self.clients.append(conn)
+                return
+            self.fdpass.send_fd(conn, self.stdin_w, b"i")
+        except OSError:
+            pass
+        if self.stdin_w >= 0:
+            os.close(self.stdin_w)  # the client has it now: its EOF is PID 1's EOF
+            self.stdin_w = -1
+        os.close(conn)
+
+    def to_clients(self, data):
+        for conn in list(self.clients):
+            try:
+                os.write(conn, data)
+            except OSError:  # gone: it detached
+                self.clients.remove(conn)
+                os.close(conn)
+
+    def detach_all(self):
+        for conn in self.clients:
+            os.close(conn)
+        self.clients = []
+        if self.stdin_w >= 0:
+            os.close(self.stdin_w)
+            self.stdin_w = -1
+
+    def unlink(self, name):
+        try:
+            os.unlink(self.cdir + "/" + name)
+        except FileNotFoundError:
+            pass
 
     def stop_health_check(self):
         """A check still running when PID 1 is gone has nothing left to check."""
@@ -369,7 +458,9 @@ class Shim:
             ooms = oom_count(self.id)
             try:
                 if self.adopt:
-                    pid, out_r, err_r, ooms = self.adopt
+                    pid, out_r, err_r, ooms = self.adopt[:4]
+                    if len(self.adopt) > 4:
+                        self.stdin_w = self.adopt[4]
                     self.adopt = None
                 else:
                     pid, out_r, err_r = self.spawn()
@@ -402,6 +493,9 @@ class Shim:
                 break
             backoff = next_backoff(backoff, 0.0)
             restarts += 1
+        if self.listen_fd >= 0:
+            os.close(self.listen_fd)
+            self.unlink("attach.sock")
         if self.auto_remove:
             self.remove_container()
 

@@ -31,6 +31,7 @@ class Mount:
     source: str = ""
     read_only: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # tmpfs: size, mode
+    volume: str = ""  # the named volume a bind comes from (its users are recorded)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ContainerSpec:
     read_only: bool = False
     init: bool = False
     tty: bool = False
+    stdin_open: bool = False  # -i: PID 1's stdin is a pipe an attached client writes to
     memory: int = 0
     memory_swap: int = 0  # 0: twice memory (Docker's default); -1: unlimited
     cpus: float = 0.0

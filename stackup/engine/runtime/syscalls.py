@@ -19,6 +19,15 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
+# Interface flags (linux/sockios.h, linux/if.h).
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+# pty ioctls (asm-generic/ioctls.h) that the termios module lacks.
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+
 # Mount flags (linux/mount.h).
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -139,6 +148,31 @@ class Syscalls:
 
     def chdir(self, path: str) -> None:
         os.chdir(path)
+
+    def loopback_up(self) -> None:
+        """Bring up `lo` in this process's network namespace (SIOCGIFFLAGS/SIOCSIFFLAGS)."""
+        import _socket
+        import fcntl
+        import struct
+
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
+            req = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+            fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+        finally:
+            s.close()
+
+    def openpty(self, ptmx: str) -> None:
+        """A new pty of the devpts instance that `ptmx` belongs to (the container's own):
+        the master is kept in `pty_master` (close-on-exec), its number in `pty_number`."""
+        import fcntl
+        import struct
+
+        fd = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        fcntl.ioctl(fd, TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
+        self.pty_number = struct.unpack("I", fcntl.ioctl(fd, TIOCGPTN, b"\0" * 4))[0]
+        self.pty_master = fd
 
     def write_file(self, path: str, data: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)

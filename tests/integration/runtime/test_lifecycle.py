@@ -260,3 +260,15 @@ def test_healthcheck_by_the_shim_and_on_demand(rt):
     health = rt.check_health(state["id"])
     assert health["status"] == "healthy" and health["failing_streak"] == 0
     assert health["log"][-1]["output"] == "fine\n" and health["log"][-1]["exit_code"] == 0
+
+
+def test_a_container_directory_left_without_state_is_collected_when_old(rt):
+    """A power loss right after create's first (not fsynced) write may leave a directory
+    without its state file: it is removed once older than a create could take."""
+    state = rt.create(spec(rt, ["true"]))
+    d = rt.cdir(state["id"])
+    (d / "state.json").unlink()
+    assert rt.list() == [] and d.exists()  # recent: a create may be writing it now
+    old = time.time() - 120
+    os.utime(d, (old, old))
+    assert rt.list() == [] and not d.exists()

@@ -100,3 +100,10 @@ def test_commands_on_one_project_wait_for_each_other(tmp_path):
             os.environ.pop("STACKUP_ROOT", None)
         else:
             os.environ["STACKUP_ROOT"] = old
+
+
+def test_unsupported_fields_from_the_schema_are_the_models():
+    from stackup.project.session import spec_unsupported_fields
+    from stackup.spec.models import unsupported_service_fields
+
+    assert spec_unsupported_fields() == frozenset(unsupported_service_fields())

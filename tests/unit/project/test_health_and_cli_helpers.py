@@ -102,6 +102,10 @@ def test_wait_healthy_raises_when_unhealthy_or_late():
     with _pytest.raises(StackupError, match="is unhealthy: probe 1"):
         wait_healthy(rt, "c", check, timeout=60, sleep=rt.sleep, clock=rt.clock)
     assert [round(t, 1) for t in rt.probes] == [1.0, 2.0]
+    rt = HookRuntime([0])                   # unhealthy before the wait, recovered since
+    rt.state["health"] = {"status": "unhealthy", "failing_streak": 3, "log": [{"start": "0001", "exit_code": 1}]}
+    wait_healthy(rt, "c", check, timeout=60, sleep=rt.sleep, clock=rt.clock)
+    assert rt.probes == [0.0]
     rt = HookRuntime([1] * 100, retries=1000)
     with _pytest.raises(StackupError, match="did not become healthy within 5s"):
         wait_healthy(rt, "c", check, timeout=5, sleep=rt.sleep, clock=rt.clock)
@@ -110,3 +114,28 @@ def test_wait_healthy_raises_when_unhealthy_or_late():
     rt.state["exit_code"] = 3
     with _pytest.raises(StackupError, match=r"exited \(code 3\)"):
         wait_healthy(rt, "c", check, timeout=5, sleep=rt.sleep, clock=rt.clock)
+
+
+def test_ps_status_text_like_compose():
+    from datetime import datetime, timedelta, timezone
+
+    from stackup.cli.ps import describe
+    from stackup.project import naming
+
+    def iso(seconds_ago):
+        return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
+
+    base = {"id": "a" * 64, "name": "p-web-1", "created_at": iso(600), "network": {
+        "ports": [{"host_ip": "127.0.0.1", "host_port": 8080, "container_port": 80, "protocol": "tcp"}]},
+        "spec": {"labels": {naming.PROJECT: "p", naming.SERVICE: "web"}, "image": "busybox", "argv": ["sh"],
+                 "healthcheck": {"Test": ["CMD", "true"]}}}
+    running = dict(base, status="running", started_at=iso(125),
+                   health={"status": "healthy", "log": [{"start": iso(1), "exit_code": 0}]})
+    row = describe(running)
+    assert (row["State"], row["Health"], row["Status"]) == ("running", "healthy", "Up 2 minutes (healthy)")
+    assert row["Ports"] == "127.0.0.1:8080->80/tcp"
+    stale = dict(running, health={"status": "healthy", "log": [{"start": iso(500), "exit_code": 0}]})
+    assert describe(stale)["Status"] == "Up 2 minutes (starting)"        # a verdict of an earlier run
+    exited = dict(base, status="exited", exit_code=3, finished_at=iso(310))
+    assert describe(exited)["Status"] == "Exited (3) 5 minutes ago"
+    assert describe(dict(base, status="created"))["Status"] == "Created"

@@ -148,6 +148,10 @@ def test_namespace_steps_join_netns_then_unshare_then_private():
     assert not flags & sc.CLONE_NEWNET and not flags & sc.CLONE_NEWUSER
     assert steps[2] == ("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
     assert launch.namespace_steps(None)[0][0] == "unshare"  # host network: no setns
+    # network none: a private namespace made by the unshare, its loopback brought up
+    steps = launch.namespace_steps(None, new_net=True)
+    assert steps[0] == ("unshare", launch.NS_FLAGS | sc.CLONE_NEWNET)
+    assert steps[1] == ("loopback_up",) and steps[2][0] == "mount"
 
 
 def test_container_setup_order_on_the_fake():
@@ -176,3 +180,19 @@ def test_many_layers_mount_through_short_links(tmp_path):
     assert steps[2].args == ("/",)
     rootfs.layer_links(str(tmp_path), layers[:3])
     assert (tmp_path / "l" / "2").readlink().name == f"{2:064x}"
+
+
+def test_tty_container_opens_its_pty_in_its_own_devpts_and_binds_it_as_console():
+    spec = ContainerSpec(layers=["/l"], argv=["sh"], tty=True)
+    paths = rootfs.RootPaths(rootfs="/c/rootfs", upper="/c/upper", work="/c/work",
+                             hostname="/c/hostname", hosts="/c/hosts",
+                             resolv_conf="/c/resolv.conf", console="/c/rootfs/dev/pts/0")
+    steps = rootfs.plan_before_pivot(spec, paths, V1, lambda p: True)
+    calls = [(s.call, s.args[1] if s.call == "mount" else s.args[0]) for s in steps]
+    devpts = calls.index(("mount", "/c/rootfs/dev/pts"))
+    opened = calls.index(("openpty", "/c/rootfs/dev/pts/ptmx"))
+    console = calls.index(("mount", "/c/rootfs/dev/console"))
+    assert devpts < opened < console
+    assert steps[console].args[0] == "/c/rootfs/dev/pts/0"
+    # without a tty there is no pty and no console
+    assert "openpty" not in [s.call for s in plan()]

@@ -32,13 +32,41 @@ def test_unknown_capability_is_a_user_error():
         security.cap_number("CAP_FLY")
 
 
-def test_seccomp_deny_list_follows_capabilities():
-    default = security.seccomp_denied(security.capability_set([], [], False))
+def _allowed(caps):
+    from stackup.engine.runtime import seccomp
+
+    return {name: conds for name, conds, action in seccomp.rules(caps) if action == "allow"}
+
+
+def test_seccomp_is_an_allow_list_that_follows_capabilities():
+    from stackup.engine.runtime import seccomp
+
+    default = _allowed(security.capability_set([], [], False))
+    for name in ("read", "write", "execve", "openat", "mmap", "futex", "wait4", "ptrace"):
+        assert default[name] == []
     for name in ("mount", "umount2", "unshare", "setns", "init_module", "finit_module",
-                 "kexec_load", "reboot", "bpf", "keyctl", "open_by_handle_at", "userfaultfd"):
-        assert name in default
-    assert "ptrace" not in default  # Docker allows it on kernels >= 4.8
-    admin = security.seccomp_denied(security.capability_set(["SYS_ADMIN"], [], False))
-    assert "mount" not in admin and "unshare" not in admin and "init_module" in admin
-    module = security.seccomp_denied(security.capability_set(["SYS_MODULE"], [], False))
-    assert "init_module" not in module
+                 "kexec_load", "reboot", "bpf", "keyctl", "add_key", "open_by_handle_at",
+                 "userfaultfd", "sethostname", "swapon", "pivot_root", "kcmp"):
+        assert name not in default, name
+    assert "chroot" in default  # SYS_CHROOT is a default capability
+    admin = _allowed(security.capability_set(["SYS_ADMIN"], [], False))
+    assert admin["mount"] == [] and admin["unshare"] == [] and "init_module" not in admin
+    assert admin["clone"] == [] and "clone3" in admin  # plain clone and clone3 with SYS_ADMIN
+    assert "chroot" not in _allowed(security.capability_set([], ["SYS_CHROOT"], False))
+    assert "init_module" in _allowed(security.capability_set(["SYS_MODULE"], [], False))
+    assert "syslog" in _allowed(["SYSLOG"]) and "vhangup" in _allowed(["SYS_TTY_CONFIG"])
+
+
+def test_seccomp_argument_rules():
+    from stackup.engine.runtime import seccomp
+
+    rules = seccomp.rules(security.capability_set([], [], False))
+    clone = [r for r in rules if r[0] == "clone"]
+    assert clone == [("clone", [(0, seccomp.MASKED_EQ, 0x7E020000, 0)], "allow")]
+    assert ("clone3", [], "enosys") in rules
+    assert ("socket", [(0, seccomp.NE, 40, 0)], "allow") in rules
+    personas = sorted(c[0][2] for n, c, _ in rules if n == "personality")
+    assert personas == [0, 8, 0x20000, 0x20008, 0xFFFFFFFF]
+    # every name appears once unconditionally at most
+    plain = [n for n, c, _ in rules if not c and _ == "allow"]
+    assert len(plain) == len(set(plain))

@@ -1,0 +1,107 @@
+"""Attaching a terminal (or any stdin) to a container's PID 1 through its shim.
+
+The shim listens on `attach.sock` in the container's directory for tty and `-i`
+containers. A client that connects receives the input end over SCM_RIGHTS: the pty
+master (tty: input and window size go straight to it, output comes back on the
+connection) or, once, PID 1's stdin pipe (`-i` without a tty: output is the log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from stackup.engine.runtime import fdpass
+from stackup.errors import StackupError
+
+
+def connect(cdir: Path, timeout: float = 5.0) -> tuple[int, int]:
+    """(connection, input fd or -1) once the shim listens (it may still be starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = fdpass.connect(str(cdir / "attach.sock"))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise StackupError(f"cannot attach: {cdir / 'attach.sock'} does not answer") from None
+            time.sleep(0.005)
+    _tag, fd = fdpass.recv_fd(conn)
+    return conn, fd
+
+
+def relay_tty(conn: int, master: int, stdin: int, stdout: int, interactive: bool) -> None:
+    """The user's terminal on the container's pty until the shim closes the connection:
+    raw mode, keys to the pty, output back, window size followed (SIGWINCH)."""
+    is_tty = os.isatty(stdin)
+    saved = termios.tcgetattr(stdin) if is_tty else None
+
+    def resize(*_: Any) -> None:
+        if is_tty:
+            with contextlib.suppress(OSError):
+                size = fcntl.ioctl(stdin, termios.TIOCGWINSZ, b"\0" * 8)
+                fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+
+    resize()
+    old_handler = signal.signal(signal.SIGWINCH, resize)
+    if is_tty:
+        import tty as ttymod
+
+        ttymod.setraw(stdin)
+    inputs = [conn] + ([stdin] if interactive else [])
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(inputs, [], [])
+            except InterruptedError:
+                continue
+            if conn in ready:
+                data = os.read(conn, 65536)
+                if not data:
+                    break
+                _write_all(stdout, data)
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if data:
+                    _write_all(master, data)
+                else:  # our input ended: send the terminal's EOF character
+                    os.write(master, b"\x04")
+                    inputs.remove(stdin)
+    finally:
+        signal.signal(signal.SIGWINCH, old_handler)
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        os.close(conn)
+        os.close(master)
+
+
+def pump_stdin(stdin: int, pipe: int) -> threading.Thread:
+    """Copy our stdin to PID 1's (a daemon thread); its end closes PID 1's stdin."""
+
+    def run() -> None:
+        try:
+            while data := os.read(stdin, 65536):
+                _write_all(pipe, data)
+        except OSError:
+            pass
+        finally:
+            os.close(pipe)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
