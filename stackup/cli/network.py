@@ -6,37 +6,9 @@ import json
 
 import typer
 
-from stackup.errors import UserError
+from stackup.cli.objects import pairs, prune_after_prompt, remove_each, show_list
 
 app = typer.Typer(help="Manage networks", no_args_is_help=True)
-
-
-def parse_filters(filters: list[str]) -> tuple[dict[str, str | None], list[str]]:
-    """`label=k[=v]` filters as a dict, `name=x` filters as a list."""
-    labels: dict[str, str | None] = {}
-    names: list[str] = []
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep or not value:
-            raise UserError(f"--filter {f!r}: expected label=KEY[=VALUE] or name=NAME")
-        if key == "label":
-            k, eq, v = value.partition("=")
-            labels[k] = v if eq else None
-        elif key == "name":
-            names.append(value)
-        else:
-            raise UserError(f"--filter {f!r}: unknown filter {key!r} (label, name)")
-    return labels, names
-
-
-def pairs(items: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not key:
-            raise UserError(f"{what} {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def public(net: dict) -> dict:
@@ -64,25 +36,10 @@ def ls(quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show networ
     """List networks."""
     from stackup.engine import network
 
-    labels, names = parse_filters(filters)
-    from stackup.engine.network.store import labels_match
-
-    nets = [n for n in network.list_networks() if labels_match(n.get("labels", {}), labels)
-            and (not names or any(x in n["name"] for x in names))]
-    if quiet:
-        for n in nets:
-            typer.echo(n["name"])
-        return
-    rows = [("NETWORK ID", "NAME", "DRIVER", "SUBNET", "INTERNAL")]
-    rows += [(n["id"] if no_trunc else n["id"][:12], n["name"], n["driver"], n["ipam"]["subnet"],
-              "yes" if n["internal"] else "") for n in nets]
-    print_table(rows)
-
-
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    show_list(network.list_networks, filters, quiet,
+              ("NETWORK ID", "NAME", "DRIVER", "SUBNET", "INTERNAL"),
+              lambda n: (n["id"] if no_trunc else n["id"][:12], n["name"], n["driver"],
+                         n["ipam"]["subnet"], "yes" if n["internal"] else ""))
 
 
 @app.command("create")
@@ -118,17 +75,8 @@ def rm(names: list[str] = typer.Argument(..., help="Network names or ids"),
        force: bool = typer.Option(False, "-f", "--force", help="Remove even with containers attached")) -> None:
     """Remove networks."""
     from stackup.engine import network
-    from stackup.errors import StackupError
 
-    problems = []
-    for name in names:
-        try:
-            network.remove_network(name, force=force)
-            typer.echo(name)
-        except StackupError as exc:
-            problems += exc.lines()
-    if problems:
-        raise UserError(problems[0], problems=problems)
+    remove_each(names, lambda name: network.remove_network(name, force=force))
 
 
 @app.command("prune")
@@ -137,16 +85,8 @@ def prune(force: bool = typer.Option(False, "-f", "--force", help="Do not prompt
     """Remove all networks no container is attached to."""
     from stackup.engine import network
 
-    labels, names = parse_filters(filters)
-    if names:
-        raise UserError("--filter name= is not supported by prune")
-    if not force and not typer.confirm("Remove all networks not used by any container?"):
-        return
-    removed = network.prune_networks(labels)
-    if removed:
-        typer.echo("Deleted Networks:")
-        for name in removed:
-            typer.echo(name)
+    prune_after_prompt(filters, force, "Remove all networks not used by any container?",
+                       network.prune_networks, "Deleted Networks:")
 
 
 def register(root: typer.Typer) -> None:

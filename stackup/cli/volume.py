@@ -6,13 +6,13 @@ import json
 
 import typer
 
-from stackup.cli.network import pairs, parse_filters, print_table
-from stackup.errors import UserError
+from stackup.cli.objects import pairs, prune_after_prompt, remove_each, show_list
 
 app = typer.Typer(help="Manage volumes", no_args_is_help=True)
 
 
 def public(meta: dict) -> dict:
+    """A volume as `inspect` shows it (Docker's field names, plus `UsedBy`)."""
     return {"Name": meta["name"], "Driver": meta["driver"], "Mountpoint": meta["mountpoint"],
             "CreatedAt": meta["created"], "Labels": meta.get("labels", {}),
             "Options": meta.get("options", {}), "Scope": "local",
@@ -34,16 +34,9 @@ def ls(quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show volume
        filters: list[str] = typer.Option([], "--filter", help="label=KEY[=VALUE] or name=NAME")) -> None:
     """List volumes."""
     from stackup.engine import volumes
-    from stackup.engine.network.store import labels_match
 
-    labels, names = parse_filters(filters)
-    vols = [v for v in volumes.list_volumes() if labels_match(v.get("labels", {}), labels)
-            and (not names or any(x in v["name"] for x in names))]
-    if quiet:
-        for v in vols:
-            typer.echo(v["name"])
-        return
-    print_table([("DRIVER", "VOLUME NAME")] + [(v["driver"], v["name"]) for v in vols])
+    show_list(volumes.list_volumes, filters, quiet, ("DRIVER", "VOLUME NAME"),
+              lambda v: (v["driver"], v["name"]))
 
 
 @app.command("create")
@@ -72,17 +65,8 @@ def rm(names: list[str] = typer.Argument(..., help="Volume names"),
        force: bool = typer.Option(False, "-f", "--force", help="Remove even when in use")) -> None:
     """Remove volumes."""
     volumes = _volumes()
-    from stackup.errors import StackupError
 
-    problems = []
-    for name in names:
-        try:
-            volumes.remove_volume(name, force=force)
-            typer.echo(name)
-        except StackupError as exc:
-            problems += exc.lines()
-    if problems:
-        raise UserError(problems[0], problems=problems)
+    remove_each(names, lambda name: volumes.remove_volume(name, force=force))
 
 
 @app.command("prune")
@@ -92,16 +76,9 @@ def prune(force: bool = typer.Option(False, "-f", "--force", help="Do not prompt
     """Remove unused volumes (anonymous ones, or all with --all)."""
     volumes = _volumes()
 
-    labels, names = parse_filters(filters)
-    if names:
-        raise UserError("--filter name= is not supported by prune")
-    if not force and not typer.confirm("Remove all unused volumes?"):
-        return
-    removed = volumes.prune_volumes(all_volumes, labels)
-    if removed:
-        typer.echo("Deleted Volumes:")
-        for name in removed:
-            typer.echo(name)
+    prune_after_prompt(filters, force, "Remove all unused volumes?",
+                       lambda labels: volumes.prune_volumes(all_volumes, labels),
+                       "Deleted Volumes:")
 
 
 def register(root: typer.Typer) -> None:

@@ -17,6 +17,7 @@ TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import cgpaths, minijson, rootfs, security
 from stackup.engine.runtime import syscalls as sc
+from stackup.engine.runtime.pid1fork import start_pid1
 from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
                                             find_executable, read_or_empty, resolve_user,
                                             switch_user)
@@ -320,29 +321,9 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         out_r, out_w = stdio_pipes(tty)
         in_r, in_w = os.pipe() if getattr(spec, "stdin_open", False) and not tty else (-1, -1)
         err_r, err_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        fail_r, fail_w = os.pipe()
-        child = os.fork()
-        if child == 0:
-            for fd in (out_r, err_r, rep_r, fail_r, ready_fd, in_w):
-                if fd >= 0:
-                    os.close(fd)
-            child_main(cdir, out_w, err_w, rep_w, fail_w, in_r)
-        for fd in (out_w, err_w, rep_w, fail_w, in_r):
-            if fd >= 0:
-                os.close(fd)
-        report = b""
-        while chunk := os.read(rep_r, 256):
-            report += chunk
-        os.close(rep_r)
-        os.waitpid(child, 0)
-        pid = int(report.split()[1]) if report.startswith(b"pid ") else 0
-        failure = b""
-        while chunk := os.read(fail_r, 4096):  # EOF: PID 1 has exec'd
-            failure += chunk
-        os.close(fail_r)
+        pid, failure = start_pid1(cdir, out_w, err_w, in_r, (out_r, err_r, ready_fd, in_w))
         if failure or not pid:
-            code, _, message = failure.decode(errors="replace").partition(" ")
+            code, _, message = failure.partition(" ")
             os.write(ready_fd, f"error {code or 125} {message or 'the init did not start'}\n"
                      .encode())
             os._exit(125)

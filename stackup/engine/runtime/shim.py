@@ -38,6 +38,7 @@ if PKG_ROOT not in sys.path:
 from stackup.engine.runtime.cgpaths import oom_kills as oom_count  # noqa: E402
 from stackup.engine.runtime.minijson import dumps as json_dump  # noqa: E402
 from stackup.engine.runtime.minijson import loads as json_load  # noqa: E402
+from stackup.engine.runtime.pid1fork import start_pid1  # noqa: E402
 
 
 def now_rfc3339():
@@ -170,13 +171,11 @@ def next_backoff(backoff, ran_for):
     return min(backoff * 2, BACKOFF_MAX)
 
 
-def read_all(fd):
-    chunks = []
-    while True:
-        data = os.read(fd, CHUNK)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
+def default_signals():
+    """In a forked child: the signal dispositions a fresh process has, no wake-up fd."""
+    signal.set_wakeup_fd(-1)
+    for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(s, signal.SIG_DFL)
 
 
 class Shim:
@@ -225,36 +224,13 @@ class Shim:
         if self.stdin_open and not self.tty:
             in_r, self.stdin_w = os.pipe()
         err_r, err_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        fail_r, fail_w = os.pipe()
-        child = os.fork()
-        if child == 0:
-            try:
-                for fd in (out_r, err_r, rep_r, fail_r, self.wake_r, self.wake_w,
-                           self.stdin_w, self.listen_fd, *self.clients):
-                    if fd >= 0:
-                        os.close(fd)
-                signal.set_wakeup_fd(-1)
-                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-                    signal.signal(s, signal.SIG_DFL)
-                from stackup.engine.runtime.launch import child_main
+        pid, failure = start_pid1(self.cdir, out_w, err_w, in_r,
+                                  (out_r, err_r, self.wake_r, self.wake_w, self.stdin_w,
+                                   self.listen_fd, *self.clients), default_signals)
+        return self.collect(pid, out_r, err_r, failure)
 
-                child_main(self.cdir, out_w, err_w, rep_w, fail_w, in_r)
-            finally:
-                os._exit(125)
-        for fd in (out_w, err_w, rep_w, fail_w, in_r):
-            if fd >= 0:
-                os.close(fd)
-        report = read_all(rep_r).decode()
-        os.close(rep_r)
-        self.reap(child)
-        pid = int(report.split()[1]) if report.startswith("pid ") else 0
-        return self.collect(pid, out_r, err_r, fail_r)
-
-    def collect(self, pid, out_r, err_r, fail_r):
-        """Wait for PID 1's exec (EOF on the failure pipe) or its setup failure."""
-        failure = read_all(fail_r).decode()
-        os.close(fail_r)
+    def collect(self, pid, out_r, err_r, failure):
+        """PID 1's output ends once it has exec'd, or RuntimeError for its setup failure."""
         if failure:
             code, _, message = failure.partition(" ")
             if pid:
@@ -289,9 +265,7 @@ class Shim:
             return
         if child == 0:
             try:
-                signal.set_wakeup_fd(-1)
-                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-                    signal.signal(s, signal.SIG_DFL)
+                default_signals()
                 os.closerange(3, 1024)
                 from stackup.engine.runtime.health import shim_tick
 

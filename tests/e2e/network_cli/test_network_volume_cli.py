@@ -29,6 +29,11 @@ def cli(tmp_path, monkeypatch):
     names = run("network", "ls", "-q").stdout.split()
     if names:
         run("network", "rm", "-f", *names)
+    from stackup.engine.runtime.container import Runtime
+
+    rt = Runtime(root)
+    for state in rt.list():
+        rt.remove(state["id"], force=True)
 
 
 def one_error_line(result: subprocess.CompletedProcess, text: str) -> None:
@@ -63,6 +68,9 @@ def test_network_lifecycle(cli):
 
 
 def test_volume_lifecycle(cli, tmp_path):
+    from stackup.testing.rootfs import make_busybox_rootfs
+
+    image = "dir:" + str(make_busybox_rootfs(tmp_path / "rootfs"))
     assert cli("volume", "create", "data", "--label", "k=v").stdout.strip() == "data"
     anon = cli("volume", "create").stdout.strip()
     assert len(anon) == 64
@@ -70,9 +78,8 @@ def test_volume_lifecycle(cli, tmp_path):
     info = json.loads(cli("volume", "inspect", "data").stdout)[0]
     assert info["Labels"] == {"k": "v"} and info["Mountpoint"].endswith("/volumes/data/_data")
 
-    from stackup.engine import volumes
-
-    volumes.resolve_mounts(["data:/d"], container_id="c" * 64)  # a container uses it
+    user = cli("container", "create", "-v", "data:/d", image, "true")  # a container uses it
+    assert user.returncode == 0, user.stderr
     one_error_line(cli("volume", "rm", "data"), "volume data is in use")
     assert cli("volume", "prune", "-f").stdout.split() == ["Deleted", "Volumes:", anon]
     assert cli("volume", "rm", "-f", "data").returncode == 0
