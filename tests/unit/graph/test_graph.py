@@ -1,16 +1,14 @@
 """The dependency graph: edges from depends_on and the implicit attributes, errors, order."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from stackup.errors import NotFoundError, UserError
 from stackup.graph import Dependency, ServiceGraph, service_dependencies
+from stackup.testing.corpus import CONFORMANCE_CASES
 
-CASES = Path("/work/shared/conformance/cases")
-if not CASES.is_dir():  # the corpus is shared by the team; the repo may carry a copy later
-    CASES = Path(__file__).resolve().parents[3] / "tests" / "conformance" / "cases"
+CASES = CONFORMANCE_CASES
 
 
 def project(**services):

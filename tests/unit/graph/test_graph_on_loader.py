@@ -12,8 +12,9 @@ import pytest
 from stackup import spec
 from stackup.cli import graph as graph_cli
 from stackup.cli import main
+from stackup.testing.corpus import CONFORMANCE_CASES
 
-CASES = Path("/work/shared/conformance/cases")
+CASES = CONFORMANCE_CASES
 GLOBAL_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file", "--profile"}
 
 pytestmark = [

@@ -3,15 +3,15 @@
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from stackup.cli import graph as graph_cli
 from stackup.cli import graph_render, main
 from stackup.graph import ServiceGraph
+from stackup.testing.corpus import CONFORMANCE_CASES
 
-CASES = Path("/work/shared/conformance/cases")
+CASES = CONFORMANCE_CASES
 needs_corpus = pytest.mark.skipif(not CASES.is_dir(), reason="conformance corpus not present")
 
 

@@ -6,9 +6,10 @@ import json
 import os
 import shlex
 from pathlib import Path
+from stackup.testing.corpus import CONFORMANCE_CASES
 
 
-CORPUS = Path(os.environ.get("STACKUP_CONFORMANCE", "/work/shared/conformance")) / "cases"
+CORPUS = CONFORMANCE_CASES
 # more cases in the same layout, made with the reference (docker compose v2.40.3) on our own files
 LOCAL = Path(__file__).with_name("cases")
 

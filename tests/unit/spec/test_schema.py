@@ -10,10 +10,11 @@ import pytest
 
 from stackup.spec.schema import schema_text
 from stackup.spec.yamlpos import load_documents
+from stackup.testing.corpus import CONFORMANCE_CASES
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "schemas" / "stackup.schema.json"
-CASES = Path("/work/shared/conformance/cases")
+CASES = CONFORMANCE_CASES
 LOCAL = Path(__file__).with_name("cases")
 
 
