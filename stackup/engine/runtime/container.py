@@ -100,6 +100,34 @@ def shim_python() -> str:
     return system if os.access(system, os.X_OK) else sys.executable
 
 
+def _shim_processes(cid: str) -> list[int]:
+    """Processes that carry this container's shim command line: the shim and its forks."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"stackup-shim" in cmdline and cid.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def _kill_shim_strays(cid: str, timeout: float = 2.0) -> None:
+    """Kill what is left of a container's shim. A fork of the shim (a healthcheck in
+    flight) carries its command line and can outlive a killed shim for a moment."""
+    for pid in _shim_processes(cid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while _shim_processes(cid) and time.monotonic() < deadline:
+        _reap_shims()
+        time.sleep(0.01)
+
+
 def _reap_shims() -> None:
     for pid in list(_SHIMS):
         try:
@@ -553,6 +581,7 @@ class Runtime:
     def _destroy(self, cid: str) -> None:
         """Take away everything of the container: processes, cgroup, netns, files."""
         state = self._read(cid) or {"id": cid}
+        _kill_shim_strays(cid)
         cgroups.Cgroup(cid).remove()
         self._teardown_network(state, force=True)
         if any(m.get("volume") for m in (state.get("spec") or {}).get("mounts", [])):
