@@ -97,6 +97,9 @@ def main() -> int:
         archive = busybox_archive(work)
         stackup_env = dict(os.environ, STACKUP_ROOT=str(work / "stackup-root"))
         stackup_env.pop("COMPOSE_PROJECT_NAME", None)
+        # stackup runs with its bytecode cache, as an installed package does (pip writes the
+        # .pyc files); the image load below fills it
+        stackup_env.pop("PYTHONDONTWRITEBYTECODE", None)
         timed(stackup_command() + ["image", "load", "-i", str(archive)], stackup_env)
         names = tuple(n for n in ("docker", "podman") if n in only)
         with ready_peers(work, names=names, image_archive=archive) as found:

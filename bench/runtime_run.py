@@ -5,7 +5,7 @@
 2. create + start until PID 1 is running, inside one process (target < 50 ms).
 3. Memory of idle shims with ten containers running: RSS and PSS (smaps_rollup) per shim
    (targets <= 10 MB RSS, <= 4 MB PSS).
-Docker and podman figures are printed side by side when they are installed and working.
+Docker and podman figures are printed side by side when they are installed and working: a\nprivate dockerd / podman each with its own state and busybox loaded (bench/_peers.py).
 
 Usage: .venv/bin/python bench/runtime_run.py [--runs N] [--image REF]
 IMAGE defaults to `busybox` from the image store when it has it, else a busybox root
@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def median_ms(samples: list[float]) -> str:
@@ -130,19 +132,21 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return values["Rss:"], values["Pss:"]
 
 
-def other_engine(tool: str, runs: int) -> dict[str, str] | None:
-    """The same figures for docker/podman when installed, working and with busybox."""
-    if not shutil.which(tool):
-        return None
-    ok = subprocess.run([tool, "image", "inspect", "busybox"], capture_output=True)
-    if ok.returncode != 0:
-        return {"note": f"{tool} installed but not usable here (no daemon or no busybox image)"}
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([tool, "run", "--rm", "busybox", "true"], check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return {"run --rm busybox true": median_ms(times)}
+def other_engines(work: Path, runs: int) -> dict[str, dict[str, str]]:
+    """The same figure for a private dockerd and a private podman (bench/_peers.py: their
+    own state directories, busybox loaded; never the system's docker or podman state)."""
+    from _peers import BUSYBOX, ready_peers, timed
+
+    figures: dict[str, dict[str, str]] = {}
+    with ready_peers(work / "peers") as found:
+        for name, peer in found.items():
+            if isinstance(peer, str):
+                figures[name] = {"skipped": peer}
+                continue
+            argv = peer.command("run", "--rm", "--network", "none", BUSYBOX, "true")
+            timed(argv, peer.env)  # warm-up
+            figures[name] = {"run --rm --network none busybox true": median_ms(timed(argv, peer.env, runs=runs))}
+    return figures
 
 
 def main() -> int:
@@ -185,13 +189,9 @@ def main() -> int:
         print(f"  idle shim, 10 containers: RSS median {statistics.median(rss) / 1024:.1f} MB "
               f"(max {max(rss) / 1024:.1f}), PSS median {statistics.median(pss) / 1024:.1f} MB "
               f"(max {max(pss) / 1024:.1f})  (targets <= 10 MB, <= 4 MB)")
-        for tool in ("docker", "podman"):
-            figures = other_engine(tool, args.runs)
-            if figures:
-                for key, value in figures.items():
-                    print(f"  {tool}: {key} {value}")
-            else:
-                print(f"  {tool}: not installed")
+        for tool, figures in other_engines(work, args.runs).items():
+            for key, value in figures.items():
+                print(f"  {tool}: {key} {value}")
     finally:
         for cid in ids:
             rt.remove(cid, force=True)
