@@ -12,7 +12,12 @@ MODULE = "stackup.engine.network.dnsserver"
 
 def start(net: dict) -> int:
     """Start the network's DNS server on its gateway address; its pid."""
-    return procs.spawn(MODULE, [str(state.root()), net["id"], net["ipam"]["gateway"]], log=log(net))
+    return launch(net).ready()
+
+
+def launch(net: dict) -> procs.Launched:
+    """Start the DNS server without waiting for it to be ready (`.ready()` gives its pid)."""
+    return procs.launch(MODULE, [str(state.root()), net["id"], net["ipam"]["gateway"]], log=log(net))
 
 
 def log(net: dict) -> Path:

@@ -24,26 +24,45 @@ READY_TIMEOUT = 10.0
 
 def spawn(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...] = ()) -> int:
     """Start `python -m module args...` detached; return the helper's pid once it is ready."""
+    return launch(module, args, log=log, pass_fds=pass_fds).ready()
+
+
+class Launched:
+    """A helper started but not yet known to be ready: `ready()` waits for its line, so
+    the caller can do other work while the helper's interpreter starts."""
+
+    def __init__(self, module: str, proc: subprocess.Popen, log: Path):
+        self.module, self.proc, self.log = module, proc, log
+
+    def ready(self) -> int:
+        """The helper's pid once it reported ready; StackupError when it failed to start."""
+        proc = self.proc
+        assert proc.stdout is not None
+        line = b""
+        try:
+            line = _read_line(proc.stdout.fileno(), READY_TIMEOUT)
+        finally:
+            proc.stdout.close()
+            if not line.startswith(b"ready ") and proc.poll() is None:
+                proc.kill()  # hung before it was ready: it must not linger
+            proc.wait()
+        if not line.startswith(b"ready "):
+            log = self.log
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise StackupError(f"{self.module.rsplit('.', 1)[-1]} helper failed to start"
+                               + (f": {tail[0]}" if tail else ""))
+        return int(line.split()[1])
+
+
+def launch(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...] = ()) -> Launched:
+    """Start `python -m module args...` detached, without waiting for it (see Launched)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", module, *args]
     with open(log, "ab") as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=err, pass_fds=pass_fds, start_new_session=True,
                                 close_fds=True)
-    assert proc.stdout is not None
-    line = b""
-    try:
-        line = _read_line(proc.stdout.fileno(), READY_TIMEOUT)
-    finally:
-        proc.stdout.close()
-        if not line.startswith(b"ready ") and proc.poll() is None:
-            proc.kill()  # hung before it was ready: it must not linger
-        proc.wait()
-    if not line.startswith(b"ready "):
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-        raise StackupError(f"{module.rsplit('.', 1)[-1]} helper failed to start"
-                           + (f": {tail[0]}" if tail else ""))
-    return int(line.split()[1])
+    return Launched(module, proc, log)
 
 
 def _read_line(fd: int, timeout: float) -> bytes:
@@ -117,14 +136,33 @@ def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid, token):
-            return
-        time.sleep(0.01)
+    if _wait_exit(pid, timeout) or not alive(pid, token):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         return
     while alive(pid, token):
         time.sleep(0.01)
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait (without polling: a pidfd is readable once the process has exited) until `pid`
+    has exited; False on timeout. A helper is not our child, so it is not reaped here."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except OSError:  # no pidfd (old kernel): poll
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not Path(f"/proc/{pid}").exists():
+                return True
+            time.sleep(0.01)
+        return False
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
