@@ -28,7 +28,7 @@ def down(
     options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, rmi=rmi,
                           timeout=cc.parse_timeout(timeout), disabled_services=sess.disabled_services)
     with sess.locked():
-        plan = plan_down(sess.observe(), options, sess.desired)
+        plan = plan_down(sess.observe(images_too=False), options, sess.desired)  # no image ids needed
         if dry_run:
             sys.stdout.write(plan.render() or "nothing to do\n")
             return 0

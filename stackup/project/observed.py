@@ -171,11 +171,13 @@ class Snapshot:
         return self.images.get(reference)
 
 
-def observe(view: EngineView, project: str, desired: Mapping[str, Any] | None = None) -> Snapshot:
+def observe(view: EngineView, project: str, desired: Mapping[str, Any] | None = None,
+            images_too: bool = True) -> Snapshot:
     """Read the project's state through `view`.
 
     With `desired` (the normalized stack dict), networks and volumes it names are
-    also looked up by name, and the id of every image its services use is read.
+    also looked up by name, and (unless not `images_too`: `down` has no use for them and
+    reading them loads the image store) the id of every image its services use is read.
     """
     selector = {naming.PROJECT: project}
     containers = {c.id: c for c in view.list_containers(selector)}
@@ -195,7 +197,7 @@ def observe(view: EngineView, project: str, desired: Mapping[str, Any] | None = 
                 found_volume = view.find_volume(name)
                 if found_volume is not None:
                     volumes[found_volume.name] = found_volume
-        for service, config in sorted((desired.get("services") or {}).items()):
+        for service, config in sorted((desired.get("services") or {}).items() if images_too else ()):
             ref = naming.service_image(project, service, config or {})
             if ref not in images:
                 images[ref] = view.image_id(ref)

@@ -41,8 +41,8 @@ class Session:
         with st.locked(st.root() / "projects" / f"{self.name}.lock"):
             yield
 
-    def observe(self) -> Snapshot:
-        return observe(self.engine, self.name, self.desired)
+    def observe(self, images_too: bool = True) -> Snapshot:
+        return observe(self.engine, self.name, self.desired, images_too)
 
     def check_supported(self, services: Sequence[str] = ()) -> None:
         """Refuse, naming each, the attributes the engine cannot honour (of the given
