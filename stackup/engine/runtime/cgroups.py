@@ -65,10 +65,16 @@ class Cgroup:
     # --- creation and limits -------------------------------------------------------
     def create(self, memory: int = 0, memory_swap: int = 0, cpus: float = 0.0,
                cpu_shares: int = 0, pids_limit: int = 0, privileged: bool = False) -> None:
-        if self.v2:
-            self._enable_v2_controllers()
-        for path in self.paths():
-            path.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3):
+            try:
+                if self.v2:
+                    self._enable_v2_controllers()
+                for path in self.paths():
+                    path.mkdir(parents=True, exist_ok=True)
+                break
+            except FileNotFoundError:  # the last container's `rm` took the parent away
+                if attempt == 2:
+                    raise
         swap_total = memory_swap if memory_swap else (2 * memory if memory else 0)
         if self.v2:
             self._limits_v2(memory, swap_total, cpus, cpu_shares, pids_limit)
@@ -209,3 +215,11 @@ class Cgroup:
                     break
                 except OSError:  # EBUSY while the last task exits
                     time.sleep(0.01)
+        self._remove_empty_parents()
+
+    def _remove_empty_parents(self) -> None:
+        """The `stackup` group goes with the last container in it (EBUSY while others
+        remain), so nothing of stackup stays in the cgroup tree."""
+        for path in self.paths():
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
