@@ -5,6 +5,8 @@ remain (its directory, netns file, cgroups, mounts in this namespace, processes)
 """
 
 import os
+import subprocess
+import sys
 
 from stackup.engine.runtime import cgroups
 from stackup.engine.runtime.spec import ContainerSpec
@@ -54,3 +56,23 @@ def assert_no_trace(rt, cid: str) -> None:
     with open("/proc/self/mountinfo") as f:
         assert cid not in f.read(), "mount left"
     assert processes_mentioning(cid) == [], "process left"
+
+
+def cli_runner(root, default_check):
+    """`run(*args, group="container", check=...)`: the CLI as a user runs it."""
+    env = dict(os.environ, STACKUP_ROOT=str(root))
+
+    def run(*args, check=default_check, group="container", **kw):
+        proc = subprocess.run([sys.executable, "-m", "stackup", group, *args], env=env,
+                              capture_output=True, text=True, timeout=120, **kw)
+        if check is not None:
+            assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+        return proc
+
+    run.root = root
+    return run
+
+
+def leftovers(root):
+    d = root / "containers"
+    return [p.name for p in d.iterdir() if p.is_dir()] if d.exists() else []

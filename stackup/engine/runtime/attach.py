@@ -8,18 +8,14 @@ connection) or, once, PID 1's stdin pipe (`-i` without a tty: output is the log)
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import select
-import signal
-import termios
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from stackup.engine.runtime import fdpass
+from stackup.engine.runtime.terminal import raw_terminal
 from stackup.errors import StackupError
 
 
@@ -41,44 +37,27 @@ def connect(cdir: Path, timeout: float = 5.0) -> tuple[int, int]:
 def relay_tty(conn: int, master: int, stdin: int, stdout: int, interactive: bool) -> None:
     """The user's terminal on the container's pty until the shim closes the connection:
     raw mode, keys to the pty, output back, window size followed (SIGWINCH)."""
-    is_tty = os.isatty(stdin)
-    saved = termios.tcgetattr(stdin) if is_tty else None
-
-    def resize(*_: Any) -> None:
-        if is_tty:
-            with contextlib.suppress(OSError):
-                size = fcntl.ioctl(stdin, termios.TIOCGWINSZ, b"\0" * 8)
-                fcntl.ioctl(master, termios.TIOCSWINSZ, size)
-
-    resize()
-    old_handler = signal.signal(signal.SIGWINCH, resize)
-    if is_tty:
-        import tty as ttymod
-
-        ttymod.setraw(stdin)
     inputs = [conn] + ([stdin] if interactive else [])
     try:
-        while True:
-            try:
-                ready, _, _ = select.select(inputs, [], [])
-            except InterruptedError:
-                continue
-            if conn in ready:
-                data = os.read(conn, 65536)
-                if not data:
-                    break
-                _write_all(stdout, data)
-            if stdin in ready:
-                data = os.read(stdin, 65536)
-                if data:
-                    _write_all(master, data)
-                else:  # our input ended: send the terminal's EOF character
-                    os.write(master, b"\x04")
-                    inputs.remove(stdin)
+        with raw_terminal(stdin, master):
+            while True:
+                try:
+                    ready, _, _ = select.select(inputs, [], [])
+                except InterruptedError:
+                    continue
+                if conn in ready:
+                    data = os.read(conn, 65536)
+                    if not data:
+                        break
+                    _write_all(stdout, data)
+                if stdin in ready:
+                    data = os.read(stdin, 65536)
+                    if data:
+                        _write_all(master, data)
+                    else:  # our input ended: send the terminal's EOF character
+                        os.write(master, b"\x04")
+                        inputs.remove(stdin)
     finally:
-        signal.signal(signal.SIGWINCH, old_handler)
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
         os.close(conn)
         os.close(master)
 

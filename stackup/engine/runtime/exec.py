@@ -9,11 +9,9 @@ and this side relays the terminal in raw mode; without one it shares our stdio.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import select
-import signal
 import socket
 import sys
 import termios
@@ -23,6 +21,7 @@ from stackup.engine.runtime import cgpaths, launch, security
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.container import Runtime, StartError
 from stackup.engine.runtime.spec import ContainerSpec
+from stackup.engine.runtime.terminal import raw_terminal
 from stackup.errors import ConflictError
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
@@ -131,23 +130,8 @@ def _read_all(fd: int) -> bytes:
 def _relay(master: int, child: int) -> None:
     """Copy our terminal to the pty and back until the process closes it."""
     stdin = sys.stdin.fileno()
-    is_tty = os.isatty(stdin)
-    saved = termios.tcgetattr(stdin) if is_tty else None
-
-    def resize(*_: Any) -> None:
-        if is_tty:
-            with contextlib.suppress(OSError):
-                size = fcntl.ioctl(stdin, termios.TIOCGWINSZ, b"\0" * 8)
-                fcntl.ioctl(master, termios.TIOCSWINSZ, size)
-
-    resize()
-    old_handler = signal.signal(signal.SIGWINCH, resize)
-    if is_tty:
-        import tty as ttymod
-
-        ttymod.setraw(stdin)
     inputs = [master, stdin]
-    try:
+    with raw_terminal(stdin, master):
         while True:
             try:
                 ready, _, _ = select.select(inputs, [], [])
@@ -167,7 +151,3 @@ def _relay(master: int, child: int) -> None:
                     os.write(master, data)
                 else:
                     inputs.remove(stdin)
-    finally:
-        signal.signal(signal.SIGWINCH, old_handler)
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)

@@ -143,8 +143,6 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
 def reset_signals() -> None:
     """Default dispositions and an empty mask for the new process: Python ignores SIGPIPE
     (and the shim more), and an ignored signal would stay ignored across exec."""
-    import _signal
-
     for signum in range(1, _signal.NSIG):
         if signum in (_signal.SIGKILL, _signal.SIGSTOP):
             continue

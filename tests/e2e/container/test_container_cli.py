@@ -10,45 +10,15 @@ import time
 
 import pytest
 
-from stackup.testing.containers import assert_no_trace
+from stackup.testing.containers import cli_runner, leftovers
 from stackup.testing.rootfs import make_busybox_rootfs
 
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    return "dir:" + str(make_busybox_rootfs(tmp_path_factory.mktemp("img") / "rootfs"))
-
-
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    root = tmp_path / "root"
-    env = dict(os.environ, STACKUP_ROOT=str(root))
-    monkeypatch.setenv("STACKUP_ROOT", str(root))
-
-    def run(*args, check=None, **kw):
-        proc = subprocess.run([sys.executable, "-m", "stackup", "container", *args], env=env,
-                              capture_output=True, text=True, timeout=120, **kw)
-        if check is not None:
-            assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
-        return proc
-
-    run.root = root
-    yield run
-    from stackup.engine.runtime.container import Runtime
-
-    rt = Runtime(root)
-    for state in rt.list():
-        rt.remove(state["id"], force=True)
-        assert_no_trace(rt, state["id"])
-
-
-def leftovers(root):
-    d = root / "containers"
-    return [p.name for p in d.iterdir() if p.is_dir()] if d.exists() else []
+def cli(root):
+    return cli_runner(root, default_check=None)
 
 
 def test_run_attached_prints_output_and_returns_exit_code(cli, image):

@@ -13,35 +13,9 @@ import time
 
 import pytest
 
-from stackup.testing.containers import assert_no_trace
-from stackup.testing.rootfs import make_busybox_rootfs
+from stackup.testing.containers import leftovers
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    return "dir:" + str(make_busybox_rootfs(tmp_path_factory.mktemp("img") / "rootfs"))
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch):
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    root = tmp_path / "root"
-    monkeypatch.setenv("STACKUP_ROOT", str(root))
-    yield root
-    from stackup.engine.runtime.container import Runtime
-
-    rt = Runtime(root)
-    for state in rt.list():
-        rt.remove(state["id"], force=True)
-        assert_no_trace(rt, state["id"])
-
-
-def leftovers(root):
-    d = root / "containers"
-    return [p.name for p in d.iterdir() if p.is_dir()] if d.exists() else []
 
 
 class Terminal:

@@ -3,47 +3,24 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from stackup.testing.containers import assert_no_trace
-from stackup.testing.rootfs import make_busybox_rootfs
+from stackup.testing.containers import cli_runner
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    rootfs = make_busybox_rootfs(tmp_path_factory.mktemp("img") / "rootfs")
+def image(rootfs):
     (rootfs / "srv/app").mkdir(parents=True)
     (rootfs / "srv/app/seed.txt").write_text("from the image\n")
     return "dir:" + str(rootfs)
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    root = tmp_path / "root"
-    env = dict(os.environ, STACKUP_ROOT=str(root))
-    monkeypatch.setenv("STACKUP_ROOT", str(root))
-
-    def run(*args, check=0, group="container"):
-        proc = subprocess.run([sys.executable, "-m", "stackup", group, *args], env=env,
-                              capture_output=True, text=True, timeout=120)
-        if check is not None:
-            assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
-        return proc
-
-    run.root = root
-    yield run
-    from stackup.engine.runtime.container import Runtime
-
-    rt = Runtime(root)
-    for state in rt.list():
-        rt.remove(state["id"], force=True)
-        assert_no_trace(rt, state["id"])
+def cli(root):
+    return cli_runner(root, default_check=0)
 
 
 def test_named_volume_outlives_its_container_and_is_released(cli, image):
