@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,31 +28,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _peers import BUSYBOX, busybox_archive, compose_command, compose_missing, median, ready_peers, timed  # noqa: E402
+from _stacks import chain_stack, single_stack  # noqa: E402
 
-from stackup.testing.stack import stackup_command  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def chain_stack(port: int, count: int = 10) -> dict:
-    services = {}
-    for i in range(count):
-        service = {"image": BUSYBOX, "init": True, "command": ["sleep", "1000"],
-                   "networks": ["net"], "volumes": ["shared:/shared"]}
-        if i:
-            service["depends_on"] = [f"svc{i - 1}"]
-        if i == count - 1:
-            service["ports"] = [f"127.0.0.1:{port}:80"]
-        services[f"svc{i}"] = service
-    return {"services": services, "networks": {"net": {}}, "volumes": {"shared": {}}}
-
-
-def single_stack() -> dict:
-    return {"services": {"app": {"image": BUSYBOX, "init": True, "command": ["sleep", "1000"]}}}
+from stackup.testing.stack import free_port, stackup_command  # noqa: E402
 
 
 def measure(base: list[str], env: dict[str, str], folder: Path, runs: int) -> dict[str, float]:
@@ -106,7 +83,7 @@ def main() -> int:
             usable, skipped = tools(found, stackup_env)
             if "stackup" not in only:
                 usable.pop("stackup")
-            stacks = {"chain10": chain_stack(free_port()), "single": single_stack()}
+            stacks = {"chain10": chain_stack(BUSYBOX, free_port()), "single": single_stack(BUSYBOX)}
             results: dict[str, dict[str, dict[str, float]]] = {}
             for stack_name, stack in stacks.items():
                 folder = work / stack_name
