@@ -13,6 +13,10 @@ pytestmark = pytest.mark.root
 def cli(root):
     run = cli_runner(root, default_check=0)
     yield run
+    # containers first: a network still in use is not removed
+    containers = run("ps", "-aq").stdout.split()
+    if containers:
+        run("rm", "-f", *containers)
     for name in run("ls", "-q", group="network").stdout.split():
         run("rm", name, group="network", check=None)
 
