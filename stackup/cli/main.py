@@ -12,6 +12,11 @@ from stackup.cli import commands
 GLOBAL_VALUE_OPTIONS = {"-f", "--file", "-p", "--project-name", "--project-directory",
                         "--env-file", "--profile", "--progress"}
 
+# Commands that may create or remove links: they start the link worker before anything else.
+LINK_COMMANDS = {"up", "down", "run", "start", "restart", "stop", "kill", "rm"}
+LINK_SUBCOMMANDS = {"network": {"create", "rm", "prune", "connect", "disconnect"},
+                    "container": {"run", "create", "start", "restart", "stop", "kill", "rm", "prune"}}
+
 USAGE = "Usage: stackup [OPTIONS] COMMAND [ARGS]..."
 
 GLOBAL_HELP = [
@@ -49,6 +54,17 @@ def command_name(argv: list[str]) -> str | None:
             continue
         return arg
     return None
+
+
+def touches_links(argv: list[str]) -> bool:
+    """Whether the command will likely add or remove bridges or veths (see linkworker)."""
+    if "--help" in argv or "--dry-run" in argv:
+        return False
+    name = command_name(argv)
+    if name in LINK_SUBCOMMANDS:
+        rest = argv[argv.index(name) + 1:]
+        return bool(rest) and rest[0] in LINK_SUBCOMMANDS[name]
+    return name in LINK_COMMANDS
 
 
 def build_app(name: str | None):
@@ -94,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"stackup version {__version__}")
         return 0
+    if touches_links(argv):
+        from stackup.engine.network import linkworker
+
+        linkworker.prefetch()  # pyroute2 loads on the other core while typer and the stack file do
     try:
         import typer.main
         from typer import exceptions as typer_exceptions  # Abort and Exit live here since typer vendors click

@@ -1,0 +1,131 @@
+"""A forked process that imports pyroute2 while the command does its other work.
+
+Importing pyroute2 costs 0.15-0.25 s (its asyncio core and every message class), more
+than everything else an `up` or `down` of a small stack does. A command that will touch
+links calls `prefetch()` first thing: it forks a worker that imports `rtnl` on the other
+core while this process parses its arguments and the stack file, then carries out the
+link operations sent to it over a socket pair (pickled names and plain arguments in,
+a result or an exception out).
+
+Without a worker (prefetch not called, not root, or threads already running, where a
+fork is unsafe) every call runs `rtnl` in this process, exactly as the worker would.
+The worker ends when this process closes its end, or dies (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pickle
+import signal
+import socket
+import threading
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+MAX_MESSAGE = 1 << 20
+
+
+class _Worker:
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.lock = threading.Lock()  # one request at a time on the socket
+
+    def call(self, name: str, args: tuple) -> Any:
+        with self.lock:
+            self.sock.send(pickle.dumps((name, args)))
+            reply = self.sock.recv(MAX_MESSAGE)
+        if not reply:
+            raise OSError(f"the link worker (pid {self.pid}) ended unexpectedly")
+        ok, value = pickle.loads(reply)
+        if ok:
+            return value
+        raise value
+
+
+_worker: _Worker | None = None
+
+
+def prefetch() -> bool:
+    """Start the worker (once per process) if that is safe and useful; whether it runs."""
+    global _worker
+    if _worker is not None:
+        return True
+    if os.environ.get("STACKUP_LINK_WORKER") == "0":  # to compare, in benches
+        return False
+    if os.geteuid() != 0 or threading.active_count() != 1:
+        return False
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the worker
+        code = 0
+        try:
+            parent_sock.close()
+            _serve(child_sock, parent)
+        except BaseException:  # noqa: BLE001 - the parent sees the closed socket
+            code = 1
+        finally:
+            os._exit(code)
+    child_sock.close()
+    _worker = _Worker(pid, parent_sock)
+    return True
+
+
+def call(name: str, *args: Any) -> Any:
+    """`rtnl.<name>(*args)`, in the worker when there is one."""
+    if _worker is not None:
+        return _worker.call(name, args)
+    from stackup.engine.network import rtnl
+
+    return getattr(rtnl, name)(*args)
+
+
+def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs in the worker
+    """The worker's life: detach from the terminal's signals and output, load, answer."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl
+        return
+    # Ctrl-C is for the command, which may still need links to stop the stack.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # a pipe on stdout must close when the command exits
+        os.dup2(null, fd)
+    os.close(null)
+    from stackup.engine.network import rtnl
+
+    while True:
+        request = sock.recv(MAX_MESSAGE)
+        if not request:
+            return
+        name, args = pickle.loads(request)
+        try:
+            reply = (True, getattr(rtnl, name)(*args))
+        except Exception as exc:  # noqa: BLE001 - raised again in the caller
+            reply = (False, _portable(exc))
+        try:
+            data = pickle.dumps(reply)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel is described
+            data = pickle.dumps((False, OSError(f"{name}: {reply[1]!r}")))
+        sock.send(data)
+
+
+def _portable(exc: Exception) -> Exception:
+    """pyroute2's NetlinkError as an OSError: unpickling it would import pyroute2 here."""
+    if type(exc).__module__.startswith("pyroute2"):
+        code = getattr(exc, "code", 0)
+        return OSError(code, os.strerror(code) if code else str(exc))
+    return exc
+
+
+def stop() -> None:
+    """End the worker now (tests; a command's worker otherwise ends with it)."""
+    global _worker
+    if _worker is None:
+        return
+    worker, _worker = _worker, None
+    worker.sock.close()
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(worker.pid, 0)

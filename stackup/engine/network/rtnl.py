@@ -1,0 +1,177 @@
+"""Links, addresses and routes through pyroute2: bridges, veth pairs, container interfaces.
+
+Callers go through `links`, which runs these functions in the process that has
+pyroute2 loaded (see `linkworker`). Work inside a container's network namespace is done
+by a short-lived thread that enters the namespace with setns(2) (which changes only the calling thread) and
+opens its own netlink socket there, so no helper process is forked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network, ip_network
+from pathlib import Path
+from typing import TypeVar
+
+from stackup.engine.network.links import BridgeMissing
+from stackup.engine.network.pyroute2_light import load_iproute
+
+IPRoute, NetlinkError = load_iproute()
+
+T = TypeVar("T")
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def in_netns(netns_path: Path, fn: Callable[[], T]) -> T:
+    """Run `fn` in a thread that has entered the network namespace at `netns_path`."""
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"cannot enter network namespace {netns_path}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            result["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="stackup-netns")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def index_of(ipr: IPRoute, ifname: str) -> int | None:
+    """The interface's index (one RTM_GETLINK by name, not a dump of every link)."""
+    try:
+        return ipr.link("get", ifname=ifname)[0]["index"]
+    except NetlinkError as exc:
+        if exc.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise
+
+
+def exists(ifname: str) -> bool:
+    with IPRoute() as ipr:
+        return index_of(ipr, ifname) is not None
+
+
+def host_networks() -> tuple[list[IPv4Network], list[IPv4Network]]:
+    """(the host's IPv4 routes' destinations, its interfaces' networks); default route excluded."""
+    routes, connected = [], []
+    with IPRoute() as ipr:
+        for route in ipr.get_routes(family=2):
+            dst = route.get_attr("RTA_DST")
+            if dst and route["dst_len"] > 0:
+                routes.append(ip_network(f"{dst}/{route['dst_len']}", strict=False))
+        for addr in ipr.get_addr(family=2):
+            connected.append(ip_network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
+    return routes, connected
+
+
+def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, mtu: int | None) -> None:
+    """A bridge with the gateway address, up. An existing bridge of that name is reused."""
+    with IPRoute() as ipr:
+        idx = index_of(ipr, name)
+        if idx is None:
+            kwargs = {"mtu": mtu} if mtu else {}
+            try:
+                ipr.link("add", ifname=name, kind="bridge", **kwargs)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+            idx = index_of(ipr, name)
+        have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=2)}
+        if (str(gateway), prefixlen) not in have:
+            ipr.addr("add", index=idx, address=str(gateway), prefixlen=prefixlen)
+        ipr.link("set", index=idx, state="up")
+
+
+def delete_link(name: str) -> bool:
+    """Delete the interface `name` if it exists (a veth takes its peer with it)."""
+    with IPRoute() as ipr:
+        idx = index_of(ipr, name)
+        if idx is None:
+            return False
+        try:
+            ipr.link("del", index=idx)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise
+        return True
+
+
+def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
+                mtu: int | None, mac: str | None) -> None:
+    """A veth pair: `host_name` enslaved to `bridge` and up, `peer_name` inside the netns.
+
+    A leftover `host_name` (of a killed earlier run of the same container) is replaced.
+    """
+    with IPRoute() as ipr:
+        bridge_idx = index_of(ipr, bridge)
+        if bridge_idx is None:
+            raise BridgeMissing(f"bridge {bridge} is missing")
+        nsfd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            peer: dict = {"ifname": peer_name, "net_ns_fd": nsfd}
+            if mtu:
+                peer["mtu"] = mtu
+            if mac:
+                peer["address"] = mac
+            kwargs = {"mtu": mtu} if mtu else {}
+            try:
+                ipr.link("add", ifname=host_name, kind="veth", peer=peer, master=bridge_idx, **kwargs)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+                ipr.link("del", ifname=host_name)
+                ipr.link("add", ifname=host_name, kind="veth", peer=peer, master=bridge_idx, **kwargs)
+        finally:
+            os.close(nsfd)
+        ipr.link("set", ifname=host_name, state="up")
+
+
+def configure_inside(netns_path: Path, ifname: str, address: IPv4Address, prefixlen: int,
+                     gateway: IPv4Address | None, check_default: bool = True) -> None:
+    """Address `ifname` inside the netns, bring it and lo up, add the default route.
+
+    `check_default`: look for an existing default route first (only needed when the
+    container already had a network, which may have given it one).
+    """
+
+    def work() -> None:
+        with IPRoute() as ipr:
+            ipr.link("set", ifname="lo", state="up")
+            idx = index_of(ipr, ifname)
+            if idx is None:
+                raise FileNotFoundError(f"{ifname} did not arrive in {netns_path}")
+            ipr.addr("add", index=idx, address=str(address), prefixlen=prefixlen)
+            ipr.link("set", index=idx, state="up")
+            if gateway is not None and not (check_default and _has_default_route(ipr)):
+                ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
+
+    in_netns(netns_path, work)
+
+
+def _has_default_route(ipr: IPRoute) -> bool:
+    return any(r["dst_len"] == 0 for r in ipr.get_routes(family=2, table=254))
+
+
+def loopback_up(netns_path: Path) -> None:
+    def work() -> None:
+        with IPRoute() as ipr:
+            ipr.link("set", index=index_of(ipr, "lo"), state="up")
+
+    in_netns(netns_path, work)
+
