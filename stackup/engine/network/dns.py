@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.network import procs, store
+from stackup.errors import StackupError
 
 MODULE = "stackup.engine.network.dnsserver"
 
@@ -16,8 +19,33 @@ def start(net: dict) -> int:
 
 
 def launch(net: dict) -> procs.Launched:
-    """Start the DNS server without waiting for it to be ready (`.ready()` gives its pid)."""
-    return procs.launch(MODULE, [str(state.root()), net["id"], net["ipam"]["gateway"]], log=log(net))
+    """Start the DNS server without waiting for it to be ready (`.ready()` gives its pid).
+
+    Its sockets are bound here and handed over: an address clash fails this call, and
+    a container's first query waits in the socket while the server's interpreter starts.
+    """
+    address = net["ipam"]["gateway"]
+    udp, tcp = bind(address, int(os.environ.get("STACKUP_DNS_PORT", "53")))
+    with udp, tcp:
+        fds = (udp.fileno(), tcp.fileno())
+        return procs.launch(MODULE, [str(state.root()), net["id"], address, *map(str, fds)],
+                            log=log(net), pass_fds=fds)
+
+
+def bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """The server's UDP socket and listening TCP socket on address:port."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        udp.bind((address, port))
+        tcp.bind((address, port))
+        tcp.listen(64)
+    except OSError as exc:
+        udp.close()
+        tcp.close()
+        raise StackupError(f"cannot serve DNS on {address}:{port}: {exc.strerror}") from exc
+    return udp, tcp
 
 
 def log(net: dict) -> Path:

@@ -1,11 +1,9 @@
-"""The per-network DNS server: `python -m stackup.engine.network.dnsserver ROOT NETWORK_ID ADDR`.
+"""The per-network DNS server: `python -m stackup.engine.network.dnsserver ROOT NETWORK_ID ADDR UDP_FD TCP_FD`.
 
-Runs detached, one per network, on the bridge's gateway address, port 53 (UDP
-and TCP). Names of containers come from the engine's network files, read again
-whenever one changes, so containers that join later resolve without restarting
-anyone. Other names are forwarded to the container's own `dns` servers or to the
-host's resolvers (never for internal networks, which have no way out).
-Imports only the standard library, dnslib and the pure records module.
+Runs detached, one per network, on sockets bound to the bridge's gateway address,
+port 53, by the command that starts it (`dns.launch`): a clash is that command's error
+at once, and queries wait in the sockets until the server reads them. So the server
+says it is ready before it even loads its resolver (dnsresolver.py: what it answers).
 """
 
 from __future__ import annotations
@@ -16,169 +14,11 @@ import socket
 import socketserver
 import sys
 import threading
-from ipaddress import ip_address, ip_network
 from pathlib import Path
 
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord, PTR
-
-from stackup.engine.network import records
-
-TTL = 5
-FORWARD_TIMEOUT = 3.0
-
-
-class Records:
-    """The network files of one root, re-read when their mtime or size changes."""
-
-    def __init__(self, root: Path, network_id: str):
-        self.dir = root / "networks"
-        self.network_id = network_id
-        self.cache: dict[str, tuple[tuple[int, int], dict]] = {}
-        self.lock = threading.Lock()
-
-    def networks(self) -> list[dict]:
-        import json
-
-        out = []
-        with self.lock:
-            seen = set()
-            try:
-                entries = list(os.scandir(self.dir))
-            except FileNotFoundError:
-                return []
-            for entry in entries:
-                if not entry.name.endswith(".json") or entry.name.startswith("."):
-                    continue
-                try:
-                    st = entry.stat()
-                except FileNotFoundError:
-                    continue
-                key = (st.st_mtime_ns, st.st_size, st.st_ino)
-                seen.add(entry.name)
-                cached = self.cache.get(entry.name)
-                if cached is None or cached[0] != key:
-                    try:
-                        data = json.loads(Path(entry.path).read_bytes())
-                    except (OSError, ValueError):
-                        continue
-                    self.cache[entry.name] = cached = (key, data)
-                out.append(cached[1])
-            for gone in set(self.cache) - seen:
-                del self.cache[gone]
-        return out
-
-    def this_network(self, networks: list[dict]) -> dict | None:
-        return next((n for n in networks if n["id"] == self.network_id), None)
-
-
-def host_resolv(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str]]:
-    """(nameservers, search domains) of the host."""
-    servers: list[str] = []
-    search: list[str] = []
-    try:
-        for line in Path(path).read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] == "nameserver":
-                servers.append(parts[1])
-            elif parts and parts[0] in ("search", "domain"):
-                search = parts[1:]
-    except OSError:
-        pass
-    return servers, search
-
-
-class Resolver:
-    def __init__(self, recs: Records, upstreams: list[str], search: list[str] | None = None):
-        self.records = recs
-        self.upstreams = upstreams
-        self.search = [d.lower().strip(".") for d in search or [] if d.strip(".")]
-
-    def local(self, networks: list[dict], net: dict, source_ip: str, qname: str) -> list[str]:
-        """Addresses of a container name, also when the resolver appended a search domain."""
-        ips = records.lookup(networks, net["id"], source_ip, qname)
-        if ips:
-            return ips
-        name = qname.lower().rstrip(".")
-        for domain in self.search + records.search_of(networks, net["id"], source_ip):
-            if name.endswith("." + domain):
-                ips = records.lookup(networks, net["id"], source_ip, name[: -len(domain) - 1])
-                if ips:
-                    return ips
-        return []
-
-    def resolve(self, data: bytes, source_ip: str) -> tuple[bytes | None, list[str]]:
-        """(answer, []) for what is answered here; (fallback answer, upstreams) to forward."""
-        try:
-            request = DNSRecord.parse(data)
-        except Exception:  # noqa: BLE001 - garbage on the wire gets no answer
-            return None, []
-        networks = self.records.networks()
-        net = self.records.this_network(networks)
-        if net is None or not request.questions:
-            return _error(request, RCODE.SERVFAIL), []
-        if not _inside(source_ip, net):
-            return _error(request, RCODE.REFUSED), []  # other networks' containers get nothing
-        q = request.questions[0]
-        qname = str(q.qname)
-        reply = request.reply()
-        reply.header.ra = 1
-        ptr_ip = records.ptr_to_ip(qname) if q.qtype == QTYPE.PTR else None
-        if ptr_ip:
-            name = records.reverse(networks, net["id"], source_ip, ptr_ip)
-            if name:
-                reply.add_answer(RR(q.qname, QTYPE.PTR, rdata=PTR(name + "."), ttl=TTL))
-                return reply.pack(), []
-        else:
-            ips = self.local(networks, net, source_ip, qname)
-            if ips:
-                if q.qtype in (QTYPE.A, QTYPE.ANY):
-                    for ip in ips:
-                        reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
-                return reply.pack(), []  # a known name: its other types are empty, not forwarded
-        if net.get("internal"):
-            return _error(request, RCODE.NXDOMAIN), []
-        upstreams = records.upstreams_for(networks, net["id"], source_ip) or self.upstreams
-        return _error(request, RCODE.SERVFAIL), upstreams
-
-    def answer(self, data: bytes, source_ip: str) -> bytes | None:
-        answer, upstreams = self.resolve(data, source_ip)
-        if upstreams:
-            return forward(data, upstreams) or answer
-        return answer
-
-
-def _inside(source_ip: str, net: dict) -> bool:
-    try:
-        return ip_address(source_ip) in ip_network(net["ipam"]["subnet"])
-    except (KeyError, ValueError):
-        return False
-
-
-def _error(request: DNSRecord, rcode: int) -> bytes:
-    reply = request.reply()
-    reply.header.ra = 1
-    reply.header.rcode = rcode
-    return reply.pack()
-
-
-def forward(data: bytes, upstreams: list[str]) -> bytes | None:
-    for upstream in upstreams:
-        host, _, port = upstream.partition("#")
-        try:
-            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                               socket.SOCK_DGRAM) as s:
-                s.settimeout(FORWARD_TIMEOUT)
-                s.sendto(data, (host, int(port or 53)))
-                answer, _ = s.recvfrom(65535)
-                if answer[:2] == data[:2]:
-                    return answer
-        except OSError:
-            continue
-    return None
-
-
-def serve_udp(sock: socket.socket, resolver: Resolver) -> None:
+def serve_udp(sock: socket.socket, resolver) -> None:
     """Local names are answered inline (fast); forwarded queries get a thread each."""
+    from stackup.engine.network.dnsresolver import forward
 
     def forward_and_reply(data: bytes, client, fallback: bytes | None, upstreams: list[str]) -> None:
         answer = forward(data, upstreams) or fallback
@@ -198,7 +38,9 @@ def serve_udp(sock: socket.socket, resolver: Resolver) -> None:
             print(f"dns: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
-def serve_tcp(resolver: Resolver, address: str, port: int) -> socketserver.TCPServer:
+def serve_tcp(resolver, listener: socket.socket) -> socketserver.TCPServer:
+    """A threading TCP server on the already listening socket."""
+
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             conn = self.request
@@ -215,21 +57,24 @@ def serve_tcp(resolver: Resolver, address: str, port: int) -> socketserver.TCPSe
         daemon_threads = True
         allow_reuse_address = True
 
-    return Server((address, port), Handler)
+    server = Server(listener.getsockname(), Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = listener
+    return server
 
 
-def serve(root: Path, network_id: str, address: str, port: int, upstreams: list[str],
-          search: list[str]) -> None:
-    resolver = Resolver(Records(root, network_id), upstreams, search)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind((address, port))
-    tcp = serve_tcp(resolver, address, port)
+def serve(root: Path, network_id: str, udp: socket.socket, tcp: socket.socket) -> None:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     from stackup.engine.network.procs import detach_and_report_ready, exit_when_gone
 
     detach_and_report_ready()
     exit_when_gone(root / "networks" / f"{network_id}.json")
-    threading.Thread(target=tcp.serve_forever, daemon=True).start()
+    from stackup.engine.network.dnsresolver import Records, Resolver, host_resolv
+
+    servers, search = host_resolv()
+    upstreams = [u for u in os.environ.get("STACKUP_DNS_UPSTREAMS", "").split(",") if u] or servers
+    resolver = Resolver(Records(root, network_id), upstreams, search)
+    threading.Thread(target=serve_tcp(resolver, tcp).serve_forever, daemon=True).start()
     serve_udp(udp, resolver)
 
 
@@ -244,11 +89,8 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 
 
 def main(argv: list[str]) -> None:
-    root, network_id, address = Path(argv[0]), argv[1], argv[2]
-    port = int(os.environ.get("STACKUP_DNS_PORT", "53"))
-    servers, search = host_resolv()
-    upstreams = [u for u in os.environ.get("STACKUP_DNS_UPSTREAMS", "").split(",") if u] or servers
-    serve(root, network_id, address, port, upstreams, search)
+    root, network_id, udp_fd, tcp_fd = Path(argv[0]), argv[1], int(argv[3]), int(argv[4])
+    serve(root, network_id, socket.socket(fileno=udp_fd), socket.socket(fileno=tcp_fd))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import threading
+from collections.abc import Callable
 from ipaddress import ip_network
 
 from stackup.engine.network import dns, ipam, links, names, nft, store
@@ -54,7 +56,7 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
             server = dns.launch(net)
             try:
                 nft.enable_forwarding()
-                nft.add_network(net["bridge"], plan.subnet, net["internal"])
+                nft.add_network(net["bridge"], plan.subnet, net["internal"], fresh=True)
             except BaseException:
                 with contextlib.suppress(Exception):  # known, so that the teardown stops it
                     net["dns_pid"] = server.ready()
@@ -83,13 +85,28 @@ def _mtu(name: str, options: dict[str, str]) -> int | None:
 def _teardown(net: dict) -> None:
     """Remove everything of `net` from the kernel and the state, whatever exists of it."""
     dns.forget(net)
-    for cid in list(net.get("endpoints", {})):
-        with contextlib.suppress(Exception):
-            links.delete_link(net["endpoints"][cid]["veth"])
-    with contextlib.suppress(Exception):
-        nft.remove_network(net["bridge"])
-    links.delete_link(net["bridge"])
+    with _alongside(lambda: nft.remove_network(net["bridge"])):  # nft runs while the kernel deletes
+        for cid in list(net.get("endpoints", {})):
+            with contextlib.suppress(Exception):
+                links.delete_link(net["endpoints"][cid]["veth"])
+        links.delete_link(net["bridge"])
     store.delete(net["id"])
+
+
+@contextlib.contextmanager
+def _alongside(work: Callable[[], object]):
+    """Run `work` in a thread during the block; a failure of it is ignored (best-effort cleanup)."""
+
+    def quietly() -> None:
+        with contextlib.suppress(Exception):
+            work()
+
+    thread = threading.Thread(target=quietly, name="stackup-alongside")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def remove(name_or_id: str, force: bool = False) -> dict:

@@ -78,9 +78,12 @@ def _rules() -> list[dict] | None:
     return [i["rule"] for i in items if "rule" in i]
 
 
-def add_network(bridge: str, subnet: IPv4Network, internal: bool) -> None:
+def add_network(bridge: str, subnet: IPv4Network, internal: bool, fresh: bool = False) -> None:
+    """Add the network's rules, replacing any it has; `fresh`: the bridge's name is new, so
+    it can have none (one `nft` run instead of a listing and a run)."""
     with store.host_lock():
-        _delete_rules(bridge, drop_empty_table=False)
+        if not fresh:
+            _delete_rules(bridge, drop_empty_table=False)
         _nft(SKELETON + "\n".join(network_rules(bridge, subnet, internal)) + "\n")
 
 

@@ -57,12 +57,24 @@ class Launched:
 def launch(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...] = ()) -> Launched:
     """Start `python -m module args...` detached, without waiting for it (see Launched)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", module, *args]
+    # -S: no site (its .pth files and the editable-install finder cost ~20 ms); the
+    # helper gets this process's import path instead, with stackup's own folder first.
+    # -P: the current folder is not on it (a user's `json.py` there must not be imported).
+    argv = [sys.executable, "-S", "-P", "-m", module, *args]
+    given = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(_import_path() + given))
     with open(log, "ab") as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=err, pass_fds=pass_fds, start_new_session=True,
-                                close_fds=True)
+                                close_fds=True, env=env, cwd="/")
     return Launched(module, proc, log)
+
+
+def _import_path() -> list[str]:
+    """stackup's folder, then this process's import path without its script's folder."""
+    package_root = str(Path(__file__).resolve().parents[3])
+    inherited = sys.path if sys.flags.safe_path else sys.path[1:]
+    return [package_root] + [p for p in inherited if p and p != package_root and os.path.isdir(p)]
 
 
 def _read_line(fd: int, timeout: float) -> bytes:

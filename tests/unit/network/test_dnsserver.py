@@ -6,7 +6,7 @@ import threading
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
-from stackup.engine.network.dnsserver import Records, Resolver
+from stackup.engine.network.dnsresolver import Records, Resolver
 
 
 def write(root, net):
