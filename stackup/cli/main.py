@@ -113,7 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     if touches_links(argv):
         from stackup.engine.network import linkworker
 
-        linkworker.prefetch()  # pyroute2 loads on the other core while typer and the stack file do
+        if linkworker.prefetch():  # pyroute2 loads on the other core while typer and the stack file do
+            try:
+                return run(argv, debug)
+            finally:
+                for failure in linkworker.finish():  # links deleted in the background
+                    print(f"stackup: warning: {failure}", file=sys.stderr)
+    return run(argv, debug)
+
+
+def run(argv: list[str], debug: bool) -> int:
+    """Parse and run the command; failures reported as one line each."""
     try:
         import typer.main
         from typer import exceptions as typer_exceptions  # Abort and Exit live here since typer vendors click

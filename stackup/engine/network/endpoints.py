@@ -134,7 +134,7 @@ def detach(container_id: str, network: str | None = None) -> list[str]:
             if network is not None and network not in (net["name"], net["id"]):
                 continue
             ep = net["endpoints"].pop(container_id)
-            links.delete_link(ep["veth"])
+            links.delete_link_soon(ep["veth"])
             store.save(net, durable=False)
             left.append(net["name"])
     return left

@@ -36,6 +36,12 @@ def delete_link(name: str) -> bool:
     return linkworker.call("delete_link", name)
 
 
+def delete_link_soon(name: str) -> None:
+    """Delete `name` before the next link operation and before the command ends, not
+    necessarily now (see linkworker.call_soon)."""
+    linkworker.call_soon("delete_link", name)
+
+
 def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
                 mtu: int | None, mac: str | None) -> None:
     """A veth pair: `host_name` enslaved to `bridge` and up, `peer_name` inside the netns;

@@ -9,7 +9,9 @@ a result or an exception out).
 
 Without a worker (prefetch not called, not root, or threads already running, where a
 fork is unsafe) every call runs `rtnl` in this process, exactly as the worker would.
-The worker ends when this process closes its end, or dies (PR_SET_PDEATHSIG).
+A command that started one calls `finish()` before it exits, which waits for the
+deletions `call_soon` left running; the worker also ends when this process dies
+(PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 PR_SET_PDEATHSIG = 1
 MAX_MESSAGE = 1 << 20
+CALL, SOON, SETTLE = "call", "soon", "settle"  # the kinds of request
 
 
 class _Worker:
@@ -33,9 +36,11 @@ class _Worker:
         self.sock = sock
         self.lock = threading.Lock()  # one request at a time on the socket
 
-    def call(self, name: str, args: tuple) -> Any:
+    def call(self, kind: str, name: str = "", args: tuple = ()) -> Any:
         with self.lock:
-            self.sock.send(pickle.dumps((name, args)))
+            self.sock.send(pickle.dumps((kind, name, args)))
+            if kind == SOON:
+                return None
             reply = self.sock.recv(MAX_MESSAGE)
         if not reply:
             raise OSError(f"the link worker (pid {self.pid}) ended unexpectedly")
@@ -77,10 +82,39 @@ def prefetch() -> bool:
 def call(name: str, *args: Any) -> Any:
     """`rtnl.<name>(*args)`, in the worker when there is one."""
     if _worker is not None:
-        return _worker.call(name, args)
+        return _worker.call(CALL, name, args)
     from stackup.engine.network import rtnl
 
     return getattr(rtnl, name)(*args)
+
+
+def call_soon(name: str, *args: Any) -> None:
+    """`rtnl.<name>(*args)` without waiting for it, when there is a worker (else now).
+
+    It is done before the worker's next call starts and before `finish()` returns, so
+    the kernel's slow part of deleting a link (an RCU grace period, 10-40 ms) overlaps
+    the command's other work. Its failure is reported by `finish()`.
+    """
+    if _worker is not None:
+        _worker.call(SOON, name, args)
+    else:
+        call(name, *args)
+
+
+def finish() -> list[str]:
+    """Wait for what `call_soon` started and end the worker; the failures, as text."""
+    global _worker
+    if _worker is None:
+        return []
+    worker, _worker = _worker, None
+    try:
+        return worker.call(SETTLE)
+    except OSError as exc:
+        return [str(exc)]
+    finally:
+        worker.sock.close()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(worker.pid, 0)
 
 
 def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs in the worker
@@ -96,15 +130,35 @@ def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs
     os.close(null)
     from stackup.engine.network import rtnl
 
+    background: list[threading.Thread] = []
+    failures: list[str] = []
+
+    def in_background(name: str, args: tuple) -> None:
+        try:
+            getattr(rtnl, name)(*args)
+        except Exception as exc:  # noqa: BLE001 - reported when the command settles
+            failures.append(f"{name} {' '.join(map(str, args))}: {exc}")
+
     while True:
         request = sock.recv(MAX_MESSAGE)
         if not request:
             return
-        name, args = pickle.loads(request)
-        try:
-            reply = (True, getattr(rtnl, name)(*args))
-        except Exception as exc:  # noqa: BLE001 - raised again in the caller
-            reply = (False, _portable(exc))
+        kind, name, args = pickle.loads(request)
+        if kind == SOON:
+            background.append(threading.Thread(target=in_background, args=(name, args)))
+            background[-1].start()
+            continue
+        for thread in background:  # in order: a later call may touch the same link
+            thread.join()
+        background.clear()
+        if kind == SETTLE:
+            reply = (True, list(failures))
+            failures.clear()
+        else:
+            try:
+                reply = (True, getattr(rtnl, name)(*args))
+            except Exception as exc:  # noqa: BLE001 - raised again in the caller
+                reply = (False, _portable(exc))
         try:
             data = pickle.dumps(reply)
         except Exception:  # noqa: BLE001 - an exception that cannot travel is described
@@ -118,14 +172,3 @@ def _portable(exc: Exception) -> Exception:
         code = getattr(exc, "code", 0)
         return OSError(code, os.strerror(code) if code else str(exc))
     return exc
-
-
-def stop() -> None:
-    """End the worker now (tests; a command's worker otherwise ends with it)."""
-    global _worker
-    if _worker is None:
-        return
-    worker, _worker = _worker, None
-    worker.sock.close()
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(worker.pid, 0)

@@ -99,3 +99,22 @@ def gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_soon_work_is_done_before_the_next_call_and_failures_come_with_finish():
+    name = f"stkvs{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"], check=True)
+    try:
+        out = run_script(f"""
+            import ipaddress
+            from stackup.engine.network import linkworker, links
+            assert linkworker.prefetch()
+            links.delete_link_soon("{name}")
+            print(links.exists("{name}"))
+            linkworker.call_soon("create_bridge", "x" * 20, ipaddress.ip_address("10.254.254.1"), 24, None)
+            failures = linkworker.finish()
+            print(len(failures), failures[0].startswith("create_bridge " + "x" * 20))
+        """)
+        assert out.split() == ["False", "1", "True"]
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
