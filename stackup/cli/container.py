@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
 
 app = typer.Typer(help="Manage single containers (run, ps, exec, logs...)", no_args_is_help=True,
@@ -465,14 +466,8 @@ def ps(all_: bool = typer.Option(False, "-a", "--all", help="Show all containers
         rows.append((s["id"][:12], s["spec"]["image"] or "-",
                      json.dumps(cmd if len(cmd) <= 20 else cmd[:19] + "…", ensure_ascii=False),
                      s["created_at"][:19].replace("T", " "), _status_text(s), s["name"]))
-    _table(rows)
+    print_table(rows)
     return 0
-
-
-def _table(rows: list[tuple]) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 @app.command()
@@ -488,7 +483,7 @@ def top(container: str = typer.Argument(..., help="Container")) -> int:
     """Show the processes of a container."""
     rows = [("PID", "PPID", "UID", "CMD")]
     rows += [(p["pid"], p["ppid"], p["uid"], p["cmd"]) for p in _runtime().top(container)]
-    _table(rows)
+    print_table(rows)
     return 0
 
 

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import typer
 
+from stackup.cli.table import print_table
 from stackup.errors import StackupError, UserError
 
 
@@ -38,13 +39,6 @@ def pairs(items: list[str], what: str) -> dict[str, str]:
             raise UserError(f"{what} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
-
-
-def print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    """Rows (the header first) in left-aligned columns three spaces apart."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
 def show_list(list_objects: Callable[[], list[dict]], filters: list[str], quiet: bool,
