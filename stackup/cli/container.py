@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from stackup.cli.objects import pairs
 from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
 
@@ -147,13 +148,7 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         overrides["shm_size"] = sp.parse_bytes(shm_size, "--shm-size")
     if stop_timeout is not None:
         overrides["stop_timeout"] = stop_timeout
-    sysctls = {}
-    for item in sysctl:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"invalid --sysctl {item!r}: expected NAME=VALUE")
-        sysctls[key] = value
-    overrides["sysctls"] = sysctls
+    overrides["sysctls"] = pairs(sysctl, "--sysctl", need_equals=True)
     labels = dict(item.partition("=")[::2] for item in label)
     entry = None if entrypoint is None else ([entrypoint] if entrypoint else [])
     return sp.spec_from_image(config, layers, image=image, image_id=image_id,

@@ -30,12 +30,13 @@ def parse_filters(filters: list[str]) -> tuple[dict[str, str | None], list[str]]
     return labels, names
 
 
-def pairs(items: list[str], what: str) -> dict[str, str]:
-    """`--label`/`--opt` values (KEY=VALUE, VALUE may be empty) as a dict."""
+def pairs(items: list[str], what: str, need_equals: bool = False) -> dict[str, str]:
+    """`--label`/`--opt`/`--sysctl` values (KEY=VALUE, VALUE may be empty) as a dict; a
+    lone KEY means an empty VALUE unless `need_equals`."""
     out = {}
     for item in items:
-        key, _sep, value = item.partition("=")
-        if not key:
+        key, sep, value = item.partition("=")
+        if not key or (need_equals and not sep):
             raise UserError(f"{what} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
