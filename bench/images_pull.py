@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +27,8 @@ from stackup.engine.images.store import ImageStore  # noqa: E402
 from stackup.testing.layers import TarBuilder  # noqa: E402
 from stackup.testing.oci import OciLayout  # noqa: E402
 from stackup.testing.registry import LocalRegistry  # noqa: E402
+
+from _timing import timed  # noqa: E402
 
 
 def layer(n: int, size_mb: int) -> bytes:
@@ -41,12 +42,6 @@ def layer(n: int, size_mb: int) -> bytes:
         written += size
         i += 1
     return builder.bytes()
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

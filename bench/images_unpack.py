@@ -22,13 +22,14 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stackup.engine.images import digest as dg  # noqa: E402
 from stackup.engine.images.layers import LayerStore  # noqa: E402
+
+from _timing import timed  # noqa: E402
 
 
 def make_layer(path: Path, size_mb: int, seed: int = 7) -> int:
@@ -68,12 +69,6 @@ def make_layer(path: Path, size_mb: int, seed: int = 7) -> int:
             written += size
             n += 1
     return n
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import typer
 
+from stackup.cli.objects import pairs
+from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
 
 app = typer.Typer(help="Manage single containers (run, ps, exec, logs...)", no_args_is_help=True,
@@ -146,13 +148,7 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         overrides["shm_size"] = sp.parse_bytes(shm_size, "--shm-size")
     if stop_timeout is not None:
         overrides["stop_timeout"] = stop_timeout
-    sysctls = {}
-    for item in sysctl:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"invalid --sysctl {item!r}: expected NAME=VALUE")
-        sysctls[key] = value
-    overrides["sysctls"] = sysctls
+    overrides["sysctls"] = pairs(sysctl, "--sysctl", need_equals=True)
     labels = dict(item.partition("=")[::2] for item in label)
     entry = None if entrypoint is None else ([entrypoint] if entrypoint else [])
     return sp.spec_from_image(config, layers, image=image, image_id=image_id,
@@ -465,14 +461,8 @@ def ps(all_: bool = typer.Option(False, "-a", "--all", help="Show all containers
         rows.append((s["id"][:12], s["spec"]["image"] or "-",
                      json.dumps(cmd if len(cmd) <= 20 else cmd[:19] + "…", ensure_ascii=False),
                      s["created_at"][:19].replace("T", " "), _status_text(s), s["name"]))
-    _table(rows)
+    print_table(rows)
     return 0
-
-
-def _table(rows: list[tuple]) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 @app.command()
@@ -488,7 +478,7 @@ def top(container: str = typer.Argument(..., help="Container")) -> int:
     """Show the processes of a container."""
     rows = [("PID", "PPID", "UID", "CMD")]
     rows += [(p["pid"], p["ppid"], p["uid"], p["cmd"]) for p in _runtime().top(container)]
-    _table(rows)
+    print_table(rows)
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from stackup.cli.table import print_table
 from stackup.engine.images.reference import parse_reference
 from stackup.engine.images.store import Image, ImageStore
 from stackup.errors import UserError
@@ -152,9 +153,7 @@ def ls(
     table = [header] + [[r, t] + ([d] if digests else []) +
                         [im.id if no_trunc else im.short_id, human_age(im.created), human_size(im.size)]
                         for r, t, d, im in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("   ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print_table(table)
 
 
 def _split(name: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
 
 
@@ -20,12 +21,6 @@ def register(app: typer.Typer) -> None:
     app.command("events", help="Stream the stack's container events")(events)
 
 
-def _table(rows: list[tuple]) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        sys.stdout.write("   ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
-
-
 def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services")) -> int:
     from stackup.cli import compose_common as cc
 
@@ -34,7 +29,7 @@ def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Ser
         print(state["name"])
         rows = [("UID", "PID", "PPID", "CMD")]
         rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.runtime.top(state["id"])]
-        _table(rows)
+        print_table(rows)
         print()
     return 0
 
@@ -78,7 +73,7 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
             size = "-"
         rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12], size))
     if not quiet:
-        _table(rows)
+        print_table(rows)
     return 0
 
 
@@ -114,7 +109,7 @@ def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help=
     elif fmt == "json":
         print(json.dumps(rows))
     else:
-        _table([("NAME", "STATUS", "CONFIG FILES")] + [(r["Name"], r["Status"], r["ConfigFiles"]) for r in rows])
+        print_table([("NAME", "STATUS", "CONFIG FILES")] + [(r["Name"], r["Status"], r["ConfigFiles"]) for r in rows])
     return 0
 
 
@@ -148,7 +143,7 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
                 for row in rows:
                     print(json.dumps(row))
             else:
-                _table([("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS")] +
+                print_table([("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS")] +
                        [(r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]) for r in rows])
             sys.stdout.flush()
             if no_stream:

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import typer
 
+from stackup.cli.table import print_table
 from stackup.errors import StackupError, UserError
 
 
@@ -29,22 +30,16 @@ def parse_filters(filters: list[str]) -> tuple[dict[str, str | None], list[str]]
     return labels, names
 
 
-def pairs(items: list[str], what: str) -> dict[str, str]:
-    """`--label`/`--opt` values (KEY=VALUE, VALUE may be empty) as a dict."""
+def pairs(items: list[str], what: str, need_equals: bool = False) -> dict[str, str]:
+    """`--label`/`--opt`/`--sysctl` values (KEY=VALUE, VALUE may be empty) as a dict; a
+    lone KEY means an empty VALUE unless `need_equals`."""
     out = {}
     for item in items:
-        key, _sep, value = item.partition("=")
-        if not key:
+        key, sep, value = item.partition("=")
+        if not key or (need_equals and not sep):
             raise UserError(f"{what} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
-
-
-def print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    """Rows (the header first) in left-aligned columns three spaces apart."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
 def show_list(list_objects: Callable[[], list[dict]], filters: list[str], quiet: bool,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import typer
 
+from stackup.cli.table import print_table
 from stackup.errors import UserError
 
 STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
@@ -110,7 +110,5 @@ def ps(
         command = r["Command"] if len(r["Command"]) <= 30 else r["Command"][:27] + "..."
         created = f"{_ago(r['CreatedAt'])} ago"
         table.append((r["Name"], r["Image"], json.dumps(command), r["Service"], created, r["Status"], r["Ports"]))
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        sys.stdout.write("   ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+    print_table(table)
     return 0

@@ -332,19 +332,7 @@ class Engine:
         self.runtime.kill(container, signal)
 
     def rename_container(self, container: str, new_name: str) -> None:
-        runtime = self.runtime
-        if hasattr(runtime, "rename"):
-            runtime.rename(container, new_name)
-            return
-        # The runtime has no rename yet: change the recorded name under its name lock,
-        # as its create does when it checks that a name is free.
-        from stackup.errors import ConflictError
-
-        with runtime._names_lock():
-            state = runtime.get(container)
-            if any(s["name"] == new_name and s["id"] != state["id"] for s in runtime.list()):
-                raise ConflictError(f"the container name {new_name!r} is already in use")
-            runtime._update(state["id"], name=new_name)
+        self.runtime.rename(container, new_name)
 
     def remove_container(self, container: str, volumes: bool) -> None:
         state = self.runtime.get(container)

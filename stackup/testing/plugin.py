@@ -14,6 +14,11 @@ installed gets:
   (e.g. to keep pulled images between tests).
 - `stackup_prepare_root`: override it to ready a fresh root (import or pull images);
   it gets the `StackupCLI` of the root.
+- `stackup_busybox`: for stacks of busybox images (stackup's own tests). It skips the
+  test unless it runs as root with busybox-static installed; otherwise it is a function
+  `(cli, ref="stackup.local/busybox:latest", changes=())` that imports a busybox root
+  file system (CMD ["sh"], plus the Dockerfile lines `changes`) into `cli`'s root, so
+  that `stackup_prepare_root` can return it as is.
 
 Whatever the test does, each stack it brought up is taken down with `down -v` after
 it (also when the test fails); then the leak check of `stackup.testing.stack` runs,
@@ -26,14 +31,15 @@ A relative path is resolved against the test file's folder.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stackup.testing.stack import StackupCLI
+from stackup.testing.stack import BUSYBOX_REF, StackupCLI, have_busybox
 
 MARKER = "stackup"
 
@@ -128,6 +134,23 @@ def stackup_prepare_root() -> Any:
     """Called with the root's `StackupCLI` before the first stack of a test comes up;
     override it to import or pull the images the stacks need."""
     return lambda cli: None
+
+
+@pytest.fixture(scope="session")
+def stackup_busybox(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., None]:
+    """Imports busybox into a root: `(cli, ref=BUSYBOX_REF, changes=())`; skips the test
+    unless it runs as root with busybox-static installed. The root file system is made
+    once a session."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not have_busybox():
+        pytest.skip("busybox-static is missing")
+    cache = tmp_path_factory.mktemp("busybox")
+
+    def import_busybox(cli: StackupCLI, ref: str = BUSYBOX_REF, changes: Sequence[str] = ()) -> None:
+        cli.import_busybox(cache, ref, changes)
+
+    return import_busybox
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,11 @@ class StackupCLI:
                                 env=dict(self.env, **(env or {})), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
-    def import_busybox(self, cache: Path, ref: str = BUSYBOX_REF) -> None:
-        self("image", "import", str(busybox_tar(cache)), ref, "--change", 'CMD ["sh"]')
+    def import_busybox(self, cache: Path, ref: str = BUSYBOX_REF, changes: Sequence[str] = ()) -> None:
+        """Imports the busybox root file system as `ref`, with CMD ["sh"] and `changes`
+        (Dockerfile lines, as `image import --change` takes them)."""
+        extra = [arg for change in changes for arg in ("--change", change)]
+        self("image", "import", str(busybox_tar(cache)), ref, "--change", 'CMD ["sh"]', *extra)
 
     def ps(self, *args: str) -> list[dict[str, Any]]:
         return json.loads(self("ps", "--format", "json", *args).stdout or "[]")

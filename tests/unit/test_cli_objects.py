@@ -25,6 +25,9 @@ def test_pairs():
     assert objects.pairs(["a=1", "b=", "c"], "--label") == {"a": "1", "b": "", "c": ""}
     with pytest.raises(UserError, match="--opt '=v': expected KEY=VALUE"):
         objects.pairs(["=v"], "--opt")
+    assert objects.pairs(["a=1", "b="], "--sysctl", need_equals=True) == {"a": "1", "b": ""}
+    with pytest.raises(UserError, match="--sysctl 'c': expected KEY=VALUE"):
+        objects.pairs(["c"], "--sysctl", need_equals=True)
 
 
 def test_show_list_filters_and_formats(capsys):

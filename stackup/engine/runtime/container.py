@@ -268,9 +268,7 @@ class Runtime:
         self._check_network(spec)
         cid = os.urandom(32).hex()  # (not `secrets`: its imports cost the CLI)
         name = name or f"stackup_{cid[:12]}"
-        if not _valid_name(name):
-            raise UserError(f"invalid container name {name!r}: use letters, digits, "
-                            "'_', '.' and '-', starting with a letter or digit")
+        _check_name(name)
         spec.hostname = spec.hostname or cid[:12]
         for layer in spec.layers:
             if not Path(layer).is_dir():
@@ -564,6 +562,17 @@ class Runtime:
             state = self._repair(state["id"]) or state
         return int(state.get("exit_code") or 0)
 
+    # --- rename --------------------------------------------------------------------
+    def rename(self, ref: str, new_name: str) -> dict[str, Any]:
+        """Give a container (id, unique id prefix or name; any status) another name. As in
+        create, the name is checked to be free and taken under the names lock."""
+        _check_name(new_name)
+        with self._names_lock():
+            state = self.get(ref)
+            if any(s["name"] == new_name and s["id"] != state["id"] for s in self.list()):
+                raise ConflictError(f"the container name {new_name!r} is already in use")
+            return self._update(state["id"], name=new_name)
+
     # --- remove --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> None:
         state = self.get(ref)
@@ -665,10 +674,12 @@ def _signum(sig: str | int) -> int:
         raise UserError(f"invalid signal {sig!r}") from None
 
 
-def _valid_name(name: str) -> bool:
+def _check_name(name: str) -> None:
     import re
 
-    return re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) is not None
+    if re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) is None:
+        raise UserError(f"invalid container name {name!r}: use letters, digits, "
+                        "'_', '.' and '-', starting with a letter or digit")
 
 
 def hosts_file(spec: ContainerSpec) -> str:

@@ -34,6 +34,7 @@ def test_missing_image_bad_flags_and_name_in_use(cli, image):
         (["run", "--restart", "sometimes", image, "true"], "invalid restart policy"),
         (["run", "--cap-add", "FLY", image, "true"], "unknown capability"),
         (["run", "--sysctl", "kernel.panic=1", image, "true"], "not namespaced"),
+        (["run", "--sysctl", "net.ipv4.ip_forward", image, "true"], "--sysctl 'net.ipv4.ip_forward': expected"),
         (["run", "-v", "rel/path:/x", image, "true"], "invalid volume name"),
         (["run", "--network", "none", "-p", "80:80", image, "true"], "cannot be published"),
         (["run", "-u", "ghost", image, "true"], "unable to find user"),

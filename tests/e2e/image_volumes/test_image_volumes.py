@@ -2,27 +2,15 @@
 and `down -v` removes them."""
 
 import json
-import os
 
 import pytest
-
-from stackup.testing.stack import busybox_cache, busybox_tar, have_busybox  # noqa: F401
 
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(autouse=True)
-def _needs_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    if not have_busybox():
-        pytest.skip("busybox-static is missing")
-
-
 @pytest.fixture
-def stackup_prepare_root(busybox_cache):  # noqa: F811
-    return lambda cli: cli("image", "import", str(busybox_tar(busybox_cache)), "stackup.local/busybox-vol:latest",
-                           "--change", 'CMD ["sh"]', "--change", 'VOLUME ["/data"]')
+def stackup_prepare_root(stackup_busybox):
+    return lambda cli: stackup_busybox(cli, "stackup.local/busybox-vol:latest", ['VOLUME ["/data"]'])
 
 
 def _project_volumes(root):

@@ -9,23 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from stackup.testing.stack import StackupCLI, busybox_cache, free_port, have_busybox, http_get  # noqa: F401
+from stackup.testing.stack import StackupCLI, free_port, http_get
 
 pytestmark = pytest.mark.root
 HERE = Path(__file__).parent
 
 
-@pytest.fixture(autouse=True)
-def _needs_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    if not have_busybox():
-        pytest.skip("busybox-static is missing")
-
-
 @pytest.fixture
-def stackup_prepare_root(busybox_cache):  # noqa: F811
-    return lambda cli: cli.import_busybox(busybox_cache)
+def stackup_prepare_root(stackup_busybox):
+    return stackup_busybox
 
 
 def test_factory_brings_the_stack_up(stackup_stack, stackup_root):
@@ -52,11 +44,11 @@ def test_marker_form(stackup):
     assert stackup.exec("backend", "cat /www/index.html").stdout == "backend\n"
 
 
-def test_a_failing_test_still_takes_its_stack_down(tmp_path, busybox_cache):  # noqa: F811
+def test_a_failing_test_still_takes_its_stack_down(tmp_path, stackup_busybox):
     """An inner pytest session whose test fails after bringing the stack up: the stack
     is down afterwards, nothing of it is left, and the failure is the test's own."""
     root = tmp_path / "root"
-    StackupCLI(root, HERE).import_busybox(busybox_cache)
+    stackup_busybox(StackupCLI(root, HERE))
     inner = tmp_path / "test_inner.py"
     inner.write_text(textwrap.dedent(f"""
         def test_fails(stackup_stack):
@@ -76,11 +68,11 @@ def test_a_failing_test_still_takes_its_stack_down(tmp_path, busybox_cache):  # 
     cli.cleanup()
 
 
-def test_a_stack_left_behind_is_reported(tmp_path, busybox_cache):  # noqa: F811
+def test_a_stack_left_behind_is_reported(tmp_path, stackup_busybox):
     """When the take-down leaves something (here: it is skipped), the leak check makes
     the test error, naming what was left."""
     root = tmp_path / "root"
-    StackupCLI(root, HERE).import_busybox(busybox_cache)
+    stackup_busybox(StackupCLI(root, HERE))
     inner = tmp_path / "test_inner.py"
     inner.write_text(textwrap.dedent(f"""
         from stackup.testing import plugin

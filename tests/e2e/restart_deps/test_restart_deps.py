@@ -1,27 +1,16 @@
 """`restart db` also restarts the services that depend on db with `restart: true`;
 `exec -d` runs a command in the background. Brought up by the pytest plugin."""
 
-import os
 import time
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, have_busybox  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(autouse=True)
-def _needs_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    if not have_busybox():
-        pytest.skip("busybox-static is missing")
-
-
 @pytest.fixture
-def stackup_prepare_root(busybox_cache):  # noqa: F811
-    return lambda cli: cli.import_busybox(busybox_cache)
+def stackup_prepare_root(stackup_busybox):
+    return stackup_busybox
 
 
 def _until(predicate, timeout=20.0):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from stackup.engine.runtime import cgroups
-from stackup.errors import ConflictError, NotFoundError
+from stackup.errors import ConflictError, NotFoundError, UserError
 from stackup.testing.containers import assert_no_trace, output, processes_mentioning, run, sh, spec
 
 pytestmark = pytest.mark.root
@@ -148,6 +148,22 @@ def test_names_are_unique_and_refs_resolve(rt):
         rt.get("nope")
     assert [s["name"] for s in rt.list()] == ["web"]
     assert rt.containers_using_image("") == ["web"] and rt.containers_using_image("sha256:x") == []
+
+
+def test_rename_of_a_running_container_frees_the_old_name(rt):
+    state = started(rt, ["sleep", "1000"])
+    other = rt.create(spec(rt, ["true"]), name="db")
+    with pytest.raises(ConflictError, match="'db' is already in use"):
+        rt.rename(state["id"], "db")
+    with pytest.raises(UserError, match="invalid container name"):
+        rt.rename(state["id"], "-bad")
+    with pytest.raises(NotFoundError):
+        rt.rename("nope", "web")
+    renamed = rt.rename(state["name"], "web")
+    assert renamed["name"] == "web" and renamed["status"] == "running"
+    assert rt.get("web")["id"] == state["id"] and rt.get("db")["id"] == other["id"]
+    assert rt.create(spec(rt, ["true"]), name=state["name"])["name"] == state["name"]
+    assert rt.rename("web", "web")["name"] == "web"  # its own name is no conflict
 
 
 def test_rm_refuses_running_without_force_and_leaves_nothing(rt):
