@@ -17,7 +17,6 @@ deletions `call_soon` left running; the worker also ends when this process dies
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pickle
 import signal
@@ -119,6 +118,8 @@ def finish() -> list[str]:
 
 def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs in the worker
     """The worker's life: detach from the terminal's signals and output, load, answer."""
+    import ctypes  # here: the command itself does not need it
+
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl
         return

@@ -100,6 +100,18 @@ def shim_python() -> str:
     return system if os.access(system, os.X_OK) else sys.executable
 
 
+STATIC_INITS = ("/usr/bin/tini-static", "/usr/libexec/docker/docker-init")
+
+
+def static_init() -> str | None:
+    """The host's statically linked tini (Debian's `tini` package), which works in any
+    image. STACKUP_INIT names another; empty: use stackup's own init."""
+    chosen = os.environ.get("STACKUP_INIT")
+    if chosen is not None:
+        return chosen or None
+    return next((path for path in STATIC_INITS if os.access(path, os.X_OK)), None)
+
+
 def _shim_processes(cid: str) -> list[int]:
     """Processes that carry this container's shim command line: the shim and its forks."""
     found = []
@@ -270,6 +282,8 @@ class Runtime:
         name = name or f"stackup_{cid[:12]}"
         _check_name(name)
         spec.hostname = spec.hostname or cid[:12]
+        if spec.init and not spec.init_path:
+            spec.init_path = static_init() or ""
         for layer in spec.layers:
             if not Path(layer).is_dir():
                 raise UserError(f"image layer {layer} is missing")
@@ -418,8 +432,9 @@ class Runtime:
         """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).
 
         Usually a fork of this process starts PID 1 (every module is loaded already) and
-        then execs the shim, which adopts it; with `init`, whose PID 1 stays a Python
-        process, the shim starts it itself so that PID 1 is a small process."""
+        then execs the shim, which adopts it; with stackup's own init (no tini on the
+        host), whose PID 1 stays a Python process, the shim starts it itself so that
+        PID 1 is a small process."""
         from stackup.engine.runtime import launch
 
         cid = state["id"]
@@ -435,7 +450,7 @@ class Runtime:
         if child == 0:
             try:
                 os.close(ready_r)
-                if not spec.init:
+                if not spec.init or spec.init_path:
                     launch.prestart_then_exec_shim(str(d), argv, env, ready_w,
                                                    str(d / "shim.err"), str(PKG_ROOT))
                 os.setsid()

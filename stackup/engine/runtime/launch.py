@@ -117,7 +117,9 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
             syscalls.prctl(sc.PR_CAPBSET_DROP, cap)
     if spec.seccomp and not spec.privileged:
         security.load_seccomp(caps)
-    if init:
+    if init and getattr(spec, "init_path", ""):
+        argv = [rootfs.INIT_TARGET, "--", *argv]  # tini: forwards signals, reaps, exits alike
+    elif init:
         run_init(argv)  # returns in the child that goes on to exec
     reset_signals()
     switch_user(who)
@@ -233,7 +235,7 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
             security.prepare_seccomp(
                 security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),
                 os.path.dirname(os.path.dirname(cdir)) + "/seccomp")
-        if spec.init:
+        if spec.init and not getattr(spec, "init_path", ""):
             import signal  # noqa: F401 - needed by run_init after pivot_root
         if getattr(spec, "tty", False):
             import fcntl  # noqa: F401 - these are needed after pivot_root

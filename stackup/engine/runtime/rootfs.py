@@ -39,6 +39,7 @@ DEV_LINKS = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"),
              ("pts/ptmx", "ptmx"), ("/proc/kcore", "core")]
 
 NOSUID_NODEV_NOEXEC = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+INIT_TARGET = "/sbin/docker-init"  # where Docker shows its init, so scripts find it alike
 
 
 class Step:
@@ -122,6 +123,11 @@ def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list
                          ("resolv.conf", paths.resolv_conf)):
         target = _in(r, f"/etc/{name}")
         steps += [Step("touch", (target,)), Step("mount", (source, target, None, sc.MS_BIND, None))]
+    init_path = getattr(spec, "init_path", "")
+    if init_path:
+        target = _in(r, INIT_TARGET)
+        steps += [Step("touch", (target,)), Step("mount", (init_path, target, None, sc.MS_BIND, None)),
+                  Step("mount", (None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY, None))]
     # Parents before children, as Docker sorts them, so a mount never hides another.
     for m in sorted(spec.mounts, key=lambda m: len(os.path.normpath(m.target).split("/"))):
         steps += _user_mount_steps(r, m, is_dir)

@@ -48,6 +48,9 @@ class ContainerSpec:
     mounts: list[Mount] = field(default_factory=list)
     read_only: bool = False
     init: bool = False
+    # with init: the host's static init (tini, what Docker ships as docker-init), shown
+    # to the container as /sbin/docker-init; empty: stackup's own init (a Python PID 1)
+    init_path: str = ""
     tty: bool = False
     stdin_open: bool = False  # -i: PID 1's stdin is a pipe an attached client writes to
     memory: int = 0

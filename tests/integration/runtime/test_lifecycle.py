@@ -7,6 +7,7 @@ import time
 import pytest
 
 from stackup.engine.runtime import cgroups
+from stackup.engine.runtime.container import static_init
 from stackup.errors import ConflictError, NotFoundError, UserError
 from stackup.testing.containers import assert_no_trace, output, processes_mentioning, run, sh, spec
 
@@ -209,15 +210,21 @@ def test_half_created_container_is_removed(rt):
     assert_no_trace(rt, state["id"])
 
 
-def test_init_reaps_and_forwards_signals(rt):
+@pytest.mark.parametrize("which", ["tini", "stackup"])
+def test_init_reaps_and_forwards_signals(rt, monkeypatch, which):
+    if which == "stackup":
+        monkeypatch.setenv("STACKUP_INIT", "")  # no static tini: stackup's own init
+    else:
+        assert static_init(), "Debian's tini package (tini-static) is needed"
     script = "sleep 0.01 & echo ready; sleep 1000"
     state = started(rt, ["sh", "-c", script], init=True)
     wait_for_output(rt, state["id"], "ready")
-    # With stackup's init as PID 1, SIGTERM reaches the shell, which dies of it (143)
+    # With an init as PID 1, SIGTERM reaches the shell, which dies of it (143)
     assert rt.stop(state["id"], timeout=30)["exit_code"] == 143
     _, out, _ = sh(rt, "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", init=True)
     first, second = out.splitlines()
-    assert "stackup" in first and second.strip() != "1"  # the shell is not PID 1
+    expected = "/sbin/docker-init -- sh -c" if which == "tini" else "stackup"
+    assert expected in first and second.strip() != "1"  # the shell is not PID 1
 
 
 def test_exec_joins_everything(rt):

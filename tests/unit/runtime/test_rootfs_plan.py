@@ -196,3 +196,13 @@ def test_tty_container_opens_its_pty_in_its_own_devpts_and_binds_it_as_console()
     assert steps[console].args[0] == "/c/rootfs/dev/pts/0"
     # without a tty there is no pty and no console
     assert "openpty" not in [s.call for s in plan()]
+
+
+def test_the_static_init_is_shown_read_only_as_docker_init():
+    spec = ContainerSpec(layers=["/l"], argv=["true"], init=True, init_path="/usr/bin/tini-static")
+    steps = plan(spec)
+    target = "/c/rootfs/sbin/docker-init"
+    at = steps.index(rootfs.Step("touch", (target,)))
+    assert steps[at + 1] == rootfs.Step("mount", ("/usr/bin/tini-static", target, None, sc.MS_BIND, None))
+    assert steps[at + 2].args[1] == target and steps[at + 2].args[3] & sc.MS_RDONLY
+    assert not any(s.call == "touch" and s.args[0] == target for s in plan())  # only with init
