@@ -14,22 +14,18 @@ MODULE = "stackup.engine.network.dnsserver"
 
 
 def start(net: dict) -> int:
-    """Start the network's DNS server on its gateway address; its pid."""
-    return launch(net).ready()
-
-
-def launch(net: dict) -> procs.Launched:
-    """Start the DNS server without waiting for it to be ready (`.ready()` gives its pid).
+    """Start the network's DNS server on its gateway address, port 53; its pid.
 
     Its sockets are bound here and handed over: an address clash fails this call, and
-    a container's first query waits in the socket while the server's interpreter starts.
+    a container's first query waits in the socket while the server's interpreter starts
+    (so nothing waits for the server here).
     """
     address = net["ipam"]["gateway"]
     udp, tcp = bind(address, int(os.environ.get("STACKUP_DNS_PORT", "53")))
     with udp, tcp:
         fds = (udp.fileno(), tcp.fileno())
-        return procs.launch(MODULE, [str(state.root()), net["id"], address, *map(str, fds)],
-                            log=log(net), pass_fds=fds)
+        return procs.start_on_sockets(MODULE, [str(state.root()), net["id"], address, *map(str, fds)],
+                                      log=log(net), pass_fds=fds)
 
 
 def bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:

@@ -1,9 +1,9 @@
 """The per-network DNS server: `python -m stackup.engine.network.dnsserver ROOT NETWORK_ID ADDR UDP_FD TCP_FD`.
 
 Runs detached, one per network, on sockets bound to the bridge's gateway address,
-port 53, by the command that starts it (`dns.launch`): a clash is that command's error
-at once, and queries wait in the sockets until the server reads them. So the server
-says it is ready before it even loads its resolver (dnsresolver.py: what it answers).
+port 53, by the command that starts it (`dns.start`): a clash is that command's error
+at once, and queries wait in the sockets until the server reads them, so nobody waits
+for the server to start. What it answers: dnsresolver.py.
 """
 
 from __future__ import annotations
@@ -65,9 +65,8 @@ def serve_tcp(resolver, listener: socket.socket) -> socketserver.TCPServer:
 
 def serve(root: Path, network_id: str, udp: socket.socket, tcp: socket.socket) -> None:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    from stackup.engine.network.procs import detach_and_report_ready, exit_when_gone
+    from stackup.engine.network.procs import exit_when_gone
 
-    detach_and_report_ready()
     exit_when_gone(root / "networks" / f"{network_id}.json")
     from stackup.engine.network.dnsresolver import Records, Resolver, host_resolv
 

@@ -52,16 +52,9 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
                 net["ipam"] = plan.to_json()
                 store.save(net)  # recorded first, so a crash leaves something to clean
                 links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, mtu)
-            # the DNS server's interpreter starts while nft does its work
-            server = dns.launch(net)
-            try:
-                nft.enable_forwarding()
-                nft.add_network(net["bridge"], plan.subnet, net["internal"], fresh=True)
-            except BaseException:
-                with contextlib.suppress(Exception):  # known, so that the teardown stops it
-                    net["dns_pid"] = server.ready()
-                raise
-            net["dns_pid"] = server.ready()
+            net["dns_pid"] = dns.start(net)  # its interpreter starts while nft does its work
+            nft.enable_forwarding()
+            nft.add_network(net["bridge"], plan.subnet, net["internal"], fresh=True)
             store.save(net)
         except BaseException:
             _teardown(net)

@@ -1,11 +1,15 @@
 """Detached helper processes (DNS servers, port proxies) and how to find them again.
 
 A helper is started through `python -m stackup.engine.network.<module>`, so its
-command line names stackup. It forks once more and its first child exits, so the
-helper is reparented away from the caller (no zombie when it dies) and outlives
-the CLI command that started it. It reports readiness (after binding its sockets)
-with one line on stdout; the caller waits for that line, so a helper that failed
-to start is an error at once, not a silent gap.
+command line names stackup, in its own session, and outlives the CLI command that
+started it. Two ways to start one:
+
+- `spawn`: the helper binds its own sockets, then forks once more (its first child
+  exits, so it is reparented away from the caller: no zombie when it dies) and reports
+  readiness with one line on stdout; the caller waits for that line, so a helper that
+  failed to start is an error at once, not a silent gap.
+- `start_on_sockets`: the caller binds the sockets (so a clash is its error at once)
+  and hands them over; nothing to wait for.
 """
 
 from __future__ import annotations
@@ -56,6 +60,26 @@ class Launched:
 
 def launch(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...] = ()) -> Launched:
     """Start `python -m module args...` detached, without waiting for it (see Launched)."""
+    return Launched(module, _popen(module, args, log, pass_fds, subprocess.PIPE), log)
+
+
+_started: dict[int, subprocess.Popen] = {}  # our children: reaped when stopped
+
+
+def start_on_sockets(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...]) -> int:
+    """Start a helper that serves sockets the caller bound and hands over: its pid, at once.
+
+    Binding, what could fail, was the caller's; so there is no ready line to wait for,
+    the helper's clients queue in its sockets while its interpreter starts, and the
+    helper stays this process's child (in its own session) rather than forking away.
+    """
+    proc = _popen(module, args, log, pass_fds, subprocess.DEVNULL)
+    _started[proc.pid] = proc
+    return proc.pid
+
+
+def _popen(module: str, args: list[str], log: Path, pass_fds: tuple[int, ...],
+           stdout: int) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     # -S: no site (its .pth files and the editable-install finder cost ~20 ms); the
     # helper gets this process's import path instead, with stackup's own folder first.
@@ -64,10 +88,9 @@ def launch(module: str, args: list[str], *, log: Path, pass_fds: tuple[int, ...]
     given = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(_import_path() + given))
     with open(log, "ab") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=err, pass_fds=pass_fds, start_new_session=True,
-                                close_fds=True, env=env, cwd="/")
-    return Launched(module, proc, log)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
+                                pass_fds=pass_fds, start_new_session=True, close_fds=True,
+                                env=env, cwd="/")
 
 
 def _import_path() -> list[str]:
@@ -141,9 +164,15 @@ def alive(pid: int | None, token: str) -> bool:
 
 def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:
     """Stop a helper (SIGTERM, then SIGKILL) if it is still the one we started."""
-    if not alive(pid, token):
-        return
-    assert pid is not None
+    if alive(pid, token):
+        assert pid is not None
+        _terminate(pid, token, timeout)
+    child = _started.pop(pid or 0, None)
+    if child is not None:
+        child.wait()  # it has exited: collect its status, no zombie
+
+
+def _terminate(pid: int, token: str, timeout: float) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

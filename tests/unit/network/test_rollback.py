@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -26,8 +25,6 @@ class FakeKernel:
         monkeypatch.setattr(links, "host_networks", lambda: ([ip_network("10.89.0.0/24")], []))
         monkeypatch.setattr(links, "exists", lambda name: name in self.links)
         monkeypatch.setattr(dns, "running", lambda net: True)
-        # create starts the DNS server (dns.launch) and waits for it later (.ready())
-        monkeypatch.setattr(dns, "launch", lambda net: SimpleNamespace(ready=lambda: dns.start(net)))
 
     def recorder(self, name):
         def call(*args, **kwargs):
