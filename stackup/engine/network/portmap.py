@@ -47,9 +47,9 @@ def publish(container_id: str, container_ip: str,
         spec = [{"fd": s.fileno(), "protocol": b.protocol, "bind_ip": b.bind_ip,
                  "container_ip": container_ip, "container_port": b.container_port}
                 for s, b in zip(sockets, bound)]
-        pid = procs.spawn(MODULE, [container_id, json.dumps(spec), str(_path(container_id))],
-                          log=_log(container_id),
-                          pass_fds=tuple(s.fileno() for s in sockets))
+        pid = procs.start_on_sockets(MODULE, [container_id, json.dumps(spec), str(_path(container_id))],
+                                     log=_log(container_id),
+                                     pass_fds=tuple(s.fileno() for s in sockets))
     finally:
         for s in sockets:
             s.close()

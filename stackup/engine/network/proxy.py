@@ -122,9 +122,8 @@ def main(argv: list[str]) -> None:
         listeners.append((socket.socket(family, kind, fileno=item["fd"]), item))
     from pathlib import Path
 
-    from stackup.engine.network.procs import detach_and_report_ready, exit_when_gone
+    from stackup.engine.network.procs import exit_when_gone
 
-    detach_and_report_ready()
     exit_when_gone(Path(argv[2]))
     for sock, item in listeners:
         serve = serve_tcp if item["protocol"] == "tcp" else serve_udp
