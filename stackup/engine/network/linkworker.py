@@ -90,9 +90,10 @@ def call(name: str, *args: Any) -> Any:
 def call_soon(name: str, *args: Any) -> None:
     """`rtnl.<name>(*args)` without waiting for it, when there is a worker (else now).
 
-    It is done before the worker's next call starts and before `finish()` returns, so
-    the kernel's slow part of deleting a link (an RCU grace period, 10-40 ms) overlaps
-    the command's other work. Its failure is reported by `finish()`.
+    `args[0]` names the link: it is done before a later call naming that link starts,
+    and before `finish()` returns, so the kernel's slow part of deleting a link (an RCU
+    grace period, 10-40 ms) overlaps the command's other work, other links' deletions
+    included. Its failure is reported by `finish()`.
     """
     if _worker is not None:
         _worker.call(SOON, name, args)
@@ -131,7 +132,7 @@ def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs
     os.close(null)
     from stackup.engine.network import rtnl
 
-    background: list[threading.Thread] = []
+    background: dict[str, threading.Thread] = {}  # link name -> its call_soon work
     failures: list[str] = []
 
     def in_background(name: str, args: tuple) -> None:
@@ -145,13 +146,16 @@ def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs
         if not request:
             return
         kind, name, args = pickle.loads(request)
+        # In order for each link: a later call naming a link waits for the work on it
+        # (a restarted container's veth has its old name); other links' work overlaps.
+        names = [a for a in args if isinstance(a, str)] if kind != SETTLE else list(background)
+        for link in names:
+            if link in background:
+                background.pop(link).join()
         if kind == SOON:
-            background.append(threading.Thread(target=in_background, args=(name, args)))
-            background[-1].start()
+            background[args[0]] = threading.Thread(target=in_background, args=(name, args))
+            background[args[0]].start()
             continue
-        for thread in background:  # in order: a later call may touch the same link
-            thread.join()
-        background.clear()
         if kind == SETTLE:
             reply = (True, list(failures))
             failures.clear()
