@@ -9,8 +9,8 @@ derived from the container and network ids.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import secrets
 
 BRIDGE_PREFIX = "stk-"
 VETH_PREFIX = "stkv"
@@ -20,7 +20,7 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def new_id() -> str:
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()  # what secrets.token_hex does, without its imports (random...)
 
 
 def bridge_name(network_id: str) -> str:
