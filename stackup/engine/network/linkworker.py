@@ -25,6 +25,7 @@ import threading
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 MAX_MESSAGE = 1 << 20
 CALL, SOON, SETTLE = "call", "soon", "settle"  # the kinds of request
 
@@ -121,9 +122,11 @@ def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs
     """The worker's life: detach from the terminal's signals and output, load, answer."""
     import ctypes  # here: the command itself does not need it
 
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl
         return
+    libc.prctl(PR_SET_NAME, b"stackup-links")  # told apart from the command in `ps`
     # Ctrl-C is for the command, which may still need links to stop the stack.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
