@@ -21,7 +21,7 @@ import stat
 TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import syscalls as sc
-from stackup.engine.runtime.securejoin import ResolveError, resolve_in_root
+from stackup.engine.runtime.securejoin import Resolved, ResolveError, resolved
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,10 +80,10 @@ class InRoot:
     def __truediv__(self, name: str) -> InRoot:
         return InRoot(self.root, f"{self.path.rstrip('/')}/{name}")
 
-    def resolve(self) -> str:
+    def resolve(self) -> Resolved:
         if not self.ordinary:
-            return resolve_in_root(self.root, self.path)
-        host = resolve_in_root(self.root, self.path, follow_last=False)
+            return resolved(self.root, self.path)
+        host = resolved(self.root, self.path, follow_last=False)
         if os.path.islink(host):
             raise ResolveError(40, f"cannot mount on {self.path}: it is a symbolic link in "
                                "the image, an ordinary directory is needed", self.path)

@@ -9,7 +9,10 @@ result is a host path below the root with no symlink in its existing part, which
 path calls (mkdir, open, mount) can then use without leaving the root.
 
 Like securejoin this reads the tree, so it assumes nobody changes it meanwhile: at
-start-up the image's layers are read-only and nothing runs in the container yet.
+start-up the image's layers are read-only and nothing runs in the container yet. A
+shared volume can still be written by another container during the start, so a mount
+is made through `pin`: an O_PATH fd of the resolved target, checked to be where the
+resolution led, and mounted on as /proc/self/fd/N (what runc does since CVE-2021-30465).
 """
 
 from __future__ import annotations
@@ -30,6 +33,19 @@ class ResolveError(OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Resolved(str):
+    """A host path that `resolve_in_root` made: `root` it was resolved in and `path`, the
+    container's view of it, kept so that `pin` can check it and errors can name it."""
+
+    root: str
+    path: str
+
+    def __new__(cls, host: str, root: str, path: str) -> Resolved:
+        self = super().__new__(cls, host)
+        self.root, self.path = root, path
+        return self
 
 
 def resolve_in_root(root: str, path: str, *, follow_last: bool = True,
@@ -69,6 +85,33 @@ def resolve_in_root(root: str, path: str, *, follow_last: bool = True,
             done = []
         todo += _components(target)
     return _join(root, done)
+
+
+def resolved(root: str, path: str, *, follow_last: bool = True) -> Resolved:
+    """`resolve_in_root`, as a `Resolved` that remembers its root and container path."""
+    return Resolved(resolve_in_root(root, path, follow_last=follow_last), root, path)
+
+
+_real_roots: dict[str, str] = {}
+
+
+def pin(target: Resolved) -> int:
+    """An O_PATH fd of `target` (the caller closes it), once the kernel's own walk is seen
+    to reach the very place the resolution did: a component swapped for a symlink since
+    (by a writer racing in a shared volume) is refused, never followed off the root."""
+    fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        root = target.root.rstrip("/")
+        if root not in _real_roots:  # the root's own host path may hold symlinks: trusted
+            _real_roots[root] = os.path.realpath(root or "/").rstrip("/")
+        expected = _real_roots[root] + target[len(root):] or "/"
+        if os.readlink(f"/proc/self/fd/{fd}") != expected or stat.S_ISLNK(os.fstat(fd).st_mode):
+            raise ResolveError(errno.EXDEV, f"{target.path} changed in the container's root "
+                               "while it was being built", target.path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _components(path: str) -> list[str]:

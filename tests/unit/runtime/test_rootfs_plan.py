@@ -248,6 +248,11 @@ def test_apply_resolves_paths_in_the_root_when_applied_not_when_planned(tmp_path
                "/proc/kcore"}
     outside = [p for p in _host_paths(fake) if p not in sources and not p.startswith(r + "/")]
     assert set(outside) == {r}  # the overlay mounted on the new root, and `chdir` into it
+    # every target in the root reaches the syscalls resolved, so `mount` pins it
+    from stackup.engine.runtime.securejoin import Resolved
+
+    targets = [c[2] for c in fake.of("mount")]
+    assert all(isinstance(t, Resolved) for t in targets[1:]) and not isinstance(targets[0], Resolved)
 
 
 def test_proc_and_sys_must_not_be_symlinks(tmp_path):

@@ -116,3 +116,58 @@ def test_result_never_escapes_and_has_no_symlink_in_its_existing_part(tree):
 
 def test_root_slash_is_the_plain_path():
     assert resolve_in_root("/", "/a/../b") == "/b"
+
+
+def test_pin_holds_the_resolved_place(tree):
+    from stackup.engine.runtime.securejoin import pin, resolved
+
+    target = resolved(tree, "/abs_etc/passwd")
+    assert target == f"{tree}/etc/passwd" and (target.root, target.path) == (tree, "/abs_etc/passwd")
+    fd = pin(target)
+    try:
+        assert os.readlink(f"/proc/self/fd/{fd}") == f"{tree}/etc/passwd"
+    finally:
+        os.close(fd)
+
+
+def test_pin_refuses_a_component_swapped_for_a_symlink_after_resolving(tree, tmp_path):
+    from stackup.engine.runtime.securejoin import ResolveError, pin, resolved
+
+    outside = tmp_path / "outside" / "etc"
+    outside.mkdir(parents=True)
+    (outside / "passwd").write_text("host\n")
+    target = resolved(tree, "/etc/passwd")
+    os.rename(f"{tree}/etc", f"{tree}/etc.old")  # what a racing writer would do
+    os.symlink(str(outside), f"{tree}/etc")
+    with pytest.raises(ResolveError) as info:
+        pin(target)
+    assert str(info.value) == "/etc/passwd changed in the container's root while it was being built"
+    # the last component swapped for a symlink: refused too (O_NOFOLLOW)
+    target = resolved(tree, "/etc.old/passwd")
+    os.rename(f"{tree}/etc.old/passwd", f"{tree}/etc.old/passwd.old")
+    os.symlink(str(outside / "passwd"), f"{tree}/etc.old/passwd")
+    with pytest.raises(ResolveError):
+        pin(target)
+
+
+def test_pin_accepts_a_root_whose_own_host_path_has_symlinks(tree, tmp_path):
+    from stackup.engine.runtime.securejoin import pin, resolved
+
+    via = tmp_path / "via"
+    via.symlink_to(tree)
+    fd = pin(resolved(str(via), "/bin"))
+    try:
+        assert os.readlink(f"/proc/self/fd/{fd}") == f"{tree}/usr/bin"
+    finally:
+        os.close(fd)
+
+
+def test_the_real_mount_pins_a_resolved_target_before_mounting(tree, tmp_path):
+    from stackup.engine.runtime import syscalls as sc
+    from stackup.engine.runtime.securejoin import ResolveError, resolved
+
+    target = resolved(tree, "/etc")
+    os.rename(f"{tree}/etc", f"{tree}/etc.old")
+    os.symlink("/", f"{tree}/etc")  # would put the mount on the host's /
+    with pytest.raises(ResolveError):  # refused before any mount(2)
+        sc.Syscalls().mount("tmpfs", target, "tmpfs", 0, None)
