@@ -12,7 +12,9 @@ Like securejoin this reads the tree, so it assumes nobody changes it meanwhile: 
 start-up the image's layers are read-only and nothing runs in the container yet. A
 shared volume can still be written by another container during the start, so a mount
 is made through `pin`: an O_PATH fd of the resolved target, checked to be where the
-resolution led, and mounted on as /proc/self/fd/N (what runc does since CVE-2021-30465).
+resolution led, and mounted on as /proc/self/fd/N (what runc does since CVE-2021-30465);
+and a missing target is made by `make_in_root`, one component at a time from the root
+without following any link.
 """
 
 from __future__ import annotations
@@ -106,12 +108,74 @@ def pin(target: Resolved) -> int:
             _real_roots[root] = os.path.realpath(root or "/").rstrip("/")
         expected = _real_roots[root] + target[len(root):] or "/"
         if os.readlink(f"/proc/self/fd/{fd}") != expected or stat.S_ISLNK(os.fstat(fd).st_mode):
-            raise ResolveError(errno.EXDEV, f"{target.path} changed in the container's root "
-                               "while it was being built", target.path)
+            raise _changed(target)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def make_in_root(target: Resolved, directory: bool, mode: int = 0o755) -> None:
+    """`mkdir -p` (directory) or touch `target`, walking from its root one component at a
+    time, each opened relative to the last with O_NOFOLLOW: the resolved path holds no
+    symlink, so meeting one means it was swapped in meanwhile, and it is refused."""
+    root = target.root.rstrip("/")
+    names = [n for n in target[len(root):].split("/") if n]
+    fd = os.open(root or "/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i, name in enumerate(names):
+            if i == len(names) - 1 and not directory:
+                _touch_at(fd, name)
+                break
+            fd = _enter_dir(fd, name, mode)
+    except _Swapped:
+        raise _changed(target) from None
+    except OSError as exc:
+        raise ResolveError(exc.errno, f"cannot create {target.path} in the container's root: "
+                           f"{os.strerror(exc.errno)}", target.path) from None
+    finally:
+        os.close(fd)
+
+
+class _Swapped(Exception):
+    """A component that is a symlink where the resolution found none."""
+
+
+def _changed(target: Resolved) -> ResolveError:
+    return ResolveError(errno.EXDEV, f"{target.path} changed in the container's root while "
+                        "it was being built", target.path)
+
+
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _enter_dir(fd: int, name: str, mode: int) -> int:
+    """The directory `name` below `fd` (made if missing) as a new O_PATH fd; `fd` closed."""
+    try:
+        try:
+            sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            try:
+                os.mkdir(name, mode, dir_fd=fd)
+            except FileExistsError:  # made meanwhile: opened (and checked) below
+                pass
+            sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+    except NotADirectoryError:
+        if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+            raise _Swapped() from None
+        raise
+    os.close(fd)
+    return sub
+
+
+def _touch_at(fd: int, name: str) -> None:
+    """An empty file `name` below `fd` unless something is there already (not a link)."""
+    try:
+        os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o644, dir_fd=fd))
+    except FileExistsError:
+        if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+            raise _Swapped() from None
 
 
 def _components(path: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from stackup.engine.runtime.securejoin import Resolved, pin
+from stackup.engine.runtime.securejoin import Resolved, make_in_root, pin
 
 # Namespace flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
@@ -141,11 +141,17 @@ class Syscalls:
         os.mknod(path, mode, device)
 
     # Plain file-system steps go through here too so the recorded plan is complete.
+    # A path resolved in the container's root is made without following any link.
     def mkdir(self, path: str, mode: int = 0o755) -> None:
+        if isinstance(path, Resolved):
+            make_in_root(path, directory=True, mode=mode)
+            return
         os.makedirs(path, mode=mode, exist_ok=True)
 
     def touch(self, path: str) -> None:
-        if not os.path.lexists(path):
+        if isinstance(path, Resolved):
+            make_in_root(path, directory=False)
+        elif not os.path.lexists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
 

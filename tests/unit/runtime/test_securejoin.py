@@ -171,3 +171,54 @@ def test_the_real_mount_pins_a_resolved_target_before_mounting(tree, tmp_path):
     os.symlink("/", f"{tree}/etc")  # would put the mount on the host's /
     with pytest.raises(ResolveError):  # refused before any mount(2)
         sc.Syscalls().mount("tmpfs", target, "tmpfs", 0, None)
+
+
+def test_make_in_root_makes_directories_and_files_below_the_root(tree):
+    from stackup.engine.runtime.securejoin import make_in_root, resolved
+
+    make_in_root(resolved(tree, "/hostroot/new/a/b"), directory=True)
+    assert os.path.isdir(f"{tree}/new/a/b")
+    make_in_root(resolved(tree, "/new/a/b"), directory=True)  # already there: fine
+    make_in_root(resolved(tree, "/abs_etc/sub/hostname"), directory=False)
+    assert os.path.isfile(f"{tree}/etc/sub/hostname")
+    before = os.stat(f"{tree}/etc/passwd")
+    make_in_root(resolved(tree, "/etc/passwd"), directory=False)  # existing: left alone
+    assert open(f"{tree}/etc/passwd").read() == "root\n" and os.stat(f"{tree}/etc/passwd") == before
+    make_in_root(resolved(tree, "/etc"), directory=False)  # a directory counts as there
+    with pytest.raises(ResolveError) as info:
+        make_in_root(resolved(tree, "/file/x"), directory=True)
+    assert str(info.value) == "cannot create /file/x in the container's root: Not a directory"
+
+
+def test_make_in_root_refuses_links_swapped_in_after_resolving(tree, tmp_path):
+    from stackup.engine.runtime.securejoin import make_in_root, resolved
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for path, directory in (("/etc/new/dir", True), ("/etc/new/file", False)):
+        target = resolved(tree, path)
+        os.rename(f"{tree}/etc", f"{tree}/etc.old")
+        os.symlink(str(outside), f"{tree}/etc")  # a racing writer's link to the host
+        with pytest.raises(ResolveError) as info:
+            make_in_root(target, directory)
+        assert str(info.value) == f"{path} changed in the container's root while it was being built"
+        os.remove(f"{tree}/etc")
+        os.rename(f"{tree}/etc.old", f"{tree}/etc")
+    target = resolved(tree, "/etc/hostname")
+    os.symlink(str(outside / "hostname"), f"{tree}/etc/hostname")  # the file itself
+    with pytest.raises(ResolveError):
+        make_in_root(target, directory=False)
+    assert os.listdir(outside) == []
+
+
+def test_the_real_mkdir_and_touch_make_resolved_paths_without_following_links(tree, tmp_path):
+    from stackup.engine.runtime import syscalls as sc
+    from stackup.engine.runtime.securejoin import resolved
+
+    target = resolved(tree, "/etc/x/y")
+    os.rename(f"{tree}/etc", f"{tree}/etc.old")
+    os.symlink(str(tmp_path), f"{tree}/etc")
+    for call in (sc.Syscalls().mkdir, sc.Syscalls().touch):
+        with pytest.raises(ResolveError):
+            call(target)
+    assert not (tmp_path / "x").exists()
