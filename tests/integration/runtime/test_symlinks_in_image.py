@@ -86,3 +86,19 @@ def test_symlink_loop_fails_with_one_line(rt, tmp_path, bait):
         rt.start(state["id"])
     assert str(info.value).endswith(
         "cannot resolve /etc/hostname in the container's root: more than 255 symbolic links")
+
+
+def test_a_link_inside_a_mounted_volume_is_followed_in_the_root_too(rt, tmp_path, bait):
+    # the pattern of runc's CVE-2021-30465, without the race: a mount below another
+    # mount whose source holds a link to `/`
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    os.symlink("/", volume / "esc")
+    target = f"/vol/esc{bait['mnt']}/cache"
+    spec = ContainerSpec(layers=[str(rt.layer)], argv=["sh", "-c", (
+        f"touch {bait['mnt']}/cache/x && grep -c ' {bait['mnt']}/cache ' /proc/self/mountinfo")],
+        mounts=[Mount(type="bind", source=str(volume), target="/vol"),
+                Mount(type="tmpfs", target=target)])
+    code, out = run_to_exit(rt, spec)
+    assert os.listdir(bait["mnt"]) == [] and os.listdir(volume) == ["esc"]
+    assert (code, out.strip()) == (0, "1"), out
