@@ -16,6 +16,7 @@ the host's files (see `securejoin`).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
@@ -85,8 +86,8 @@ class InRoot:
             return resolved(self.root, self.path)
         host = resolved(self.root, self.path, follow_last=False)
         if os.path.islink(host):
-            raise ResolveError(40, f"cannot mount on {self.path}: it is a symbolic link in "
-                               "the image, an ordinary directory is needed", self.path)
+            raise ResolveError(errno.ELOOP, f"cannot mount on {self.path}: it is a symbolic "
+                               "link in the image, an ordinary directory is needed", self.path)
         return host
 
     def __repr__(self) -> str:
@@ -153,12 +154,12 @@ def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list
     """Steps that assemble the new root at `paths.rootfs` (cgroup_mounts: (fstype, options))."""
     r = paths.rootfs
     ro_sys = 0 if spec.privileged else sc.MS_RDONLY
+    proc, sys = _in(r, "/proc", ordinary=True), _in(r, "/sys", ordinary=True)
     steps = overlay_steps(spec.layers, paths) + [
-        Step("mkdir", (_in(r, "/proc", ordinary=True),)),
-        Step("mount", ("proc", _in(r, "/proc", ordinary=True), "proc", NOSUID_NODEV_NOEXEC, None)),
-        Step("mkdir", (_in(r, "/sys", ordinary=True),)),
-        Step("mount", ("sysfs", _in(r, "/sys", ordinary=True), "sysfs",
-                       NOSUID_NODEV_NOEXEC | ro_sys, None)),
+        Step("mkdir", (proc,)),
+        Step("mount", ("proc", proc, "proc", NOSUID_NODEV_NOEXEC, None)),
+        Step("mkdir", (sys,)),
+        Step("mount", ("sysfs", sys, "sysfs", NOSUID_NODEV_NOEXEC | ro_sys, None)),
     ]
     steps += _cgroup_steps(_in(r, "/sys/fs/cgroup"), cgroup_mounts)
     steps += _dev_steps(spec, paths)

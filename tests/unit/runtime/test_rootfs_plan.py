@@ -252,7 +252,8 @@ def test_apply_resolves_paths_in_the_root_when_applied_not_when_planned(tmp_path
     from stackup.engine.runtime.securejoin import Resolved
 
     targets = [c[2] for c in fake.of("mount")]
-    assert all(isinstance(t, Resolved) for t in targets[1:]) and not isinstance(targets[0], Resolved)
+    assert all(isinstance(t, Resolved) for t in targets[1:])
+    assert not isinstance(targets[0], Resolved)  # the overlay's mount point is the host's
 
 
 def test_proc_and_sys_must_not_be_symlinks(tmp_path):

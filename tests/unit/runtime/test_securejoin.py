@@ -122,7 +122,8 @@ def test_pin_holds_the_resolved_place(tree):
     from stackup.engine.runtime.securejoin import pin, resolved
 
     target = resolved(tree, "/abs_etc/passwd")
-    assert target == f"{tree}/etc/passwd" and (target.root, target.path) == (tree, "/abs_etc/passwd")
+    assert target == f"{tree}/etc/passwd"
+    assert (target.root, target.path) == (tree, "/abs_etc/passwd")
     fd = pin(target)
     try:
         assert os.readlink(f"/proc/self/fd/{fd}") == f"{tree}/etc/passwd"
