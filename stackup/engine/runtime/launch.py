@@ -266,7 +266,7 @@ def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd
                 os.close(fd)
         os.setsid()
         os.umask(0o022)
-        console = f"{cdir}/rootfs/dev/pts/0" if tty else ""
+        console = "/dev/pts/0" if tty else ""  # the first pty of its own devpts
         container_setup(syscalls, spec, paths_for(cdir, console), cgroup_mounts)
         if tty:
             attach_pty(syscalls, out_fd)

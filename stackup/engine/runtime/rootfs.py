@@ -7,15 +7,22 @@ root). A step is a syscalls method name and its arguments, so the plan can be
 checked against a recording fake and applied to the real kernel by the same code.
 All of it happens in the container's own mount namespace: nothing is mounted on the
 host, so a container that dies leaves no mount behind.
+
+Paths inside the new root are `InRoot` values, resolved by `apply` just before their
+step (the tree only exists once the overlay, the plan's first step, is mounted) the
+way Docker's runc does: symlinks of the image are followed inside the root, never to
+the host's files (see `securejoin`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import syscalls as sc
+from stackup.engine.runtime.securejoin import Resolved, ResolveError, resolved
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,9 +66,45 @@ class Step:
             (other.call, other.args, other.optional)
 
 
+class InRoot:
+    """A path inside the container's root (`path`, as the container sees it), turned into
+    a host path below `root` only when its step is applied: `resolve()`.
+
+    `ordinary`: the path itself must not be a symlink (proc and sysfs are mounted on an
+    ordinary directory only, as runc requires), the rest of it is resolved as usual."""
+
+    __slots__ = ("root", "path", "ordinary")
+
+    def __init__(self, root: str, path: str, ordinary: bool = False):
+        self.root, self.path, self.ordinary = root, path, ordinary
+
+    def __truediv__(self, name: str) -> InRoot:
+        return InRoot(self.root, f"{self.path.rstrip('/')}/{name}")
+
+    def resolve(self) -> Resolved:
+        if not self.ordinary:
+            return resolved(self.root, self.path)
+        host = resolved(self.root, self.path, follow_last=False)
+        if os.path.islink(host):
+            raise ResolveError(errno.ELOOP, f"cannot mount on {self.path}: it is a symbolic "
+                               "link in the image, an ordinary directory is needed", self.path)
+        return host
+
+    def __repr__(self) -> str:
+        return f"InRoot({self.root!r}, {self.path!r}{', ordinary' if self.ordinary else ''})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InRoot) and (self.root, self.path, self.ordinary) == \
+            (other.root, other.path, other.ordinary)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.path, self.ordinary))
+
+
 class RootPaths:
     """Host paths the plan needs: the new root's mount point and the container's files
-    (console: the pty slave to show as /dev/console, for tty containers)."""
+    (console: the pty slave to show as /dev/console, for tty containers, as a path
+    inside the container: /dev/pts/N)."""
 
     def __init__(self, rootfs: str, upper: str, work: str, hostname: str, hosts: str,
                  resolv_conf: str, console: str = ""):
@@ -102,8 +145,8 @@ def layer_links(cdir: str, layers: list[str]) -> None:
             os.symlink(layer, link)
 
 
-def _in(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/"))
+def _in(root: str, path: str, ordinary: bool = False) -> InRoot:
+    return InRoot(root, path, ordinary)
 
 
 def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list[tuple[str, str]],
@@ -111,11 +154,12 @@ def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list
     """Steps that assemble the new root at `paths.rootfs` (cgroup_mounts: (fstype, options))."""
     r = paths.rootfs
     ro_sys = 0 if spec.privileged else sc.MS_RDONLY
+    proc, sys = _in(r, "/proc", ordinary=True), _in(r, "/sys", ordinary=True)
     steps = overlay_steps(spec.layers, paths) + [
-        Step("mkdir", (_in(r, "/proc"),)),
-        Step("mount", ("proc", _in(r, "/proc"), "proc", NOSUID_NODEV_NOEXEC, None)),
-        Step("mkdir", (_in(r, "/sys"),)),
-        Step("mount", ("sysfs", _in(r, "/sys"), "sysfs", NOSUID_NODEV_NOEXEC | ro_sys, None)),
+        Step("mkdir", (proc,)),
+        Step("mount", ("proc", proc, "proc", NOSUID_NODEV_NOEXEC, None)),
+        Step("mkdir", (sys,)),
+        Step("mount", ("sysfs", sys, "sysfs", NOSUID_NODEV_NOEXEC | ro_sys, None)),
     ]
     steps += _cgroup_steps(_in(r, "/sys/fs/cgroup"), cgroup_mounts)
     steps += _dev_steps(spec, paths)
@@ -136,7 +180,7 @@ def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list
     return steps
 
 
-def _cgroup_steps(base: str, cgroup_mounts: list[tuple[str, str]]) -> list[Step]:
+def _cgroup_steps(base: InRoot, cgroup_mounts: list[tuple[str, str]]) -> list[Step]:
     if not cgroup_mounts:
         return []
     ro = sc.MS_RDONLY | NOSUID_NODEV_NOEXEC
@@ -144,8 +188,8 @@ def _cgroup_steps(base: str, cgroup_mounts: list[tuple[str, str]]) -> list[Step]
         return [Step("mount", ("cgroup2", base, "cgroup2", ro, None))]
     steps = [Step("mount", ("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755"))]
     for fstype, controller in cgroup_mounts:
-        steps += [Step("mkdir", (f"{base}/{controller}",)),
-                  Step("mount", ("cgroup", f"{base}/{controller}", fstype, ro, controller))]
+        steps += [Step("mkdir", (base / controller,)),
+                  Step("mount", ("cgroup", base / controller, fstype, ro, controller))]
     steps.append(Step("mount", (None, base, None,
                                 sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | NOSUID_NODEV_NOEXEC,
                                 None)))
@@ -158,26 +202,27 @@ def _dev_steps(spec: ContainerSpec, paths: RootPaths) -> list[Step]:
              Step("mount", ("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME,
                             "mode=755,size=65536k"))]
     for name, major, minor in DEVICES:
-        steps += [Step("mknod", (f"{dev}/{name}", stat.S_IFCHR | 0o666, os.makedev(major, minor))),
-                  Step("chmod", (f"{dev}/{name}", 0o666))]
+        steps += [Step("mknod", (dev / name, stat.S_IFCHR | 0o666, os.makedev(major, minor))),
+                  Step("chmod", (dev / name, 0o666))]
     for target, name in DEV_LINKS:
-        steps.append(Step("symlink", (target, f"{dev}/{name}")))
+        steps.append(Step("symlink", (target, dev / name)))
     steps += [
-        Step("mkdir", (f"{dev}/pts",)),
-        Step("mount", ("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+        Step("mkdir", (dev / "pts",)),
+        Step("mount", ("devpts", dev / "pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
                        "newinstance,ptmxmode=0666,mode=0620,gid=5")),
-        Step("mkdir", (f"{dev}/shm",)),
-        Step("mount", ("shm", f"{dev}/shm", "tmpfs", NOSUID_NODEV_NOEXEC,
+        Step("mkdir", (dev / "shm",)),
+        Step("mount", ("shm", dev / "shm", "tmpfs", NOSUID_NODEV_NOEXEC,
                        f"mode=1777,size={spec.shm_size}")),
-        Step("mkdir", (f"{dev}/mqueue",)),
-        Step("mount", ("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC, None)),
+        Step("mkdir", (dev / "mqueue",)),
+        Step("mount", ("mqueue", dev / "mqueue", "mqueue", NOSUID_NODEV_NOEXEC, None)),
     ]
     if paths.console:
         # a tty container: its pty comes from its own devpts (the first one: pts/0), and
         # shows as /dev/console too, as runc does
-        steps += [Step("openpty", (f"{dev}/pts/ptmx",)),
-                  Step("touch", (f"{dev}/console",)),
-                  Step("mount", (paths.console, f"{dev}/console", None, sc.MS_BIND, None))]
+        steps += [Step("openpty", (dev / "pts/ptmx",)),
+                  Step("touch", (dev / "console",)),
+                  Step("mount", (_in(paths.rootfs, paths.console), dev / "console", None,
+                                 sc.MS_BIND, None))]
     return steps
 
 
@@ -217,7 +262,9 @@ def plan_after_pivot(spec: ContainerSpec) -> list[Step]:
 def apply(syscalls: Any, steps: list[Step]) -> None:
     for step in steps:
         try:
-            getattr(syscalls, step.call)(*step.args)
+            # resolved now, not when planned: earlier steps made and mounted the tree
+            args = [a.resolve() if isinstance(a, InRoot) else a for a in step.args]
+            getattr(syscalls, step.call)(*args)
         except FileNotFoundError:
             if not step.optional:
                 raise

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+from stackup.engine.runtime.securejoin import Resolved, make_in_root, pin
+
 # Namespace flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -92,9 +94,17 @@ class Syscalls:
 
     def mount(self, source: str | None, target: str, fstype: str | None, flags: int = 0,
               data: str | None = None) -> None:
+        """A target resolved in the container's root (`Resolved`) is pinned first and
+        mounted on through its fd, so it cannot be swapped for a symlink meanwhile."""
         enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-        self._check(self._libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-                    f"mount {fstype or ''} {source or ''} on", target)
+        fd = pin(target) if isinstance(target, Resolved) else -1
+        at = f"/proc/self/fd/{fd}" if fd >= 0 else target
+        try:
+            self._check(self._libc.mount(enc(source), enc(at), enc(fstype), flags, enc(data)),
+                        f"mount {fstype or ''} {source or ''} on", target)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def umount2(self, target: str, flags: int = 0) -> None:
         self._check(self._libc.umount2(target.encode(), flags), "umount", target)
@@ -131,11 +141,17 @@ class Syscalls:
         os.mknod(path, mode, device)
 
     # Plain file-system steps go through here too so the recorded plan is complete.
+    # A path resolved in the container's root is made without following any link.
     def mkdir(self, path: str, mode: int = 0o755) -> None:
+        if isinstance(path, Resolved):
+            make_in_root(path, directory=True, mode=mode)
+            return
         os.makedirs(path, mode=mode, exist_ok=True)
 
     def touch(self, path: str) -> None:
-        if not os.path.lexists(path):
+        if isinstance(path, Resolved):
+            make_in_root(path, directory=False)
+        elif not os.path.lexists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
 
