@@ -10,7 +10,8 @@ operations it never ran. A best-effort operation's failure is only a warning.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,6 +104,8 @@ class WaitFailed(StackupError):
 
 @dataclass
 class Failure:
+    """An operation that failed: the error, and the last log lines of its container if any."""
+
     op: Op
     error: BaseException
     log: list[str] = field(default_factory=list)
@@ -126,6 +129,8 @@ class ExecutionError(StackupError):
 
 @dataclass
 class Outcome:
+    """What a run of a plan did: operations done, failed, warned about, never run, and results."""
+
     done: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
@@ -265,37 +270,55 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
     outcome = Outcome(results=runner.results)
     pending = {op.id: op for op in plan.ops}
     done: set[int] = set()
-    running: dict[futures.Future[Any], Op] = {}
+    running: dict[int, Op] = {}
+    # One thread per started operation, `workers` at most past the semaphore: plain
+    # threads, since concurrent.futures would load logging into every command.
+    finished: queue.SimpleQueue[tuple[Op, Any, BaseException | None]] = queue.SimpleQueue()
+    slots = threading.BoundedSemaphore(max(1, workers))
     stopping = False
-    with futures.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="stackup-op") as pool:
-        while True:
-            if not stopping:
-                for op_id in sorted(pending):
-                    op = pending[op_id]
-                    if all(dep in done for dep in op.deps):
-                        del pending[op_id]
-                        running[pool.submit(runner.run, op)] = op
-            if not running:
-                break
-            finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda f: running[f].id):
-                op = running.pop(future)
-                error = future.exception()
-                if error is None:
-                    runner.results[op.id] = future.result()
-                    done.add(op.id)
-                    outcome.done.append(op.id)
-                    continue
-                failure = runner.failure(op, error)
-                resource = _resource(op, failure.container)
-                if op.best_effort:
-                    emit(Event(resource, "Warning", WARNING, str(error)))
-                    outcome.warnings.append(failure)
-                    done.add(op.id)
-                    outcome.done.append(op.id)
-                else:
-                    emit(Event(resource, "Error", ERROR, str(error)))
-                    outcome.failures.append(failure)
-                    stopping = True
+    while True:
+        if not stopping:
+            for op_id in sorted(pending):
+                op = pending[op_id]
+                if all(dep in done for dep in op.deps):
+                    del pending[op_id]
+                    running[op_id] = op
+                    threading.Thread(target=_work, args=(runner.run, op, slots, finished),
+                                     name=f"stackup-op-{op_id}").start()
+        if not running:
+            break
+        batch = [finished.get()]  # the next one to finish, then any others already done
+        while not finished.empty():
+            batch.append(finished.get())
+        for op, result, error in sorted(batch, key=lambda item: item[0].id):
+            del running[op.id]
+            if error is None:
+                runner.results[op.id] = result
+                done.add(op.id)
+                outcome.done.append(op.id)
+                continue
+            failure = runner.failure(op, error)
+            resource = _resource(op, failure.container)
+            if op.best_effort:
+                emit(Event(resource, "Warning", WARNING, str(error)))
+                outcome.warnings.append(failure)
+                done.add(op.id)
+                outcome.done.append(op.id)
+            else:
+                emit(Event(resource, "Error", ERROR, str(error)))
+                outcome.failures.append(failure)
+                stopping = True
     outcome.skipped = sorted(pending)
     return outcome
+
+
+def _work(run: Callable[[Op], Any], op: Op, slots: threading.BoundedSemaphore,
+          finished: queue.SimpleQueue) -> None:
+    """Run one operation once a slot is free and hand its result or error back."""
+    with slots:
+        try:
+            result = run(op)
+        except BaseException as error:  # noqa: BLE001 - handed to the executor, which reports it
+            finished.put((op, None, error))
+        else:
+            finished.put((op, result, None))
