@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,8 @@ from stackup.errors import UserError
 
 @dataclass
 class ImageConfig:
+    """The parts of an image's config a container uses (OCI/Docker config fields)."""
+
     env: list[str] = field(default_factory=list)
     cmd: list[str] | None = None
     entrypoint: list[str] | None = None
@@ -111,6 +112,8 @@ def _command(args: str, where: str) -> list[str]:
 
 def _pairs(args: str, where: str, legacy: bool) -> list[tuple[str, str]]:
     """KEY=VALUE pairs (quotes allowed), or the legacy 'KEY VALUE' form."""
+    import shlex  # only `--change` / Dockerfile instructions need it
+
     try:
         words = shlex.split(args)
     except ValueError as exc:
