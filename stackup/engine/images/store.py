@@ -49,6 +49,8 @@ def canonical_json(value: dict) -> bytes:
 
 @dataclass
 class Image:
+    """An image in the store: its id (config digest), names, config, and the layers it is made of."""
+
     id: str
     references: list[str]
     config: ImageConfig

@@ -36,6 +36,8 @@ class Mount:
 
 @dataclass
 class ContainerSpec:
+    """Everything the runtime needs to create and run one container (plain data)."""
+
     image: str = ""
     image_id: str = ""
     layers: list[str] = field(default_factory=list)  # base first
