@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -437,5 +436,7 @@ class ImageStore:
 
 def temp_dir_in(store: ImageStore, prefix: str) -> Path:
     """A scratch directory on the store's filesystem (so renames into it are atomic)."""
+    import tempfile  # only commands that add content need it
+
     store.root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=store.root))
