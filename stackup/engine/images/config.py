@@ -76,7 +76,7 @@ class ImageConfig:
 
 # --- --change instructions -----------------------------------------------------------
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_RE = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"  # compiled on first use (re caches it)
 _DURATION_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
                 "m": 60_000_000_000, "h": 3_600_000_000_000}
 
@@ -85,7 +85,7 @@ def parse_duration_ns(text: str, where: str) -> int:
     """A Go-style duration ('30s', '1m30s', '500ms') in nanoseconds."""
     pos, total = 0, 0.0
     while pos < len(text):
-        m = _DURATION_RE.match(text, pos)
+        m = re.compile(_DURATION_RE).match(text, pos)
         if not m:
             raise UserError(f"{where}: invalid duration {text!r} (expected e.g. 30s, 1m30s, 500ms)")
         total += float(m.group(1)) * _DURATION_NS[m.group(2)]
