@@ -10,8 +10,12 @@ stackup/engine/network/linkworker.py) write their import times elsewhere, so onl
 command's own process is counted. With --wall N it then times N interleaved
 `up -d` / `down` pairs without -X importtime and prints the medians.
 
+`--compare PYTHON` runs a second install too (another venv's python, e.g. one with
+an editable install of main), interleaved run by run with this one, so both see the
+same load.
+
 Run (as root): .venv/bin/python bench/cli_imports.py [--runs N] [--top K] [--wall N]
-               [--who MODULE]
+               [--who MODULE] [--compare OTHER/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -85,7 +89,9 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--wall", type=int, default=0, help="interleaved wall-clock runs")
     parser.add_argument("--who", action="append", default=[], help="print who imports MODULE")
+    parser.add_argument("--compare", metavar="PYTHON", help="another install's python, run interleaved")
     args = parser.parse_args()
+    pythons = [sys.executable] + ([args.compare] if args.compare else [])
 
     # Bytecode cache on, as an installed package has it.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -98,41 +104,50 @@ def main() -> int:
                         "from stackup.engine.images.store import ImageStore\n"
                         "from stackup.testing.images import busybox_image\n"
                         f"busybox_image(ImageStore(), {IMAGE!r})"], env=env, check=True)
-        base = [sys.executable, "-X", "importtime", "-c", WRAPPER, "--progress", "quiet"]
-        stackup = [str(Path(sys.executable).with_name("stackup")), "--progress", "quiet"]
         cwd = work_dir / "stack"
         try:
-            run(stackup + COMMANDS["up"], env, cwd)   # warm the caches
-            run(stackup + COMMANDS["down"], env, cwd)
-            minima: dict[str, dict[str, int]] = {name: {} for name in COMMANDS}
-            last: dict[str, list] = {}
+            for python in pythons:
+                stackup = [str(Path(python).with_name("stackup")), "--progress", "quiet"]
+                run(stackup + COMMANDS["up"], env, cwd)   # warm the caches, write the bytecode
+                run(stackup + COMMANDS["down"], env, cwd)
+            minima: dict[tuple[str, str], dict[str, int]] = {}
+            last: dict[tuple[str, str], list] = {}
             for _ in range(args.runs):
-                for name, words in COMMANDS.items():
-                    rows = parse_importtime(run(base + words, env, cwd).stderr)
-                    last[name] = rows
-                    for self_us, _, module in rows:
-                        best = minima[name].get(module)
-                        minima[name][module] = self_us if best is None else min(best, self_us)
-            for name, table in minima.items():
+                for python in pythons:
+                    base = [python, "-X", "importtime", "-c", WRAPPER, "--progress", "quiet"]
+                    for name, words in COMMANDS.items():  # up, then the down that takes it away
+                        rows = parse_importtime(run(base + words, env, cwd).stderr)
+                        last[python, name] = rows
+                        table = minima.setdefault((python, name), {})
+                        for self_us, _, module in rows:
+                            best = table.get(module)
+                            table[module] = self_us if best is None else min(best, self_us)
+            for (python, name), table in minima.items():
                 total = sum(table.values()) / 1000
-                print(f"{' '.join(COMMANDS[name])}: {len(table)} modules, sum of minimum self times {total:.1f} ms")
+                label = f" [{python}]" if len(pythons) > 1 else ""
+                print(f"{' '.join(COMMANDS[name])}{label}: {len(table)} modules, "
+                      f"sum of minimum self times {total:.1f} ms")
                 for module, us in sorted(table.items(), key=lambda kv: -kv[1])[:args.top]:
                     print(f"  {us / 1000:7.2f} ms  {module}")
                 for module in args.who:
-                    chain = importers(last[name], module)
+                    chain = importers(last[python, name], module)
                     print(f"  who imports {module}: {' -> '.join(chain) or '(not imported)'}")
             if args.wall:
-                times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+                times: dict[tuple[str, str], list[float]] = {}
                 for _ in range(args.wall):
-                    for name, words in COMMANDS.items():
-                        start = time.perf_counter()
-                        run(stackup + words, env, cwd)
-                        times[name].append(time.perf_counter() - start)
-                for name, values in times.items():
-                    print(f"{' '.join(COMMANDS[name])}: wall median {statistics.median(values) * 1000:.0f} ms "
+                    for python in pythons:
+                        stackup = [str(Path(python).with_name("stackup")), "--progress", "quiet"]
+                        for name, words in COMMANDS.items():
+                            start = time.perf_counter()
+                            run(stackup + words, env, cwd)
+                            times.setdefault((python, name), []).append(time.perf_counter() - start)
+                for (python, name), values in times.items():
+                    label = f" [{python}]" if len(pythons) > 1 else ""
+                    print(f"{' '.join(COMMANDS[name])}{label}: wall median {statistics.median(values) * 1000:.0f} ms "
                           f"over {len(values)} (min {min(values) * 1000:.0f})")
-        finally:
-            subprocess.run(stackup + COMMANDS["down"], env=env, cwd=cwd, capture_output=True)
+        finally:  # never leave the stack up
+            subprocess.run([str(Path(sys.executable).with_name("stackup")), *COMMANDS["down"]],
+                           env=env, cwd=cwd, capture_output=True)
     return 0
 
 
