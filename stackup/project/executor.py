@@ -276,38 +276,45 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
     finished: queue.SimpleQueue[tuple[Op, Any, BaseException | None]] = queue.SimpleQueue()
     slots = threading.BoundedSemaphore(max(1, workers))
     stopping = False
-    while True:
-        if not stopping:
-            for op_id in sorted(pending):
-                op = pending[op_id]
-                if all(dep in done for dep in op.deps):
-                    del pending[op_id]
-                    running[op_id] = op
-                    threading.Thread(target=_work, args=(runner.run, op, slots, finished),
-                                     name=f"stackup-op-{op_id}").start()
-        if not running:
-            break
-        batch = [finished.get()]  # the next one to finish, then any others already done
-        while not finished.empty():
-            batch.append(finished.get())
-        for op, result, error in sorted(batch, key=lambda item: item[0].id):
-            del running[op.id]
-            if error is None:
-                runner.results[op.id] = result
-                done.add(op.id)
-                outcome.done.append(op.id)
-                continue
-            failure = runner.failure(op, error)
-            resource = _resource(op, failure.container)
-            if op.best_effort:
-                emit(Event(resource, "Warning", WARNING, str(error)))
-                outcome.warnings.append(failure)
-                done.add(op.id)
-                outcome.done.append(op.id)
-            else:
-                emit(Event(resource, "Error", ERROR, str(error)))
-                outcome.failures.append(failure)
-                stopping = True
+    threads: list[threading.Thread] = []
+    try:
+        while True:
+            if not stopping:
+                for op_id in sorted(pending):
+                    op = pending[op_id]
+                    if all(dep in done for dep in op.deps):
+                        del pending[op_id]
+                        running[op_id] = op
+                        thread = threading.Thread(target=_work, args=(runner.run, op, slots, finished),
+                                                  name=f"stackup-op-{op_id}")
+                        thread.start()
+                        threads.append(thread)
+            if not running:
+                break
+            batch = [finished.get()]  # the next one to finish, then any others already done
+            while not finished.empty():
+                batch.append(finished.get())
+            for op, result, error in sorted(batch, key=lambda item: item[0].id):
+                del running[op.id]
+                if error is None:
+                    runner.results[op.id] = result
+                    done.add(op.id)
+                    outcome.done.append(op.id)
+                    continue
+                failure = runner.failure(op, error)
+                resource = _resource(op, failure.container)
+                if op.best_effort:
+                    emit(Event(resource, "Warning", WARNING, str(error)))
+                    outcome.warnings.append(failure)
+                    done.add(op.id)
+                    outcome.done.append(op.id)
+                else:
+                    emit(Event(resource, "Error", ERROR, str(error)))
+                    outcome.failures.append(failure)
+                    stopping = True
+    finally:  # as a pool would: no operation still running when this returns (or raises)
+        for thread in threads:
+            thread.join()
     outcome.skipped = sorted(pending)
     return outcome
 
