@@ -4,7 +4,10 @@
 Brings a 1-service stack up and down N times (default 6) under `python -X importtime`
 in its own STACKUP_ROOT, and prints for each command the sum over modules of each
 module's MINIMUM self time across the runs (the machine is shared and noisy; per-module
-minima are stable), the modules costing most, and optionally who imports a module.
+minima are steadier), the median and minimum of each run's total, the modules costing
+most, and optionally who imports a module. Garbage collections during the imports
+count towards whichever module is loading at the time, so single modules jump by
+~1 ms between otherwise equal runs; compare sums.
 Forked children (the link worker that imports pyroute2, see
 stackup/engine/network/linkworker.py) write their import times elsewhere, so only the
 command's own process is counted. With --wall N it then times N interleaved
@@ -112,12 +115,14 @@ def main() -> int:
                 run(stackup + COMMANDS["down"], env, cwd)
             minima: dict[tuple[str, str], dict[str, int]] = {}
             last: dict[tuple[str, str], list] = {}
+            totals: dict[tuple[str, str], list[float]] = {}  # each run's sum of self times
             for _ in range(args.runs):
                 for python in pythons:
                     base = [python, "-X", "importtime", "-c", WRAPPER, "--progress", "quiet"]
                     for name, words in COMMANDS.items():  # up, then the down that takes it away
                         rows = parse_importtime(run(base + words, env, cwd).stderr)
                         last[python, name] = rows
+                        totals.setdefault((python, name), []).append(sum(us for us, _, _ in rows) / 1000)
                         table = minima.setdefault((python, name), {})
                         for self_us, _, module in rows:
                             best = table.get(module)
@@ -125,8 +130,10 @@ def main() -> int:
             for (python, name), table in minima.items():
                 total = sum(table.values()) / 1000
                 label = f" [{python}]" if len(pythons) > 1 else ""
+                runs = totals[python, name]
                 print(f"{' '.join(COMMANDS[name])}{label}: {len(table)} modules, "
-                      f"sum of minimum self times {total:.1f} ms")
+                      f"sum of minimum self times {total:.1f} ms; per run: median {statistics.median(runs):.1f}, "
+                      f"min {min(runs):.1f} ms")
                 for module, us in sorted(table.items(), key=lambda kv: -kv[1])[:args.top]:
                     print(f"  {us / 1000:7.2f} ms  {module}")
                 for module in args.who:
