@@ -270,11 +270,13 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
     outcome = Outcome(results=runner.results)
     pending = {op.id: op for op in plan.ops}
     done: set[int] = set()
+    # Ready operations queue in `ready` (in id order, as in a pool's queue) and start, each
+    # in a thread of its own, while fewer than `workers` run. Plain threads, since
+    # concurrent.futures would load logging into every command.
+    ready: list[Op] = []          # like work submitted to a pool, they run even after a failure
     running: dict[int, Op] = {}
-    # One thread per started operation, `workers` at most past the semaphore: plain
-    # threads, since concurrent.futures would load logging into every command.
     finished: queue.SimpleQueue[tuple[Op, Any, BaseException | None]] = queue.SimpleQueue()
-    slots = threading.BoundedSemaphore(max(1, workers))
+    workers = max(1, workers)
     stopping = False
     threads: list[threading.Thread] = []
     try:
@@ -284,11 +286,14 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
                     op = pending[op_id]
                     if all(dep in done for dep in op.deps):
                         del pending[op_id]
-                        running[op_id] = op
-                        thread = threading.Thread(target=_work, args=(runner.run, op, slots, finished),
-                                                  name=f"stackup-op-{op_id}")
-                        thread.start()
-                        threads.append(thread)
+                        ready.append(op)
+            while ready and len(running) < workers:
+                op = ready.pop(0)
+                running[op.id] = op
+                thread = threading.Thread(target=_work, args=(runner.run, op, finished),
+                                          name=f"stackup-op-{op.id}")
+                thread.start()
+                threads.append(thread)
             if not running:
                 break
             batch = [finished.get()]  # the next one to finish, then any others already done
@@ -319,13 +324,11 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
     return outcome
 
 
-def _work(run: Callable[[Op], Any], op: Op, slots: threading.BoundedSemaphore,
-          finished: queue.SimpleQueue) -> None:
-    """Run one operation once a slot is free and hand its result or error back."""
-    with slots:
-        try:
-            result = run(op)
-        except BaseException as error:  # noqa: BLE001 - handed to the executor, which reports it
-            finished.put((op, None, error))
-        else:
-            finished.put((op, result, None))
+def _work(run: Callable[[Op], Any], op: Op, finished: queue.SimpleQueue) -> None:
+    """Run one operation and hand its result or error back to the executor."""
+    try:
+        result = run(op)
+    except BaseException as error:  # noqa: BLE001 - handed to the executor, which reports it
+        finished.put((op, None, error))
+    else:
+        finished.put((op, result, None))
