@@ -11,7 +11,9 @@ count towards whichever module is loading at the time, so single modules jump by
 Forked children (the link worker that imports pyroute2, see
 stackup/engine/network/linkworker.py) write their import times elsewhere, so only the
 command's own process is counted. With --wall N it then times N interleaved
-`up -d` / `down` pairs without -X importtime and prints the medians.
+`up -d` / `down` pairs without -X importtime and prints the medians of their wall
+time and of the CPU time of the command's own process (steadier than wall time when
+others load the machine).
 
 `--compare PYTHON` runs a second install too (another venv's python, e.g. one with
 an editable install of main), interleaved run by run with this one, so both see the
@@ -43,9 +45,16 @@ IMAGE = "docker.io/library/busybox:latest"
 COMMANDS = {"up": ["up", "-d"], "down": ["down", "-v", "-t", "1"]}
 
 # Runs the console script's main() with forked children's stderr sent to /dev/null,
-# so that their -X importtime lines do not mix with the command's own.
-WRAPPER = ("import os, sys\n"
+# so that their -X importtime lines do not mix with the command's own, and prints the
+# CPU time of the command's own process at exit (children not counted).
+WRAPPER = ("import atexit, os, resource, sys\n"
            "os.register_at_fork(after_in_child=lambda: os.dup2(os.open(os.devnull, os.O_WRONLY), 2))\n"
+           "me = os.getpid()\n"
+           "def cpu():\n"
+           "    if os.getpid() == me:\n"
+           "        r = resource.getrusage(resource.RUSAGE_SELF)\n"
+           "        print(f'bench-cpu-ms {(r.ru_utime + r.ru_stime) * 1000:.1f}', file=sys.stderr)\n"
+           "atexit.register(cpu)\n"
            "from stackup.cli.main import main\n"
            "sys.exit(main(sys.argv[1:]))\n")
 
@@ -141,17 +150,22 @@ def main() -> int:
                     print(f"  who imports {module}: {' -> '.join(chain) or '(not imported)'}")
             if args.wall:
                 times: dict[tuple[str, str], list[float]] = {}
+                cpu: dict[tuple[str, str], list[float]] = {}
                 for _ in range(args.wall):
                     for python in pythons:
-                        stackup = [str(Path(python).with_name("stackup")), "--progress", "quiet"]
+                        command = [python, "-c", WRAPPER, "--progress", "quiet"]
                         for name, words in COMMANDS.items():
                             start = time.perf_counter()
-                            run(stackup + words, env, cwd)
+                            proc = run(command + words, env, cwd)
                             times.setdefault((python, name), []).append(time.perf_counter() - start)
+                            cpu.setdefault((python, name), []).append(
+                                float(proc.stderr.rsplit("bench-cpu-ms ", 1)[1].split()[0]))
                 for (python, name), values in times.items():
                     label = f" [{python}]" if len(pythons) > 1 else ""
+                    own = cpu[python, name]
                     print(f"{' '.join(COMMANDS[name])}{label}: wall median {statistics.median(values) * 1000:.0f} ms "
-                          f"over {len(values)} (min {min(values) * 1000:.0f})")
+                          f"(min {min(values) * 1000:.0f}), CPU of the command's process median "
+                          f"{statistics.median(own):.0f} ms (min {min(own):.0f}), over {len(values)}")
         finally:  # never leave the stack up
             subprocess.run([str(Path(sys.executable).with_name("stackup")), *COMMANDS["down"]],
                            env=env, cwd=cwd, capture_output=True)
