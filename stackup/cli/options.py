@@ -8,6 +8,8 @@ from pathlib import Path
 
 @dataclass
 class GlobalOptions:
+    """The global options of every command (parsed by the root callback into ctx.obj)."""
+
     files: list[str] = field(default_factory=list)
     project_name: str | None = None
     project_directory: Path | None = None

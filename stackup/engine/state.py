@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,10 @@ def ensure_dir(path: Path, mode: int = 0o711) -> Path:
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace `path` with `data` so readers see the old or the new content only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # what tempfile.mkstemp does (a fresh name, created exclusively, mode 0600), without
+    # importing tempfile and random into every command
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

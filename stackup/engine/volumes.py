@@ -17,7 +17,6 @@ import contextlib
 import datetime
 import os
 import re
-import secrets
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
@@ -99,6 +98,8 @@ def create_volume(name: str | None = None, *, labels: Mapping[str, str] | None =
     if driver_opts:
         raise UnsupportedError(f"volume {name}: driver_opts are not supported")
     if name is None:
+        import secrets  # only anonymous volumes need a random name
+
         name, anonymous = secrets.token_hex(32), True
     _validate_name(name)
     with _lock():

@@ -10,7 +10,8 @@ operations it never ran. A best-effort operation's failure is only a warning.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,6 +104,8 @@ class WaitFailed(StackupError):
 
 @dataclass
 class Failure:
+    """An operation that failed: the error, and the last log lines of its container if any."""
+
     op: Op
     error: BaseException
     log: list[str] = field(default_factory=list)
@@ -126,6 +129,8 @@ class ExecutionError(StackupError):
 
 @dataclass
 class Outcome:
+    """What a run of a plan did: operations done, failed, warned about, never run, and results."""
+
     done: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
@@ -265,24 +270,39 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
     outcome = Outcome(results=runner.results)
     pending = {op.id: op for op in plan.ops}
     done: set[int] = set()
-    running: dict[futures.Future[Any], Op] = {}
+    # Ready operations queue in `ready` (in id order, as in a pool's queue) and start, each
+    # in a thread of its own, while fewer than `workers` run. Plain threads, since
+    # concurrent.futures would load logging into every command.
+    ready: list[Op] = []          # like work submitted to a pool, they run even after a failure
+    running: dict[int, Op] = {}
+    finished: queue.SimpleQueue[tuple[Op, Any, BaseException | None]] = queue.SimpleQueue()
+    workers = max(1, workers)
     stopping = False
-    with futures.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="stackup-op") as pool:
+    threads: list[threading.Thread] = []
+    try:
         while True:
             if not stopping:
                 for op_id in sorted(pending):
                     op = pending[op_id]
                     if all(dep in done for dep in op.deps):
                         del pending[op_id]
-                        running[pool.submit(runner.run, op)] = op
+                        ready.append(op)
+            while ready and len(running) < workers:
+                op = ready.pop(0)
+                running[op.id] = op
+                thread = threading.Thread(target=_work, args=(runner.run, op, finished),
+                                          name=f"stackup-op-{op.id}")
+                thread.start()
+                threads.append(thread)
             if not running:
                 break
-            finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda f: running[f].id):
-                op = running.pop(future)
-                error = future.exception()
+            batch = [finished.get()]  # the next one to finish, then any others already done
+            while not finished.empty():
+                batch.append(finished.get())
+            for op, result, error in sorted(batch, key=lambda item: item[0].id):
+                del running[op.id]
                 if error is None:
-                    runner.results[op.id] = future.result()
+                    runner.results[op.id] = result
                     done.add(op.id)
                     outcome.done.append(op.id)
                     continue
@@ -297,5 +317,18 @@ def execute(plan: Plan, actions: EngineActions, *, workers: int = 4,
                     emit(Event(resource, "Error", ERROR, str(error)))
                     outcome.failures.append(failure)
                     stopping = True
+    finally:  # as a pool would: no operation still running when this returns (or raises)
+        for thread in threads:
+            thread.join()
     outcome.skipped = sorted(pending)
     return outcome
+
+
+def _work(run: Callable[[Op], Any], op: Op, finished: queue.SimpleQueue) -> None:
+    """Run one operation and hand its result or error back to the executor."""
+    try:
+        result = run(op)
+    except BaseException as error:  # noqa: BLE001 - handed to the executor, which reports it
+        finished.put((op, None, error))
+    else:
+        finished.put((op, result, None))

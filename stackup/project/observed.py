@@ -25,6 +25,8 @@ CREATED, RUNNING, PAUSED, RESTARTING, EXITED, DEAD = (
 
 @dataclass(frozen=True)
 class ObservedContainer:
+    """A container as the engine reports it; the project's facts come from its labels."""
+
     id: str
     name: str
     status: str
@@ -72,6 +74,8 @@ class ObservedContainer:
 
 @dataclass(frozen=True)
 class ObservedNetwork:
+    """A network as the engine reports it."""
+
     id: str
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -87,6 +91,8 @@ class ObservedNetwork:
 
 @dataclass(frozen=True)
 class ObservedVolume:
+    """A volume as the engine reports it."""
+
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
 

@@ -56,6 +56,8 @@ class ContainerRequest:
 
 @dataclass(frozen=True)
 class NetworkRequest:
+    """Everything needed to create one project network."""
+
     project: str
     key: str
     name: str
@@ -65,6 +67,8 @@ class NetworkRequest:
 
 @dataclass(frozen=True)
 class VolumeRequest:
+    """Everything needed to create one project volume."""
+
     project: str
     key: str
     name: str
@@ -74,6 +78,8 @@ class VolumeRequest:
 
 @dataclass(frozen=True)
 class BuildRequest:
+    """An image to build for a service (its `build:` section)."""
+
     service: str
     image: str
     build: Mapping[str, Any]
@@ -122,6 +128,8 @@ class Op:
 
 @dataclass
 class Plan:
+    """The operations of one command on one project, in a topological order, plus warnings."""
+
     project: str
     ops: list[Op] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

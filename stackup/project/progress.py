@@ -21,6 +21,8 @@ MODES = ("auto", "tty", "plain", "quiet")
 
 @dataclass(frozen=True)
 class Event:
+    """One progress line: a resource, its new status, and whether it is still working."""
+
     resource: str         # "Container webdemo-web-1", "Network webdemo_default", ...
     status: str           # "Creating", "Created", "Healthy", "Error", ...
     state: str = DONE     # WORKING | DONE | ERROR | WARNING

@@ -58,6 +58,8 @@ RECREATE_DIVERGED, RECREATE_FORCE, RECREATE_NEVER = "diverged", "force", "never"
 
 @dataclass(frozen=True)
 class UpOptions:
+    """`up`'s flags, as reconcile uses them."""
+
     services: tuple[str, ...] = ()          # selection; empty = every service
     no_deps: bool = False
     force_recreate: bool = False            # selected services only, as compose
@@ -79,6 +81,8 @@ class UpOptions:
 
 @dataclass(frozen=True)
 class DownOptions:
+    """`down`'s flags, as plan_down uses them."""
+
     volumes: bool = False                   # -v
     remove_orphans: bool = False
     rmi: str | None = None                  # local | all
@@ -593,6 +597,8 @@ def reconcile(desired: Mapping[str, Any], observed: Snapshot, options: UpOptions
 
 @dataclass(frozen=True)
 class RunOptions:
+    """`run`'s flags, as plan_run uses them."""
+
     token: str                              # naming.new_oneoff_token(): makes the name unique
     no_deps: bool = False
     overrides: Mapping[str, Any] = field(default_factory=dict)  # normalized attributes replacing the service's

@@ -24,6 +24,8 @@ from stackup.project.observed import Snapshot, observe
 
 @dataclass
 class Session:
+    """One command's view of a project: its name, its loaded stack file (if any) and the engine."""
+
     name: str
     desired: dict[str, Any] | None
     engine: Engine

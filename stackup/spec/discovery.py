@@ -20,6 +20,8 @@ class DiscoveryError(Exception):
 
 @dataclass
 class Discovered:
+    """The stack files found for a command, the folder they are relative to, and its environment."""
+
     files: list[str]                 # absolute paths, or '-' for stdin
     working_dir: Path
     environ: dict[str, str]          # process environment + .env / --env-file

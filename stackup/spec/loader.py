@@ -28,6 +28,8 @@ class LoadAbort(Exception):
 
 @dataclass
 class Loader:
+    """Reads, parses, interpolates and merges the stack files of one load, collecting problems."""
+
     environ: dict[str, str]
     problems: Problems
     interpolate: bool = True

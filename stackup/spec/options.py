@@ -8,6 +8,8 @@ from pathlib import Path
 
 @dataclass
 class LoadOptions:
+    """How to load a stack: the compose global options plus what the command asks for."""
+
     files: list[str] = field(default_factory=list)       # -f (repeatable, '-' is stdin)
     project_name: str | None = None                      # -p
     project_directory: Path | str | None = None          # --project-directory

@@ -12,6 +12,8 @@ from stackup.spec.yamlpos import Pos, YMap, YSeq, position_of
 
 @dataclass
 class Problem:
+    """One thing wrong with the stack file: what, at which attribute path, and where in which file."""
+
     message: str
     path: tuple = ()
     pos: Pos | None = None

@@ -6,7 +6,6 @@ durations (`1m0s`), octal file modes (`"0440"`), shell-split commands, and so on
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from stackup.spec import units
@@ -65,6 +64,8 @@ def shell_command(value: Any, path: tuple = ()) -> list[str] | None:
         return None
     if isinstance(value, list):
         return [go_str(v) for v in value]
+    import shlex  # only a command given as one string needs it
+
     try:
         return shlex.split(str(value))
     except ValueError:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+# Patterns are compiled on first use (re caches them): most stacks give no duration or size.
+_DURATION_PART = r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)"
 _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
             "m": 60_000_000_000, "h": 3_600_000_000_000}
 
@@ -29,7 +30,7 @@ def parse_duration(value) -> int:
     total = 0.0
     pos = 0
     while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
+        match = re.compile(_DURATION_PART).match(text, pos)
         if not match or match.group(1) in ("", "."):
             raise ValueError(f"invalid duration {value!r} (use a number and a unit: 10s, 1m30s, 500ms)")
         total += float(match.group(1)) * _UNIT_NS[match.group(2)]
@@ -65,7 +66,7 @@ def _frac(value: int, size: int) -> str:
     return f"{whole}.{digits}"
 
 
-_BYTES = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b)?$", re.IGNORECASE)
+_BYTES = r"(?i)^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b)?$"
 _BYTE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4, "p": 1024 ** 5}
 
 
@@ -77,7 +78,7 @@ def parse_bytes(value) -> int:
         return value
     if isinstance(value, float):
         return int(value)
-    match = _BYTES.match(str(value).strip())
+    match = re.match(_BYTES, str(value).strip())
     if not match:
         raise ValueError(f"invalid size {value!r} (use a number and an optional unit: 512m, 1g)")
     return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])

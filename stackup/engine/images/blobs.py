@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -89,6 +88,8 @@ class BlobWriter:
     """An incremental blob write: write() chunks, then commit(expected digest) or abort()."""
 
     def __init__(self, store: BlobStore):
+        import tempfile  # (imported on use: `up` of images already here writes no blob)
+
         self._store = store
         fd, self._tmp = tempfile.mkstemp(prefix="blob-", dir=store._tmp)
         self._file = os.fdopen(fd, "wb")

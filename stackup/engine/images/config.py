@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,8 @@ from stackup.errors import UserError
 
 @dataclass
 class ImageConfig:
+    """The parts of an image's config a container uses (OCI/Docker config fields)."""
+
     env: list[str] = field(default_factory=list)
     cmd: list[str] | None = None
     entrypoint: list[str] | None = None
@@ -75,7 +76,7 @@ class ImageConfig:
 
 # --- --change instructions -----------------------------------------------------------
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_RE = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"  # compiled on first use (re caches it)
 _DURATION_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
                 "m": 60_000_000_000, "h": 3_600_000_000_000}
 
@@ -84,7 +85,7 @@ def parse_duration_ns(text: str, where: str) -> int:
     """A Go-style duration ('30s', '1m30s', '500ms') in nanoseconds."""
     pos, total = 0, 0.0
     while pos < len(text):
-        m = _DURATION_RE.match(text, pos)
+        m = re.compile(_DURATION_RE).match(text, pos)
         if not m:
             raise UserError(f"{where}: invalid duration {text!r} (expected e.g. 30s, 1m30s, 500ms)")
         total += float(m.group(1)) * _DURATION_NS[m.group(2)]
@@ -111,6 +112,8 @@ def _command(args: str, where: str) -> list[str]:
 
 def _pairs(args: str, where: str, legacy: bool) -> list[tuple[str, str]]:
     """KEY=VALUE pairs (quotes allowed), or the legacy 'KEY VALUE' form."""
+    import shlex  # only `--change` / Dockerfile instructions need it
+
     try:
         words = shlex.split(args)
     except ValueError as exc:

@@ -17,7 +17,6 @@ import contextlib
 import errno
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +102,8 @@ class LayerStore:
         """Fill a temporary directory, check the diff_id, then install it (or hand it to `batch`)."""
         if self.has(chain_id):
             return False
+        import tempfile  # imported on use: `up` of images already here writes no layer
+
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
@@ -168,6 +169,8 @@ class LayerStore:
         src = self.dir(chain_id)
         if not src.exists():
             return
+        import tempfile  # (imported on use, as in _install)
+
         doomed = Path(tempfile.mkdtemp(prefix=".del-", dir=self.root))
         os.rename(src, doomed / "x")
         shutil.rmtree(doomed)

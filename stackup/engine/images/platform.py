@@ -19,6 +19,8 @@ _MACHINES = {
 
 @dataclass(frozen=True)
 class Platform:
+    """An OCI platform: os, architecture and (arm) variant."""
+
     os: str
     architecture: str
     variant: str = ""

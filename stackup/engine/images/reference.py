@@ -41,6 +41,8 @@ HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class Reference:
+    """A parsed image reference: registry, repository, and a tag and/or digest."""
+
     registry: str
     repository: str
     tag: str | None = None

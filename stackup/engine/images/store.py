@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,6 +48,8 @@ def canonical_json(value: dict) -> bytes:
 
 @dataclass
 class Image:
+    """An image in the store: its id (config digest), names, config, and the layers it is made of."""
+
     id: str
     references: list[str]
     config: ImageConfig
@@ -435,5 +436,7 @@ class ImageStore:
 
 def temp_dir_in(store: ImageStore, prefix: str) -> Path:
     """A scratch directory on the store's filesystem (so renames into it are atomic)."""
+    import tempfile  # only commands that add content need it
+
     store.root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=store.root))

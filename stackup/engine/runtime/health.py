@@ -21,7 +21,7 @@ from typing import Any
 from stackup.errors import UserError
 
 DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_DURATION = r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)"  # compiled on first use (re caches it)
 _UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 LOG_KEEP = 5
 OUTPUT_MAX = 4096
@@ -32,7 +32,7 @@ def seconds(value: Any) -> float:
     if isinstance(value, (int, float)):
         return value / 1e9 if value >= 1_000_000 else float(value)
     text = str(value).strip()
-    parts = _DURATION.findall(text)
+    parts = re.findall(_DURATION, text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise UserError(f"invalid duration {value!r}: use e.g. 30s, 1m30s or 500ms")
     return sum(float(n) * _UNITS[u] for n, u in parts)

@@ -36,6 +36,8 @@ class Mount:
 
 @dataclass
 class ContainerSpec:
+    """Everything the runtime needs to create and run one container (plain data)."""
+
     image: str = ""
     image_id: str = ""
     layers: list[str] = field(default_factory=list)  # base first
@@ -119,14 +121,14 @@ def merge_env(image_env: list[str], env: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.I)
+_SIZE = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$"  # compiled on first use (re caches it)
 
 
 def parse_bytes(value: str | int, what: str) -> int:
     """'512m', '1g', '1024' -> bytes (Docker's units, powers of 1024)."""
     if isinstance(value, int):
         return value
-    m = _SIZE.match(str(value))
+    m = re.match(_SIZE, str(value))
     if not m:
         raise UserError(f"invalid {what} {value!r}: expected a size such as 64m or 1g")
     scale = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
