@@ -24,7 +24,7 @@ from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
-from stackup.engine.images.diskio import syncfs
+from stackup.engine.images.diskio import mark_hierarchy_top, syncfs
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 
 META = "layer.json"
@@ -34,6 +34,7 @@ LEFTOVER_PREFIXES = (".tmp-", ".del-")
 class LayerStore:
     def __init__(self, root: Path):
         self.root = root
+        self._root_ready = False
 
     def dir(self, chain_id: str) -> Path:
         return self.root / dg.hex_of(chain_id)
@@ -103,7 +104,7 @@ class LayerStore:
         """Fill a temporary directory, check the diff_id, then install it (or hand it to `batch`)."""
         if self.has(chain_id):
             return False
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._ensure_root()
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             (tmp / "diff").mkdir(mode=0o755)
@@ -126,6 +127,13 @@ class LayerStore:
             if tmp is not None:
                 with contextlib.suppress(FileNotFoundError):
                     shutil.rmtree(tmp)
+
+    def _ensure_root(self) -> None:
+        """Make the layers directory; each layer directory made in it gets its own block group."""
+        if not self._root_ready:
+            self.root.mkdir(parents=True, exist_ok=True)
+            mark_hierarchy_top(self.root)
+            self._root_ready = True
 
     def _rename_into_place(self, tmp: Path, chain_id: str) -> bool:
         """Rename `tmp` to the layer's directory; False if a whole layer is there already."""
