@@ -122,7 +122,7 @@ def main() -> None:
             os.sync()
             out = hint_parent / f"tar{run}"
             out.mkdir()
-            hinted_cmd = cmd[:-1] + [str(out)]
+            hinted_cmd = ["tar", "-xf", str(layer), "-C", str(out)] + (["-z"] if args.gzip else [])
             hinted.append(timed(lambda: subprocess.run(hinted_cmd, check=True)))
             shutil.rmtree(out)
             os.sync()
