@@ -55,9 +55,10 @@ class _GzipReader:
     limit, CPython copies what it left of its input (unconsumed_tail), so feeding whole
     megabytes made that copy cost more than the inflating. Pieces stay large all the same:
     each call releases the GIL, and many small calls make the pull's threads hand it to
-    each other thousands of times. A read of at least what the
-    inflater produced hands over its output as it is (no slicing copy): file data flows
-    from inflate to write(2) in one piece.
+    each other thousands of times.
+
+    A read of at least what the inflater produced hands over its output as it is (no
+    slicing copy): file data flows from inflate to write(2) in one piece.
     """
 
     FEED = 256 << 10
