@@ -1,4 +1,4 @@
-"""Getting layers and blobs onto the disk cheaply: syncfs and early writeback.
+"""Getting layers and blobs onto the disk cheaply: syncfs, early writeback, inode placement.
 
 A layer is thousands of files; an fsync each would cost a journal commit each. Instead
 every file's writeback is started as soon as it is written (sync_file_range, which does
@@ -9,11 +9,16 @@ Python's os module has neither call, so they come from libc.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import functools
 import os
+import struct
 from pathlib import Path
 
 SYNC_FILE_RANGE_WRITE = 2
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_TOPDIR_FL = 0x00020000
 
 
 @functools.cache
@@ -44,3 +49,27 @@ def start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
     Only a hint, so a later syncfs/fsync has less to wait for: errors are ignored.
     """
     _libc().sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)
+
+
+def mark_hierarchy_top(path: Path) -> None:
+    """Ask ext4 to spread the directories made in `path` over its block groups (the `T`
+    attribute of chattr(1): each is the top of its own hierarchy, as a home directory is).
+
+    Each layer then gets its inodes from a quiet block group. Without a journal, ext4
+    avoids reusing recently deleted inodes by scanning past each of them on every
+    create, so in a group where many files were just deleted (a removed image, a
+    churning test tree) each new file costs up to a millisecond of CPU; a layer has
+    hundreds. Only a placement hint: filesystems without the flag ignore it.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 4))[0]
+        if not flags & FS_TOPDIR_FL:
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags | FS_TOPDIR_FL))
+    except OSError:
+        pass  # not ext2/3/4 (ENOTTY, EOPNOTSUPP): nothing to hint
+    finally:
+        os.close(fd)

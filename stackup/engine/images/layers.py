@@ -3,9 +3,9 @@
     layers/<chain hex>/diff        the layer's files (an overlayfs lower directory)
     layers/<chain hex>/layer.json  diff_id, chain_id, parent, size
 
-A layer is unpacked into `layers/.tmp-*`, its diff_id checked, its files flushed
-to disk (one syncfs), then `layer.json` (the marker) is written and fsynced, and
-only then the whole directory is renamed into place. So a crash (even a power
+A layer is unpacked into `layers/.tmp-*`, its diff_id checked, `layer.json` (the
+marker) written next to its files, all of it flushed to disk (one syncfs), and only
+then the whole directory is renamed into place. So a crash (even a power
 cut), a corrupt blob or a full disk leaves nothing half-made under a real name,
 and a directory without its marker is never used: the next command that adds to
 the store (or a gc) sweeps `.tmp-*` leftovers and marker-less directories away.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import threading
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from stackup.engine import state
 from stackup.engine.images import digest as dg
-from stackup.engine.images.diskio import syncfs
+from stackup.engine.images.diskio import mark_hierarchy_top, syncfs
 from stackup.engine.images.errors import DigestMismatchError, ImageError
 
 META = "layer.json"
@@ -33,6 +34,7 @@ LEFTOVER_PREFIXES = (".tmp-", ".del-")
 class LayerStore:
     def __init__(self, root: Path):
         self.root = root
+        self._root_ready = False
 
     def dir(self, chain_id: str) -> Path:
         return self.root / dg.hex_of(chain_id)
@@ -104,7 +106,7 @@ class LayerStore:
             return False
         import tempfile  # imported on use: `up` of images already here writes no layer
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._ensure_root()
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             (tmp / "diff").mkdir(mode=0o755)
@@ -127,6 +129,13 @@ class LayerStore:
             if tmp is not None:
                 with contextlib.suppress(FileNotFoundError):
                     shutil.rmtree(tmp)
+
+    def _ensure_root(self) -> None:
+        """Make the layers directory; each layer directory made in it gets its own block group."""
+        if not self._root_ready:
+            self.root.mkdir(parents=True, exist_ok=True)
+            mark_hierarchy_top(self.root)
+            self._root_ready = True
 
     def _rename_into_place(self, tmp: Path, chain_id: str) -> bool:
         """Rename `tmp` to the layer's directory; False if a whole layer is there already."""
@@ -180,9 +189,10 @@ class LayerBatch:
     """Checked layers waiting in their temporary directories, installed together.
 
     A pull unpacks its layers in parallel and installs them with one syncfs: the
-    files of every layer reach the disk, then each layer's marker (fsynced), then
-    each directory is renamed into place. Whatever is not installed when the batch
-    closes is removed.
+    files and the marker of every layer reach the disk, then each directory is renamed
+    into place (a temporary directory is never used, so its marker needs no fsync of
+    its own before that syncfs). Whatever is not installed when the batch closes is
+    removed.
     """
 
     def __init__(self, layers: LayerStore):
@@ -191,6 +201,10 @@ class LayerBatch:
         self._lock = threading.Lock()
 
     def add(self, tmp: Path, meta: dict) -> None:
+        """Take a checked layer in `tmp`; its marker is written now, made durable by install()."""
+        with open(tmp / META, "w") as f:
+            json.dump(meta, f, indent=2, sort_keys=True)
+            f.write("\n")
         with self._lock:
             self._pending.append((tmp, meta))
 
@@ -203,11 +217,10 @@ class LayerBatch:
             return 0
         installed = 0
         try:
-            # The files reach the disk before any marker does; each marker before its rename.
+            # Files and markers reach the disk before any directory is renamed into place.
             syncfs(self.layers.root)
             while pending:
                 tmp, meta = pending[0]
-                state.atomic_write_json(tmp / META, meta)
                 if self.layers._rename_into_place(tmp, meta["chain_id"]):
                     installed += 1
                 else:

@@ -218,11 +218,12 @@ class RegistryClient:
         return body, media, response.headers.get("docker-content-digest")
 
     def blob_chunks(self, repository: str, digest: str, push: bool = False) -> Iterator[bytes]:
-        """The blob's bytes, streamed."""
+        """The blob's bytes, streamed in the pieces they arrive in (regrouping them into larger
+        chunks would copy every byte once more)."""
         response = self.request("GET", f"/v2/{repository}/blobs/{digest}", self.scope(repository, push),
                                 stream=True, what=f"blob {digest}")
         try:
-            yield from response.iter_bytes(CHUNK)
+            yield from response.iter_bytes()
         except httpx.HTTPError as exc:
             raise RegistryError(f"{self.registry}: download of {digest} broke off: {exc}") from exc
         finally:

@@ -236,6 +236,25 @@ def test_corrupt_blob_on_the_registry_is_refused(plain_registry, store, tmp_path
     assert store.list() == [] and store.layers.chain_ids() == [] and not store.blobs.has(layer)
 
 
+def test_truncated_layer_among_good_ones_leaves_nothing(plain_registry, store, tmp_path):
+    """Layers stream from the registry straight into the unpacker, several at once: one
+    cut short makes the pull fail with nothing of any layer left in the store."""
+    import random
+    rng = random.Random(7)
+    layers = [TarBuilder().file(f"l{n}/data", rng.randbytes(400_000)).file(f"l{n}/text", b"t\n" * 90_000)
+              .bytes() for n in range(3)]
+    (desc,) = skopeo_push_layout(plain_registry, tmp_path, "cut:1", [(HOST, layers)])
+    layout_manifest = json.loads((tmp_path / "oci-cut_1" / "blobs" / "sha256" / dg.hex_of(desc["digest"])).read_bytes())
+    middle = layout_manifest["layers"][1]["digest"]
+    data = plain_registry.workdir / "data/docker/registry/v2/blobs/sha256" / dg.hex_of(middle)[:2] / \
+        dg.hex_of(middle) / "data"
+    data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+    with pytest.raises(DigestMismatchError):
+        pull(store, f"{plain_registry.host}/cut:1")
+    assert store.list() == [] and store.layers.chain_ids() == [] and not store.blobs.has(middle)
+    assert os.listdir(store.layers.root) == [] and os.listdir(store.blobs.root / "tmp") == []
+
+
 def test_pull_by_digest_and_wrong_digest(plain_registry, store, tmp_path):
     (desc,) = skopeo_push_layout(plain_registry, tmp_path, "d:1", [(HOST, [BASE])])
     image = pull(store, f"{plain_registry.host}/d@{desc['digest']}")

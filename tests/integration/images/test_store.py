@@ -247,3 +247,27 @@ def test_multi_member_gzip_layer_unpacks_exactly(store, tmp_path):
     diff_id = dg.of_bytes(data)
     assert store.layers.unpack(blob, diff_id, diff_id, None, blob_digest=dg.of_bytes(blob.read_bytes()))
     assert (store.layers.path(diff_id) / "text").read_bytes() == b"line\n" * 50_000
+
+
+def test_layers_directory_spreads_layers_over_block_groups(store, tmp_path):
+    """On ext4 the layers directory carries the `T` attribute (each layer directory made in
+    it is the top of its own hierarchy); elsewhere the hint is silently left out."""
+    import fcntl
+    import struct
+
+    from stackup.engine.images.diskio import FS_IOC_GETFLAGS, FS_TOPDIR_FL, mark_hierarchy_top
+    data = TarBuilder().file("a", b"a").bytes()
+    (tmp_path / "a.tar").write_bytes(data)
+    store.layers.unpack(tmp_path / "a.tar", dg.of_bytes(data), dg.of_bytes(data), None)
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", str(store.layers.root)],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    fd = os.open(store.layers.root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 4))[0]
+    except OSError:
+        flags = None
+    finally:
+        os.close(fd)
+    if fstype.startswith("ext"):
+        assert flags is not None and flags & FS_TOPDIR_FL
+    mark_hierarchy_top(tmp_path / "missing")  # never an error: only a hint

@@ -38,3 +38,37 @@ def test_gzip_stream_round_trips_and_is_deterministic():
     gzip_stream(io.BytesIO(DATA), out2.write)
     assert gzip.decompress(out1.getvalue()) == DATA and size == len(DATA)
     assert out1.getvalue() == out2.getvalue() and digest.startswith("sha256:")
+
+
+def test_gzip_reader_highly_compressible_member_read_exactly():
+    """Far more output than input per feed: the reader stops at its output limit and resumes
+    in the same compressed slice."""
+    data = b"\0" * 5_000_000 + DATA + b"abc" * 2_000_000
+    for seed in range(2):
+        assert read_in_random_sizes(open_uncompressed(io.BytesIO(gzip.compress(data))), seed) == data
+
+
+def test_gzip_reader_refuses_truncation_corruption_and_data_after_padding():
+    import pytest
+
+    from stackup.engine.images.errors import ImageError
+    blob = gzip.compress(DATA)
+    bad = {
+        "truncated": blob[:len(blob) // 2],
+        "no trailer": blob[:-8],
+        "corrupt": blob[:1000] + bytes(b ^ 0x55 for b in blob[1000:2000]) + blob[2000:],
+        "after padding": blob + b"\0" * 100 + gzip.compress(b"more"),
+    }
+    for name, data in bad.items():
+        with pytest.raises(ImageError):
+            read_in_random_sizes(open_uncompressed(io.BytesIO(data), name))
+
+
+def test_gzip_reader_with_plain_zlib(monkeypatch):
+    """The zlib fallback (no isal wheel) reads the same bytes."""
+    import zlib
+
+    from stackup.engine.images import compression
+    monkeypatch.setattr(compression, "inflater", zlib)
+    blob = gzip.compress(DATA[:200_000]) + gzip.compress(DATA[200_000:]) + b"\0" * 1024
+    assert read_in_random_sizes(open_uncompressed(io.BytesIO(blob))) == DATA
