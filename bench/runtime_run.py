@@ -26,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _peers import memory_kb  # noqa: E402
+
 
 def median_ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:7.1f} ms"
@@ -120,16 +122,6 @@ def settle(rt, cid: str) -> None:
                 break
         time.sleep(0.01)
     time.sleep(0.2)
-
-
-def memory_kb(pid: int) -> tuple[int, int]:
-    values = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if parts and parts[0] in ("Rss:", "Pss:"):
-                values[parts[0]] = int(parts[1])
-    return values["Rss:"], values["Pss:"]
 
 
 def other_engines(work: Path, runs: int) -> dict[str, dict[str, str]]:
