@@ -50,7 +50,10 @@ def run_detached(sess, container_id: str, command: list[str], env: list[str], us
                  workdir: str | None) -> int:
     """`exec -d`: the command runs in the container with no terminal and no stdin, its
     output discarded (as compose does); the process that waits for it is a session of
-    its own, so it outlives this CLI and dies with the container."""
+    its own, so it outlives this CLI and dies with the container. This CLI returns once
+    the command has been exec'd, or fails as `exec` would when it cannot start."""
+    from stackup.engine.runtime.container import StartError
+
     ready_r, ready_w = os.pipe()
     child = os.fork()
     if child == 0:
@@ -63,22 +66,32 @@ def run_detached(sess, container_id: str, command: list[str], env: list[str], us
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.close(null)
-            os.write(ready_w, b"1")
-            os.close(ready_w)
-            run_exec(sess, container_id, command, env, user, workdir, tty=False, interactive=False)
+            try:
+                run_exec(sess, container_id, command, env, user, workdir, tty=False,
+                         interactive=False, on_start=lambda: os.write(ready_w, b"ok"))
+            except StartError as exc:
+                os.write(ready_w, f"{exc.exit_code} {exc}".encode())
         finally:
             os._exit(0)
     os.close(ready_w)
     os.waitpid(child, 0)
-    launched = os.read(ready_r, 1)
+    report = b""
+    while not report.startswith(b"ok") and (chunk := os.read(ready_r, 4096)):
+        report += chunk
     os.close(ready_r)
-    if not launched:
+    if report.startswith(b"ok"):
+        return 0
+    if not report:
         raise UserError("exec -d: the background process could not be started")
-    return 0
+    code, _, message = report.decode(errors="replace").partition(" ")
+    print(f"stackup: {message}", file=sys.stderr)
+    return int(code)
 
 
 def run_exec(sess, container_id: str, command: list[str], env: list[str], user: str | None,
-             workdir: str | None, tty: bool, interactive: bool) -> int:
+             workdir: str | None, tty: bool, interactive: bool, on_start=None) -> int:
+    """`exec` in the foreground; with `on_start`, a failure to start is raised (StartError)
+    rather than reported, and `on_start()` is called once the command runs."""
     from stackup.engine.runtime.container import StartError
     from stackup.engine.runtime.exec import exec_in
 
@@ -90,7 +103,9 @@ def run_exec(sess, container_id: str, command: list[str], env: list[str], user: 
             items.append(f"{item}={os.environ[item]}")
     try:
         return exec_in(sess.engine.runtime, container_id, command, items, user, workdir,
-                       tty=tty, interactive=interactive)
+                       tty=tty, interactive=interactive, on_start=on_start)
     except StartError as exc:
+        if on_start is not None:
+            raise
         print(f"stackup: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -15,6 +15,7 @@ import select
 import socket
 import sys
 import termios
+from collections.abc import Callable
 from typing import Any
 
 from stackup.engine.runtime import cgpaths, launch, security
@@ -29,8 +30,11 @@ NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
 def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None = None,
             user: str | None = None, workdir: str | None = None, tty: bool = False,
-            interactive: bool = False) -> int:
-    """Run `argv` in the container; returns its exit code (126/127 when it cannot run)."""
+            interactive: bool = False, on_start: Callable[[], None] | None = None) -> int:
+    """Run `argv` in the container; returns its exit code (126/127 when it cannot run).
+
+    `on_start` is called once the command has been exec'd (not when it fails to start),
+    before it is waited for (`exec -d` reports then)."""
     state = runtime.get(ref)
     if state["status"] != "running" or not state.get("pid"):
         raise ConflictError(f"container {state['name']} is {state['status']}, not running")
@@ -48,7 +52,13 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
     os.close(fail_w)
     sock_child.close()
     master = -1
+    failure = b""
     try:
+        if on_start is not None:
+            # The pipe ends at the command's exec (close-on-exec), or after its failure
+            failure = _read_all(fail_r)
+            if not failure:
+                on_start()
         if tty:
             _, fds, _, _ = socket.recv_fds(sock_parent, 1, 1)
             if fds:
@@ -59,7 +69,7 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
         sock_parent.close()
         if master >= 0:
             os.close(master)
-    failure = _read_all(fail_r).decode(errors="replace")
+    failure = (failure + _read_all(fail_r)).decode(errors="replace")
     os.close(fail_r)
     if failure:
         code, _, message = failure.partition(" ")

@@ -42,3 +42,11 @@ def test_exec_detached(stackup):
     # sleep and the exec'd one; PID 1, the init, names the service's command too)
     processes = [line.strip() for line in stackup.exec("db", "ps -o args").stdout.splitlines()]
     assert processes.count("sleep 1000") == 2
+
+
+@pytest.mark.stackup("compose.yaml", services=["db"])
+def test_exec_detached_reports_a_command_that_cannot_start(stackup):
+    proc = stackup("exec", "-d", "db", "no-such-command", check=False)
+    assert proc.returncode == 127
+    assert "no-such-command" in proc.stderr and "not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
