@@ -26,6 +26,7 @@ def config(
     no_interpolate: bool = typer.Option(False, "--no-interpolate", help="Don't interpolate variables"),
     no_consistency: bool = typer.Option(False, "--no-consistency",
                                         help="Don't check cross-references (undefined networks, ...)"),
+    output: str = typer.Option("", "-o", "--output", help="Save to this file (default: standard output)"),
 ) -> int:
     from stackup.errors import UserError
     from stackup.spec import LoadOptions, load_project
@@ -50,17 +51,22 @@ def config(
     }
     chosen = [names for names in lists.values() if names is not False]
     if chosen:
-        for names in chosen:
-            for name in names:
-                print(name)
-        return 0
-    if fmt == "json":
-        print(go_json(dict(sorted(data.items()))))  # compose's JSON sorts the top level
+        text = "".join(f"{name}\n" for names in chosen for name in names)
+    elif fmt == "json":
+        text = go_json(dict(sorted(data.items()))) + "\n"  # compose's JSON sorts the top level
     else:
         import yaml
 
-        print(yaml.dump(data, Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
-                        allow_unicode=True), end="")
+        text = yaml.dump(data, Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False,
+                         allow_unicode=True)
+    if not output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise UserError(f"--output {output}: {exc.strerror}") from None
     return 0
 
 

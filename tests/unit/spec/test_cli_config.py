@@ -18,6 +18,18 @@ def test_config_json_and_service_list(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == "web\n"
 
 
+def test_config_output_goes_to_the_file_given(tmp_path, monkeypatch, capsys):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "--format", "json", "-o", "out.json"]) == 0
+    assert capsys.readouterr().out == ""
+    assert json.loads((tmp_path / "out.json").read_text())["services"]["web"]["image"] == "nginx"
+    assert main(["config", "--services", "--output", "names.txt"]) == 0
+    assert (tmp_path / "names.txt").read_text() == "web\n"
+    assert main(["config", "-o", str(tmp_path / "missing" / "x.yaml")]) == 2
+    assert "x.yaml: No such file or directory" in capsys.readouterr().err
+
+
 def test_config_reports_every_problem_with_exit_code_2(tmp_path, monkeypatch, capsys):
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    imagee: x\n    ports: ['80800:80']\n")
     monkeypatch.chdir(tmp_path)
