@@ -24,6 +24,10 @@ def load_iproute() -> tuple[type, type]:
     sys.modules["pyroute2"] = bare
     try:
         return _classes()
+    except ImportError:  # another layout of the package: take the long way
+        del sys.modules["pyroute2"]
+        pyroute2 = importlib.import_module("pyroute2")
+        return pyroute2.IPRoute, pyroute2.NetlinkError
     finally:
         if sys.modules.get("pyroute2") is bare:
             del sys.modules["pyroute2"]
