@@ -31,6 +31,9 @@ def up(
     force_recreate: bool = typer.Option(False, "--force-recreate", help="Recreate containers even if unchanged"),
     always_recreate_deps: bool = typer.Option(False, "--always-recreate-deps", help="Recreate dependent containers"),
     no_recreate: bool = typer.Option(False, "--no-recreate", help="Don't recreate existing containers"),
+    renew_anon_volumes: bool = typer.Option(False, "-V", "--renew-anon-volumes",
+                                            help="Recreate anonymous volumes instead of retrieving data "
+                                                 "from the previous containers"),
     no_deps: bool = typer.Option(False, "--no-deps", help="Don't start linked services"),
     no_start: bool = typer.Option(False, "--no-start", help="Create without starting"),
     wait: bool = typer.Option(False, "--wait", help="Wait for services to be running|healthy (implies -d)"),
@@ -64,6 +67,7 @@ def up(
     options = UpOptions(
         services=tuple(services), no_deps=no_deps, force_recreate=force_recreate,
         always_recreate_deps=always_recreate_deps, no_recreate=no_recreate, no_start=no_start,
+        renew_anon_volumes=renew_anon_volumes,
         pull=pull, build=build, scale=cc.parse_scale(scale), remove_orphans=remove_orphans,
         timeout=cc.parse_timeout(timeout), wait=wait,
         wait_timeout=None if wait_timeout is None else float(wait_timeout),

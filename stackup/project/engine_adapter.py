@@ -14,14 +14,13 @@ build without the runtime) is reported as one clear line when it is needed.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
-from stackup.project import containerspec, naming
+from stackup.project import anonymous, containerspec, naming
 from stackup.project.observed import (
     CREATED,
     RUNNING,
@@ -59,6 +58,7 @@ class Engine:
         self.project_volumes = dict((desired or {}).get("volumes") or {})
         self._runtime: Any = None
         self._store: Any = None
+        self._resolved: dict[str, Any] = {}   # reference -> the image `image_id` found last
 
     # -- engine parts ----------------------------------------------------------
 
@@ -164,9 +164,19 @@ class Engine:
 
     def image_id(self, reference: str) -> str | None:
         try:
-            return self.store.resolve(reference).id
+            image = self.store.resolve(reference)
         except UserError:  # NotFoundError or a reference the store cannot parse
+            self._resolved.pop(reference, None)
             return None
+        self._resolved[reference] = image
+        return image.id
+
+    def image_volumes(self, reference: str) -> list[str]:
+        # the image `image_id` just resolved (observe asks right after): no second read
+        image = self._resolved.get(reference)
+        if image is None and self.image_id(reference) is not None:
+            image = self._resolved[reference]
+        return image_volumes(image) if image is not None else []
 
     # -- EngineActions: networks, volumes, images --------------------------------
 
@@ -219,27 +229,36 @@ class Engine:
     def network_name(self, key: str, config: Mapping[str, Any]) -> str:
         return naming.network_name(self.project, key, config)
 
-    def _mounts(self, request: ContainerRequest, image: Any) -> tuple[list[Any], list[str]]:
-        """The runtime mounts of the service's volumes and tmpfs, and the names of the
-        anonymous volumes made for it."""
+    def _mounts(self, request: ContainerRequest, image: Any) -> tuple[list[Any], dict[str, str]]:
+        """The runtime mounts of the service's volumes and tmpfs, and its anonymous
+        volumes by container path: the ones the request hands on (a recreate's), else
+        fresh ones."""
         from stackup.engine.runtime.spec import Mount
 
         volumes_mod = self._volumes_module()
         specs = []
-        made: list[str] = []
+        made: list[str] = []                 # fresh anonymous volumes (removed again on failure)
+        by_target: dict[str, str] = {}       # every anonymous volume, by container path
         tmpfs = request.config.get("tmpfs") or []
         if isinstance(tmpfs, str):
             tmpfs = [tmpfs]
 
-        def anonymous() -> str:
+        def anonymous_volume(target: str) -> str:
             import secrets
 
             # made here with the project's labels, so that `down -v` finds it even
             # after its container is gone
             labels = naming.volume_labels(request.project, ANONYMOUS_KEY)
             labels[ANONYMOUS] = "True"
-            name = volumes_mod.create_volume(secrets.token_hex(32), labels=labels, anonymous=True)["name"]
-            made.append(name)
+            target = anonymous.normalize(target)
+            handed_on = request.anonymous_volumes.get(target)
+            # a handed-on volume is the old container's: used as it is (made again,
+            # empty, only if someone removed it meanwhile), never removed on failure
+            name = volumes_mod.create_volume(handed_on or secrets.token_hex(32), labels=labels,
+                                             anonymous=True)["name"]
+            if not handed_on:
+                made.append(name)
+            by_target[target] = name
             return name
 
         for mount in request.config.get("volumes") or []:
@@ -249,16 +268,12 @@ class Engine:
                 mount["source"] = naming.volume_name(request.project, key,
                                                      self.project_volumes.get(key) or {})
             elif mount.get("type") == "volume":
-                mount["source"] = anonymous()
+                mount["source"] = anonymous_volume(mount.get("target") or "")
             specs.append(mount)
         # the image's own VOLUMEs a service mount does not cover become anonymous
         # volumes, as compose does (filled from the image below)
-        covered = {posixpath.normpath(m.get("target") or "") for m in specs}
-        covered |= {posixpath.normpath(str(t).split(":", 1)[0]) for t in tmpfs}
-        for target in image_volumes(image):
-            if target not in covered:
-                specs.append({"type": "volume", "source": anonymous(), "target": target})
-                covered.add(target)
+        for target in anonymous.uncovered_image_volumes(request.config, image_volumes(image)):
+            specs.append({"type": "volume", "source": anonymous_volume(target), "target": target})
         resolved = []
         try:
             for spec in specs:
@@ -269,7 +284,6 @@ class Engine:
             for name in made:  # nothing half-made: the anonymous volumes go too
                 _quietly(volumes_mod.remove_volume, name, True)
             raise
-        anonymous = sorted(made)
         mounts = []
         for m in resolved:
             options: dict[str, Any] = {}
@@ -280,7 +294,7 @@ class Engine:
                         options[key] = value
             mounts.append(Mount(type=m.type, target=m.target, source=m.source,
                                 read_only=m.read_only, options=options))
-        return mounts, anonymous
+        return mounts, by_target
 
     def create_container(self, request: ContainerRequest) -> str:
         from stackup.engine.runtime.spec import spec_from_image
@@ -294,12 +308,13 @@ class Engine:
                                             service=request.service,
                                             project_networks=self.project_networks,
                                             network_name=self.network_name)
-        mounts, anonymous = self._mounts(request, image)
+        mounts, by_target = self._mounts(request, image)
         labels = dict(args.pop("labels"))
         labels.update(request.labels)
         labels[naming.IMAGE] = image.id
-        if anonymous:
-            labels[ANONYMOUS_VOLUMES] = ",".join(anonymous)
+        if by_target:
+            labels[ANONYMOUS_VOLUMES] = ",".join(sorted(by_target.values()))
+            labels[anonymous.MOUNTS] = anonymous.encode(by_target)
         spec = spec_from_image(image.config, [str(p) for p in image.layer_dirs()], image=request.image,
                                image_id=image.id, labels=labels, mounts=mounts, **args)
         spec.healthcheck = containerspec.merge_healthcheck(
@@ -307,7 +322,8 @@ class Engine:
         try:
             state = self.runtime.create(spec, name=request.name)
         except BaseException:
-            for name in anonymous:
+            handed_on = set(request.anonymous_volumes.values())
+            for name in set(by_target.values()) - handed_on:   # only what this create made
                 _quietly(self._volumes_module().remove_volume, name, True)
             raise
         return state["id"]
@@ -380,7 +396,7 @@ class Engine:
 def image_volumes(image: Any) -> list[str]:
     """The image's VOLUME paths, normalized (a relative one is taken from /)."""
     config = getattr(image, "config", None)
-    return sorted({posixpath.normpath("/" + str(v).lstrip("/")) for v in getattr(config, "volumes", None) or []})
+    return sorted({anonymous.normalize(v) for v in getattr(config, "volumes", None) or []})
 
 
 def _layer_with(image: Any, target: str) -> Path | None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stackup.project import naming
+from stackup.project import anonymous, naming
 
 # Container statuses, as the engine reports them (Docker's words).
 CREATED, RUNNING, PAUSED, RESTARTING, EXITED, DEAD = (
@@ -126,6 +126,11 @@ class EngineView(Protocol):
 
     def image_id(self, reference: str) -> str | None: ...
 
+    def image_volumes(self, reference: str) -> Iterable[str]:
+        """The `VOLUME` paths of the local image `reference` (the one `image_id` just
+        found); empty when it has none or there is no such image."""
+        ...
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -138,6 +143,9 @@ class Snapshot:
     # image reference (as the stack writes it) -> local image id; a reference absent
     # from the map, or mapped to None, has no local image.
     images: Mapping[str, str | None] = field(default_factory=dict)
+    # image reference -> the local image's VOLUME paths (normalized), for the images
+    # that have some: where a service's containers get anonymous volumes.
+    image_volumes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def service_containers(self, service: str) -> list[ObservedContainer]:
         """The service's (not one-off) containers, by number then creation time."""
@@ -176,6 +184,9 @@ class Snapshot:
     def image(self, reference: str) -> str | None:
         return self.images.get(reference)
 
+    def volumes_of_image(self, reference: str) -> tuple[str, ...]:
+        return tuple(self.image_volumes.get(reference) or ())
+
 
 def observe(view: EngineView, project: str, desired: Mapping[str, Any] | None = None,
             images_too: bool = True) -> Snapshot:
@@ -183,13 +194,15 @@ def observe(view: EngineView, project: str, desired: Mapping[str, Any] | None = 
 
     With `desired` (the normalized stack dict), networks and volumes it names are
     also looked up by name, and (unless not `images_too`: `down` has no use for them and
-    reading them loads the image store) the id of every image its services use is read.
+    reading them loads the image store) the id and VOLUME paths of every image its
+    services use are read.
     """
     selector = {naming.PROJECT: project}
     containers = {c.id: c for c in view.list_containers(selector)}
     networks = {n.name: n for n in view.list_networks(selector)}
     volumes = {v.name: v for v in view.list_volumes(selector)}
     images: dict[str, str | None] = {}
+    image_volumes: dict[str, tuple[str, ...]] = {}
     if desired:
         for key, config in sorted((desired.get("networks") or {}).items()):
             name = naming.network_name(project, key, config)
@@ -207,10 +220,15 @@ def observe(view: EngineView, project: str, desired: Mapping[str, Any] | None = 
             ref = naming.service_image(project, service, config or {})
             if ref not in images:
                 images[ref] = view.image_id(ref)
+                if images[ref]:
+                    paths = sorted({anonymous.normalize(p) for p in view.image_volumes(ref)})
+                    if paths:
+                        image_volumes[ref] = tuple(paths)
     return Snapshot(
         project=project,
         containers=tuple(sorted(containers.values(), key=lambda c: c.name)),
         networks=tuple(sorted(networks.values(), key=lambda n: n.name)),
         volumes=tuple(sorted(volumes.values(), key=lambda v: v.name)),
         images=images,
+        image_volumes=image_volumes,
     )

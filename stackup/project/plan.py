@@ -43,6 +43,9 @@ class ContainerRequest:
 
     `config` is the service's normalized dict; `labels` are stackup's plus the
     service's; the creator adds `naming.IMAGE` (the id of the image it used).
+    `anonymous_volumes` (container path -> volume name): existing anonymous volumes
+    the container mounts at those paths instead of fresh ones (a recreate hands on
+    the old container's, see `stackup.project.anonymous`).
     """
 
     project: str
@@ -52,6 +55,7 @@ class ContainerRequest:
     image: str
     config: Mapping[str, Any]
     labels: Mapping[str, str]
+    anonymous_volumes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ options) to a `Plan`. Nothing here touches the engine.
 3. containers, service by service in dependency order:
    - scale down: the obsolete then the highest-numbered containers are stopped
      and removed;
-   - recreate (config hash changed, image changed, `--force-recreate`, or a
-     service whose namespace it shares was recreated): stop the old container,
-     rename it out of the way, create the new one under the name, start it,
-     remove the old one; dependents with `depends_on.restart: true` are stopped
-     first and started again afterwards;
+   - recreate (config hash changed, image changed, `--force-recreate` or
+     `-V/--renew-anon-volumes`, or a service whose namespace it shares was
+     recreated): stop the old container, rename it out of the way, create the
+     new one under the name (with the old one's anonymous volumes at the same
+     paths, unless `-V`), start it, remove the old one (never its volumes, as
+     compose); dependents with `depends_on.restart: true` are stopped first and
+     started again afterwards;
    - start what is created/exited, unpause what is paused;
    - scale up: new containers numbered after the highest existing number;
    the creation of a service's containers waits for its dependencies: the start
@@ -33,11 +35,11 @@ in it, judging images as they are before the pull.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stackup.errors import NotFoundError, UnsupportedError, UserError
-from stackup.project import naming
+from stackup.project import anonymous, naming
 from stackup.project.observed import EXITED, PAUSED, ObservedContainer, Snapshot
 from stackup.project.plan import (
     COMPLETED,
@@ -63,6 +65,7 @@ class UpOptions:
     services: tuple[str, ...] = ()          # selection; empty = every service
     no_deps: bool = False
     force_recreate: bool = False            # selected services only, as compose
+    renew_anon_volumes: bool = False        # -V: fresh anonymous volumes on recreate (and forces it, as compose)
     always_recreate_deps: bool = False
     no_recreate: bool = False
     no_start: bool = False
@@ -223,6 +226,8 @@ class _Up:
     def __init__(self, desired: Mapping[str, Any], observed: Snapshot, options: UpOptions):
         if options.force_recreate and options.no_recreate:
             raise UserError("--force-recreate and --no-recreate cannot be used together")
+        if options.renew_anon_volumes and options.no_recreate:
+            raise UserError("--renew-anon-volumes and --no-recreate cannot be used together")
         if options.pull not in PULL_CHOICES:
             raise UserError(f"--pull {options.pull!r}: expected one of {', '.join(PULL_CHOICES)}")
         self.desired = desired
@@ -264,10 +269,19 @@ class _Up:
     def strategy(self, service: str) -> str:
         if self.options.no_recreate:
             return RECREATE_NEVER
-        targeted = not self.options.services or service in self.options.services
-        if self.options.force_recreate if targeted else self.options.always_recreate_deps:
+        if self.force_flag(service):
             return RECREATE_FORCE
         return RECREATE_DIVERGED
+
+    def force_flag(self, service: str) -> str | None:
+        """The flag that forces this service's recreate, if any. As compose: -V forces
+        the selected services (their anonymous volumes must be renewed), not their
+        dependencies."""
+        if not self.options.services or service in self.options.services:
+            if self.options.force_recreate:
+                return "--force-recreate"
+            return "--renew-anon-volumes" if self.options.renew_anon_volumes else None
+        return "--force-recreate" if self.options.always_recreate_deps else None
 
     def name_of(self, service: str, number: int) -> str:
         return naming.container_name(self.project, service, number, self.config(service))
@@ -354,7 +368,7 @@ class _Up:
         if strategy == RECREATE_NEVER:
             return None
         if strategy == RECREATE_FORCE:
-            return "forced (--force-recreate)"
+            return f"forced ({self.force_flag(service)})"
         for parent in _shared_namespace_parents(self.config(service)):
             verdict = self.verdicts.get(parent)
             if verdict is not None and verdict.recreates:
@@ -513,6 +527,9 @@ class _Up:
         """stop old -> rename old aside -> create new -> start new -> remove old."""
         number = old.number
         request = self.request(service, number)
+        volumes, create_reason, remove_note = self.anonymous_volumes(service, old)
+        if volumes:
+            request = replace(request, anonymous_volumes=volumes)
         last = None
         if old.running:
             last = self.plan.add(Kind.STOP, old.name, reason, deps, service=service, number=number,
@@ -524,8 +541,8 @@ class _Up:
                                  [last] if last else deps, service=service, number=number,
                                  container=old.id, new_name=aside).id
         # else: already out of the way (a recreate interrupted after the rename)
-        create = self.plan.add(Kind.CREATE, request.name, reason, [last] if last else deps, service=service,
-                               number=number, request=request)
+        create = self.plan.add(Kind.CREATE, request.name, reason + create_reason, [last] if last else deps,
+                               service=service, number=number, request=request)
         self.materialized.setdefault(service, []).append(create.id)
         after = create.id
         if not self.options.no_start:
@@ -533,8 +550,30 @@ class _Up:
                                   number=number, created_by=create.id)
             self.started.setdefault(service, []).append(start.id)
             after = start.id
-        self.plan.add(Kind.REMOVE, aside, f"replaced by #{create.id}", [after], service=service,
+        self.plan.add(Kind.REMOVE, aside, f"replaced by #{create.id}" + remove_note, [after], service=service,
                       number=number, container=old.id)
+
+    def anonymous_volumes(self, service: str, old: ObservedContainer) -> tuple[dict[str, str], str, str]:
+        """What a recreate does with the old container's anonymous volumes: the ones
+        the new container takes over (path -> volume), and the notes for the plan's
+        CREATE and REMOVE lines. The old container is removed without its volumes
+        (as compose); those the new one does not take stay, labelled with the
+        project, until `down -v`."""
+        old_mounts = anonymous.mounts_of(old.labels)
+        if not old_mounts:
+            return {}, "", ""
+        targets = anonymous.targets(self.config(service), self.observed.volumes_of_image(self.image_ref(service)))
+        taken = {} if self.options.renew_anon_volumes else anonymous.inherited(old.labels, targets)
+        create_note = ""
+        if taken:
+            create_note = "; keeps anonymous volumes " + ", ".join(sorted(taken))
+        elif self.options.renew_anon_volumes and set(targets) & set(old_mounts):
+            create_note = "; fresh anonymous volumes " + ", ".join(sorted(set(targets) & set(old_mounts)))
+        left = sorted(set(old_mounts) - set(taken))
+        remove_note = ""
+        if left:
+            remove_note = f"; leaves its anonymous volumes {', '.join(left)} (down -v removes them)"
+        return taken, create_note, remove_note
 
     # -- orphans and --wait ---------------------------------------------------
 

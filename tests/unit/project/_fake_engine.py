@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stackup.errors import ConflictError, NotFoundError, StackupError
-from stackup.project import naming
+from stackup.project import anonymous, naming
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 
 
@@ -32,6 +32,7 @@ class FakeContainer:
 @dataclass
 class FakeEngine:
     images: dict[str, str] = field(default_factory=dict)          # local: reference -> id
+    image_volume_paths: dict[str, list[str]] = field(default_factory=dict)  # reference -> VOLUME paths
     registry: dict[str, str] = field(default_factory=dict)        # what a pull gets
     containers: dict[str, FakeContainer] = field(default_factory=dict)
     networks: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -95,6 +96,10 @@ class FakeEngine:
         with self.lock:
             return self.images.get(reference)
 
+    def image_volumes(self, reference):
+        with self.lock:
+            return list(self.image_volume_paths.get(reference, [])) if reference in self.images else []
+
     # -- EngineActions --------------------------------------------------------
 
     def create_network(self, request):
@@ -134,6 +139,14 @@ class FakeEngine:
             cid = hashlib.sha256(f"{request.name}/{number}".encode()).hexdigest()
             labels = dict(request.labels)
             labels[naming.IMAGE] = self.images[request.image]
+            # anonymous volumes as the adapter makes them: the ones handed on, else fresh
+            mounts = {}
+            for target in anonymous.targets(request.config, self.image_volume_paths.get(request.image, [])):
+                name = request.anonymous_volumes.get(target) or f"anon{next(self.counter)}"
+                self.volumes.setdefault(name, naming.volume_labels(request.project, "-anonymous"))
+                mounts[target] = name
+            if mounts:
+                labels[anonymous.MOUNTS] = anonymous.encode(mounts)
             self.containers[cid] = FakeContainer(cid, request.name, "created", labels,
                                                  self.images[request.image], float(number))
             return cid
@@ -176,6 +189,9 @@ class FakeEngine:
             if c.status in ("running", "paused", "restarting"):
                 raise ConflictError(f"{c.name} is running")
             del self.containers[c.id]
+            if volumes:
+                for name in anonymous.mounts_of(c.labels).values():
+                    self.volumes.pop(name, None)
 
     def wait_healthy(self, container, timeout):
         c = self.by_ref(container)
@@ -202,7 +218,8 @@ class FakeEngine:
     def remove_volume(self, name):
         self.record("remove_volume", name)
         with self.lock:
-            self.volumes.pop(name)
+            # as the adapter: already gone is fine (an anonymous volume goes with its container under -v)
+            self.volumes.pop(name, None)
 
     def remove_image(self, reference):
         self.record("remove_image", reference)

@@ -9,10 +9,11 @@ reconcile must plan nothing. Scenarios then change the stack or the snapshot.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from typing import Any
 
-from stackup.project import naming
+from stackup.project import anonymous, naming
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume, Snapshot
 
 BUSYBOX = "stackup.local/busybox:latest"
@@ -125,10 +126,43 @@ def empty(desired: dict[str, Any], *, images: dict[str, str] | None = None) -> S
 
 def with_containers(snapshot: Snapshot, *containers: ObservedContainer, drop: tuple[str, ...] = ()) -> Snapshot:
     kept = tuple(c for c in snapshot.containers if c.name not in drop)
-    return Snapshot(snapshot.project, kept + containers, snapshot.networks, snapshot.volumes, snapshot.images)
+    return dataclasses.replace(snapshot, containers=kept + containers)
 
 
 def changed(desired: dict[str, Any], service: str, **attrs: Any) -> dict[str, Any]:
     result = copy.deepcopy(desired)
     result["services"][service].update(attrs)
     return result
+
+
+DB_IMAGE = "stackup.local/db:1"
+DB_IMAGE_ID = "sha256:" + "e" * 64
+DB_IMAGE_VOLUMES = {DB_IMAGE: ("/var/lib/db",)}
+
+
+def anonvol() -> dict[str, Any]:
+    """One service with an anonymous volume of its own (`- /data`) and one from its
+    image's VOLUME (/var/lib/db)."""
+    return {
+        "name": "anon",
+        "networks": {"default": {"name": "anon_default", "ipam": {}}},
+        "services": {
+            "db": {"command": None, "entrypoint": None, "image": DB_IMAGE, "networks": {"default": None},
+                   "environment": {"MARK": "one"},
+                   "volumes": [{"type": "volume", "target": "/data", "volume": {}}]},
+        },
+    }
+
+
+def with_anonymous_mounts(c: ObservedContainer, mounts: dict[str, str]) -> ObservedContainer:
+    """`c` as the adapter labels a container that got these anonymous volumes."""
+    return dataclasses.replace(c, labels=dict(c.labels, **{anonymous.MOUNTS: anonymous.encode(mounts)}))
+
+
+def anonvol_deployed(desired: dict[str, Any] | None = None) -> Snapshot:
+    """`anonvol()` up: db-1 with volumes v-data at /data and v-db at /var/lib/db."""
+    desired = desired or anonvol()
+    base = deployed(desired, images={DB_IMAGE: DB_IMAGE_ID})
+    db = with_anonymous_mounts(container(desired, "db", 1, image_id=DB_IMAGE_ID),
+                               {"/data": "v-data", "/var/lib/db": "v-db"})
+    return dataclasses.replace(base, containers=(db,), image_volumes=dict(DB_IMAGE_VOLUMES))

@@ -65,6 +65,7 @@ def test_unsupported_attributes_are_refused_by_name(tmp_path):
     (["up", "--dry-run", "--scale", "nosuch=2"], "--scale: no such service: nosuch"),
     (["up", "--dry-run", "--pull", "sometimes"], "--pull 'sometimes'"),
     (["up", "--dry-run", "--force-recreate", "--no-recreate"], "cannot be used together"),
+    (["up", "--dry-run", "-V", "--no-recreate"], "--renew-anon-volumes and --no-recreate"),
     (["up", "-d", "--abort-on-container-exit"], "cannot be used together"),
     (["up", "--exit-code-from", "nosuch"], "--exit-code-from: no such service: nosuch"),
     (["down", "--rmi", "some"], "--rmi 'some'"),

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _project_stacks as st  # noqa: E402
 from _fake_engine import FakeEngine  # noqa: E402
 
-from stackup.project import naming  # noqa: E402
+from stackup.project import anonymous, naming  # noqa: E402
 from stackup.project.executor import execute  # noqa: E402
 from stackup.project.observed import observe  # noqa: E402
 from stackup.project.reconcile import DownOptions, UpOptions, plan_down, reconcile  # noqa: E402
@@ -210,3 +210,26 @@ def test_a_recreate_interrupted_after_the_rename_is_finished_by_the_next_up():
     up(engine, changed)
     assert_converged(engine, changed)
     assert engine.names() == ["webdemo-backend-1", "webdemo-web-1"]
+
+
+def test_anonymous_volumes_survive_a_recreate_unless_renewed():
+    engine = FakeEngine(images={st.DB_IMAGE: st.DB_IMAGE_ID}, image_volume_paths=dict(st.DB_IMAGE_VOLUMES))
+    desired = st.anonvol()
+
+    def mounts():
+        (c,) = observe(engine, "anon", desired).service_containers("db")
+        return anonymous.mounts_of(c.labels)
+
+    up(engine, desired)
+    first = mounts()
+    assert sorted(first) == ["/data", "/var/lib/db"]
+    desired = st.changed(desired, "db", environment={"MARK": "two"})
+    up(engine, desired)
+    assert mounts() == first                      # same volumes at the same paths
+    assert_converged(engine, desired)
+    up(engine, desired, renew_anon_volumes=True)
+    renewed = mounts()
+    assert sorted(renewed) == sorted(first) and not set(renewed.values()) & set(first.values())
+    assert set(first.values()) <= set(engine.volumes)   # the old ones are left, as compose
+    down(engine, desired, volumes=True)
+    assert engine.volumes == {} and engine.names() == []

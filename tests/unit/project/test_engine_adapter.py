@@ -1,6 +1,7 @@
 """The engine adapter's translation of a service into a runtime spec, over a
 recording runtime and a fixed image (the real volumes module, in a temporary root)."""
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,3 +137,49 @@ def test_anonymous_volumes_go_when_a_mount_is_refused(engine, tmp_path):
     with pytest.raises(Exception, match="absolute host path"):
         engine.create_container(request(config))
     assert not [p for p in (tmp_path / "root" / "volumes").iterdir() if p.is_dir()]
+
+
+def test_a_recreate_hands_on_the_old_anonymous_volumes_by_path(engine, tmp_path):
+    from stackup.project import anonymous
+
+    engine.store.image.config.volumes = ["/www"]
+    config = {"image": "busybox", "volumes": [{"type": "volume", "target": "/data"}]}
+    engine.create_container(request(config))
+    old_spec, _ = engine.runtime.created[0]
+    old = anonymous.mounts_of(old_spec.labels)
+    assert sorted(old) == ["/data", "/www"]
+    assert sorted(old_spec.labels[ANONYMOUS_VOLUMES].split(",")) == sorted(old.values())
+    (tmp_path / "root" / "volumes" / old["/data"] / "_data" / "note").write_text("mine\n")
+    # the new container: /data and /www take the old volumes; /extra is new
+    new_config = dict(config, volumes=config["volumes"] + [{"type": "volume", "target": "/extra"}])
+    engine.create_container(dataclasses.replace(request(new_config), anonymous_volumes=old))
+    new_spec, _ = engine.runtime.created[1]
+    mounts = {m.target: m for m in new_spec.mounts}
+    assert (Path(mounts["/data"].source) / "note").read_text() == "mine\n"
+    new = anonymous.mounts_of(new_spec.labels)
+    assert {t: new[t] for t in old} == old and new["/extra"] not in old.values()
+
+
+def test_a_failed_create_keeps_the_handed_on_volumes(engine, tmp_path):
+    from stackup.project import anonymous
+
+    engine.store.image.config.volumes = ["/www"]
+    engine.create_container(request({"image": "busybox"}))
+    old = anonymous.mounts_of(engine.runtime.created[0][0].labels)
+
+    def refuse(spec, name=None):
+        raise RuntimeError("no")
+
+    engine.runtime.create = refuse
+    config = {"image": "busybox", "volumes": [{"type": "volume", "target": "/data"}]}
+    with pytest.raises(RuntimeError):
+        engine.create_container(dataclasses.replace(request(config), anonymous_volumes=old))
+    left = {p.name for p in (tmp_path / "root" / "volumes").iterdir() if p.is_dir()}
+    assert left == set(old.values())      # the handed-on one stays, the fresh /data one went
+
+
+def test_image_volumes_are_read_from_the_image_image_id_found(engine):
+    engine.store.image.config.volumes = ["www", "/var/lib/db/"]
+    assert engine.image_id("busybox") == engine.store.image.id
+    assert engine.image_volumes("busybox") == ["/var/lib/db", "/www"]
+    assert engine.image_id("nosuch") is None and engine.image_volumes("nosuch") == []

@@ -33,6 +33,17 @@ def test_observe_reads_labelled_objects_named_resources_and_images():
     assert snapshot.network("back", "webdemo_back") is None
 
 
+def test_observe_reads_the_volume_paths_of_present_images():
+    desired = st.anonvol()
+    desired["services"]["other"] = dict(desired["services"]["db"], image="absent")
+    engine = FakeEngine(images={st.DB_IMAGE: st.DB_IMAGE_ID},
+                        image_volume_paths={st.DB_IMAGE: ["var/lib/db/", "/img"], "absent": ["/x"]})
+    snapshot = observe(engine, "anon", desired)
+    assert snapshot.image_volumes == {st.DB_IMAGE: ("/img", "/var/lib/db")}
+    assert snapshot.volumes_of_image("absent") == ()
+    assert observe(engine, "anon", desired, images_too=False).image_volumes == {}
+
+
 def test_observe_without_a_stack_reads_labels_only():
     engine = FakeEngine(images={"x": "sha256:1"})
     engine.networks = {"p_default": naming.network_labels("p", "default"), "outside": {}}

@@ -195,3 +195,67 @@ def test_wait_ready_follows_the_healthy_wait_of_the_same_service():
     ready = [op for op in plan.ops if op.kind is Kind.WAIT and op.condition == "ready" and op.service == "backend"]
     assert len(healthy) == 1 and len(ready) == 1
     assert healthy[0].id in ready[0].deps
+
+
+# -- anonymous volumes on recreate ---------------------------------------------
+
+
+def _creates(plan):
+    return {op.subject: op.request for op in plan.of_kind(Kind.CREATE)}
+
+
+def test_recreate_hands_on_anonymous_volumes_by_path():
+    changed = st.changed(st.anonvol(), "db", environment={"MARK": "two"})
+    plan = reconcile(changed, st.anonvol_deployed())
+    assert _creates(plan)["anon-db-1"].anonymous_volumes == {"/data": "v-data", "/var/lib/db": "v-db"}
+    # the old container goes without its volumes: the new one uses them
+    (remove,) = plan.of_kind(Kind.REMOVE)
+    assert remove.volumes is False
+
+
+def test_renew_anon_volumes_forces_a_recreate_with_fresh_volumes():
+    plan = reconcile(st.anonvol(), st.anonvol_deployed(), UpOptions(renew_anon_volumes=True))
+    assert _creates(plan)["anon-db-1"].anonymous_volumes == {}
+    assert plan.of_kind(Kind.REMOVE)[0].volumes is False    # as compose: the old ones are left, not removed
+
+
+def test_renew_anon_volumes_and_no_recreate_conflict():
+    with pytest.raises(UserError, match="--renew-anon-volumes and --no-recreate"):
+        reconcile(st.anonvol(), st.anonvol_deployed(), UpOptions(renew_anon_volumes=True, no_recreate=True))
+
+
+def test_renew_anon_volumes_forces_only_the_selected_services():
+    plan = reconcile(st.webdemo(), st.deployed(st.webdemo()), UpOptions(services=("web",),
+                                                                       renew_anon_volumes=True))
+    assert sorted(_creates(plan)) == ["webdemo-web-1"]
+    assert "forced (--renew-anon-volumes)" in plan.render()
+
+
+def test_a_path_now_covered_by_a_named_volume_takes_nothing_over():
+    d = st.changed(st.anonvol(), "db", volumes=[
+        {"type": "volume", "target": "/data", "volume": {}},
+        {"type": "volume", "source": "dbdata", "target": "/var/lib/db", "volume": {}}])
+    d["volumes"] = {"dbdata": {"name": "anon_dbdata"}}
+    plan = reconcile(d, st.anonvol_deployed())
+    assert _creates(plan)["anon-db-1"].anonymous_volumes == {"/data": "v-data"}
+
+
+def test_a_new_anonymous_path_gets_a_fresh_volume():
+    d = st.changed(st.anonvol(), "db", volumes=[{"type": "volume", "target": "/other", "volume": {}}])
+    plan = reconcile(d, st.anonvol_deployed())
+    assert _creates(plan)["anon-db-1"].anonymous_volumes == {"/var/lib/db": "v-db"}
+    assert "leaves its anonymous volumes /data" in plan.render()
+
+
+def test_a_container_without_the_label_hands_nothing_on():
+    changed = st.changed(st.anonvol(), "db", environment={"MARK": "two"})
+    snapshot = st.anonvol_deployed()
+    bare = st.container(st.anonvol(), "db", 1, image_id=st.DB_IMAGE_ID)
+    plan = reconcile(changed, st.with_containers(snapshot, bare, drop=("anon-db-1",)))
+    assert _creates(plan)["anon-db-1"].anonymous_volumes == {}
+    assert "anonymous" not in plan.render()
+
+
+def test_scale_up_and_one_offs_get_fresh_anonymous_volumes():
+    plan = reconcile(st.anonvol(), st.anonvol_deployed(), UpOptions(scale={"db": 2}))
+    assert _creates(plan)["anon-db-2"].anonymous_volumes == {}

@@ -8,6 +8,7 @@ Regenerate after an intended change with STACKUP_UPDATE_GOLDEN=1 and review the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -122,6 +123,10 @@ def _external_snapshot():
                     volumes=(ObservedVolume("site"),), images=st.IMAGE_IDS)
 
 
+def _anon_changed(**attrs):
+    return st.changed(st.anonvol(), "db", **attrs)
+
+
 SCENARIOS = {
     # up
     "up-fresh-webdemo": up(st.webdemo(), st.empty(st.webdemo())),
@@ -167,6 +172,13 @@ SCENARIOS = {
                                       st.deployed(_namespace_stack())),
     "up-external-resources": up(_external_stack(), _external_snapshot()),
     "up-timeout": up(_web_changed(), st.deployed(st.webdemo()), timeout=3),
+    # anonymous volumes on recreate: handed on by path, or renewed with -V
+    "up-anon-volumes-kept": up(_anon_changed(environment={"MARK": "two"}), st.anonvol_deployed()),
+    "up-anon-volumes-renew": up(st.anonvol(), st.anonvol_deployed(), renew_anon_volumes=True),
+    "up-anon-volumes-one-dropped": up(_anon_changed(volumes=[]), st.anonvol_deployed()),
+    "up-anon-volumes-image-changed": up(st.anonvol(), dataclasses.replace(
+        st.anonvol_deployed(), images={st.DB_IMAGE: "sha256:" + "f" * 64}, image_volumes={})),
+    "up-anon-volumes-no-change": up(st.anonvol(), st.anonvol_deployed()),
     # run
     "run-fresh": run(st.webdemo(), st.empty(st.webdemo()), "web", overrides={"command": ["sh"]}),
     "run-deps-running": run(st.webdemo(), st.deployed(st.webdemo()), "web", start=False),
