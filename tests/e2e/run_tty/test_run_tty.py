@@ -112,3 +112,10 @@ def test_detached_one_off_with_service_ports_serves_until_down(stack):
     assert http_get(f"http://127.0.0.1:{stack.env['PORT']}/") == "served\n"
     stack("down", "-v")
     assert stack.wait_gone() == []
+
+
+def test_up_keeps_stdin_open_for_stdin_open_services(stack):
+    stack("up", "-d", "reader")
+    assert [(row["Service"], row["State"]) for row in stack.ps("-a")] == [("reader", "running")]
+    stack("down", "-v")
+    assert stack.wait_gone() == []
