@@ -163,8 +163,9 @@ def _attach(sess: Any, state: dict[str, Any], rm: bool, tty: bool, interactive: 
 
     for s in (signal.SIGINT, signal.SIGTERM):  # with a tty, ^C reaches it through the pty
         signal.signal(s, forward)
-    attaching.attach(runtime, cid, tty, interactive, from_start=True)
-    code = runtime.wait(cid)
-    if rm:
-        sess.engine.remove_container(cid, True)
-    return code
+    try:
+        attaching.attach(runtime, cid, tty, interactive, from_start=True)
+        return runtime.wait(cid)
+    finally:
+        if rm:  # also when attaching failed: --rm leaves nothing behind
+            sess.engine.remove_container(cid, True)

@@ -76,6 +76,9 @@ def test_piped_stdin_reaches_the_command_and_its_exit_code_is_ours(stack):
     assert (data / "got").read_text() == "kept\n"
     # an empty stdin is an end of input, not a wait
     assert stack("run", "--rm", "tool", "cat").stdout == ""
+    # a command that cannot start: Docker's code, one line, and --rm still removes it
+    missing = stack("run", "--rm", "-T", "tool", "no-such-command", input="x\n", check=False)
+    assert missing.returncode == 127 and "no-such-command" in missing.stderr.splitlines()[-1]
     assert not [row for row in stack.ps("-a") if row["Service"] == "tool"]   # --rm removed them
     stack("down", "-v")
     assert stack.wait_gone() == []
