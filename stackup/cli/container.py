@@ -297,20 +297,9 @@ def create(image: str = typer.Argument(..., help="Image reference"),
 def _attach(rt, cid: str, tty: bool, interactive: bool, from_start: bool) -> None:
     """The terminal on the container until it stops: its pty (tty containers) or its
     output from the log, and with `interactive` our stdin to its stdin."""
-    from stackup.engine.runtime import attach, logs
+    from stackup.cli.attaching import attach
 
-    if tty or interactive:
-        conn, fd = attach.connect(rt.cdir(cid))
-    if tty:
-        attach.relay_tty(conn, fd, 0, 1, interactive)
-        return
-    if interactive:
-        os.close(conn)
-        if fd >= 0:
-            attach.pump_stdin(0, fd)
-    path = rt.cdir(cid) / "container.log"
-    logs.follow(path, lambda: rt.get(cid)["status"] in ("running", "restarting", "starting"),
-                _emitter(False), from_start=from_start, poll=0.02)
+    attach(rt, cid, tty, interactive, from_start=from_start)
 
 
 @app.command()

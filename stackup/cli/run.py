@@ -1,13 +1,15 @@
 """`stackup run SERVICE [CMD...]`: a one-off container of a service. Its
-dependencies are brought up first (unless --no-deps); the command's output is
-shown and its exit code is stackup's."""
+dependencies are brought up first (unless --no-deps); the command runs attached
+to the user's terminal (a tty, by compose's rule) or stdin and output, and its
+exit code is stackup's."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -28,7 +30,11 @@ def run(
     name: str = typer.Option(None, "--name", help="Container name"),
     env: list[str] = typer.Option([], "-e", "--env", help="Set an environment variable"),
     entrypoint: str = typer.Option(None, "--entrypoint", help="Override the entrypoint"),
-    no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Don't allocate a TTY"),
+    no_tty: bool = typer.Option(False, "-T", "--no-TTY", "--no-tty",
+                                help="Don't allocate a TTY (default: one when stdin and stdout are terminals)"),
+    tty: Optional[bool] = typer.Option(None, "-t", "--tty", hidden=True, help="Allocate a TTY"),
+    interactive: Optional[bool] = typer.Option(None, "-i", "--interactive/--no-interactive",
+                                               help="Attach stdin (default: yes)"),
     no_deps: bool = typer.Option(False, "--no-deps", help="Don't start linked services"),
     service_ports: bool = typer.Option(False, "--service-ports", help="Publish the service's ports"),
     volume: list[str] = typer.Option([], "-v", "--volume", help="Bind mount a volume"),
@@ -41,11 +47,15 @@ def run(
     from stackup.project import naming
     from stackup.project.reconcile import RunOptions, plan_run
 
+    if rm and detach:
+        raise UserError("--rm and -d cannot be used together")
+    use_tty, stdin_open = terminal_mode(tty=tty, no_tty=no_tty, interactive=interactive,
+                                        stdin_tty=os.isatty(0), stdout_tty=os.isatty(1))
     sess = cc.session(ctx)
     sess.check_services([service])
     sess.check_supported([service])
     config = sess.services[service]
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"tty": use_tty, "stdin_open": stdin_open}  # run's own, as compose's
     if command:
         overrides["command"] = list(command)
     if entrypoint is not None:
@@ -71,10 +81,10 @@ def run(
         labels.update(dict(item.partition("=")[::2] for item in label))
         overrides["labels"] = labels
     token = naming.new_oneoff_token()
+    # attached, we start it ourselves: after the shim is told to hold a tty's output
     options = RunOptions(token=token, no_deps=no_deps, overrides=overrides, service_ports=service_ports,
-                         pull=pull, config_files=sess.config_files, working_dir=sess.working_dir)
-    if rm and detach:
-        raise UserError("--rm and -d cannot be used together")
+                         start=detach, pull=pull, config_files=sess.config_files,
+                         working_dir=sess.working_dir)
     with sess.locked():
         plan = plan_run(sess.desired, sess.observe(), service, options)
         if name:
@@ -94,7 +104,28 @@ def run(
     if detach:
         print(state["name"])
         return 0
-    return _attach(sess, state, rm)
+    return _attach(sess, state, rm, use_tty, stdin_open)
+
+
+def terminal_mode(*, tty: bool | None, no_tty: bool, interactive: bool | None,
+                  stdin_tty: bool, stdout_tty: bool) -> tuple[bool, bool]:
+    """(allocate a tty, attach stdin) for `run`, by docker compose's rule (its
+    cmd/compose/run.go): stdin is attached unless `--no-interactive`; a tty is
+    allocated when stdout is a terminal, unless `-T`, or unless stdin is not a terminal
+    and neither -T, -t nor -i was given (piped input); `-t` forces one. The service's
+    own `tty` and `stdin_open` do not count: `run` sets both."""
+    if tty is not None and no_tty:
+        raise UserError("--tty and --no-TTY cannot be used together")
+    attach_stdin = True if interactive is None else interactive
+    if tty is not None:
+        use_tty = tty
+    elif no_tty or (interactive is None and not stdin_tty):
+        use_tty = False
+    else:
+        use_tty = stdout_tty
+    if use_tty and attach_stdin and not stdin_tty:
+        raise UserError("the input device is not a TTY: use -T, or run from a terminal")
+    return use_tty, attach_stdin
 
 
 def _quiet_progress(ctx: typer.Context) -> None:
@@ -104,11 +135,25 @@ def _quiet_progress(ctx: typer.Context) -> None:
         ctx.obj.progress = "quiet"
 
 
-def _attach(sess: Any, state: dict[str, Any], rm: bool) -> int:
-    from stackup.engine.runtime import logs
+def _attach(sess: Any, state: dict[str, Any], rm: bool, tty: bool, interactive: bool) -> int:
+    """Start the one-off container attached to our terminal (its pty with a tty, else
+    our stdin to its stdin and its output to ours); its exit code."""
+    from stackup.cli import attaching
+    from stackup.engine.runtime.container import StartError
 
     runtime = sess.engine.runtime
     cid = state["id"]
+    if tty:
+        (runtime.cdir(cid) / "attach-wait").touch()  # the shim holds the output until we attach
+    try:
+        sess.engine.start_container(cid)
+    except BaseException as exc:
+        if rm:  # --rm: a container that could not start is not kept either
+            sess.engine.remove_container(cid, True)
+        if isinstance(exc, StartError):
+            print(f"stackup: {exc}", file=sys.stderr)
+            return exc.exit_code
+        raise
 
     def forward(signum: int, _frame: Any) -> None:
         try:
@@ -116,18 +161,11 @@ def _attach(sess: Any, state: dict[str, Any], rm: bool) -> int:
         except Exception:  # noqa: BLE001 - it may have exited meanwhile
             pass
 
-    for s in (signal.SIGINT, signal.SIGTERM):
+    for s in (signal.SIGINT, signal.SIGTERM):  # with a tty, ^C reaches it through the pty
         signal.signal(s, forward)
-
-    def emit(entry: dict[str, Any]) -> None:
-        out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
-        out.write(entry.get("log", ""))
-        out.flush()
-
-    path = runtime.cdir(cid) / "container.log"
-    logs.follow(path, lambda: runtime.get(cid)["status"] in ("running", "restarting", "starting", "paused"),
-                emit, from_start=True)
-    code = runtime.wait(cid)
-    if rm:
-        sess.engine.remove_container(cid, True)
-    return code
+    try:
+        attaching.attach(runtime, cid, tty, interactive, from_start=True)
+        return runtime.wait(cid)
+    finally:
+        if rm:  # also when attaching failed: --rm leaves nothing behind
+            sess.engine.remove_container(cid, True)

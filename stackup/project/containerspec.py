@@ -22,7 +22,7 @@ from stackup.errors import UnsupportedError, UserError
 
 # Attributes the engine cannot honour yet (the spec layer flags its own list too).
 UNSUPPORTED_KEYS = ("build", "secrets", "configs", "devices", "group_add", "ipc", "pid",
-                    "volumes_from", "links", "stdin_open", "label_file", "platform")
+                    "volumes_from", "links", "label_file", "platform")
 # Every other service attribute of the compose model is honoured, each somewhere:
 # the loader (extends, env_file, profiles, label_file is refused above), reconcile and
 # naming (image, pull_policy, depends_on, scale, container_name, build is refused),
@@ -35,8 +35,8 @@ HONOURED_KEYS = ("cap_add", "cap_drop", "command", "container_name", "cpu_shares
                  "hostname", "image", "init", "labels", "logging", "mem_limit", "memswap_limit",
                  "network_mode", "networks", "pids_limit", "ports", "privileged", "profiles",
                  "pull_policy", "read_only", "restart", "scale", "security_opt", "shm_size",
-                 "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits", "user",
-                 "volumes", "working_dir")
+                 "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits",
+                 "user", "volumes", "working_dir")
 SUPPORTED_DEPLOY = ("replicas", "restart_policy", "resources")
 SUPPORTED_LIMITS = ("cpus", "memory", "pids")
 SUPPORTED_LOG_OPTIONS = ("max-size", "max-file")
@@ -289,6 +289,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         "init": bool(config.get("init")),
         "read_only": bool(config.get("read_only")),
         "tty": bool(config.get("tty")),
+        "stdin_open": bool(config.get("stdin_open")),  # PID 1's stdin: a pipe the shim hands to `attach`
         "privileged": bool(config.get("privileged")),
         "cap_add": list(config.get("cap_add") or []),
         "cap_drop": list(config.get("cap_drop") or []),

@@ -55,10 +55,13 @@ class StackupCLI:
         self.seen_by_project: dict[str, dict[str, set[str]]] = {}
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 300,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+                 env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+        """`stackup ARGS` with `input` on its stdin (none: an empty stdin, so that `run`,
+        which attaches stdin, never reads the terminal pytest was started from)."""
         proc = subprocess.run(stackup_command() + ["--progress", "plain", *args], cwd=self.workdir,
                               env=dict(self.env, **(env or {})), capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, input=input,
+                              stdin=subprocess.DEVNULL if input is None else None)
         self.remember()
         if check and proc.returncode != 0:
             raise AssertionError(f"stackup {' '.join(args)} exited {proc.returncode}:\n"

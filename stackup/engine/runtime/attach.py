@@ -12,6 +12,7 @@ import os
 import select
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from stackup.engine.runtime import fdpass
@@ -19,18 +20,28 @@ from stackup.engine.runtime.terminal import raw_terminal
 from stackup.errors import StackupError
 
 
-def connect(cdir: Path, timeout: float = 5.0) -> tuple[int, int]:
-    """(connection, input fd or -1) once the shim listens (it may still be starting)."""
+def connect(cdir: Path, timeout: float = 5.0, alive: Callable[[], bool] | None = None) -> tuple[int, int]:
+    """(connection, input fd or -1) once the shim listens (it may still be starting).
+
+    With `alive` (is the container still running?), (-1, -1) as soon as it is not: a
+    command that exits before we connect (`run -i IMAGE true`) takes the shim's socket
+    with it, and there is nothing left to attach to. A connection the shim closes
+    unanswered gives (connection, -1), as its end of stream does."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             conn = fdpass.connect(str(cdir / "attach.sock"))
             break
         except OSError:
+            if alive is not None and not alive():
+                return -1, -1
             if time.monotonic() > deadline:
                 raise StackupError(f"cannot attach: {cdir / 'attach.sock'} does not answer") from None
             time.sleep(0.005)
-    _tag, fd = fdpass.recv_fd(conn)
+    try:
+        _tag, fd = fdpass.recv_fd(conn)
+    except OSError:  # reset: the shim stopped listening before it accepted us
+        fd = -1
     return conn, fd
 
 
