@@ -29,7 +29,7 @@ def raw_terminal(stdin: int, master: int) -> Iterator[None]:
     if is_tty:
         import tty as ttymod
 
-        ttymod.setraw(stdin)
+        ttymod.setraw(stdin, termios.TCSANOW)  # not TCSAFLUSH: what was typed ahead is kept
     try:
         yield
     finally:
