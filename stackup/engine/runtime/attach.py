@@ -9,14 +9,13 @@ connection) or, once, PID 1's stdin pipe (`-i` without a tty: output is the log)
 from __future__ import annotations
 
 import os
-import select
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from stackup.engine.runtime import fdpass
-from stackup.engine.runtime.terminal import raw_terminal
+from stackup.engine.runtime.terminal import relay, write_all
 from stackup.errors import StackupError
 
 
@@ -46,28 +45,10 @@ def connect(cdir: Path, timeout: float = 5.0, alive: Callable[[], bool] | None =
 
 
 def relay_tty(conn: int, master: int, stdin: int, stdout: int, interactive: bool) -> None:
-    """The user's terminal on the container's pty until the shim closes the connection:
-    raw mode, keys to the pty, output back, window size followed (SIGWINCH)."""
-    inputs = [conn] + ([stdin] if interactive else [])
+    """The user's terminal on the container's pty until the shim closes the connection
+    (which carries the pty's output)."""
     try:
-        with raw_terminal(stdin, master):
-            while True:
-                try:
-                    ready, _, _ = select.select(inputs, [], [])
-                except InterruptedError:
-                    continue
-                if conn in ready:
-                    data = os.read(conn, 65536)
-                    if not data:
-                        break
-                    _write_all(stdout, data)
-                if stdin in ready:
-                    data = os.read(stdin, 65536)
-                    if data:
-                        _write_all(master, data)
-                    else:  # our input ended: send the terminal's EOF character
-                        os.write(master, b"\x04")
-                        inputs.remove(stdin)
+        relay(conn, master, stdin, stdout, interactive)
     finally:
         os.close(conn)
         os.close(master)
@@ -79,7 +60,7 @@ def pump_stdin(stdin: int, pipe: int) -> threading.Thread:
     def run() -> None:
         try:
             while data := os.read(stdin, 65536):
-                _write_all(pipe, data)
+                write_all(pipe, data)
         except OSError:
             pass
         finally:
@@ -88,10 +69,3 @@ def pump_stdin(stdin: int, pipe: int) -> threading.Thread:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]

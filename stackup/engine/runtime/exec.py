@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import select
 import socket
 import sys
 import termios
@@ -22,7 +21,7 @@ from stackup.engine.runtime import cgpaths, launch, security
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.container import Runtime, StartError
 from stackup.engine.runtime.spec import ContainerSpec
-from stackup.engine.runtime.terminal import raw_terminal
+from stackup.engine.runtime.terminal import relay
 from stackup.errors import ConflictError
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
@@ -63,7 +62,7 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
             _, fds, _, _ = socket.recv_fds(sock_parent, 1, 1)
             if fds:
                 master = fds[0]
-                _relay(master, child)
+                relay(master, master, sys.stdin.fileno(), sys.stdout.fileno(), True)
         status = _wait(child)
     finally:
         sock_parent.close()
@@ -137,27 +136,3 @@ def _read_all(fd: int) -> bytes:
     return data
 
 
-def _relay(master: int, child: int) -> None:
-    """Copy our terminal to the pty and back until the process closes it."""
-    stdin = sys.stdin.fileno()
-    inputs = [master, stdin]
-    with raw_terminal(stdin, master):
-        while True:
-            try:
-                ready, _, _ = select.select(inputs, [], [])
-            except InterruptedError:
-                continue
-            if master in ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:  # EIO: the last holder of the pty slave closed it
-                    data = b""
-                if not data:
-                    break
-                os.write(sys.stdout.fileno(), data)
-            if stdin in ready:
-                data = os.read(stdin, 65536)
-                if data:
-                    os.write(master, data)
-                else:
-                    inputs.remove(stdin)
