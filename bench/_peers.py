@@ -81,6 +81,21 @@ def compose_missing(name: str) -> str:
             "podman": "podman-compose: pip install podman-compose"}[name]
 
 
+def compose_tools(found: dict) -> dict[str, tuple[list[str], dict[str, str]] | str]:
+    """Compose implementations to compare with: name -> (command, env), or the skip reason.
+    Each runs against a private engine (see ready_peers), never the system's docker/podman."""
+    tools: dict[str, tuple[list[str], dict[str, str]] | str] = {}
+    for name, peer in found.items():
+        label = {"docker": "docker compose", "podman": "podman-compose"}[name]
+        if isinstance(peer, str):
+            tools[label] = peer
+        elif compose_command(peer) is None:
+            tools[label] = f"not installed ({compose_missing(name)})"
+        else:
+            tools[label] = (compose_command(peer), peer.env)
+    return tools
+
+
 def timed(argv: list[str], env: dict[str, str] | None = None, runs: int = 1,
           cwd: Path | None = None, timeout: float = 300) -> list[float]:
     """Wall-clock seconds of `runs` runs of argv; a failure (or a hang past `timeout`)

@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import BUSYBOX, busybox_archive, compose_command, compose_missing, median, ready_peers, timed  # noqa: E402
+from _peers import BUSYBOX, busybox_archive, compose_tools, median, ready_peers, timed  # noqa: E402
 from _stacks import chain_stack, single_stack  # noqa: E402
 
 from stackup.testing.stack import free_port, stackup_command  # noqa: E402
@@ -49,14 +49,11 @@ def tools(found: dict, stackup_env: dict[str, str]) -> tuple[dict, dict[str, str
     """name -> (command prefix, env); and name -> why skipped."""
     usable = {"stackup": (stackup_command() + ["--progress", "quiet"], stackup_env)}
     skipped = {}
-    for name, peer in found.items():
-        label = {"docker": "docker compose", "podman": "podman-compose"}[name]
-        if isinstance(peer, str):
-            skipped[label] = peer
-        elif compose_command(peer) is None:
-            skipped[label] = f"not installed ({compose_missing(name)})"
+    for label, tool in compose_tools(found).items():
+        if isinstance(tool, str):
+            skipped[label] = tool
         else:
-            usable[label] = (compose_command(peer), peer.env)
+            usable[label] = tool
     return usable, skipped
 
 

@@ -34,7 +34,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import BUSYBOX, compose_command, compose_missing, ready_peers  # noqa: E402
+from _peers import BUSYBOX, compose_tools, ready_peers  # noqa: E402
 from _stacks import chain_stack, single_stack  # noqa: E402
 
 from stackup.testing.stack import busybox_tar, free_port, stackup_command  # noqa: E402
@@ -60,21 +60,6 @@ def measure(tool: list[str], stack_file: Path, env: dict[str, str], runs: int) -
         times["noop"].append(timed(base + ["up", "-d"], env, stack_file.parent))
         times["down"].append(timed(base + ["down", "-v", "-t", "1"], env, stack_file.parent))
     return {k: statistics.median(v) for k, v in times.items()}
-
-
-def compose_tools(found: dict) -> dict[str, tuple[list[str], dict[str, str]] | str]:
-    """Compose implementations to compare with: name -> (command, env), or the skip reason.
-    Each runs against a private engine (bench/_peers.py), never the system's docker/podman."""
-    tools: dict[str, tuple[list[str], dict[str, str]] | str] = {}
-    for name, peer in found.items():
-        label = {"docker": "docker compose", "podman": "podman-compose"}[name]
-        if isinstance(peer, str):
-            tools[label] = peer
-        elif compose_command(peer) is None:
-            tools[label] = f"not installed ({compose_missing(name)})"
-        else:
-            tools[label] = (compose_command(peer), peer.env)
-    return tools
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stackup.testing.processes import wait_gone
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MNT_DETACH = 2
 # Debian's podman 4.3 lowers its own RLIMIT_NPROC to this before starting conmon, so a
@@ -267,21 +269,10 @@ def _remove_strays(paths: list[str]) -> None:
 def _stop_process(pid: int, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
-            return
-        time.sleep(0.05)
+    if wait_gone(pid, timeout):
+        return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def _processes_under(folder: Path) -> list[int]:

@@ -10,9 +10,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
+
+from stackup.testing.processes import wait_gone
 
 pytestmark = pytest.mark.root
 
@@ -86,19 +87,7 @@ def test_the_worker_ends_with_the_command():
         print(linkworker._worker.pid)
     """)
     pid = int(out)
-    deadline = time.monotonic() + 10
-    while not gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert gone(pid)
-
-
-def gone(pid: int) -> bool:
-    """No such process, or only its exit status left for init to collect."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+    assert wait_gone(pid, timeout=10)
 
 
 def test_soon_work_is_done_before_the_next_call_and_failures_come_with_finish():

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import textwrap
-import time
 
 import pytest
 
 from stackup.engine.network import procs
+from stackup.testing import processes
+from stackup.testing.processes import wait_gone
 
 
 @pytest.fixture
@@ -63,19 +64,12 @@ def test_a_helper_serves_the_handed_over_socket_and_stop_reaps_it(helper_module)
 def test_a_helper_that_died_is_reaped_by_stop(helper_module):
     pid = procs.start_on_sockets("stackuphelpers.missing", ["token-456"], log=helper_module / "m.log",
                                  pass_fds=())
-    deadline = time.monotonic() + 10
-    while not zombie(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert zombie(pid) and not procs.alive(pid, "token-456")
+    assert wait_gone(pid, timeout=10) and processes.state(pid) == "Z"  # exited, not yet reaped
+    assert not procs.alive(pid, "token-456")
     procs.stop(pid, "token-456")
     assert not os.path.exists(f"/proc/{pid}")
     log = (helper_module / "m.log").read_text()
     assert "No module named" in log, log
-
-
-def zombie(pid: int) -> bool:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_alive_of_nothing():
