@@ -55,3 +55,9 @@ def available() -> dict[str, tuple[str, str]]:
         if found[module]:
             result[name] = (module, help_text)
     return result
+
+
+def add(app, name: str, function, **settings) -> None:
+    """Register `function` as the command `name` with its help line from the table above
+    (the same line `stackup --help` shows without loading Typer); `settings` go to Typer."""
+    app.command(name, help=COMMANDS[name][1], **settings)(function)

@@ -7,9 +7,11 @@ import sys
 
 import typer
 
+from stackup.cli import commands
+
 
 def register(app: typer.Typer) -> None:
-    app.command("config", help="Parse, resolve and print the stack file in canonical form")(config)
+    commands.add(app, "config", config)
 
 
 def config(

@@ -16,11 +16,12 @@ from typing import Any
 
 import typer
 
+from stackup.cli import commands
 from stackup.cli.objects import pairs
 from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
 
-app = typer.Typer(help="Manage single containers (run, ps, exec, logs...)", no_args_is_help=True,
+app = typer.Typer(help=commands.COMMANDS["container"][1], no_args_is_help=True,
                   rich_markup_mode=None)
 
 ORDERED = {"allow_interspersed_args": False}

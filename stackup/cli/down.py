@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import typer
 
+from stackup.cli import commands
+
 
 def register(app: typer.Typer) -> None:
-    app.command("down", help="Stop and remove the stack's containers and networks")(down)
+    commands.add(app, "down", down)
 
 
 def down(

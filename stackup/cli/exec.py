@@ -7,12 +7,12 @@ import sys
 
 import typer
 
+from stackup.cli import commands
 from stackup.errors import ConflictError, NotFoundError, UserError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("exec", help="Run a command in a running service container",
-                context_settings={"allow_interspersed_args": False})(exec_)
+    commands.add(app, "exec", exec_, context_settings={"allow_interspersed_args": False})
 
 
 def exec_(

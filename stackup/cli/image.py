@@ -11,12 +11,13 @@ from pathlib import Path
 
 import typer
 
+from stackup.cli import commands
 from stackup.cli.table import print_table
 from stackup.engine.images.reference import parse_reference
 from stackup.engine.images.store import Image, ImageStore
 from stackup.errors import UserError
 
-group = typer.Typer(no_args_is_help=True, help="Manage images (pull, push, load, save, import, ls, rm...)",
+group = typer.Typer(no_args_is_help=True, help=commands.COMMANDS["image"][1],
                     context_settings={"help_option_names": ["-h", "--help"]})
 
 

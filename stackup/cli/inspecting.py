@@ -8,17 +8,18 @@ from typing import Any
 
 import typer
 
+from stackup.cli import commands
 from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("top", help="Show the processes of the stack's containers")(top)
-    app.command("port", help="Print the public port of a port binding")(port)
-    app.command("images", help="List the images the stack's containers use")(images)
-    app.command("ls", help="List running projects")(ls)
-    app.command("stats", help="Show resource usage of the stack's containers")(stats)
-    app.command("events", help="Stream the stack's container events")(events)
+    commands.add(app, "top", top)
+    commands.add(app, "port", port)
+    commands.add(app, "images", images)
+    commands.add(app, "ls", ls)
+    commands.add(app, "stats", stats)
+    commands.add(app, "events", events)
 
 
 def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services")) -> int:

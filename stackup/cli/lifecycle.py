@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from stackup.cli import commands
 from stackup.errors import UserError
 
 DONE = {"pause_container": "Paused", "unpause_container": "Unpaused", "kill_container": "Killed"}
@@ -13,14 +14,14 @@ SERVICES = typer.Argument(None, help="Services (default: all)")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("start", help="Start services")(start)
-    app.command("stop", help="Stop services")(stop)
-    app.command("restart", help="Restart services")(restart)
-    app.command("pause", help="Pause services")(pause)
-    app.command("unpause", help="Unpause services")(unpause)
-    app.command("kill", help="Kill services' containers")(kill)
-    app.command("rm", help="Remove stopped service containers")(rm)
-    app.command("wait", help="Wait for services' containers to stop")(wait)
+    commands.add(app, "start", start)
+    commands.add(app, "stop", stop)
+    commands.add(app, "restart", restart)
+    commands.add(app, "pause", pause)
+    commands.add(app, "unpause", unpause)
+    commands.add(app, "kill", kill)
+    commands.add(app, "rm", rm)
+    commands.add(app, "wait", wait)
 
 
 def _session(ctx: typer.Context, services: list[str] | None):

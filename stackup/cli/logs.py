@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import typer
 
+from stackup.cli import commands
 from stackup.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("logs", help="Show the output of the stack's containers")(logs)
+    commands.add(app, "logs", logs)
 
 
 def logs(

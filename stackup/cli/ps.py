@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from stackup.cli import commands
 from stackup.cli.table import print_table
 from stackup.errors import UserError
 
@@ -14,7 +15,7 @@ STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "e
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ps", help="List the stack's containers")(ps)
+    commands.add(app, "ps", ps)
 
 
 def _ago(stamp: str) -> str:

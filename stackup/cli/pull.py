@@ -6,12 +6,13 @@ import sys
 
 import typer
 
+from stackup.cli import commands
 from stackup.errors import StackupError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("pull", help="Pull the stack's images")(pull)
-    app.command("push", help="Push the stack's images")(push)
+    commands.add(app, "pull", pull)
+    commands.add(app, "push", push)
 
 
 def _refs(sess, services: list[str], with_build: bool) -> list[tuple[str, str]]:

@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 import typer
 
+from stackup.cli import commands
 from stackup.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", help="Run a one-off command on a service",
-                context_settings={"allow_interspersed_args": False})(run)
+    commands.add(app, "run", run, context_settings={"allow_interspersed_args": False})
 
 
 def run(

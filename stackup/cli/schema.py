@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
+from stackup.cli import commands
+
 
 def register(app: typer.Typer) -> None:
-    app.command("schema", help="Write the JSON schema of stack files")(schema)
+    commands.add(app, "schema", schema)
 
 
 def schema(

@@ -15,11 +15,12 @@ from typing import Any
 
 import typer
 
+from stackup.cli import commands
 from stackup.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("up", help="Create and start the stack's containers")(up)
+    commands.add(app, "up", up)
 
 
 def up(

@@ -6,9 +6,10 @@ import json
 
 import typer
 
+from stackup.cli import commands
 from stackup.cli.objects import pairs, prune_after_prompt, remove_each, show_list
 
-app = typer.Typer(help="Manage volumes", no_args_is_help=True)
+app = typer.Typer(help=commands.COMMANDS["volume"][1], no_args_is_help=True)
 
 
 def public(meta: dict) -> dict:
