@@ -32,6 +32,11 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
+def prepare() -> None:
+    """Load libc now (a forked child must not: see images/forked.py)."""
+    _libc()
+
+
 def syncfs(path: Path) -> None:
     """Flush the filesystem holding `path` (one syscall, instead of an fsync per file)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -130,6 +130,10 @@ class LayerStore:
                 with contextlib.suppress(FileNotFoundError):
                     shutil.rmtree(tmp)
 
+    def prepare(self) -> None:
+        """Make the layers directory now, e.g. before forking the processes that fill it."""
+        self._ensure_root()
+
     def _ensure_root(self) -> None:
         """Make the layers directory; each layer directory made in it gets its own block group."""
         if not self._root_ready:
@@ -207,6 +211,17 @@ class LayerBatch:
             f.write("\n")
         with self._lock:
             self._pending.append((tmp, meta))
+
+    def take(self) -> list[tuple[Path, dict]]:
+        """Hand the pending layers over (to another process's batch: see adopt)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def adopt(self, pending: list[tuple[Path, dict]]) -> None:
+        """Take layers another batch added (their markers written), e.g. in a child process."""
+        with self._lock:
+            self._pending += pending
 
     def install(self) -> int:
         """Install every pending layer; returns how many were renamed into place (a layer

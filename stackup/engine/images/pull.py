@@ -1,18 +1,20 @@
 """Pulling an image: manifest (via an index, for the host's platform), config, layers.
 
 Every blob is verified against its digest as it is written; every layer against
-its diff_id as it is unpacked. Layers download and unpack in parallel (bounded),
-each reported to a Progress, into temporary directories; they are installed together
-after one syncfs (see layers.LayerBatch). Docker Hub pulls try the configured mirrors first.
+its diff_id as it is unpacked. Layers download and unpack in parallel (bounded), each
+in a child process of its own (see forked.py) reporting to the pull's Progress, into
+temporary directories; they are installed together after one syncfs (see
+layers.LayerBatch). Docker Hub pulls try the configured mirrors first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 from stackup.engine.images import digest as dg
+from stackup.engine.images import forked
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
 from stackup.engine.images.errors import DigestMismatchError, ImageError, RegistryError, UnsafeLayerError
@@ -129,13 +131,39 @@ class Puller:
             raise DigestMismatchError(f"manifest {repo}@{expected} is corrupt: content hashes to {actual}")
         return body, media, actual
 
+    def _missing(self, desc: dict, chain: str) -> bool:
+        """Whether the layer's blob or its files are missing; if neither, says so."""
+        digest = dg.check(desc["digest"])
+        if self.store.blobs.has(digest) and self.store.layers.has(chain):
+            self.progress.finish(dg.hex_of(digest)[:12], "Already exists")
+            return False
+        return True
+
+    def _prepare_children(self) -> None:
+        """Load what a layer job loads on use, before forking its child (see forked.py)."""
+        import tempfile  # noqa: F401 - the blob writer and the layer store use it
+
+        from stackup.engine.images import compression, diskio, unpack  # noqa: F401
+
+        diskio.prepare()
+        self.store.layers.prepare()
+        self.client.twin().close()  # what httpx loads to make a client
+
+    def _layer_job(self, repo: str, desc: dict, diff_id: str, chain: str, parent: str | None,
+                   progress: Progress) -> list:
+        """Fetch one layer in a child process (forked.run): the layers it leaves ready to install."""
+        with self.client.twin() as client, LayerBatch(self.store.layers) as batch:
+            child = Puller(self.store, client, progress, self.platform)
+            child.batch = batch
+            child._layer(repo, desc, diff_id, chain, parent)
+            return batch.take()
+
     def _layer(self, repo: str, desc: dict, diff_id: str, chain: str, parent: str | None) -> None:
+        if not self._missing(desc, chain):  # another process may have added it meanwhile
+            return
         digest = dg.check(desc["digest"])
         key = dg.hex_of(digest)[:12]
         have_blob, have_layer = self.store.blobs.has(digest), self.store.layers.has(chain)
-        if have_blob and have_layer:
-            self.progress.finish(key, "Already exists")
-            return
         if desc.get("mediaType") and desc["mediaType"] not in mt.LAYERS:
             raise UnsupportedError(f"layer {digest} has unsupported media type {desc['mediaType']!r}")
         if have_blob or have_layer:
@@ -205,16 +233,15 @@ class Puller:
         if len(diff_ids) != len(layers):
             raise ImageError(f"{what}: {len(layers)} layers but {len(diff_ids)} diff_ids in its config")
         chains = dg.chain_ids(diff_ids)
+        jobs = [functools.partial(self._layer_job, repo, desc, diff_id, chain, chains[n - 1] if n else None)
+                for n, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains))
+                if self._missing(desc, chain)]
         # Layers unpack in parallel and are installed together: one syncfs for all of them.
-        with LayerBatch(self.store.layers) as self.batch:
-            with ThreadPoolExecutor(self.parallel, thread_name_prefix="pull") as pool:
-                futures = [pool.submit(self._layer, repo, desc, diff_id, chain, chains[n - 1] if n else None)
-                           for n, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains))]
-                errors = [f.exception() for f in futures]
-            for error in errors:
-                if error is not None:
-                    raise error
-            self.batch.install()
+        with LayerBatch(self.store.layers) as batch:
+            if jobs:
+                self._prepare_children()
+            forked.run(jobs, self.parallel, self.progress, take=batch.adopt)
+            batch.install()
         manifest_digest = self.store.blobs.put_bytes(body)
         refs = [] if ref.digest else [ref.normalized()]  # as Docker: a digest pull adds no name
         image = self.store.register(manifest_digest, refs, [f"{ref.name}@{top_digest}"], extra)

@@ -11,6 +11,7 @@ insecure, and for those only after HTTPS failed, as Docker does.
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import json
@@ -102,10 +103,22 @@ class RegistryClient:
         self._scheme = None if "://" not in self.host else self.host.split("://", 1)[0]
         if "://" in self.host:
             self.host = self.host.split("://", 1)[1].rstrip("/")
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=15.0), follow_redirects=True,
-                                  verify=_tls_context(),
-                                  headers={"User-Agent": USER_AGENT})
+        self._timeout = timeout
+        self._http = self._connection_pool()
         self._auth: dict[str, str] = {}  # scope -> Authorization header value
+
+    def _connection_pool(self) -> httpx.Client:
+        return httpx.Client(timeout=httpx.Timeout(self._timeout, connect=15.0), follow_redirects=True,
+                            verify=_tls_context(), headers={"User-Agent": USER_AGENT})
+
+    def twin(self) -> RegistryClient:
+        """A client of the same registry with connections of its own, knowing what this one
+        learned (the scheme that answers, the tokens): for a forked child process, which
+        must not use its parent's open connections."""
+        twin = copy.copy(self)
+        twin._http = self._connection_pool()
+        twin._auth = dict(self._auth)
+        return twin
 
     def close(self) -> None:
         self._http.close()

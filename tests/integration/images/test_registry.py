@@ -1,5 +1,6 @@
 """Pull and push against a real registry (Debian's docker-registry), with skopeo as the other client."""
 
+import contextlib
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from stackup.errors import NotFoundError
 from stackup.testing.images import busybox_image
 from stackup.testing.layers import TarBuilder
 from stackup.testing.oci import OciLayout
+from stackup.testing.processes import gone
 from stackup.testing.registry import PASSWORD, REGISTRY_BIN, USER, LocalRegistry
 from stackup.testing.rootfs import BUSYBOX
 from stackup.testing.trees import signature
@@ -314,23 +316,58 @@ pull(ImageStore(), sys.argv[1], parallel=1)
 """
 
 
-def test_pull_killed_midway_is_repaired_by_the_next_pull(plain_registry, store, tmp_path):
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Wait until no process of the group is left but zombies."""
+    def members() -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            with contextlib.suppress(OSError, ValueError):
+                if entry.isdigit() and os.getpgid(int(entry)) == pgid and not gone(int(entry)):
+                    pids.append(int(entry))
+        return pids
+    deadline = time.monotonic() + timeout
+    while members() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not members()
+
+
+def kill_pull_midway(registry, tmp_path, name: str, whole_group: bool) -> str:
+    """Start a pull of a one-layer image in another process and SIGKILL it (with its layer
+    process when `whole_group`) midway through unpacking; the reference."""
     builder = TarBuilder().dir("data")
     for i in range(100):
         builder.file(f"data/f{i}", b"%d" % i * 1000)
-    skopeo_push_layout(plain_registry, tmp_path, "killed:1", [(HOST, [builder.bytes()])])
-    ref = f"{plain_registry.host}/killed:1"
+    skopeo_push_layout(registry, tmp_path, name, [(HOST, [builder.bytes()])])
+    ref = f"{registry.host}/{name}"
     midway = tmp_path / "midway"
     child = subprocess.Popen([sys.executable, "-c", KILLED_PULL, ref, str(midway)],
-                             env=dict(os.environ, PYTHONPATH=os.getcwd()))
+                             env=dict(os.environ, PYTHONPATH=os.getcwd()), start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not midway.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert midway.exists(), "the child pull never reached the middle of its layer"
     finally:
-        child.send_signal(signal.SIGKILL)
+        if whole_group:
+            os.killpg(child.pid, signal.SIGKILL)
+        else:
+            child.send_signal(signal.SIGKILL)
         child.wait()
+    assert wait_group_gone(child.pid, 10)
+    return ref
+
+
+def test_pull_whose_command_is_killed_leaves_no_process_and_no_temporary_files(plain_registry, store, tmp_path):
+    """Only the command is killed (kill -9): its layer process ends with it and removes
+    what it had begun."""
+    kill_pull_midway(plain_registry, tmp_path, "orphaned:1", whole_group=False)
+    assert [e.name for e in os.scandir(store.layers.root)] == []
+    assert list((store.blobs.root / "tmp").iterdir()) == []
+
+
+def test_pull_killed_midway_is_repaired_by_the_next_pull(plain_registry, store, tmp_path):
+    # A crash (a power cut, the OOM killer) takes the layer processes too: leftovers stay.
+    ref = kill_pull_midway(plain_registry, tmp_path, "killed:1", whole_group=True)
     layers = store.layers.root
     leftovers = [e.name for e in os.scandir(layers) if e.name.startswith(".tmp-")]
     assert leftovers and store.layers.chain_ids() == [] and store.list() == []
