@@ -54,11 +54,11 @@ class _GzipReader:
     The inflater is fed at most FEED compressed bytes at a time: when it stops at its output
     limit, CPython copies what it left of its input (unconsumed_tail), so feeding whole
     megabytes made that copy cost more than the inflating. Pieces stay large all the same:
-    each call releases the GIL, and many small calls make the pull's threads hand it to
-    each other thousands of times.
+    each call costs a round of Python.
 
-    A read of at least what the inflater produced hands over its output as it is (no
-    slicing copy): file data flows from inflate to write(2) in one piece.
+    Reads hand over the inflater's output without copying it: all of it as it is when
+    that much was asked for, else a memoryview of the part asked for (so a read may
+    return a memoryview: a file's data goes from inflate to write(2) uncopied).
     """
 
     FEED = 256 << 10
@@ -126,7 +126,7 @@ class _GzipReader:
             self._out = b""
             return out
         self._pos = min(pos + n, len(out))
-        return out[pos:self._pos]
+        return memoryview(out)[pos:self._pos]
 
     def close(self) -> None:
         pass

@@ -31,6 +31,7 @@ from stackup.errors import NotFoundError, UserError
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 CHUNK = 1 << 20
+BLOB_PIECE = 1 << 20
 MAX_MANIFEST = 4 << 20  # as containerd: a manifest or index is small JSON
 USER_AGENT = "stackup/0.1"
 
@@ -231,12 +232,27 @@ class RegistryClient:
         return body, media, response.headers.get("docker-content-digest")
 
     def blob_chunks(self, repository: str, digest: str, push: bool = False) -> Iterator[bytes]:
-        """The blob's bytes, streamed in the pieces they arrive in (regrouping them into larger
-        chunks would copy every byte once more)."""
+        """The blob's bytes, streamed in pieces of at least BLOB_PIECE bytes (the last one
+        may be shorter).
+
+        The network hands them over 16-64 KiB at a time (a TLS record, httpcore's read
+        size), and whatever takes them (hashing, the blob file, the inflater, the progress
+        bar) pays a round of Python per piece: regrouping copies every byte once more
+        (one join, cheaper than httpx's own chunk_size, which copies twice) and still saved
+        about a tenth of a pull's time (docs/images.md)."""
         response = self.request("GET", f"/v2/{repository}/blobs/{digest}", self.scope(repository, push),
                                 stream=True, what=f"blob {digest}")
         try:
-            yield from response.iter_bytes()
+            pieces: list[bytes] = []
+            size = 0
+            for piece in response.iter_bytes():
+                pieces.append(piece)
+                size += len(piece)
+                if size >= BLOB_PIECE:
+                    yield b"".join(pieces)
+                    pieces, size = [], 0
+            if pieces:
+                yield b"".join(pieces)
         except httpx.HTTPError as exc:
             raise RegistryError(f"{self.registry}: download of {digest} broke off: {exc}") from exc
         finally:

@@ -58,6 +58,8 @@ class ForwardReader:
     def read(self, n: int = -1) -> bytes:
         """Exactly `n` bytes unless the stream ends (tarfile does not retry short reads)."""
         data = self._raw.read(n)
+        if type(data) is memoryview:  # tarfile parses headers with bytes methods
+            data = bytes(data)
         if n is not None and 0 <= len(data) < n and data:
             parts = [data]
             got = len(data)
@@ -71,8 +73,9 @@ class ForwardReader:
         self._pos += len(data)
         return data
 
-    def read_some(self, n: int) -> bytes:
-        """Up to `n` bytes (fewer when that is what the stream has at hand): no joining copy."""
+    def read_some(self, n: int) -> bytes | memoryview:
+        """Up to `n` bytes (fewer when that is what the stream has at hand): no joining copy,
+        and a view when the stream gives one (a file's data within the inflater's output)."""
         data = self._raw.read(n)
         self._pos += len(data)
         return data
