@@ -1,8 +1,10 @@
 """Scaling up adds numbered containers; scaling down removes the highest."""
 
 import json
+import os
 import select
 import signal
+import time
 
 import pytest
 
@@ -13,6 +15,12 @@ pytestmark = pytest.mark.root
 
 def names(stack):
     return sorted(row["Name"] for row in stack.ps("-a"))
+
+
+def actions_in(output: str) -> list[tuple[str, str]]:
+    """(container name, action) of each whole line `events --json` printed."""
+    lines = output.split("\n")[:-1]
+    return [(e["attributes"]["name"], e["action"]) for e in map(json.loads, filter(str.strip, lines))]
 
 
 def test_scale_up_and_down(stack):
@@ -29,9 +37,16 @@ def test_scale_up_and_down(stack):
     assert names(stack) == [f"e2e-scale-worker-{n}" for n in (1, 2, 3, 4)]
     stack("up", "-d", "--scale", "worker=1")
     assert names(stack) == ["e2e-scale-worker-1"]
+    # `events` reports what it observes a moment later: read until the removals show
+    # (or a minute passes), then stop it. (Unbuffered reads: select sees only the pipe.)
+    out = ""
+    removals = {("e2e-scale-worker-3", "destroy"), ("e2e-scale-worker-4", "destroy")}
+    deadline = time.monotonic() + 60
+    while not removals <= set(actions_in(out)) and time.monotonic() < deadline:
+        if select.select([events.stdout], [], [], 1.0)[0]:
+            out += os.read(events.stdout.fileno(), 65536).decode()
     events.send_signal(signal.SIGINT)
-    seen = [json.loads(line) for line in events.communicate(timeout=30)[0].splitlines()]
-    actions = [(e["attributes"]["name"], e["action"]) for e in seen]
+    actions = actions_in(out + events.communicate(timeout=30)[0])
     for n in (3, 4):
         assert (f"e2e-scale-worker-{n}", "create") in actions and (f"e2e-scale-worker-{n}", "destroy") in actions
     assert (("e2e-scale-worker-2", "die") in actions or ("e2e-scale-worker-2", "destroy") in actions), actions
