@@ -236,17 +236,25 @@ class LayerUnpacker:
     @staticmethod
     def _copy_data(tar: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> None:
         """Write a member's data straight from the tar stream: each chunk the decompressor
-        hands over goes to write(2) as it is."""
+        hands over goes to write(2) as it is.
+
+        The padding after the data (to the next 512-byte block) is read with it, so the
+        stream is where tarfile wants its next header (else it seeks there and reads a byte
+        back to check: two more trips through the stream for every file)."""
         reader = tar.fileobj
         reader.seek(m.offset_data)
         read = getattr(reader, "read_some", reader.read)
         left = m.size
-        while left > 0:
-            data = read(min(left, COPY_CHUNK))
+        padded = -(-m.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+        while padded > 0:
+            data = read(min(padded, COPY_CHUNK))
             if not data:
-                raise ImageError(f"layer is truncated: data of {m.name!r} is cut short")
-            left -= len(data)
-            view = memoryview(data)
+                if left > 0:
+                    raise ImageError(f"layer is truncated: data of {m.name!r} is cut short")
+                return  # a stream cut in the padding: tarfile's next header read says so
+            padded -= len(data)
+            view = memoryview(data)[:left] if len(data) > left else memoryview(data)
+            left -= len(view)
             while view:
                 view = view[os.write(fd, view):]
 
