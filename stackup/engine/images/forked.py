@@ -22,8 +22,6 @@ held at that moment, the import locks among them.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import os
 import pickle
 import selectors
@@ -32,10 +30,10 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from stackup.engine import forking
 from stackup.engine.images.errors import ImageError
 from stackup.engine.images.progress import Progress
 
-PR_SET_PDEATHSIG = 1
 MAX_MESSAGE = 256 << 10
 PROGRESS, RESULT, ERROR = "progress", "result", "error"
 
@@ -78,12 +76,11 @@ def run(jobs: Sequence[Job], parallel: int, progress: Progress, take: Callable[[
     running: dict[int, _Child] = {}
     error: BaseException | None = None
     selector = selectors.DefaultSelector()
-    prctl = _prctl()  # looked up here: a child must not load libraries (see the top)
+    forking.load()  # here: a child must not load libraries (see the top)
     try:
         while running or (waiting and error is None):
             while waiting and error is None and len(running) < max(1, parallel):
-                siblings = [c.sock for c in running.values()]
-                child = _fork(waiting.pop(0), prctl, siblings)
+                child = _start(waiting.pop(0), siblings=[c.sock for c in running.values()])
                 running[child.pid] = child
                 selector.register(child.sock, selectors.EVENT_READ, child)
             for key, _ in selector.select():
@@ -129,35 +126,16 @@ def _reap(child: _Child) -> None:
         os.waitpid(child.pid, 0)
 
 
-@functools.cache
-def _prctl() -> Callable[..., int]:
-    return ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _fork(job: Job, prctl: Callable[..., int], siblings: list[socket.socket]) -> _Child:
-    """Start `job` in a child. It closes its copies of the parent's ends of the sockets
-    (its own and its running siblings'), so that each end has one owner."""
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def _start(job: Job, siblings: list[socket.socket]) -> _Child:
     parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            for sock in (parent_sock, *siblings):
-                sock.close()
-            code = _child(job, child_sock, parent, prctl)
-        finally:
-            os._exit(code)
-    child_sock.close()
-    return _Child(pid, parent_sock)
+    pid, sock = forking.fork_child(lambda child_sock: _child(job, child_sock, parent), siblings)
+    return _Child(pid, sock)
 
 
-def _child(job: Job, sock: socket.socket, parent: int,
-           prctl: Callable[..., int]) -> int:  # pragma: no cover - in the child
+def _child(job: Job, sock: socket.socket, parent: int) -> int:  # pragma: no cover - in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _unwind)
-    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before prctl
+    if not forking.die_with_parent(parent, signal.SIGTERM):
         return 1
     try:
         outcome = (RESULT, job(_Relay(sock)))

@@ -24,8 +24,8 @@ import socket
 import threading
 from typing import Any
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
+from stackup.engine import forking
+
 MAX_MESSAGE = 1 << 20
 CALL, SOON, SETTLE = "call", "soon", "settle"  # the kinds of request
 
@@ -62,20 +62,9 @@ def prefetch() -> bool:
         return False
     if os.geteuid() != 0 or threading.active_count() != 1:
         return False
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the worker
-        code = 0
-        try:
-            parent_sock.close()
-            _serve(child_sock, parent)
-        except BaseException:  # noqa: BLE001 - the parent sees the closed socket
-            code = 1
-        finally:
-            os._exit(code)
-    child_sock.close()
-    _worker = _Worker(pid, parent_sock)
+    pid, sock = forking.fork_child(lambda child_sock: _serve(child_sock, parent))
+    _worker = _Worker(pid, sock)
     return True
 
 
@@ -118,15 +107,12 @@ def finish() -> list[str]:
             os.waitpid(worker.pid, 0)
 
 
-def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs in the worker
-    """The worker's life: detach from the terminal's signals and output, load, answer."""
-    import ctypes  # here: the command itself does not need it
-
-    libc = ctypes.CDLL(None)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl
-        return
-    libc.prctl(PR_SET_NAME, b"stackup-links")  # told apart from the command in `ps`
+def _serve(sock: socket.socket, parent: int) -> int:  # pragma: no cover - runs in the worker
+    """The worker's life: detach from the terminal's signals and output, load, answer.
+    Its exit code (the parent sees the closed socket either way)."""
+    if not forking.die_with_parent(parent, signal.SIGKILL):
+        return 0
+    forking.set_name(b"stackup-links")  # told apart from the command in `ps`
     # Ctrl-C is for the command, which may still need links to stop the stack.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
@@ -147,7 +133,7 @@ def _serve(sock: socket.socket, parent: int) -> None:  # pragma: no cover - runs
     while True:
         request = sock.recv(MAX_MESSAGE)
         if not request:
-            return
+            return 0
         kind, name, args = pickle.loads(request)
         # In order for each link: a later call naming a link waits for the work on it
         # (a restarted container's veth has its old name); other links' work overlaps.
