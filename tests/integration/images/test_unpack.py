@@ -51,6 +51,36 @@ def test_every_entry_kind_and_its_metadata_is_kept(tmp_path):
     assert stat.S_ISFIFO(os.lstat(d / "dev/fifo").st_mode)
 
 
+def test_owners_and_modes_come_out_exact_whatever_the_umask_and_setgid_dirs(tmp_path):
+    """Files are made with their permission bits and keep them when nothing changed them
+    on the way: these are the cases where something does."""
+    data = (TarBuilder()
+            .dir("shared", mode=0o2775, gid=7)                   # new files inherit gid 7
+            .file("shared/roots", b"r", mode=0o644)               # ... but this one is root's
+            .file("shared/sevens", b"s", mode=0o644, gid=7)
+            .file("open", b"o", mode=0o777)                       # the umask takes 0o022 away
+            .file("sgid", b"g", mode=0o2755)                      # set-id bits only via chmod
+            .file("none", b"n", mode=0o000)
+            .file("plain", b"p", mode=0o644)
+            .bytes())
+    old = os.umask(0o022)
+    try:
+        d = unpack(tmp_path, data)
+    finally:
+        os.umask(old)
+
+    def owner_mode(name):
+        st = os.lstat(d / name)
+        return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+    assert owner_mode("shared") == (0, 7, 0o2775)
+    assert owner_mode("shared/roots") == (0, 0, 0o644)
+    assert owner_mode("shared/sevens") == (0, 7, 0o644)
+    assert owner_mode("open") == (0, 0, 0o777)
+    assert owner_mode("sgid") == (0, 0, 0o2755)
+    assert owner_mode("none") == (0, 0, 0o000) and (d / "none").read_bytes() == b"n"
+    assert owner_mode("plain") == (0, 0, 0o644)
+
+
 def test_whiteouts_become_overlayfs_whiteouts(tmp_path):
     data = TarBuilder().dir("a").whiteout("a/gone").opaque("b").whiteout("top").bytes()
     d = unpack(tmp_path, data)
