@@ -112,8 +112,30 @@ class TokenService:
         self._server.server_close()
 
 
+def make_tls(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A test CA and a certificate for `host` (an IP address) signed by it:
+    (CA certificate, server certificate, server key), made with openssl."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = directory / "ca.crt", directory / "ca.key"
+    cert, key, csr = directory / "server.crt", directory / "server.key", directory / "server.csr"
+    openssl = ["openssl"]
+    subprocess.run(openssl + ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key),
+                              "-out", str(ca), "-days", "2", "-subj", "/CN=stackup test CA"],
+                   check=True, capture_output=True)
+    subprocess.run(openssl + ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+                              "-subj", f"/CN={host}"], check=True, capture_output=True)
+    extensions = directory / "san.ext"
+    extensions.write_text(f"subjectAltName = IP:{host}\n")
+    subprocess.run(openssl + ["x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+                              "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(extensions)],
+                   check=True, capture_output=True)
+    return ca, cert, key
+
+
 class LocalRegistry:
-    def __init__(self, workdir: Path, auth: str = "none", anonymous_pull: bool = True):
+    def __init__(self, workdir: Path, auth: str = "none", anonymous_pull: bool = True,
+                 tls: tuple[Path, Path] | None = None):
+        """`tls`: (certificate, key) to serve HTTPS with instead of plain HTTP."""
         if not REGISTRY_BIN.exists():
             raise FileNotFoundError(f"{REGISTRY_BIN} is missing: install Debian's docker-registry")
         self.workdir = Path(workdir)
@@ -123,12 +145,15 @@ class LocalRegistry:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.tokens: TokenService | None = None
+        self.tls = tls
         self._proc: subprocess.Popen | None = None
 
     def _config(self) -> str:
         lines = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
                  "storage:", "  filesystem:", f"    rootdirectory: {self.workdir / 'data'}",
                  "  delete:", "    enabled: true", "http:", f"  addr: {self.host}"]
+        if self.tls:
+            lines += ["  tls:", f"    certificate: {self.tls[0]}", f"    key: {self.tls[1]}"]
         if self.auth == "htpasswd":
             htpasswd = self.workdir / "htpasswd"
             out = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True,
@@ -154,7 +179,8 @@ class LocalRegistry:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {(self.workdir / 'registry.log').read_text()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code in (200, 401):
+                scheme = "https" if self.tls else "http"
+                if httpx.get(f"{scheme}://{self.host}/v2/", timeout=1, verify=False).status_code in (200, 401):
                     return self
             time.sleep(0.05)
         self.stop()

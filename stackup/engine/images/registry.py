@@ -17,6 +17,7 @@ import ipaddress
 import json
 import os
 import ssl
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -64,8 +65,25 @@ class RegistrySettings:
 
 @functools.lru_cache(maxsize=1)
 def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process (loading the CA bundle takes ~0.1s)."""
-    return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else ssl.create_default_context()
+    """One verifying TLS context per process, trusting the system's CAs (as Docker does).
+
+    Where they are a hashed directory (/etc/ssl/certs on Debian, or $SSL_CERT_DIR), OpenSSL
+    reads from it only the certificates a handshake needs: loading the whole bundle (~140
+    certificates) took 0.05 s of every pull. Else, or with $SSL_CERT_FILE, the bundle."""
+    paths = ssl.get_default_verify_paths()  # (SSL_CERT_FILE / SSL_CERT_DIR already applied)
+    if not os.environ.get(paths.openssl_cafile_env) and paths.capath and _is_hashed(paths.capath):
+        return ssl.create_default_context(capath=paths.capath)
+    return ssl.create_default_context()
+
+
+def _is_hashed(directory: str) -> bool:
+    """Whether `directory` has the <subject hash>.<n> links OpenSSL looks certificates up by."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    return any(len(name) > 9 and name[8] == "." and name[9:].isdigit()
+               and all(c in string.hexdigits for c in name[:8]) for name in names)
 
 
 def is_loopback(host: str) -> bool:
@@ -143,7 +161,12 @@ class RegistryClient:
                 try:
                     self._http.get(f"https://{self.host}/v2/", timeout=5.0)
                 except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError,
-                        httpx.ConnectTimeout):
+                        httpx.ConnectTimeout) as exc:
+                    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                        # It speaks TLS: plain HTTP would only get "HTTP 400" back.
+                        raise RegistryError(
+                            f"{self.host}: its TLS certificate is not trusted ({exc}); add the CA that "
+                            "signed it to the system's (or name it in $SSL_CERT_FILE)") from exc
                     self._scheme = "http"
         return f"{self._scheme}://{self.host}"
 

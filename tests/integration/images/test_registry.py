@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from stackup.testing.images import busybox_image
 from stackup.testing.layers import TarBuilder
 from stackup.testing.oci import OciLayout
 from stackup.testing.processes import gone
-from stackup.testing.registry import PASSWORD, REGISTRY_BIN, USER, LocalRegistry
+from stackup.testing.registry import PASSWORD, REGISTRY_BIN, USER, LocalRegistry, make_tls
 from stackup.testing.rootfs import BUSYBOX
 from stackup.testing.trees import signature
 
@@ -384,3 +385,25 @@ def test_pull_killed_midway_is_repaired_by_the_next_pull(plain_registry, store, 
     assert not list((store.blobs.root / "tmp").iterdir())
     assert store.layers.has(diff_id) and image.layer_dirs() == [store.layers.path(diff_id)]
     assert signature(image.layer_dirs()[0]) == reference_trees(plain_registry, tmp_path, "killed:1")[0]
+
+
+def test_pull_over_https_trusts_the_system_cas_and_ssl_cert_dir_and_file(tmp_path, store):
+    """HTTPS with a CA the machine trusts: one added to $SSL_CERT_DIR (a hashed directory,
+    read lazily) or named by $SSL_CERT_FILE. Without it, the pull fails in one line."""
+    ca, cert, key = make_tls(tmp_path / "tls")
+    trusted = tmp_path / "certs"
+    trusted.mkdir()
+    shutil.copy(ca, trusted / "test-ca.pem")
+    subprocess.run(["openssl", "rehash", str(trusted)], check=True)
+    with LocalRegistry(tmp_path / "registry", tls=(cert, key)) as reg:
+        skopeo_push_layout(reg, tmp_path, "tls/busybox:1", [(HOST, [BASE])])
+        base = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        for n, extra in enumerate(({"SSL_CERT_DIR": str(trusted)}, {"SSL_CERT_FILE": str(ca)}, {})):
+            env = dict(base, STACKUP_ROOT=str(tmp_path / f"root{n}"), DOCKER_CONFIG=str(tmp_path / "none"), **extra)
+            pulled = subprocess.run([sys.executable, "-m", "stackup", "--progress", "plain", "image", "pull",
+                                     f"{reg.host}/tls/busybox:1"], env=env, capture_output=True, text=True)
+            if extra:
+                assert pulled.returncode == 0, pulled.stderr
+            else:
+                assert pulled.returncode != 0 and "Traceback" not in pulled.stderr
+                assert "TLS certificate is not trusted" in pulled.stderr.strip().splitlines()[-1]

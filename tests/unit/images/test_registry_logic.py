@@ -2,6 +2,7 @@
 
 import base64
 import json
+import ssl
 
 import pytest
 
@@ -105,3 +106,25 @@ def test_attestations_are_never_selected():
 def test_bad_platform_is_user_error():
     with pytest.raises(UserError):
         plat.parse("linux")
+
+
+def test_tls_context_reads_a_hashed_ca_directory_lazily_else_the_bundle(tmp_path, monkeypatch):
+    import certifi
+
+    from stackup.engine.images.registry import _is_hashed, _tls_context
+
+    hashed = tmp_path / "certs"
+    hashed.mkdir()
+    (hashed / "README").write_text("not a certificate")
+    assert not _is_hashed(str(hashed))
+    (hashed / "9d66eef0.0").write_text("(a link to a CA certificate)")
+    assert _is_hashed(str(hashed)) and not _is_hashed(str(tmp_path / "missing"))
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed))
+    lazy = _tls_context.__wrapped__()
+    assert lazy.verify_mode == ssl.CERT_REQUIRED and lazy.check_hostname
+    assert lazy.cert_store_stats()["x509_ca"] == 0  # nothing read until a handshake needs it
+
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # the user's choice of bundle wins
+    assert _tls_context.__wrapped__().cert_store_stats()["x509_ca"] > 50
