@@ -78,6 +78,7 @@ class TtyProgress(Progress):
                 task = self._tasks[key]
                 total = self._bars.tasks[task].total if task < len(self._bars.tasks) else None
                 self._bars.update(task, description=f"{key}: {status}", completed=total)
+                self._bars.refresh()  # now: lines printed next would show the bars of before
             else:
                 self._bars.console.print(f"{key}: {status}")
 
