@@ -9,10 +9,10 @@ cores (docs/images.md).
 
 Each child gets a Progress that sends every call to the parent over a socket pair,
 and sends back its job's result or exception, pickled. At most `parallel` children
-run at once; after a failure no more start, the running ones finish (what they made
-is handed over all the same, for the caller to clean up) and the first error is raised. A child
-ignores Ctrl-C (the parent decides), unwinds on SIGTERM (its temporary files are
-removed on the way), which the parent sends to the ones still running when it is
+run at once; after a failure no more start, the running ones finish (what they made is
+handed over all the same, for the caller to clean up) and the first error is raised.
+A child ignores Ctrl-C (the parent decides), unwinds on SIGTERM (its temporary files
+are removed on the way), which the parent sends to the ones still running when it is
 interrupted, and gets SIGTERM too when the parent dies (PR_SET_PDEATHSIG).
 
 Jobs must only use modules already imported: a fork keeps the locks other threads
