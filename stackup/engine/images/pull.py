@@ -147,7 +147,6 @@ class Puller:
 
         diskio.prepare()
         self.store.layers.prepare()
-        self.client.twin().close()  # what httpx loads to make a client
 
     def _layer_job(self, repo: str, desc: dict, diff_id: str, chain: str, parent: str | None,
                    progress: Progress) -> list:
