@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from ipaddress import ip_network
 
-from stackup.engine.network import dns, ipam, links, names, nft, store
+from stackup.engine.network import dns, firewall, ipam, links, names, store
 from stackup.errors import ConflictError, UnsupportedError, UserError
 
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -52,9 +52,8 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
                 net["ipam"] = plan.to_json()
                 store.save(net)  # recorded first, so a crash leaves something to clean
                 links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, mtu)
-            net["dns_pid"] = dns.start(net)  # its interpreter starts while nft does its work
-            nft.enable_forwarding()
-            nft.add_network(net["bridge"], plan.subnet, net["internal"], fresh=True)
+            net["dns_pid"] = dns.start(net)  # its interpreter starts while the firewall is set
+            firewall.open_network(name, net["bridge"], plan.subnet, net["internal"], fresh=True)
             store.save(net)
         except BaseException:
             _teardown(net)
@@ -78,7 +77,7 @@ def _mtu(name: str, options: dict[str, str]) -> int | None:
 def _teardown(net: dict) -> None:
     """Remove everything of `net` from the kernel and the state, whatever exists of it."""
     dns.forget(net)
-    with _alongside(lambda: nft.remove_network(net["bridge"])):  # nft runs while the kernel deletes
+    with _alongside(lambda: firewall.close_network(net["bridge"])):  # while the kernel deletes
         for cid in list(net.get("endpoints", {})):
             with contextlib.suppress(Exception):
                 links.delete_link(net["endpoints"][cid]["veth"])
@@ -122,7 +121,9 @@ def get(name_or_id: str) -> dict:
 def list_all() -> list[dict]:
     """Every network of this root, repaired (dead DNS servers restarted, stale endpoints dropped)."""
     with store.lock():
-        return [_repair_one(n) for n in store.load_all()]
+        nets = store.load_all()
+        rules = firewall.Snapshot.read() if nets else None
+        return [_repair_one(n, rules) for n in nets]
 
 
 def prune(label_filters: dict[str, str | None] | None = None) -> list[str]:
@@ -146,16 +147,17 @@ def _drop_stale_endpoints(net: dict) -> bool:
     return bool(stale)
 
 
-def _repair_one(net: dict) -> dict:
-    """Bring a recorded network back to its recorded shape; called under the root lock."""
+def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
+    """Bring a recorded network back to its recorded shape; called under the root lock.
+    `rules`: the firewall as read once for several networks (read here when not given)."""
     changed = _drop_stale_endpoints(net)
     if not links.exists(net["bridge"]):  # e.g. after a reboot: the state outlived the kernel's objects
         plan = ipam.Subnet.from_json(net["ipam"])
         links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
-        nft.enable_forwarding()
-        nft.add_network(net["bridge"], plan.subnet, net["internal"])
-    elif not nft.rules_of(net["bridge"]):
-        nft.add_network(net["bridge"], ipam.Subnet.from_json(net["ipam"]).subnet, net["internal"])
+        firewall.open_network(net["name"], net["bridge"], plan.subnet, net["internal"], check=False)
+    elif not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
+        firewall.open_network(net["name"], net["bridge"], ipam.Subnet.from_json(net["ipam"]).subnet,
+                              net["internal"], check=False)
     changed |= dns.ensure(net)
     if changed:
         store.save(net)

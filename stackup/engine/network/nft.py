@@ -104,9 +104,14 @@ def _delete_rules(bridge: str, drop_empty_table: bool) -> None:
         _nft(script)
 
 
+def all_rules() -> list[dict]:
+    """Every rule of stackup's table (of every network)."""
+    return _rules() or []
+
+
 def rules_of(bridge: str) -> list[dict]:
     """Rules carrying this bridge's comment (for checks and tests)."""
-    return [r for r in (_rules() or []) if r.get("comment") == comment(bridge)]
+    return [r for r in all_rules() if r.get("comment") == comment(bridge)]
 
 
 def enable_forwarding() -> None:

@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 
 from stackup.engine import network
-from stackup.engine.network import Attachment, dns, links, networks, nft, store
+from stackup.engine.network import Attachment, dns, firewall, links, networks, store
 
 
 class FakeKernel:
-    """Records what the engine asks of links/nft/dns; fails where told to."""
+    """Records what the engine asks of links/firewall/dns; fails where told to."""
 
     def __init__(self, monkeypatch):
         self.calls: list[tuple] = []
         self.links: set[str] = set()
         self.fail_on: str | None = None
         for mod, name in [(links, "create_bridge"), (links, "delete_link"), (links, "create_veth"),
-                          (links, "configure_inside"), (nft, "add_network"), (nft, "remove_network"),
-                          (nft, "enable_forwarding"), (dns, "start"), (dns, "forget")]:
+                          (links, "configure_inside"), (firewall, "open_network"),
+                          (firewall, "close_network"), (dns, "start"), (dns, "forget")]:
             monkeypatch.setattr(mod, name, self.recorder(name))
         monkeypatch.setattr(links, "host_networks", lambda: ([ip_network("10.89.0.0/24")], []))
         monkeypatch.setattr(links, "exists", lambda name: name in self.links)
@@ -58,7 +58,7 @@ def test_failed_create_leaves_nothing(kernel):
         network.create_network("web")
     assert store.load_all() == []
     assert kernel.links == set()
-    assert any(call[0] == "remove_network" for call in kernel.calls)
+    assert any(call[0] == "close_network" for call in kernel.calls)
 
 
 def test_failed_attach_removes_what_it_made_and_records_nothing(kernel, monkeypatch):
@@ -109,3 +109,12 @@ def test_removal_refused_while_attached_then_releases_addresses(kernel):
     assert again.ip == ep.ip  # the address was released
     network.remove_network("web", force=True)
     assert store.load_all() == []
+
+
+def test_a_firewall_that_refuses_leaves_no_network(kernel):
+    kernel.fail_on = "open_network"
+    with pytest.raises(OSError):
+        network.create_network("web")
+    assert store.load_all() == []
+    assert kernel.links == set()
+    assert any(call[0] == "close_network" for call in kernel.calls)

@@ -1,0 +1,60 @@
+"""A network's part of the host firewall, as one unit: stackup's nftables table (NAT and
+isolation, `nft.py`), its chain in iptables' `filter` table (getting past another
+engine's `FORWARD` policy, `iptables.py`), and the check that no other firewall drops
+the network's traffic (`forwardcheck.py`). Networks open, close and repair it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from stackup.engine.network import forwardcheck, iptables, nft
+
+
+def open_network(name: str, bridge: str, subnet: IPv4Network, internal: bool,
+                 fresh: bool = False, check: bool = True) -> None:
+    """Add the network's rules (replacing any it has; `fresh`: it has none yet), then
+    (`check`) refuse, in one line, when another firewall would still drop its traffic.
+    The repair does not check: it runs under `ps` and `down` too, which must not fail."""
+    nft.enable_forwarding()
+    nft.add_network(bridge, subnet, internal, fresh=fresh)
+    iptables.add_network(bridge, name, internal)
+    if check:
+        forwardcheck.check(name, bridge, subnet)
+
+
+def close_network(bridge: str) -> None:
+    """Remove the network's rules wherever they are; each part is tried."""
+    try:
+        nft.remove_network(bridge)
+    finally:
+        iptables.remove_network(bridge)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The rules of every network, read once (one `nft` and one `iptables` run), so that
+    checking all networks costs no more than checking one."""
+
+    nft_rules: tuple[dict, ...]
+    table: iptables.Table | None
+
+    @classmethod
+    def read(cls) -> Snapshot:
+        return cls(tuple(nft.all_rules()), iptables.read())
+
+    def intact(self, bridge: str, internal: bool) -> bool:
+        """True when both the nftables and the iptables rules of the network are in place."""
+        return (any(r.get("comment") == nft.comment(bridge) for r in self.nft_rules)
+                and iptables.intact(self.table, bridge, internal))
+
+
+def leftovers(bridge: str) -> list[str]:
+    """What of the network's rules is still in the kernel (for leak checks)."""
+    found = []
+    if nft.rules_of(bridge):
+        found.append("nft rules")
+    if iptables.rules_of(bridge):
+        found.append("iptables rules")
+    return found
