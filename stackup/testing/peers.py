@@ -7,9 +7,11 @@
         pod.load(archive)
 
 Each peer is private to its directory: dockerd gets its own --data-root, --exec-root,
---pidfile, unix socket, config file and cgroup parent, and no bridge, iptables or ip
-forwarding of its own (stackup's nft table and the other engineers' tests stay
-untouched); podman gets its own --root, --runroot, --tmpdir, containers.conf (the
+--pidfile, unix socket, config file and cgroup parent, and a default bridge of its own
+(`br-peer…`, made for it: a dockerd told `--bridge=none` deletes the host's `docker0`);
+by default no iptables rules or ip forwarding of its own, and with `firewall=True` the
+host firewall a stock dockerd sets up (ip forwarding turned on, `br_netfilter`, the
+`FORWARD` policy `DROP`, its chains), all taken back afterwards; podman gets its own --root, --runroot, --tmpdir, containers.conf (the
 ulimits this VM can grant: it lacks CAP_SYS_RESOURCE) and network config directory.
 On the way out everything the peer made is removed: its containers, networks,
 volumes and images, its processes, the mounts under its directory, the cgroups and
@@ -36,6 +38,7 @@ from pathlib import Path
 from stackup.testing.processes import wait_gone
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 MNT_DETACH = 2
 # Debian's podman 4.3 lowers its own RLIMIT_NPROC to this before starting conmon, so a
 # container asking for more fails with EPERM (no CAP_SYS_RESOURCE to raise it back).
@@ -223,9 +226,57 @@ def _iptables_chains() -> set[tuple[str, str]]:
     return chains
 
 
-def _remove_new_chains(before: set[tuple[str, str]], prefix: str) -> None:
-    """netavark leaves its base chains (and the jumps into them) after its last network
-    is gone; remove the ones that appeared while our podman ran."""
+@dataclass(frozen=True)
+class HostFirewall:
+    """What a stock dockerd changes in the host's firewall, as it was before it started."""
+
+    rules: dict[str, frozenset[str]]  # table -> the lines of `iptables -t TABLE -S`
+    ip_forward: str
+    bridge_nf: dict[str, str] | None  # /proc/sys/net/bridge/*, None when br_netfilter was absent
+
+    @classmethod
+    def read(cls) -> HostFirewall:
+        rules = {}
+        for table in ("filter", "nat") if shutil.which("iptables") else ():
+            out = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
+            rules[table] = frozenset(out.splitlines())
+        bridge = Path("/proc/sys/net/bridge")
+        nf = {p.name: p.read_text().strip() for p in bridge.glob("bridge-nf-call-*")} if bridge.is_dir() else None
+        return cls(rules, Path(IP_FORWARD).read_text().strip(), nf)
+
+    def restore(self, marks: tuple[str, ...]) -> None:
+        """Take back the rules and chains that appeared and mention one of `marks` (the
+        peer's chains and bridges: others' rules, stackup's among them, stay), the
+        `FORWARD` policy, ip forwarding, and the bridge netfilter switches (the module
+        itself cannot be unloaded here: switched off, it lets frames pass as without it)."""
+        now = HostFirewall.read()
+        for table, lines in now.rules.items():
+            new = [ln for ln in lines - self.rules.get(table, frozenset()) if any(m in ln for m in marks)]
+            script = [ln.replace("-A ", "-D ", 1) for ln in new if ln.startswith("-A ")]
+            chains = [ln.split()[1] for ln in new if ln.startswith("-N ")]
+            script += [f"-F {c}" for c in chains] + [f"-X {c}" for c in chains]
+            script += [ln for ln in self.rules.get(table, ()) if ln.startswith("-P ") and ln not in lines]
+            if script:
+                subprocess.run(["iptables-restore", "-w", "--noflush"], capture_output=True, text=True,
+                               input=f"*{table}\n" + "\n".join(script) + "\nCOMMIT\n")
+        Path(IP_FORWARD).write_text(self.ip_forward)
+        for path in Path("/proc/sys/net/bridge").glob("bridge-nf-call-*"):
+            path.write_text((self.bridge_nf or {}).get(path.name, "0"))
+
+
+def _own_bridge(name: str) -> None:
+    """A bridge for a private dockerd's default network, on a /24 no route uses."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    third = next(n for n in range(200, 256) if f"172.31.{n}." not in routes)
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True, capture_output=True)
+    subprocess.run(["ip", "addr", "add", f"172.31.{third}.1/24", "dev", name], check=True, capture_output=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True, capture_output=True)
+
+
+def _remove_new_chains(before: set[tuple[str, str]], prefix: str | tuple[str, ...]) -> None:
+    """netavark and CNI's firewall plugin (podman's network backends) leave their chains
+    (and the jumps into them) after the last network is gone; remove the ones that
+    appeared while our podman ran."""
     new = {(t, c) for t, c in _iptables_chains() - before if c.startswith(prefix)}
     if not new:
         return
@@ -341,8 +392,10 @@ def _wait_for_daemon(peer: Peer, proc: subprocess.Popen, log: Path, timeout: flo
 
 
 @contextlib.contextmanager
-def dockerd(workdir: Path | None = None, start_timeout: float = 60) -> Iterator[Peer]:
-    """A private dockerd (and the containerd it supervises) for the duration of the block."""
+def dockerd(workdir: Path | None = None, start_timeout: float = 60,
+            firewall: bool = False) -> Iterator[Peer]:
+    """A private dockerd (and the containerd it supervises) for the duration of the block;
+    `firewall`: with the host firewall a stock dockerd sets up (see the module's doc)."""
     reason = docker_missing()
     if reason:
         raise PeerUnavailable(reason)
@@ -364,26 +417,39 @@ def dockerd(workdir: Path | None = None, start_timeout: float = 60) -> Iterator[
         links_before = _links()
         strays = _absent(DOCKER_STRAYS)
         log = folder / "dockerd.log"
+        bridge = f"br-peer{tag[-8:]}"
+        host_firewall = HostFirewall.read()
         argv = ["dockerd", "--data-root", str(folder / "data"), "--exec-root", str(short / "exec"),
                 "--pidfile", str(folder / "docker.pid"), "-H", f"unix://{sock}",
                 "--config-file", str(folder / "daemon.json"), "--cgroup-parent", f"/{tag}",
-                "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
-                "--ip-masq=false", "--storage-driver", "overlay2"]
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        peer.pids.append(proc.pid)
+                f"--bridge={bridge}", "--ip6tables=false", "--storage-driver", "overlay2"]
+        if not firewall:
+            argv += ["--iptables=false", "--ip-forward=false", "--ip-masq=false"]
+        proc = None
         try:
+            _own_bridge(bridge)
+            if firewall:
+                # A stock dockerd that turns ip forwarding on also sets FORWARD's policy to
+                # DROP: make it do so here too, whatever ran before on this machine.
+                Path(IP_FORWARD).write_text("0")
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            peer.pids.append(proc.pid)
             _wait_for_daemon(peer, proc, log, start_timeout)
+            if firewall:  # as dockerd did, unless something turned forwarding on meanwhile
+                subprocess.run(["iptables", "-w", "-P", "FORWARD", "DROP"], check=True)
             yield peer
         finally:
-            if proc.poll() is None:
-                with contextlib.suppress(Exception):
-                    peer.remove_all()
-            _stop_process(proc.pid, 30)
-            proc.wait()
+            if proc is not None:
+                if proc.poll() is None:
+                    with contextlib.suppress(Exception):
+                        peer.remove_all()
+                _stop_process(proc.pid, 30)
+                proc.wait()
             _finish(short, [], links_before, ())
             _finish(folder, [tag], links_before, ("br-",))
+            host_firewall.restore(("DOCKER", bridge))
             _remove_strays(strays)
 
 
@@ -453,7 +519,7 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
                 peer.remove_all()
             _finish(short, [], links_before, ())
             _finish(folder, cgroups, links_before, ("podman",))
-            _remove_new_chains(chains_before, "NETAVARK")
+            _remove_new_chains(chains_before, ("NETAVARK", "CNI-"))
             _remove_strays(strays)
 
 
