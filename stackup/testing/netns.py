@@ -103,3 +103,24 @@ def http_server(ns: Netns, tmp_path: Path, body: str, port: int = 80) -> None:
     www.mkdir()
     (www / "index.html").write_text(body + "\n")
     ns.spawn("busybox", "httpd", "-f", "-p", str(port), "-h", str(www))
+
+
+CALLER_ECHO = ("import socket, sys\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+               "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen()\nwhile True:\n    c, a = s.accept()\n"
+               "    c.recv(100); c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nfrom ' + a[0].encode()); c.close()\n")
+
+
+def caller_echo_server(ns: Netns, port: int = 80) -> None:
+    """An HTTP server in `ns` whose page names the address that called it: how a test
+    standing for 'the outside' sees whether traffic was masqueraded."""
+    ns.spawn(sys.executable, "-c", CALLER_ECHO, str(port))
+
+
+def join(ns: Netns, net: str, container_id: str, **attachment):
+    """Attach `ns` to stackup's network `net` as container `container_id` would be, with
+    stackup's resolv.conf; the endpoint."""
+    from stackup.engine import network
+
+    ep = network.attach(container_id, ns.path, [network.Attachment(net, **attachment)])[0]
+    ns.write_etc(resolv=network.resolv_conf(ep.gateway))
+    return ep

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from stackup.engine.network.firewall import leftovers as firewall_leftovers
 from stackup.testing.rootfs import BUSYBOX, make_busybox_rootfs, tar_directory
 
 BUSYBOX_REF = "stackup.local/busybox:latest"
@@ -160,6 +161,7 @@ class StackupCLI:
                       and any(cid in m for cid in seen["containers"])]
         links = set(os.listdir("/sys/class/net"))
         found += [f"link {name}" for name in sorted(seen["bridges"] | seen["veths"]) if name in links]
+        found += [f"{what} of {bridge}" for bridge in sorted(seen["bridges"]) for what in firewall_leftovers(bridge)]
         for cid in sorted(seen["containers"]):
             for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory",
                          "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/freezer"):

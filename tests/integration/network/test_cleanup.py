@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stackup.engine import network
-from stackup.engine.network import Attachment, nft, procs, resolv_conf
+from stackup.engine.network import Attachment, firewall, iptables, nft, procs, resolv_conf
 from stackup.engine.network.names import veth_name
 from stackup.testing.netns import http_server, wait_tcp
 
@@ -35,8 +35,7 @@ def leftovers(net: dict, container_ids: list[str], proxy_pids: list[int]) -> lis
     routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
     if net["ipam"]["subnet"] in routes:
         found.append(f"route {net['ipam']['subnet']}")
-    if nft.rules_of(net["bridge"]):
-        found.append("nft rules")
+    found += firewall.leftovers(net["bridge"])
     ps = subprocess.run(["pgrep", "-af", "stackup.engine.network"], capture_output=True, text=True).stdout
     if net["id"] in ps:
         found.append("dns server")
@@ -126,8 +125,9 @@ def test_other_roots_rules_survive(stackup_root, netns, tmp_path, monkeypatch):
     try:
         monkeypatch.setenv("STACKUP_ROOT", str(stackup_root))
         network.remove_network("mine")
-        assert nft.rules_of(theirs["bridge"])  # the shared table keeps the other root's rules
-        assert not nft.rules_of(mine["bridge"])
+        # the shared nft table and iptables chain keep the other root's rules
+        assert nft.rules_of(theirs["bridge"]) and iptables.rules_of(theirs["bridge"])
+        assert firewall.leftovers(mine["bridge"]) == []
     finally:
         monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "other-root"))
         network.remove_network("theirs")
@@ -161,15 +161,28 @@ def test_a_network_whose_kernel_objects_vanished_is_rebuilt_on_join(stackup_root
     if dns_killed:
         os.kill(net["dns_pid"], signal.SIGKILL)
         wait_dead(net["dns_pid"], net["id"])
-    nft.remove_network(net["bridge"])
+    firewall.close_network(net["bridge"])
     subprocess.run(["ip", "link", "del", net["bridge"]], check=True)
     a, b = netns(), netns()
     network.attach("a" * 64, a.path, [Attachment("reborn")])
     eb = network.attach("b" * 64, b.path, [Attachment("reborn", aliases=["bee"])])[0]
-    assert nft.rules_of(net["bridge"])
+    assert nft.rules_of(net["bridge"]) and len(iptables.rules_of(net["bridge"])) == 3
     assert eb.ip in a.run("busybox", "nslookup", "bee", eb.gateway).stdout
     network.detach("a" * 64)
     network.detach("b" * 64)
     pids = [net["dns_pid"], network.get_network("reborn")["dns_pid"]]
     network.remove_network("reborn")
     assert leftovers(net, ["a" * 64, "b" * 64], pids) == []
+
+
+def test_rules_left_by_a_vanished_bridge_go_with_the_next_network(stackup_root):
+    """As after a crash between deleting a bridge and its rules: the next network made
+    on the host drops the rules of bridges that no longer exist."""
+    gone = network.create_network("gone")
+    subprocess.run(["ip", "link", "del", gone["bridge"]], check=True)
+    assert iptables.rules_of(gone["bridge"])
+    network.create_network("next")
+    assert iptables.rules_of(gone["bridge"]) == []
+    network.remove_network("gone")
+    network.remove_network("next")
+    assert leftovers(gone, [], []) == []

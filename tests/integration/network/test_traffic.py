@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 from stackup.engine import network
-from stackup.engine.network import Attachment, resolv_conf
+from stackup.engine.network import Attachment
 from stackup.errors import ConflictError
-from stackup.testing.netns import http_server, tcp_from, wait_tcp
+from stackup.testing.netns import caller_echo_server, http_server, join, tcp_from, wait_tcp
 
 pytestmark = pytest.mark.root
 
 GETENT = "import socket, sys; print(' '.join(sorted(socket.gethostbyname_ex(sys.argv[1])[2])))"
-
-
-def join(ns, net: str, cid: str, **kw):
-    ep = network.attach(cid, ns.path, [Attachment(net, **kw)])[0]
-    ns.write_etc(resolv=resolv_conf(ep.gateway))
-    return ep
 
 
 def resolve(ns, name: str) -> str:
@@ -115,10 +108,7 @@ def test_static_address_and_duplicates(stackup_root, netns):
 def test_internal_network_has_no_way_out(stackup_root, netns, outside, tmp_path):
     network.create_network("normal")
     network.create_network("sealed", internal=True)
-    peer_code = ("import socket\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-                 "s.bind(('0.0.0.0', 80)); s.listen()\nwhile True:\n    c, a = s.accept()\n"
-                 "    c.recv(100); c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nfrom ' + a[0].encode()); c.close()\n")
-    outside.spawn(sys.executable, "-c", peer_code)
+    caller_echo_server(outside)
     free, sealed = netns(), netns()
     join(free, "normal", "a" * 64)
     es = join(sealed, "sealed", "b" * 64)
