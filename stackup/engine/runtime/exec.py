@@ -117,7 +117,7 @@ def _enter(runtime: Runtime, state: dict[str, Any], spec: ContainerSpec, argv: l
             os.close(slave)
         os._exit(_wait(grandchild))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        launch._fail(fail_w, exc)
+        launch.report_failure(fail_w, exc)
 
 
 def _wait(pid: int) -> int:

@@ -250,7 +250,7 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         os.write(report_fd, f"pid {pid}\n".encode())
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to `start`, never lost
-        _fail(error_fd, exc)
+        report_failure(error_fd, exc)
 
 
 def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
@@ -273,7 +273,7 @@ def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd
         become_process(syscalls, spec, spec.argv, spec.env, spec.user, spec.working_dir,
                        tty, spec.init)
     except BaseException as exc:  # noqa: BLE001
-        _fail(error_fd, exc)
+        report_failure(error_fd, exc)
 
 
 def attach_pty(syscalls: Any, sock_fd: int) -> None:
@@ -295,7 +295,7 @@ def attach_pty(syscalls: Any, sock_fd: int) -> None:
     os.close(sock_fd)
 
 
-def _fail(error_fd: int, exc: BaseException) -> None:
+def report_failure(error_fd: int, exc: BaseException) -> None:
     code = exc.code if isinstance(exc, SetupError) else 125
     message = str(exc) if isinstance(exc, (SetupError, OSError)) else f"{type(exc).__name__}: {exc}"
     try:
