@@ -15,7 +15,7 @@ import os
 
 TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
-from stackup.engine.runtime import cgpaths, minijson, rootfs, security
+from stackup.engine.runtime import cgpaths, rootfs, security, statefile
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.pid1fork import start_pid1
 from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
@@ -203,7 +203,10 @@ def run_init(argv: list[str]) -> None:
 
 
 def load_spec(cdir: str) -> tuple[dict[str, Any], SpecView]:
-    state = minijson.load_file(f"{cdir}/state.json")
+    path = f"{cdir}/{statefile.FILE}"
+    state = statefile.read(path)
+    if state is None:
+        raise FileNotFoundError(f"the container's state {path} is gone")
     return state, SpecView(state["spec"])
 
 
