@@ -19,7 +19,7 @@ from typing import Any
 from stackup.engine.runtime import statefile
 from stackup.engine.runtime.statefile import DamagedState
 
-__all__ = ["ContainerState", "DamagedState", "StateStore", "Status"]
+__all__ = ["ContainerState", "DamagedState", "HealthStatus", "StateStore", "Status"]
 
 
 class Status(StrEnum):
@@ -59,6 +59,14 @@ class Status(StrEnum):
 
 
 _UP = frozenset((Status.RUNNING, Status.PAUSED, Status.RESTARTING))
+
+
+class HealthStatus(StrEnum):
+    """The `status` of a state's `health` record (Docker's words)."""
+
+    STARTING = "starting"    # no verdict yet: no check passed, too few failed
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
 
 
 @dataclass

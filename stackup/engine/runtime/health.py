@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from stackup.engine.runtime.containerstate import DamagedState, StateStore, Status
+from stackup.engine.runtime.containerstate import DamagedState, HealthStatus, StateStore, Status
 from stackup.errors import UserError
 
 DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
@@ -136,18 +136,19 @@ def _record_locked(states: StateStore, cid: str, hc: dict[str, Any], started: st
     state = states.read(cid)
     if state is None:
         return {}
-    health = dict(state.health or {"status": "starting", "failing_streak": 0, "log": []})
+    health = dict(state.health or {"status": HealthStatus.STARTING.value, "failing_streak": 0,
+                                   "log": []})
     health["log"] = (health.get("log", []) + [{"start": started, "end": _now(),
                                               "exit_code": code, "output": output}]
                      )[-LOG_KEEP:]
     if code == 0:
-        health.update(status="healthy", failing_streak=0)
+        health.update(status=HealthStatus.HEALTHY.value, failing_streak=0)
     else:
         in_grace = _age(state.started_at) < hc["start_period"]
         if not in_grace:
             health["failing_streak"] = health.get("failing_streak", 0) + 1
             if health["failing_streak"] >= hc["retries"]:
-                health["status"] = "unhealthy"
+                health["status"] = HealthStatus.UNHEALTHY.value
     states.write(state.replace(health=health))
     return health
 
