@@ -527,10 +527,11 @@ class Runtime:
         return self.get(state.id)
 
     def _signal(self, state: ContainerState | None, signum: int) -> None:
-        pid = state.pid if state else 0
-        if pid and pid in cgroups.Cgroup(state.id).pids():  # never signal a reused pid
+        if state is None or not state.pid:
+            return
+        if state.pid in cgroups.Cgroup(state.id).pids():  # never signal a reused pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+                os.kill(state.pid, signum)
 
     def _wait_shim(self, state: ContainerState, timeout: float) -> bool:
         """Wait until the shim has recorded the exit and gone; False on timeout."""

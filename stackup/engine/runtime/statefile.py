@@ -13,6 +13,10 @@ import os
 from stackup.engine.runtime import minijson
 from stackup.errors import StackupError
 
+TYPE_CHECKING = False  # not typing's: the shim loads no typing; type checkers know the name
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 FILE = "state.json"
 LOCK = "lock"
 
@@ -34,7 +38,7 @@ OPTIONAL = {
 class DamagedState(StackupError):
     """A state file that is not JSON, or not the shape of a container's state."""
 
-    def __init__(self, path, reason, not_json=False):
+    def __init__(self, path: str, reason: str, not_json: bool = False) -> None:
         super().__init__("the state file %s is damaged: %s" % (path, reason))
         self.path = str(path)
         self.reason = reason
@@ -42,7 +46,7 @@ class DamagedState(StackupError):
         self.not_json = not_json
 
 
-def shape_problem(state):
+def shape_problem(state: object) -> str:
     """What is wrong with the shape of a parsed state file; "" when nothing is."""
     if not isinstance(state, dict):
         return "a JSON object was expected, not %s" % type(state).__name__
@@ -58,7 +62,7 @@ def shape_problem(state):
     return ""
 
 
-def read(path):
+def read(path: str) -> "dict | None":
     """The state in `path`, checked; None when there is no such file. Raises DamagedState."""
     try:
         with open(path, "rb") as f:
@@ -79,7 +83,7 @@ def read(path):
     return state
 
 
-def write(path, state, durable=False):
+def write(path: str, state: dict, durable: bool = False) -> None:
     """Replace the file at once: readers see the old state or the new, never half of one.
 
     `durable` also fsyncs it and its directory, for what a power loss must not undo (that
@@ -110,11 +114,11 @@ class Locked:
     CLI and the shim take it for every read-modify-write of the state file. Raises
     FileNotFoundError when the container's directory is gone (removed meanwhile)."""
 
-    def __init__(self, cdir):
+    def __init__(self, cdir: str) -> None:
         self.path = "%s/%s" % (cdir, LOCK)
         self.fd = -1
 
-    def __enter__(self):
+    def __enter__(self) -> "Locked":
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -124,12 +128,12 @@ class Locked:
         self.fd = fd
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         os.close(self.fd)
         self.fd = -1
 
 
-def update(cdir, change):
+def update(cdir: str, change: "Callable[[dict], None]") -> "dict | None":
     """Read, `change(state)` (edits the dict in place), write back (not fsynced), all under
     the lock; the new state, or None when the container is gone (removed meanwhile)."""
     path = "%s/%s" % (cdir, FILE)
