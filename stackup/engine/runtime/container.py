@@ -3,7 +3,8 @@
 State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
 read and written through `containerstate.StateStore` under the container's lock (the
 shim takes the same lock when it records a start or an exit). The methods here work
-on the typed `ContainerState`; the public ones hand their callers its dict form. Names are unique under a global lock. Every command
+on the typed `ContainerState` (`state`, `states`); the others hand their callers its
+dict form, the file's content. Names are unique under a global lock. Every command
 first repairs what a crash left behind: a container whose shim is gone is marked
 exited (and whatever is left of it in its cgroup is killed); a half-created one is
 removed.
