@@ -8,18 +8,17 @@ import os
 import sys
 from typing import Any
 
-# A container in one of these states may still write output or read input.
-ALIVE = ("running", "restarting", "starting", "paused")
-
 
 def attach(rt: Any, cid: str, tty: bool, interactive: bool, *, from_start: bool) -> None:
     """Until the container stops. The caller made the container with `tty` and
     `stdin_open=interactive` (and, for a tty, an `attach-wait` file before starting it,
     so that no output is lost before we are here)."""
     from stackup.engine.runtime import attach as engine_attach
+    from stackup.engine.runtime.containerstate import Status
 
     def alive() -> bool:
-        return rt.get(cid)["status"] in ALIVE
+        """It may still write output or read input."""
+        return Status(rt.get(cid)["status"]).is_up_or_starting()
 
     if tty or interactive:
         conn, fd = engine_attach.connect(rt.cdir(cid), alive=alive)

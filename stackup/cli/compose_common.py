@@ -132,6 +132,8 @@ def follow_logs(engine: Any, states: Sequence[dict[str, Any]], printer: LogPrint
                 stop: threading.Event | None = None) -> list[threading.Thread]:
     """One thread per container following its log until it stops; `on_exit` is
     called with the container's final state."""
+    from stackup.engine.runtime.containerstate import Status
+
     logs = runtime_logs()
     threads = []
     for state in states:
@@ -141,7 +143,7 @@ def follow_logs(engine: Any, states: Sequence[dict[str, Any]], printer: LogPrint
             if stop is not None and stop.is_set():
                 return False
             try:
-                return engine.runtime.get(cid)["status"] in ("running", "paused", "restarting", "starting")
+                return Status(engine.runtime.get(cid)["status"]).is_up_or_starting()
             except NotFoundError:
                 return False
 

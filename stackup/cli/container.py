@@ -332,11 +332,12 @@ def start(containers: list[str] = typer.Argument(..., help="Containers"),
 def attach_cmd(container: str = typer.Argument(..., help="Container"),
                no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin")) -> int:
     """Attach the terminal to a running container (its pty, or its output and stdin)."""
+    from stackup.engine.runtime.containerstate import Status
     from stackup.errors import ConflictError
 
     rt = _runtime()
     state = rt.get(container)
-    if state["status"] not in ("running", "paused", "restarting"):
+    if not Status(state["status"]).is_up():
         raise ConflictError(f"container {state['name']} is {state['status']}, not running")
     spec = state["spec"]
     interactive = bool(spec.get("stdin_open")) and not no_stdin
@@ -420,10 +421,13 @@ def wait(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
 
 
 def _status_text(s: dict[str, Any]) -> str:
-    if s["status"] == "exited":
+    from stackup.engine.runtime.containerstate import Status
+
+    status = Status(s["status"])
+    if status is Status.EXITED:
         return f"Exited ({s.get('exit_code')})" + (" OOMKilled" if s.get("oom_killed") else "")
-    return {"running": "Up", "paused": "Up (Paused)", "created": "Created",
-            "restarting": "Restarting"}.get(s["status"], s["status"].capitalize())
+    return {Status.RUNNING: "Up", Status.PAUSED: "Up (Paused)", Status.CREATED: "Created",
+            Status.RESTARTING: "Restarting"}.get(status, status.capitalize())
 
 
 @app.command()
@@ -502,8 +506,9 @@ def logs(container: str = typer.Argument(..., help="Container"),
     for entry in lg.select(path, None if tail == "all" else int(tail), since_at):
         emit(entry)
     if follow:
-        lg.follow(path, lambda: rt.get(state["id"])["status"] in ("running", "paused",
-                                                                   "restarting", "starting"),
+        from stackup.engine.runtime.containerstate import Status
+
+        lg.follow(path, lambda: Status(rt.get(state["id"])["status"]).is_up_or_starting(),
                   emit, since_at)
     return 0
 

@@ -29,6 +29,7 @@ def exec_(
     privileged: bool = typer.Option(False, "--privileged", help="Not supported"),
 ) -> int:
     from stackup.cli import compose_common as cc
+    from stackup.engine.runtime.containerstate import Status
     from stackup.project.engine_adapter import Engine
 
     if privileged:
@@ -38,7 +39,7 @@ def exec_(
     if not states:
         raise NotFoundError(f"service {service}: no container with index {index}")
     state = states[0]
-    if state["status"] != "running":
+    if not Status(state["status"]).can_exec():
         raise ConflictError(f"service {service}: container {state['name']} is {state['status']}, not running")
     if detach:
         return run_detached(sess, state["id"], list(command), env, user, workdir)

@@ -81,6 +81,7 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
 def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help="Also stopped projects"),
        quiet: bool = typer.Option(False, "-q", "--quiet", help="Only names"),
        fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
+    from stackup.engine.runtime.containerstate import Status
     from stackup.project import naming
     from stackup.project.engine_adapter import Engine
 
@@ -100,7 +101,7 @@ def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help=
         counts: dict[str, int] = {}
         for status in projects[name]["states"]:
             counts[status] = counts.get(status, 0) + 1
-        if not all_ and not counts.get("running"):
+        if not all_ and not counts.get(Status.RUNNING):
             continue
         status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
         rows.append({"Name": name, "Status": status, "ConfigFiles": projects[name]["ConfigFiles"]})
@@ -162,6 +163,7 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
     from datetime import datetime, timezone
 
     from stackup.cli import compose_common as cc
+    from stackup.engine.runtime.containerstate import Status
     from stackup.project.engine_adapter import Engine
 
     sess = cc.session(ctx, need_file=False)
@@ -180,10 +182,12 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
             print(f"{now} container {action} {state['id']} (name={state['name']}, service={c.service})")
         sys.stdout.flush()
 
-    transitions = {("created", "running"): "start", ("exited", "running"): "start",
-                   ("running", "paused"): "pause", ("paused", "running"): "unpause",
-                   ("running", "exited"): "die", ("paused", "exited"): "die",
-                   ("restarting", "running"): "restart", ("running", "restarting"): "die"}
+    created, running, paused, restarting, exited = (
+        Status.CREATED, Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.EXITED)
+    transitions = {(created, running): "start", (exited, running): "start",
+                   (running, paused): "pause", (paused, running): "unpause",
+                   (running, exited): "die", (paused, exited): "die",
+                   (restarting, running): "restart", (running, restarting): "die"}
     seen = snapshot()
     try:
         while True:
@@ -193,7 +197,7 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
                 old = seen.get(cid)
                 if old is None:
                     emit(state, "create")
-                    if state["status"] == "running":
+                    if state["status"] == Status.RUNNING:
                         emit(state, "start")
                 elif old["status"] != state["status"]:
                     emit(state, transitions.get((old["status"], state["status"]), state["status"]))

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from stackup.cli import commands
 from stackup.errors import UserError
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.containerstate import Status
 
 DONE = {"pause_container": "Paused", "unpause_container": "Unpaused", "kill_container": "Killed"}
 SERVICES = typer.Argument(None, help="Services (default: all)")
@@ -70,17 +75,19 @@ def restart(ctx: typer.Context, services: list[str] = SERVICES,
     return 0
 
 
-def _each(ctx: typer.Context, services: list[str] | None, action: str, wanted: tuple[str, ...], **kw) -> int:
-    """Apply a one-container action to every matching container, in parallel-free
-    order; one line per failure naming the container."""
+def _each(ctx: typer.Context, services: list[str] | None, action: str,
+          allowed: Callable[[Status], bool], **kw) -> int:
+    """Apply a one-container action to every matching container whose status allows it,
+    in parallel-free order; one line per failure naming the container."""
     from stackup.cli import compose_common as cc
+    from stackup.engine.runtime.containerstate import Status
     from stackup.errors import StackupError
 
     sess = _session(ctx, services)
     failures = []
     with sess.locked():
         for state in cc.project_states(sess, services or []):
-            if state["status"] not in wanted:
+            if not allowed(Status(state["status"])):
                 continue
             try:
                 getattr(sess.engine, action)(state["id"], **kw)
@@ -93,16 +100,22 @@ def _each(ctx: typer.Context, services: list[str] | None, action: str, wanted: t
 
 
 def pause(ctx: typer.Context, services: list[str] = SERVICES) -> int:
-    return _each(ctx, services, "pause_container", ("running",))
+    from stackup.engine.runtime.containerstate import Status
+
+    return _each(ctx, services, "pause_container", Status.can_pause)
 
 
 def unpause(ctx: typer.Context, services: list[str] = SERVICES) -> int:
-    return _each(ctx, services, "unpause_container", ("paused",))
+    from stackup.engine.runtime.containerstate import Status
+
+    return _each(ctx, services, "unpause_container", Status.can_unpause)
 
 
 def kill(ctx: typer.Context, services: list[str] = SERVICES,
          signal_: str = typer.Option("SIGKILL", "-s", "--signal", help="Signal to send")) -> int:
-    return _each(ctx, services, "kill_container", ("running", "paused", "restarting"), signal=signal_)
+    from stackup.engine.runtime.containerstate import Status
+
+    return _each(ctx, services, "kill_container", Status.can_stop, signal=signal_)
 
 
 def rm(ctx: typer.Context, services: list[str] = SERVICES,

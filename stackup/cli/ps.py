@@ -41,6 +41,7 @@ def _ago(stamp: str) -> str:
 def describe(state: dict[str, Any]) -> dict[str, Any]:
     """One row of `ps` (also `--format json`), compose's field names and status text
     (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`)."""
+    from stackup.engine.runtime.containerstate import Status
     from stackup.project import health
     from stackup.project.engine_adapter import Engine
 
@@ -51,13 +52,13 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
     health_status = ""
     if check is not None and c.running:
         health_status = health.current_status(state).get("status") or health.STARTING
-    if status in ("running", "paused", "restarting"):
-        text = "Restarting" if status == "restarting" else f"Up {_ago(state.get('started_at', ''))}"
-        if status == "paused":
+    if status.is_up():
+        text = "Restarting" if status is Status.RESTARTING else f"Up {_ago(state.get('started_at', ''))}"
+        if status is Status.PAUSED:
             text += " (Paused)"
         elif health_status:
             text += f" ({health_status})"
-    elif status == "exited":
+    elif status is Status.EXITED:
         text = f"Exited ({c.exit_code if c.exit_code is not None else 0}) {_ago(state.get('finished_at', ''))} ago"
     else:
         text = status.capitalize()
@@ -66,7 +67,7 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
         ip = binding.get("host_ip") or "0.0.0.0"
         ports.append(f"{ip}:{binding.get('host_port')}->{binding.get('container_port')}/{binding.get('protocol', 'tcp')}")
     return {"ID": state["id"][:12], "Name": state["name"], "Image": spec.get("image", ""),
-            "Command": " ".join(spec.get("argv") or []), "Service": c.service, "State": status,
+            "Command": " ".join(spec.get("argv") or []), "Service": c.service, "State": status.value,
             "Health": health_status, "Status": text, "ExitCode": c.exit_code or 0,
             "CreatedAt": state.get("created_at", ""), "Publishers": ports, "Ports": ", ".join(ports),
             "Project": c.project}
@@ -82,6 +83,7 @@ def ps(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> int:
     from stackup.cli import compose_common as cc
+    from stackup.engine.runtime.containerstate import Status
 
     if fmt not in ("table", "json"):
         raise UserError(f"--format {fmt!r}: expected table or json")
@@ -94,7 +96,7 @@ def ps(
     if status:
         rows = [r for r in rows if r["State"] in status]
     elif not all_:
-        rows = [r for r in rows if r["State"] in ("running", "paused", "restarting")]
+        rows = [r for r in rows if Status(r["State"]).is_up()]
     if list_services:
         for name in sorted({r["Service"] for r in rows}):
             print(name)

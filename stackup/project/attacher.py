@@ -30,13 +30,14 @@ class ProjectAttacher:
 
     def attach(self, container_id: str, netns_path: str, info: dict[str, Any]) -> dict[str, Any]:
         from stackup.engine import state as st
+        from stackup.engine.runtime.containerstate import StateStore
         from stackup.project.containerspec import NETWORK_EXTRAS
 
-        recorded = st.read_json(st.root() / "containers" / container_id / "state.json", {}) or {}
-        spec = recorded.get("spec") or {}
+        recorded = StateStore(st.root() / "containers").read(container_id)
+        spec = recorded.spec if recorded else {}
         extras = json.loads((spec.get("labels") or {}).get(NETWORK_EXTRAS) or "{}")
         full = dict(info)
-        full.update(name=recorded.get("name"), domainname=spec.get("domainname") or None,
+        full.update(name=recorded.name if recorded else None, domainname=spec.get("domainname") or None,
                     extra_hosts=spec.get("extra_hosts") or None, dns=spec.get("dns") or [],
                     dns_search=extras.get("dns_search") or [], ports=extras.get("ports") or [])
         return self.inner.attach(container_id, netns_path, full)

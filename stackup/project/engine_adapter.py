@@ -21,19 +21,15 @@ from typing import Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
 from stackup.project import anonymous, containerspec, naming
-from stackup.project.observed import (
-    CREATED,
-    RUNNING,
-    ObservedContainer,
-    ObservedNetwork,
-    ObservedVolume,
-)
+from stackup.engine.runtime.containerstate import Status
+from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
 
 ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
 ANONYMOUS = naming.PREFIX + "anonymous"                    # on a volume: made for one container
 ANONYMOUS_KEY = "-anonymous"                               # its volume key (no stack key starts with -)
-_STATUS = {"creating": CREATED, "starting": RUNNING}
+# the engine's transient statuses, as Docker shows them
+_STATUS = {Status.CREATING: Status.CREATED, Status.STARTING: Status.RUNNING}
 
 
 def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
@@ -119,8 +115,9 @@ class Engine:
     @staticmethod
     def observed(state: Mapping[str, Any]) -> ObservedContainer:
         spec = state.get("spec") or {}
+        status = Status(state["status"])
         return ObservedContainer(
-            id=state["id"], name=state["name"], status=_STATUS.get(state["status"], state["status"]),
+            id=state["id"], name=state["name"], status=_STATUS.get(status, status),
             labels=dict(spec.get("labels") or {}), image_id=spec.get("image_id") or "",
             created=_epoch(state.get("created_at", "")), exit_code=state.get("exit_code"))
 
@@ -383,7 +380,7 @@ class Engine:
         state, check = self._check(container)
         if check is not None:
             self.wait_healthy(state["id"], timeout)
-        elif state["status"] not in ("running", "starting"):
+        elif Status(state["status"]) not in (Status.RUNNING, Status.STARTING):
             raise StackupError(f"container {state['name']} is {state['status']}")
 
     def log_tail(self, container: str, lines: int) -> list[str]:

@@ -17,10 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from stackup.engine.runtime.containerstate import HealthStatus, Status
 from stackup.errors import StackupError, UnsupportedError
 
 NS = 1_000_000_000
-STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
+STARTING, HEALTHY, UNHEALTHY = HealthStatus.STARTING, HealthStatus.HEALTHY, HealthStatus.UNHEALTHY
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def wait_healthy(runtime: Any, container_id: str, check: Check, timeout: float |
         # an "unhealthy" from before this wait is checked again at once: the
         # container may have recovered since its last probe
         stale = record.get("status") == UNHEALTHY and not probed
-        if state["status"] == "running" and (clock() >= next_probe or stale):
+        if Status(state["status"]) is Status.RUNNING and (clock() >= next_probe or stale):
             runtime.check_health(container_id)
             probed = True
             state = runtime.get(container_id)
@@ -104,7 +105,7 @@ def wait_healthy(runtime: Any, container_id: str, check: Check, timeout: float |
         if record.get("status") == UNHEALTHY:
             output = ((record.get("last") or {}).get("output") or "").strip()
             raise StackupError("is unhealthy" + (f": {output}" if output else ""))
-        if state["status"] not in ("running", "restarting", "paused", "starting"):
+        if not Status(state["status"]).is_up_or_starting():
             raise StackupError(f"exited (code {state.get('exit_code')}) before it became healthy")
         if deadline is not None and clock() > deadline:
             raise StackupError(f"did not become healthy within {timeout:g}s")

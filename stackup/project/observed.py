@@ -16,11 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stackup.engine.runtime.containerstate import Status
 from stackup.project import anonymous, naming
-
-# Container statuses, as the engine reports them (Docker's words).
-CREATED, RUNNING, PAUSED, RESTARTING, EXITED, DEAD = (
-    "created", "running", "paused", "restarting", "exited", "dead")
 
 
 @dataclass(frozen=True)
@@ -29,11 +26,14 @@ class ObservedContainer:
 
     id: str
     name: str
-    status: str
+    status: Status               # (a status word is taken too: made a Status here)
     labels: Mapping[str, str] = field(default_factory=dict)
     image_id: str = ""           # the image the container runs, as the engine records it
     created: float = 0.0         # creation time (epoch seconds): a tie-breaker for ordering
     exit_code: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
 
     @property
     def project(self) -> str:
@@ -69,7 +69,7 @@ class ObservedContainer:
 
     @property
     def running(self) -> bool:
-        return self.status in (RUNNING, RESTARTING, PAUSED)
+        return self.status.is_up()
 
 
 @dataclass(frozen=True)

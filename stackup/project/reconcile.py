@@ -40,7 +40,8 @@ from typing import Any
 
 from stackup.errors import NotFoundError, UnsupportedError, UserError
 from stackup.project import anonymous, naming
-from stackup.project.observed import EXITED, PAUSED, ObservedContainer, Snapshot
+from stackup.engine.runtime.containerstate import Status
+from stackup.project.observed import ObservedContainer, Snapshot
 from stackup.project.plan import (
     COMPLETED,
     HEALTHY,
@@ -503,12 +504,12 @@ class _Up:
                 self.started.setdefault(service, []).append(op.id)
             elif self.options.no_start:
                 continue
-            elif container.status == PAUSED:
+            elif container.status.can_unpause():
                 op = self.plan.add(Kind.UNPAUSE, container.name, "paused", gated(), service=service,
                                    number=container.number, container=container.id)
                 self.started.setdefault(service, []).append(op.id)
             elif not container.running:
-                why = "not running" if container.status != EXITED else "exited"
+                why = "exited" if container.status is Status.EXITED else "not running"
                 op = self.plan.add(Kind.START, container.name, why, self.infrastructure(service) + gated(),
                                    service=service, number=container.number, container=container.id)
                 self.started.setdefault(service, []).append(op.id)

@@ -19,6 +19,7 @@ from stackup.engine.images.errors import DigestMismatchError, ImageError
 from stackup.errors import NotFoundError
 
 CHUNK = 1 << 20
+TMP_PREFIX = "blob-"  # a blob being written, in BlobStore.tmp_dir
 WRITEBACK_EVERY = 8 << 20  # start writing a large blob out as it arrives: a short fsync at commit
 
 
@@ -26,7 +27,7 @@ class BlobStore:
     def __init__(self, root: Path):
         self.root = root
         self._dir = root / "sha256"
-        self._tmp = root / "tmp"
+        self.tmp_dir = root / "tmp"  # where BlobWriter writes before the rename
 
     def path(self, digest: str) -> Path:
         return self._dir / dg.hex_of(digest)
@@ -69,9 +70,17 @@ class BlobStore:
             writer.abort()
 
     def writer(self) -> BlobWriter:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._dir.mkdir(parents=True, exist_ok=True)
         return BlobWriter(self)
+
+    def sweep_tmp(self) -> None:
+        """Remove half-written blobs; only while no writer can be at work (gc.lock)."""
+        if self.tmp_dir.is_dir():
+            for e in os.scandir(self.tmp_dir):
+                if e.name.startswith(TMP_PREFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(e.path)
 
     def delete(self, digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -91,7 +100,7 @@ class BlobWriter:
         import tempfile  # (imported on use: `up` of images already here writes no blob)
 
         self._store = store
-        fd, self._tmp = tempfile.mkstemp(prefix="blob-", dir=store._tmp)
+        fd, self._tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=store.tmp_dir)
         self._file = os.fdopen(fd, "wb")
         from hashlib import sha256  # (imported on use: `container run` hashes nothing)
         self._hash = sha256()

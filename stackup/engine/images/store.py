@@ -398,12 +398,7 @@ class ImageStore:
     def _sweep(self) -> None:
         """Under gc.lock held exclusively: nothing is being added, so temp files are leftovers."""
         self.layers.sweep()
-        tmp = self.blobs.root / "tmp"
-        if tmp.is_dir():
-            for e in os.scandir(tmp):
-                if e.name.startswith("blob-"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(e.path)
+        self.blobs.sweep_tmp()
 
     def _collect(self) -> None:
         """Under both locks: delete what no image in the index needs."""

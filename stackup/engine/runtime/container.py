@@ -1,8 +1,10 @@
 """Containers and their lifecycle: create, start, stop, kill, pause, restart, remove, wait.
 
 State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
-written atomically under the container's lock (the shim takes the same lock when it
-records a start or an exit). Names are unique under a global lock. Every command
+read and written through `containerstate.StateStore` under the container's lock (the
+shim takes the same lock when it records a start or an exit). The methods here work
+on the typed `ContainerState` (`state`, `states`); the others hand their callers its
+dict form, the file's content. Names are unique under a global lock. Every command
 first repairs what a crash left behind: a container whose shim is gone is marked
 exited (and whatever is left of it in its cgroup is killed); a half-created one is
 removed.
@@ -11,7 +13,6 @@ removed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import shutil
@@ -24,10 +25,15 @@ from typing import Any
 
 from stackup.engine import state as st
 from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
+from stackup.engine.runtime.containerstate import (
+    ContainerState,
+    DamagedState,
+    StateStore,
+    Status,
+)
 from stackup.engine.runtime.spec import ContainerSpec, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
-RUNNING = ("running", "paused", "restarting")
 PKG_ROOT = Path(__file__).resolve().parents[3]
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
 _SHIMS: list[int] = []  # shims this process forked, reaped when they exit
@@ -53,21 +59,21 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def shim_alive(state: dict[str, Any]) -> bool:
+def shim_alive(state: ContainerState) -> bool:
     """Is the recorded shim still this container's shim (not a reused pid)?
 
     Looked at twice before saying no: while the shim's fork execs, /proc shows its old
     command line and its new name for an instant."""
     if _shim_alive_once(state):
         return True
-    if not state.get("shim_pid"):
+    if not state.shim_pid:
         return False
     time.sleep(0.02)
     return _shim_alive_once(state)
 
 
-def _shim_alive_once(state: dict[str, Any]) -> bool:
-    pid = state.get("shim_pid") or 0
+def _shim_alive_once(state: ContainerState) -> bool:
+    pid = state.shim_pid
     if not pid:
         return False
     try:
@@ -78,7 +84,7 @@ def _shim_alive_once(state: dict[str, Any]) -> bool:
     except OSError:
         return False
     if b"stackup-shim" in cmdline:
-        return state["id"].encode() in cmdline
+        return state.id.encode() in cmdline
     # The fork that becomes the shim is named so before it execs (see launch).
     return comm == b"stackup-shim" and pid_alive(pid)
 
@@ -157,6 +163,7 @@ class Runtime:
         self.root = Path(root) if root else st.root()
         self.containers_dir = self.root / "containers"
         self.netns_dir = self.root / "netns"
+        self.state_files = StateStore(self.containers_dir)
         self._attachers = attachers
 
     # --- paths and state -----------------------------------------------------------
@@ -166,42 +173,44 @@ class Runtime:
     def attachers(self) -> list[Any]:
         return self._attachers if self._attachers is not None else netns.attachers()
 
-    def _lock(self, cid: str):
-        return st.locked(self.cdir(cid) / "lock")
-
     def _names_lock(self):
         return st.locked(self.containers_dir / ".lock")
 
-    def _read(self, cid: str) -> dict[str, Any] | None:
+    def _read(self, cid: str) -> ContainerState | None:
+        """The container's state; None when it has none, or only what a power loss left
+        of its first write (not JSON): `_repair` collects such a directory. A state file
+        of the wrong shape raises DamagedState."""
         try:
-            return st.read_json(self.cdir(cid) / "state.json")
-        except ValueError:
-            return None
+            return self.state_files.read(cid)
+        except DamagedState as exc:
+            if exc.not_json:
+                return None
+            raise
 
-    def _write(self, state: dict[str, Any], durable: bool = True) -> None:
-        """Replace the state file atomically. Lifecycle moves (starting, running, paused,
-        exited) skip the fsync: after a power loss no container runs anyway and the next
-        command repairs whatever status it finds; the container's existence is durable."""
-        path = self.cdir(state["id"]) / "state.json"
-        if durable:
-            st.atomic_write_json(path, state, mode=0o600)
-            return
-        tmp = path.with_name(f".state.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(state, f, indent=2, sort_keys=True)
-        os.replace(tmp, path)
+    def _public(self, cid: str) -> dict[str, Any] | None:
+        """The state as the public methods return it; None once removed (an auto-remove
+        container may be gone by the time its start or stop returns)."""
+        state = self._read(cid)
+        return state.to_dict() if state else None
 
-    def _update(self, cid: str, durable: bool = False, **changes: Any) -> dict[str, Any]:
-        with self._lock(cid):
-            state = self._read(cid)
-            if state is None:
-                raise NotFoundError(f"no such container: {cid}")
-            state.update(changes)
-            self._write(state, durable)
-            return state
+    def _update(self, cid: str, durable: bool = False, **changes: Any) -> ContainerState:
+        try:
+            with self.state_files.locked(cid):
+                state = self._read(cid)
+                if state is not None:
+                    state = state.replace(**changes)
+                    self.state_files.write(state, durable)
+        except FileNotFoundError:  # its directory is gone
+            state = None
+        if state is None:
+            raise NotFoundError(f"no such container: {cid}")
+        return state
 
     def list(self, all: bool = True) -> list[dict[str, Any]]:
+        return [state.to_dict() for state in self.states(all)]
+
+    def states(self, all: bool = True) -> list[ContainerState]:
+        """The typed form of `list`."""
         _reap_shims()
         if not self.containers_dir.exists():
             return []
@@ -210,39 +219,43 @@ class Runtime:
             if not entry.is_dir():
                 continue
             state = self._repair(entry.name)
-            if state and (all or state["status"] in RUNNING):
+            if state and (all or state.status.is_up()):
                 found.append(state)
-        return sorted(found, key=lambda s: s.get("created_at", ""), reverse=True)
+        return sorted(found, key=lambda s: s.created_at, reverse=True)
 
     def get(self, ref: str) -> dict[str, Any]:
         """A container by id, unique id prefix or name (after repairing it)."""
-        if ref and (self.cdir(ref) / "state.json").exists():
+        return self.state(ref).to_dict()
+
+    def state(self, ref: str) -> ContainerState:
+        """The typed form of `get`."""
+        if ref and self.state_files.exists(ref):
             state = self._repair(ref)
             if state:
                 return state
-        matches = [s for s in self.list() if s["name"] == ref]
+        matches = [s for s in self.states() if s.name == ref]
         if not matches and ref:
-            matches = [s for s in self.list() if s["id"].startswith(ref)]
+            matches = [s for s in self.states() if s.id.startswith(ref)]
         if not matches:
             raise NotFoundError(f"no such container: {ref}")
         if len(matches) > 1:
             raise UserError(f"container reference {ref!r} is ambiguous: "
-                            f"{', '.join(m['name'] for m in matches)}")
+                            f"{', '.join(m.name for m in matches)}")
         return matches[0]
 
     # --- recovery ------------------------------------------------------------------
-    def _repair(self, cid: str) -> dict[str, Any] | None:
+    def _repair(self, cid: str) -> ContainerState | None:
         state = self._read(cid)
         if state is None:
             self._collect_stateless(cid)
             return None
-        if state["status"] == "creating" and not pid_alive(state.get("creator_pid", 0)):
+        if state.status is Status.CREATING and not pid_alive(state.creator_pid):
             self._destroy(cid)
             return None
-        if state["status"] == "starting" and not pid_alive(state.get("creator_pid", 0)) \
+        if state.status is Status.STARTING and not pid_alive(state.creator_pid) \
                 and not shim_alive(state) and not cgroups.Cgroup(cid).pids():
             state = self._mark_dead(cid, "the start was interrupted")
-        elif state["status"] in RUNNING and not shim_alive(state):
+        elif state.status.is_up() and not shim_alive(state):
             state = self._mark_dead(cid, "the container's shim died")
         return state
 
@@ -260,15 +273,18 @@ class Runtime:
             return
         self._destroy(cid)
 
-    def _mark_dead(self, cid: str, why: str) -> dict[str, Any]:
+    def _mark_dead(self, cid: str, why: str) -> ContainerState | None:
         cgroups.Cgroup(cid).kill_all()
-        with self._lock(cid):
-            state = self._read(cid)
-            if state["status"] in RUNNING + ("starting",) and not shim_alive(state):
-                state.update(status="exited", pid=0, error=why, finished_at=now(),
-                             exit_code=state.get("exit_code") if state["status"] == "restarting"
-                             else 137)
-                self._write(state)
+        try:
+            with self.state_files.locked(cid):
+                state = self._read(cid)
+                if state and state.status.is_up_or_starting() and not shim_alive(state):
+                    exit_code = state.exit_code if state.status is Status.RESTARTING else 137
+                    state = state.replace(status=Status.EXITED, pid=0, error=why,
+                                          finished_at=now(), exit_code=exit_code)
+                    self.state_files.write(state, durable=True)
+        except FileNotFoundError:  # removed meanwhile
+            return None
         self._teardown_network(state)
         return state
 
@@ -288,21 +304,20 @@ class Runtime:
             if not Path(layer).is_dir():
                 raise UserError(f"image layer {layer} is missing")
         st.ensure_dir(self.containers_dir)
-        state = {"id": cid, "name": name, "created_at": now(), "status": "creating",
-                 "creator_pid": os.getpid(), "pid": 0, "shim_pid": 0, "exit_code": None,
-                 "oom_killed": False, "started_at": "", "finished_at": "", "restart_count": 0,
-                 "error": "", "netns": "", "network": {}, "spec": spec.to_dict()}
+        state = ContainerState(id=cid, name=name, created_at=now(), status=Status.CREATING,
+                               creator_pid=os.getpid(), spec=spec.to_dict())
         with self._names_lock():
-            if any(s["name"] == name for s in self.list()):
+            if any(s.name == name for s in self.states()):
                 raise ConflictError(f"the container name {name!r} is already in use")
             self.cdir(cid).mkdir(mode=0o700)
             # atomic, not fsynced: "creating" is transient and "created" below is durable;
             # a directory a power loss left without its state is collected by `_repair`
-            self._write(state, durable=False)
+            self.state_files.write(state, durable=False)
         try:
             self._prepare(cid, spec)
             self._use_volumes(cid, spec)
-            return self._update(cid, durable=True, status="created", creator_pid=0)
+            return self._update(cid, durable=True, status=Status.CREATED,
+                                creator_pid=0).to_dict()
         except BaseException:
             self._destroy(cid)
             raise
@@ -320,8 +335,8 @@ class Runtime:
     def _check_network(self, spec: ContainerSpec) -> None:
         mode = spec.network_mode
         if mode.startswith("container:"):
-            other = self.get(mode.split(":", 1)[1])
-            spec.network_mode = f"container:{other['id']}"
+            other = self.state(mode.split(":", 1)[1])
+            spec.network_mode = f"container:{other.id}"
         elif mode not in ("none", "host") and not self.attachers():
             raise UnsupportedError(f"network mode {mode!r} needs the network engine, "
                                    "which is not available; use none or host")
@@ -344,13 +359,13 @@ class Runtime:
     # --- start ---------------------------------------------------------------------
     def start(self, ref: str) -> dict[str, Any]:
         require_root()
-        state = self.get(ref)
-        cid = state["id"]
-        if state["status"] in RUNNING:
-            return state
-        if state["status"] not in ("created", "exited"):
-            raise ConflictError(f"container {state['name']} is {state['status']}")
-        spec = ContainerSpec.from_dict(state["spec"])
+        state = self.state(ref)
+        cid = state.id
+        if state.status.is_up():
+            return state.to_dict()
+        if not state.status.can_start():
+            raise ConflictError(f"container {state.name} is {state.status}")
+        spec = ContainerSpec.from_dict(state.spec)
         with contextlib.suppress(FileNotFoundError):
             (self.cdir(cid) / "stop-requested").unlink()
         cg = cgroups.Cgroup(cid)
@@ -361,39 +376,39 @@ class Runtime:
         try:
             path, network = self._setup_network(state, spec)
             # One durable write on the way in; the shim records "running" itself.
-            state = self._update(cid, status="starting", creator_pid=os.getpid(), error="",
+            state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="",
                                  netns=path, network=network)
             pid, shim_pid = self._spawn_shim(state, spec)
             # PID 1 runs; record it now unless the shim already wrote (its start or an exit).
-            with self._lock(cid):
+            with self.state_files.locked(cid):
                 current = self._read(cid)
-                if current and current["status"] == "starting":
-                    current.update(status="running", pid=pid, shim_pid=shim_pid,
-                                   started_at=now(), creator_pid=0)
-                    self._write(current, durable=False)
+                if current and current.status is Status.STARTING:
+                    current = current.replace(status=Status.RUNNING, pid=pid, shim_pid=shim_pid,
+                                              started_at=now(), creator_pid=0)
+                    self.state_files.write(current)
         except StartError as exc:
-            self._update(cid, status="exited", exit_code=exc.exit_code, error=str(exc),
+            self._update(cid, status=Status.EXITED, exit_code=exc.exit_code, error=str(exc),
                          creator_pid=0)
             self._teardown_network(self._read(cid))
             raise
         except BaseException as exc:
-            self._update(cid, status="exited", exit_code=125, error=str(exc), creator_pid=0)
+            self._update(cid, status=Status.EXITED, exit_code=125, error=str(exc), creator_pid=0)
             self._teardown_network(self._read(cid), force=True)
             raise
-        return self._read(cid)
+        return self._public(cid)
 
-    def _setup_network(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[str, dict]:
+    def _setup_network(self, state: ContainerState, spec: ContainerSpec) -> tuple[str, dict]:
         """(netns path for PID 1 to join, results of the attachers)."""
-        cid = state["id"]
+        cid = state.id
         mode = spec.network_mode
         if mode == "host":
             return "", {}
         if mode.startswith("container:"):
-            other = self.get(mode.split(":", 1)[1])
-            if other["status"] not in RUNNING or not other.get("pid"):
-                raise ConflictError(f"cannot join the network of container {other['name']}: "
+            other = self.state(mode.split(":", 1)[1])
+            if not other.status.is_up() or not other.pid:
+                raise ConflictError(f"cannot join the network of container {other.name}: "
                                     "it is not running")
-            return other.get("netns") or f"/proc/{other['pid']}/ns/net", {}
+            return other.netns or f"/proc/{other.pid}/ns/net", {}
         self._teardown_network(state)
         if mode == "none":
             return "", {}  # PID 1 unshares a private namespace itself (launch.private_net)
@@ -401,7 +416,7 @@ class Runtime:
         netns.create(path)
         results: dict[str, Any] = {}
         info = {"networks": spec.networks or {mode: {}}, "network_mode": mode,
-                "name": state["name"], "hostname": spec.hostname,
+                "name": state.name, "hostname": spec.hostname,
                 "domainname": spec.domainname, "extra_hosts": spec.extra_hosts,
                 "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
                 "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
@@ -410,25 +425,25 @@ class Runtime:
             results.update(attacher.attach(cid, str(path), info) or {})
         return str(path), results
 
-    def _teardown_network(self, state: dict[str, Any] | None, force: bool = False) -> None:
+    def _teardown_network(self, state: ContainerState | None, force: bool = False) -> None:
         if not state:
             return
-        cid = state["id"]
+        cid = state.id
         path = self.netns_dir / cid
-        mode = (state.get("spec") or {}).get("network_mode", "none")
+        mode = state.spec.get("network_mode", "none")
         attached_mode = mode not in ("none", "host") and not mode.startswith("container:")
         # Only containers that were (or may have been) attached call the attachers, so that
         # none/host containers never load the network engine.
-        if state.get("network") or (attached_mode and (force or path.exists())):
+        if state.network or (attached_mode and (force or path.exists())):
             for attacher in self.attachers():
                 with contextlib.suppress(Exception):
                     attacher.detach(cid)
         netns.destroy(path)
-        if state.get("netns") or state.get("network"):
+        if state.netns or state.network:
             with contextlib.suppress(NotFoundError):
                 self._update(cid, netns="", network={})
 
-    def _spawn_shim(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[int, int]:
+    def _spawn_shim(self, state: ContainerState, spec: ContainerSpec) -> tuple[int, int]:
         """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).
 
         Usually a fork of this process starts PID 1 (every module is loaded already) and
@@ -437,7 +452,7 @@ class Runtime:
         PID 1 is a small process."""
         from stackup.engine.runtime import launch
 
-        cid = state["id"]
+        cid = state.id
         d = self.cdir(cid)
         ready_r, ready_w = os.pipe()
         # Imported (from cached bytecode) rather than run as a script: compiling it, or
@@ -474,24 +489,24 @@ class Runtime:
             return int(message.split()[1]), child
         if message.startswith("error "):
             _, code, text = (message.split(" ", 2) + [""])[:3]
-            raise StartError(f"cannot start container {state['name']}: {text.strip()}",
+            raise StartError(f"cannot start container {state.name}: {text.strip()}",
                              int(code) if code.isdigit() else 125)
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
-        raise StartError(f"cannot start container {state['name']}: the shim did not report "
+        raise StartError(f"cannot start container {state.name}: the shim did not report "
                          f"(see {d / 'shim.err'})", 125)
 
     # --- stop, kill, pause ----------------------------------------------------------
     def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
-        state = self.get(ref)
-        cid = state["id"]
-        spec = ContainerSpec.from_dict(state["spec"])
-        if state["status"] in RUNNING:
+        state = self.state(ref)
+        cid = state.id
+        spec = ContainerSpec.from_dict(state.spec)
+        if state.status.can_stop():
             (self.cdir(cid) / "stop-requested").touch()
             grace = spec.stop_timeout if timeout is None else timeout
-            if state["status"] != "restarting" and state.get("pid"):
+            if state.status is not Status.RESTARTING and state.pid:
                 self._signal(state, _signum(spec.stop_signal))
-            if state["status"] == "paused":
+            if state.status is Status.PAUSED:
                 cgroups.Cgroup(cid).freeze(False)
             if not self._wait_shim(state, grace):
                 self._signal(self._read(cid), signal.SIGKILL)
@@ -499,28 +514,29 @@ class Runtime:
                 self._wait_shim(state, 10.0)
             state = self._repair(cid)
         self._teardown_network(state)
-        return self._read(cid)
+        return self._public(cid)
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
-        state = self.get(ref)
-        if state["status"] not in RUNNING:
-            raise ConflictError(f"container {state['name']} is not running")
+        state = self.state(ref)
+        if not state.status.can_stop():
+            raise ConflictError(f"container {state.name} is not running")
         signum = _signum(sig)
-        (self.cdir(state["id"]) / "stop-requested").touch()
+        (self.cdir(state.id) / "stop-requested").touch()
         self._signal(state, signum)
         if signum == signal.SIGKILL:
             self._wait_shim(state, 10.0)
-        return self.get(state["id"])
+        return self.get(state.id)
 
-    def _signal(self, state: dict[str, Any], signum: int) -> None:
-        pid = state.get("pid") or 0
-        if pid and pid in cgroups.Cgroup(state["id"]).pids():  # never signal a reused pid
+    def _signal(self, state: ContainerState | None, signum: int) -> None:
+        if state is None or not state.pid:
+            return
+        if state.pid in cgroups.Cgroup(state.id).pids():  # never signal a reused pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+                os.kill(state.pid, signum)
 
-    def _wait_shim(self, state: dict[str, Any], timeout: float) -> bool:
+    def _wait_shim(self, state: ContainerState, timeout: float) -> bool:
         """Wait until the shim has recorded the exit and gone; False on timeout."""
-        pid = state.get("shim_pid") or 0
+        pid = state.shim_pid
         deadline = time.monotonic() + timeout
         if not pid or not shim_alive(state):
             _reap_shims()
@@ -548,18 +564,18 @@ class Runtime:
         return True
 
     def pause(self, ref: str) -> dict[str, Any]:
-        state = self.get(ref)
-        if state["status"] != "running":
-            raise ConflictError(f"container {state['name']} is not running")
-        cgroups.Cgroup(state["id"]).freeze(True)
-        return self._update(state["id"], status="paused")
+        state = self.state(ref)
+        if not state.status.can_pause():
+            raise ConflictError(f"container {state.name} is not running")
+        cgroups.Cgroup(state.id).freeze(True)
+        return self._update(state.id, status=Status.PAUSED).to_dict()
 
     def unpause(self, ref: str) -> dict[str, Any]:
-        state = self.get(ref)
-        if state["status"] != "paused":
-            raise ConflictError(f"container {state['name']} is not paused")
-        cgroups.Cgroup(state["id"]).freeze(False)
-        return self._update(state["id"], status="running")
+        state = self.state(ref)
+        if not state.status.can_unpause():
+            raise ConflictError(f"container {state.name} is not paused")
+        cgroups.Cgroup(state.id).freeze(False)
+        return self._update(state.id, status=Status.RUNNING).to_dict()
 
     def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
         state = self.stop(ref, timeout)
@@ -567,15 +583,15 @@ class Runtime:
 
     def wait(self, ref: str, timeout: float | None = None) -> int:
         """Block until the container is no longer running; its exit code."""
-        state = self.get(ref)
+        state = self.state(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while state["status"] in RUNNING + ("starting",):
+        while state.status.is_up_or_starting():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise StackupError(f"timed out waiting for container {state['name']}")
+                raise StackupError(f"timed out waiting for container {state.name}")
             self._wait_shim(state, 0.5 if left is None else min(left, 0.5))
-            state = self._repair(state["id"]) or state
-        return int(state.get("exit_code") or 0)
+            state = self._repair(state.id) or state
+        return int(state.exit_code or 0)
 
     # --- rename --------------------------------------------------------------------
     def rename(self, ref: str, new_name: str) -> dict[str, Any]:
@@ -583,32 +599,37 @@ class Runtime:
         create, the name is checked to be free and taken under the names lock."""
         _check_name(new_name)
         with self._names_lock():
-            state = self.get(ref)
-            if any(s["name"] == new_name and s["id"] != state["id"] for s in self.list()):
+            state = self.state(ref)
+            if any(s.name == new_name and s.id != state.id for s in self.states()):
                 raise ConflictError(f"the container name {new_name!r} is already in use")
-            return self._update(state["id"], name=new_name)
+            return self._update(state.id, name=new_name).to_dict()
 
     # --- remove --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> None:
-        state = self.get(ref)
-        if state["status"] in RUNNING + ("starting",):
+        state = self.state(ref)
+        if state.status.is_up_or_starting():
             if not force:
-                raise ConflictError(f"container {state['name']} is {state['status']}: stop it "
+                raise ConflictError(f"container {state.name} is {state.status}: stop it "
                                     "first or remove with -f")
-            (self.cdir(state["id"]) / "stop-requested").touch()
+            (self.cdir(state.id) / "stop-requested").touch()
             self._signal(state, signal.SIGKILL)
-            if state["status"] == "paused":
-                cgroups.Cgroup(state["id"]).freeze(False)
+            if state.status is Status.PAUSED:
+                cgroups.Cgroup(state.id).freeze(False)
             self._wait_shim(state, 10.0)
-        self._destroy(state["id"])
+        self._destroy(state.id)
 
     def _destroy(self, cid: str) -> None:
         """Take away everything of the container: processes, cgroup, netns, files."""
-        state = self._read(cid) or {"id": cid}
+        try:
+            state = self._read(cid)
+        except DamagedState:
+            state = None
+        # without a readable state: what its id alone finds (the network by its netns path)
+        state = state or ContainerState(id=cid, name="", status=Status.CREATING)
         _kill_shim_strays(cid)
         cgroups.Cgroup(cid).remove()
         self._teardown_network(state, force=True)
-        if any(m.get("volume") for m in (state.get("spec") or {}).get("mounts", [])):
+        if any(m.get("volume") for m in state.spec.get("mounts", [])):
             from stackup.engine import volumes
 
             volumes.release(cid)
@@ -616,9 +637,8 @@ class Runtime:
 
     # --- inspecting ----------------------------------------------------------------
     def top(self, ref: str) -> list[dict[str, Any]]:
-        state = self.get(ref)
         rows = []
-        for pid in cgroups.Cgroup(state["id"]).pids():
+        for pid in cgroups.Cgroup(self.state(ref).id).pids():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -633,16 +653,16 @@ class Runtime:
     def containers_using_image(self, image_id: str) -> list[str]:
         """Names of the containers (any status) made from an image: the `in_use` hook of
         ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
-        return [s["name"] for s in self.list() if s["spec"].get("image_id") == image_id]
+        return [s.name for s in self.states() if s.spec.get("image_id") == image_id]
 
     def containers_using_volume(self, name: str) -> list[str]:
         """Ids of the containers (any status) that mount a named volume: by the mount's
         `volume`, or by a bind source inside the volume's directory (callers that resolve
         volumes to plain binds). The `volumes.register_in_use` provider."""
         base = str(st.root() / "volumes" / name) + "/"
-        return [s["id"] for s in self.list()
+        return [s.id for s in self.states()
                 if any(m.get("volume") == name or (m.get("source") or "").startswith(base)
-                       for m in s["spec"].get("mounts", []))]
+                       for m in s.spec.get("mounts", []))]
 
     def check_health(self, ref: str) -> dict[str, Any]:
         """Run the container's healthcheck now (the hook for orchestrators) and record it."""
@@ -651,7 +671,7 @@ class Runtime:
         return run_check(self, ref)
 
     def log_path(self, ref: str) -> Path:
-        return self.cdir(self.get(ref)["id"]) / "container.log"
+        return self.cdir(self.state(ref).id) / "container.log"
 
 
 def health_interval(spec: ContainerSpec) -> float:

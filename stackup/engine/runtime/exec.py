@@ -15,11 +15,11 @@ import socket
 import sys
 import termios
 from collections.abc import Callable
-from typing import Any
 
 from stackup.engine.runtime import cgpaths, launch, security
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.container import Runtime, StartError
+from stackup.engine.runtime.containerstate import ContainerState
 from stackup.engine.runtime.spec import ContainerSpec
 from stackup.engine.runtime.terminal import relay
 from stackup.errors import ConflictError
@@ -34,10 +34,10 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
 
     `on_start` is called once the command has been exec'd (not when it fails to start),
     before it is waited for (`exec -d` reports then)."""
-    state = runtime.get(ref)
-    if state["status"] != "running" or not state.get("pid"):
-        raise ConflictError(f"container {state['name']} is {state['status']}, not running")
-    spec = ContainerSpec.from_dict(state["spec"])
+    state = runtime.state(ref)
+    if not state.status.can_exec() or not state.pid:
+        raise ConflictError(f"container {state.name} is {state.status}, not running")
+    spec = ContainerSpec.from_dict(state.spec)
     # With a TTY, the pty is opened in the container's own devpts (so `tty` and job
     # control work inside); the child sends us the master over a socket pair.
     sock_parent, sock_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -72,11 +72,11 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
     os.close(fail_r)
     if failure:
         code, _, message = failure.partition(" ")
-        raise StartError(f"exec in {state['name']}: {message}", int(code) if code.isdigit() else 126)
+        raise StartError(f"exec in {state.name}: {message}", int(code) if code.isdigit() else 126)
     return status
 
 
-def _enter(runtime: Runtime, state: dict[str, Any], spec: ContainerSpec, argv: list[str],
+def _enter(runtime: Runtime, state: ContainerState, spec: ContainerSpec, argv: list[str],
            env: list[str], user: str | None, workdir: str | None, tty: bool, interactive: bool,
            sock: socket.socket, fail_w: int) -> None:
     """In the forked child: join everything, fork into the PID namespace, become argv."""
@@ -86,9 +86,9 @@ def _enter(runtime: Runtime, state: dict[str, Any], spec: ContainerSpec, argv: l
             security.prepare_seccomp(
                 security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),
                 str(runtime.root / "seccomp"))
-        pid1 = state["pid"]
+        pid1 = state.pid
         fds = [os.open(f"/proc/{pid1}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES]
-        cgpaths.join(state["id"], os.getpid())
+        cgpaths.join(state.id, os.getpid())
         for fd in fds:
             syscalls.setns(fd, 0)
             os.close(fd)
@@ -117,7 +117,7 @@ def _enter(runtime: Runtime, state: dict[str, Any], spec: ContainerSpec, argv: l
             os.close(slave)
         os._exit(_wait(grandchild))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        launch._fail(fail_w, exc)
+        launch.report_failure(fail_w, exc)
 
 
 def _wait(pid: int) -> int:

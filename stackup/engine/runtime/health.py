@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from stackup.engine.runtime.containerstate import DamagedState, HealthStatus, StateStore, Status
 from stackup.errors import UserError
 
 DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
@@ -74,12 +75,12 @@ def run_check(runtime, ref: str) -> dict[str, Any]:
     """Run the test once, record the result, return the container's health."""
     from stackup.engine.runtime.exec import exec_in
 
-    state = runtime.get(ref)
-    hc = normalize(state["spec"].get("healthcheck") or {})
+    state = runtime.state(ref)
+    hc = normalize(state.spec.get("healthcheck") or {})
     if hc is None:
-        raise UserError(f"container {state['name']} has no healthcheck")
-    if state["status"] != "running":
-        return state.get("health") or {}
+        raise UserError(f"container {state.name} has no healthcheck")
+    if state.status is not Status.RUNNING:
+        return state.health or {}
     started = _now()
     r, w = os.pipe()
     child = os.fork()
@@ -90,13 +91,13 @@ def run_check(runtime, ref: str) -> dict[str, Any]:
             os.dup2(null, 0)
             os.dup2(w, 1)
             os.dup2(w, 2)
-            code = exec_in(runtime, state["id"], hc["test"])
+            code = exec_in(runtime, state.id, hc["test"])
         except BaseException:  # noqa: BLE001 - reported as a failed check
             code = 1
         os._exit(code)
     os.close(w)
     code, output = _collect(child, r, hc["timeout"])
-    return _record(runtime, state["id"], hc, started, code, output)
+    return _record(runtime.state_files, state.id, hc, started, code, output)
 
 
 def _collect(child: int, fd: int, timeout: float) -> tuple[int, str]:
@@ -121,28 +122,35 @@ def _collect(child: int, fd: int, timeout: float) -> tuple[int, str]:
         os.close(fd)
 
 
-def _record(runtime, cid: str, hc: dict[str, Any], started: str, code: int,
+def _record(states: StateStore, cid: str, hc: dict[str, Any], started: str, code: int,
             output: str) -> dict[str, Any]:
-    with runtime._lock(cid):
-        state = runtime._read(cid)
-        if state is None:
-            return {}
-        health = dict(state.get("health") or {"status": "starting", "failing_streak": 0,
-                                              "log": []})
-        health["log"] = (health.get("log", []) + [{"start": started, "end": _now(),
-                                                  "exit_code": code, "output": output}]
-                         )[-LOG_KEEP:]
-        if code == 0:
-            health.update(status="healthy", failing_streak=0)
-        else:
-            in_grace = _age(state.get("started_at", "")) < hc["start_period"]
-            if not in_grace:
-                health["failing_streak"] = health.get("failing_streak", 0) + 1
-                if health["failing_streak"] >= hc["retries"]:
-                    health["status"] = "unhealthy"
-        state["health"] = health
-        runtime._write(state, durable=False)
-        return health
+    try:
+        with states.locked(cid):
+            return _record_locked(states, cid, hc, started, code, output)
+    except (FileNotFoundError, DamagedState):  # gone, or for the next command to repair
+        return {}
+
+
+def _record_locked(states: StateStore, cid: str, hc: dict[str, Any], started: str, code: int,
+                   output: str) -> dict[str, Any]:
+    state = states.read(cid)
+    if state is None:
+        return {}
+    health = dict(state.health or {"status": HealthStatus.STARTING.value, "failing_streak": 0,
+                                   "log": []})
+    health["log"] = (health.get("log", []) + [{"start": started, "end": _now(),
+                                              "exit_code": code, "output": output}]
+                     )[-LOG_KEEP:]
+    if code == 0:
+        health.update(status=HealthStatus.HEALTHY.value, failing_streak=0)
+    else:
+        in_grace = _age(state.started_at) < hc["start_period"]
+        if not in_grace:
+            health["failing_streak"] = health.get("failing_streak", 0) + 1
+            if health["failing_streak"] >= hc["retries"]:
+                health["status"] = HealthStatus.UNHEALTHY.value
+    states.write(state.replace(health=health))
+    return health
 
 
 def _age(started_at: str) -> float:

@@ -15,7 +15,7 @@ import os
 
 TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
-from stackup.engine.runtime import cgpaths, minijson, rootfs, security
+from stackup.engine.runtime import cgpaths, rootfs, security, statefile
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.pid1fork import start_pid1
 from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
@@ -203,7 +203,10 @@ def run_init(argv: list[str]) -> None:
 
 
 def load_spec(cdir: str) -> tuple[dict[str, Any], SpecView]:
-    state = minijson.load_file(f"{cdir}/state.json")
+    path = f"{cdir}/{statefile.FILE}"
+    state = statefile.read(path)
+    if state is None:
+        raise FileNotFoundError(f"the container's state {path} is gone")
     return state, SpecView(state["spec"])
 
 
@@ -250,7 +253,7 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         os.write(report_fd, f"pid {pid}\n".encode())
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - reported to `start`, never lost
-        _fail(error_fd, exc)
+        report_failure(error_fd, exc)
 
 
 def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
@@ -273,7 +276,7 @@ def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd
         become_process(syscalls, spec, spec.argv, spec.env, spec.user, spec.working_dir,
                        tty, spec.init)
     except BaseException as exc:  # noqa: BLE001
-        _fail(error_fd, exc)
+        report_failure(error_fd, exc)
 
 
 def attach_pty(syscalls: Any, sock_fd: int) -> None:
@@ -295,7 +298,7 @@ def attach_pty(syscalls: Any, sock_fd: int) -> None:
     os.close(sock_fd)
 
 
-def _fail(error_fd: int, exc: BaseException) -> None:
+def report_failure(error_fd: int, exc: BaseException) -> None:
     code = exc.code if isinstance(exc, SetupError) else 125
     message = str(exc) if isinstance(exc, (SetupError, OSError)) else f"{type(exc).__name__}: {exc}"
     try:

@@ -20,8 +20,24 @@ _encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":
 encode_string = _json.encode_basestring_ascii
 
 
+_WHITESPACE = " \t\n\r"
+
+
 def loads(text):
-    value, end = _scan(text, 0)
+    """As json.loads: one JSON value, whitespace around it allowed; else ValueError."""
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration as stop:  # the C scanner's "no value here"
+        raise ValueError("not JSON (at character %d)" % stop.value) from None
+    except ValueError as exc:  # json.decoder's error, when json is loaded
+        raise ValueError("not JSON: %s" % exc) from None
+    except SystemError:
+        # a malformed value deeper in: the scanner raises json.decoder's error only when
+        # json.decoder is loaded already, and otherwise fails without an exception
+        raise ValueError("not JSON") from None
+    if text[end:].strip(_WHITESPACE):
+        raise ValueError("not JSON: extra data at character %d" % end)
     return value
 
 

@@ -36,8 +36,7 @@ PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 if PKG_ROOT not in sys.path:
     sys.path.insert(0, PKG_ROOT)
 from stackup.engine.runtime.cgpaths import oom_kills as oom_count  # noqa: E402
-from stackup.engine.runtime.minijson import dumps as json_dump  # noqa: E402
-from stackup.engine.runtime.minijson import loads as json_load  # noqa: E402
+from stackup.engine.runtime import statefile  # noqa: E402
 from stackup.engine.runtime.pid1fork import start_pid1  # noqa: E402
 
 
@@ -48,35 +47,34 @@ def now_rfc3339():
 
 
 class State:
-    """Read-modify-write of the container's state.json under its flock (same as the CLI)."""
+    """The container's state file, updated under its lock as the CLI does (statefile)."""
 
     def __init__(self, cdir):
-        self.path = cdir + "/state.json"
-        self.lock = cdir + "/lock"
+        self.cdir = cdir
+        self.path = cdir + "/" + statefile.FILE
 
     def update(self, **changes):
         """Apply `changes`; a "running" never overwrites a "paused" set meanwhile (the CLI
-        may have recorded and paused a container the shim was still starting up for)."""
-        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        may have recorded and paused a container the shim was still starting up for).
+        Written atomically but not fsynced: what the shim records (running, an exit) is
+        void after a machine crash anyway, and the next command repairs it. None when the
+        container was removed under us (rm -f): nothing to record."""
+        def change(state):
+            if changes.get("status") == statefile.RUNNING and \
+                    state["status"] == statefile.PAUSED:
+                state.update(changes, status=statefile.PAUSED)
+            else:
+                state.update(changes)
+
+        return statefile.update(self.cdir, change)
+
+    def current(self, key):
+        """One recorded value; None when there is none (or no state to read)."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                with open(self.path) as f:
-                    state = json_load(f.read())
-            except FileNotFoundError:
-                return None  # removed under us (rm -f): nothing to record
-            if changes.get("status") == "running" and state.get("status") == "paused":
-                changes = dict(changes, status="paused")
-            state.update(changes)
-            # Atomic (rename) but not fsynced: what the shim records (running, an exit)
-            # is void after a machine crash anyway, and the next command repairs it.
-            tmp = self.path + ".shim.tmp"
-            with open(tmp, "w") as f:
-                f.write(json_dump(state) + "\n")
-            os.replace(tmp, self.path)
-            return state
-        finally:
-            os.close(fd)
+            state = statefile.read(self.path)
+        except (OSError, statefile.DamagedState):
+            return None
+        return state.get(key) if state else None
 
 
 class LogWriter:
@@ -193,7 +191,7 @@ class Shim:
         self.health_interval = health_interval  # seconds between healthchecks, 0: none
         self.health_pid = 0
         self.state = State(cdir)
-        spec = self.current("spec") or {}
+        spec = self.state.current("spec") or {}
         self.tty = bool(spec.get("tty"))
         self.stdin_open = bool(spec.get("stdin_open"))
         self.stdin_w = -1  # our end of PID 1's stdin (-i without a tty), until handed over
@@ -425,7 +423,7 @@ class Shim:
                               os.path.exists(self.cdir + "/stop-requested"))
 
     def run(self):
-        restarts = int(self.current("restart_count") or 0)
+        restarts = int(self.state.current("restart_count") or 0)
         backoff = BACKOFF_START
         first = True
         while True:
@@ -440,13 +438,13 @@ class Shim:
                     pid, out_r, err_r = self.spawn()
             except RuntimeError as exc:
                 code, message = exc.args
-                self.state.update(status="exited", pid=0, exit_code=code, error=message,
+                self.state.update(status=statefile.EXITED, pid=0, exit_code=code, error=message,
                                   finished_at=now_rfc3339())
                 if first:
                     self.ready("error %d %s" % (code, message))
                 break
             started = time.monotonic()
-            self.state.update(status="running", pid=pid, shim_pid=os.getpid(), error="",
+            self.state.update(status=statefile.RUNNING, pid=pid, shim_pid=os.getpid(), error="",
                               started_at=now_rfc3339(), restart_count=restarts)
             if first:
                 self.ready("ok %d" % pid)
@@ -456,14 +454,14 @@ class Shim:
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
             oom = oom_count(self.id) > ooms
             again = self.should_restart(code, restarts)
-            self.state.update(status="restarting" if again else "exited", pid=0, exit_code=code,
-                              oom_killed=oom, finished_at=now_rfc3339())
+            self.state.update(status=statefile.RESTARTING if again else statefile.EXITED, pid=0,
+                              exit_code=code, oom_killed=oom, finished_at=now_rfc3339())
             if not again:
                 break
             if time.monotonic() - started >= RESET_AFTER:
                 backoff = BACKOFF_START
             if not self.sleep_unless_stopped(backoff):
-                self.state.update(status="exited")
+                self.state.update(status=statefile.EXITED)
                 break
             backoff = next_backoff(backoff, 0.0)
             restarts += 1
@@ -472,13 +470,6 @@ class Shim:
             self.unlink("attach.sock")
         if self.auto_remove:
             self.remove_container()
-
-    def current(self, key):
-        try:
-            with open(self.state.path) as f:
-                return json_load(f.read()).get(key)
-        except (OSError, ValueError):
-            return None
 
     def sleep_unless_stopped(self, seconds):
         deadline = time.monotonic() + seconds

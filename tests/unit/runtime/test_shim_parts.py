@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from stackup.engine.runtime import minijson, shim
 
 
@@ -9,6 +11,39 @@ def test_minijson_roundtrip_matches_json():
     value = {"a": [1, 2.5, None, True], "b": "é\n\"x\"", "c": {"d": -3}}
     assert minijson.loads(json.dumps(value, indent=2)) == value
     assert json.loads(minijson.dumps(value)) == value
+
+
+def test_minijson_refuses_what_json_refuses_even_without_the_json_package():
+    import subprocess
+    import sys
+
+    bad = ["", "  ", "{", '{"a": [1, 2}', '{"a": "x', "garbage", '{"a": 1} {}']
+    for text in bad:
+        with pytest.raises(ValueError, match="not JSON"):
+            minijson.loads(text)
+    assert minijson.loads(' \n{"a": 1}\n ') == {"a": 1}
+    # as the shim runs it: json.decoder not loaded, whose error the C scanner raises
+    code = ("import sys; from stackup.engine.runtime import minijson\n"
+            "for text in sys.argv[1:]:\n"
+            "    try: minijson.loads(text)\n"
+            "    except ValueError: print('refused')\n"
+            "print('json' in sys.modules)")
+    out = subprocess.run([sys.executable, "-S", "-E", "-c", code, *bad], capture_output=True,
+                         text=True, check=True, cwd=shim.PKG_ROOT).stdout.split()
+    assert out == ["refused"] * len(bad) + ["False"]
+
+
+def test_shim_records_under_the_lock_and_keeps_a_pause(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps(
+        {"id": "c", "name": "x", "status": "starting", "spec": {"tty": True}}))
+    state = shim.State(str(tmp_path))
+    assert state.current("spec") == {"tty": True} and state.current("pid") is None
+    assert state.update(status="running", pid=5)["status"] == "running"
+    state.update(status="paused")
+    assert state.update(status="running", pid=6)["status"] == "paused"
+    assert json.loads((tmp_path / "state.json").read_text())["pid"] == 6
+    (tmp_path / "state.json").unlink()
+    assert state.update(status="exited") is None and state.current("spec") is None
 
 
 def test_log_lines_are_json_file_format(tmp_path):
