@@ -26,10 +26,10 @@ def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Ser
     from stackup.cli import compose_common as cc
 
     sess = cc.session(ctx, need_file=False)
-    for state in cc.project_states(sess, list(services or []), running_only=True):
+    for state in sess.containers(list(services or []), running_only=True):
         print(state["name"])
         rows = [("UID", "PID", "PPID", "CMD")]
-        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.runtime.top(state["id"])]
+        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.top(state["id"])]
         print_table(rows)
         print()
     return 0
@@ -43,7 +43,7 @@ def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
     from stackup.project.engine_adapter import Engine
 
     sess = cc.session(ctx, need_file=False)
-    states = [s for s in cc.project_states(sess, [service]) if Engine.observed(s).number == index]
+    states = [s for s in sess.containers([service]) if Engine.observed(s).number == index]
     if not states:
         raise NotFoundError(f"service {service}: no container with index {index}")
     for binding in (states[0].get("network") or {}).get("ports") or []:
@@ -59,7 +59,7 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
 
     sess = cc.session(ctx, need_file=False)
     rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
-    for state in cc.project_states(sess, list(services or []), oneoff=None):
+    for state in sess.containers(list(services or []), oneoff=None):
         spec = state.get("spec") or {}
         ref = spec.get("image", "")
         image_id = spec.get("image_id", "")
@@ -67,12 +67,9 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
             print(image_id)
             continue
         repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-        size = ""
-        try:
-            size = f"{sess.engine.store.get(image_id).size / 1e6:.1f}MB"
-        except Exception:  # noqa: BLE001 - the image may have been removed since
-            size = "-"
-        rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12], size))
+        size = sess.engine.image_size(image_id)   # None: removed since
+        rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12],
+                     "-" if size is None else f"{size / 1e6:.1f}MB"))
     if not quiet:
         print_table(rows)
     return 0
@@ -128,7 +125,7 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
     sess = cc.session(ctx, need_file=False)
     try:
         while True:
-            states = cc.project_states(sess, list(services or []), oneoff=None, running_only=True)
+            states = sess.containers(list(services or []), oneoff=None, running_only=True)
             before = {s["id"]: usage.sample(s["id"]) for s in states}
             start = time.monotonic()
             time.sleep(0.5)
@@ -167,7 +164,7 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
     sess = cc.session(ctx, need_file=False)
 
     def snapshot() -> dict[str, dict[str, Any]]:
-        return {s["id"]: s for s in cc.project_states(sess, list(services or []), oneoff=None)}
+        return {s["id"]: s for s in sess.containers(list(services or []), oneoff=None)}
 
     def emit(state: dict[str, Any], action: str) -> None:
         c = Engine.observed(state)

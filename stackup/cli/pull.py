@@ -54,14 +54,13 @@ def pull(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Se
 def push(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
          ignore_push_failures: bool = typer.Option(False, "--ignore-push-failures", help="Keep going on failures")) -> int:
     from stackup.cli import compose_common as cc
-    from stackup.engine.images.push import push as do_push
 
     sess = cc.session(ctx)
     failures = []
     for service, ref in _refs(sess, list(services or []), with_build=True):
         try:
             print(f" Image {ref}  Pushing", file=sys.stderr)
-            do_push(sess.engine.store, ref)
+            sess.engine.push_image(ref)
             print(f" Image {ref}  Pushed", file=sys.stderr)
         except StackupError as exc:
             failures.append(f"service {service}: push {ref}: {exc}")
