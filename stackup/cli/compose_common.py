@@ -96,6 +96,8 @@ class Renderer:
             print(f" Container {event.container}  {event.status}", file=sys.stderr)
         elif isinstance(event, events.Waited):
             print(event.exit_code)
+        elif isinstance(event, events.ImageChanged):
+            print(f" Image {event.reference}  {event.status}", file=sys.stderr)
 
     def _new_printer(self, names: Iterable[str]) -> LogPrinter:
         return LogPrinter(names, colour=self.colour, prefix=self.prefix, timestamps=self.timestamps)

@@ -95,8 +95,17 @@ class Waited:
     exit_code: int
 
 
+@dataclass(frozen=True)
+class ImageChanged:
+    """`pull`, `push`: one image is "Pulling", "Pulled", "Pushing", "Pushed"."""
+
+    reference: str
+    status: str
+
+
 OperationEvent = Union[Progress, PlanWarning, PlanStarted, PlanFinished, PlanPreview, LogSources,
-                       Attaching, LogLine, ContainerExited, Stopping, ContainerChanged, Waited]
+                       Attaching, LogLine, ContainerExited, Stopping, ContainerChanged, Waited,
+                       ImageChanged]
 OnEvent = Callable[[OperationEvent], None]
 
 

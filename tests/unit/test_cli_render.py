@@ -53,3 +53,10 @@ def test_one_container_actions_and_waits(capsys):
     render(events.ContainerChanged("p-web-1", "Paused"))
     render(events.Waited("p-web-1", 0))
     assert capsys.readouterr() == ("0\n", " Container p-web-1  Paused\n")
+
+
+def test_images_pulled_and_pushed(capsys):
+    render = Renderer("plain")
+    render(events.ImageChanged("busybox:latest", "Pulling"))
+    render(events.ImageChanged("busybox:latest", "Pulled"))
+    assert capsys.readouterr() == ("", " Image busybox:latest  Pulling\n Image busybox:latest  Pulled\n")

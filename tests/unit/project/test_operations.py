@@ -170,3 +170,22 @@ def test_open_session_hands_the_loaders_warnings_back_unprinted(tmp_path, monkey
     sess = open_session(LoadOptions())
     assert sess.warnings and "version" in sess.warnings[0]
     assert capsys.readouterr() == ("", "")
+
+
+def test_pull_reports_each_image_and_gathers_the_failures():
+    from stackup.errors import StackupError
+    from stackup.project.pull import pull
+
+    desired = st.webdemo()
+    desired["services"]["web"]["image"] = st.NGINX     # not in the registry
+    engine = FakeEngine(registry={st.BUSYBOX: st.BUSYBOX_ID})
+    seen: list[object] = []
+    with pytest.raises(StackupError) as failed:
+        pull(session(engine, desired), [], seen.append)
+    assert failed.value.problems == [f"service web: pull {st.NGINX}: {st.NGINX}: not found in the registry"]
+    assert engine.images == {st.BUSYBOX: st.BUSYBOX_ID}   # the other service's image came anyway
+    seen.clear()
+    pull(session(engine, desired), [], seen.append, ignore_failures=True)
+    assert seen == [events.ImageChanged(st.BUSYBOX, "Pulling"), events.ImageChanged(st.BUSYBOX, "Pulled"),
+                    events.ImageChanged(st.NGINX, "Pulling"),
+                    events.PlanWarning(f"service web: pull {st.NGINX}: {st.NGINX}: not found in the registry")]
