@@ -78,29 +78,13 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
 def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help="Also stopped projects"),
        quiet: bool = typer.Option(False, "-q", "--quiet", help="Only names"),
        fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
-    from stackup.project import naming
     from stackup.project.engine_adapter import Engine
+    from stackup.project.projects import list_projects
 
     if fmt not in ("table", "json"):
         raise UserError(f"--format {fmt!r}: expected table or json")
-    engine = Engine()
-    projects: dict[str, dict[str, Any]] = {}
-    for state in engine.container_states({}):
-        labels = (state.get("spec") or {}).get("labels") or {}
-        name = labels.get(naming.PROJECT)
-        if not name:
-            continue
-        entry = projects.setdefault(name, {"Name": name, "states": [], "ConfigFiles": labels.get(naming.CONFIG_FILES, "")})
-        entry["states"].append(state["status"])
-    rows = []
-    for name in sorted(projects):
-        counts: dict[str, int] = {}
-        for status in projects[name]["states"]:
-            counts[status] = counts.get(status, 0) + 1
-        if not all_ and not counts.get("running"):
-            continue
-        status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
-        rows.append({"Name": name, "Status": status, "ConfigFiles": projects[name]["ConfigFiles"]})
+    rows = [{"Name": p.name, "Status": p.status(), "ConfigFiles": p.config_files}
+            for p in list_projects(Engine()) if all_ or p.running]
     if quiet:
         for row in rows:
             print(row["Name"])

@@ -189,3 +189,13 @@ def test_pull_reports_each_image_and_gathers_the_failures():
     assert seen == [events.ImageChanged(st.BUSYBOX, "Pulling"), events.ImageChanged(st.BUSYBOX, "Pulled"),
                     events.ImageChanged(st.NGINX, "Pulling"),
                     events.PlanWarning(f"service web: pull {st.NGINX}: {st.NGINX}: not found in the registry")]
+
+
+def test_list_projects_counts_each_projects_containers_by_status():
+    from stackup.project.projects import list_projects
+
+    engine = fresh_engine()
+    up(session(engine), UpOptions(), lambda e: None)
+    control.each(session(engine), ["web"], control.Action.KILL, lambda e: None)
+    [summary] = list_projects(engine)  # type: ignore[arg-type]
+    assert (summary.name, summary.status(), summary.running) == ("webdemo", "exited(1), running(1)", True)
