@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import typer
 
@@ -139,48 +138,17 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
            as_json: bool = typer.Option(False, "--json", help="One JSON object per line")) -> int:
     """Container events of the project as they happen (create, start, pause, unpause,
     die, destroy), found by watching the engine's state; until Ctrl-C."""
-    import time
-    from datetime import datetime, timezone
-
     from stackup.cli import compose_common as cc
-    from stackup.project.engine_adapter import Engine
+    from stackup.project.container_events import ContainerEvent, watch
 
-    sess = cc.session(ctx, need_file=False)
-
-    def snapshot() -> dict[str, dict[str, Any]]:
-        return {s["id"]: s for s in sess.containers(list(services or []), oneoff=None)}
-
-    def emit(state: dict[str, Any], action: str) -> None:
-        c = Engine.observed(state)
-        now = datetime.now(timezone.utc).isoformat()
+    def emit(event: ContainerEvent) -> None:
         if as_json:
-            print(json.dumps({"time": now, "type": "container", "action": action, "id": state["id"],
-                              "service": c.service, "attributes": {"name": state["name"],
-                                                                   "image": state["spec"].get("image", "")}}))
+            print(json.dumps({"time": event.time, "type": "container", "action": event.action, "id": event.id,
+                              "service": event.service, "attributes": {"name": event.name,
+                                                                       "image": event.image}}))
         else:
-            print(f"{now} container {action} {state['id']} (name={state['name']}, service={c.service})")
+            print(f"{event.time} container {event.action} {event.id} (name={event.name}, service={event.service})")
         sys.stdout.flush()
 
-    transitions = {("created", "running"): "start", ("exited", "running"): "start",
-                   ("running", "paused"): "pause", ("paused", "running"): "unpause",
-                   ("running", "exited"): "die", ("paused", "exited"): "die",
-                   ("restarting", "running"): "restart", ("running", "restarting"): "die"}
-    seen = snapshot()
-    try:
-        while True:
-            time.sleep(0.25)
-            now = snapshot()
-            for cid, state in now.items():
-                old = seen.get(cid)
-                if old is None:
-                    emit(state, "create")
-                    if state["status"] == "running":
-                        emit(state, "start")
-                elif old["status"] != state["status"]:
-                    emit(state, transitions.get((old["status"], state["status"]), state["status"]))
-            for cid, state in seen.items():
-                if cid not in now:
-                    emit(state, "destroy")
-            seen = now
-    except KeyboardInterrupt:
-        return 0
+    watch(cc.session(ctx, need_file=False), list(services or []), emit)
+    return 0
