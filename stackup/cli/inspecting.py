@@ -109,13 +109,13 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
     try:
         while True:
             states = sess.containers(list(services or []), oneoff=None, running_only=True)
-            before = {s["id"]: usage.sample(s["id"]) for s in states}
+            before = {s["id"]: sess.engine.usage(s["id"]) for s in states}
             start = time.monotonic()
             time.sleep(0.5)
             elapsed = time.monotonic() - start
             rows = []
             for state in states:
-                after = usage.sample(state["id"])
+                after = sess.engine.usage(state["id"])
                 limit = usage.human(after.memory_limit) if after.memory_limit else "unlimited"
                 rows.append({"ID": state["id"][:12], "Name": state["name"],
                              "CPUPerc": f"{usage.cpu_percent(before[state['id']], after, elapsed):.2f}%",

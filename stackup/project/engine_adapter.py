@@ -34,6 +34,7 @@ from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest,
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
     from stackup.engine.runtime.container import Runtime
+    from stackup.engine.runtime.usage import Sample
 
 ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
 ANONYMOUS = naming.PREFIX + "anonymous"                    # on a volume: made for one container
@@ -208,6 +209,13 @@ class Engine:
     def top(self, ref: str) -> list[dict[str, Any]]:
         """The container's processes: uid, pid, ppid, cmd."""
         return self._containers.top(ref)
+
+    @staticmethod
+    def usage(container_id: str) -> Sample:
+        """The container's CPU time, memory and processes now (from its cgroup)."""
+        from stackup.engine.runtime.usage import sample
+
+        return sample(container_id)
 
     def image_size(self, image_id: str) -> int | None:
         """The image's size in bytes; None when the store no longer has it."""
