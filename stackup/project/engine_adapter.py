@@ -141,6 +141,14 @@ class Engine:
             raise UnsupportedError("volumes are not available in this build") from None
         return volumes
 
+    @staticmethod
+    def project_lock(project: str) -> contextlib.AbstractContextManager[None]:
+        """A lock file under the engine's root that serializes the commands on one
+        project (different projects run side by side)."""
+        from stackup.engine import state as st
+
+        return st.locked(st.root() / "projects" / f"{project}.lock")
+
     # -- EngineView -------------------------------------------------------------
 
     def container_states(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:

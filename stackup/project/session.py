@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackup.engine import state as st
 from stackup.errors import UnsupportedError
 from stackup.project import containerspec, naming
 from stackup.project.engine_adapter import ContainerState, Engine
@@ -42,7 +41,7 @@ class Session:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        with st.locked(st.root() / "projects" / f"{self.name}.lock"):
+        with self.engine.project_lock(self.name):
             yield
 
     def observe(self, images_too: bool = True) -> Snapshot:

@@ -47,6 +47,12 @@ class FakeEngine:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.counter = itertools.count(1)
+        self.project_locks: dict[str, threading.Lock] = {}
+
+    def project_lock(self, project):
+        """Serializes the operations on one project, as the engine's lock file does."""
+        with self.lock:
+            return self.project_locks.setdefault(project, threading.Lock())
 
     # -- recording ------------------------------------------------------------
 

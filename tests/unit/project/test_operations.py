@@ -28,7 +28,7 @@ from stackup.project.up import AttachOptions, up  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "root"))   # the project's lock lives there
+    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "root"))   # nothing lands in the real root
 
 
 def session(engine: FakeEngine, desired=None) -> Session:
