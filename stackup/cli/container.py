@@ -504,7 +504,7 @@ def logs(container: str = typer.Argument(..., help="Container"),
     if tail != "all" and not tail.isdigit():
         raise UserError(f"invalid --tail {tail!r}: expected a number or all")
     since_at = lg.parse_since(since) if since else None
-    path = rt.cdir(state["id"]) / "container.log"
+    path = rt.log_path(state["id"])
     emit = _emitter(timestamps)
     for entry in lg.select(path, None if tail == "all" else int(tail), since_at):
         emit(entry)

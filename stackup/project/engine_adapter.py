@@ -5,7 +5,10 @@ containers (the runtime, found by their labels), networks and volumes. The engin
 knows nothing of stacks; everything a stack needs is translated here: a service's
 normalized config becomes a runtime spec (`containerspec`), its networks and ports
 are wired by the project attacher (`attacher`), its healthcheck is awaited
-through the runtime's hook (`health`).
+through the runtime's hook (`health`). Beyond the two protocols, the operations
+(`up`, `run`, `exec`, `logs`, ...) use typed methods: a container's record, its log,
+a terminal on it, a command in it, the project's lock. The runtime and the image
+store themselves stay private.
 
 Every engine module is imported lazily: `up --dry-run` and `ps` on a machine whose
 engine holds nothing need only the state directory. A missing engine part (e.g. a
