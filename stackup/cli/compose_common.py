@@ -1,75 +1,38 @@
-"""Helpers the compose-level commands share: the session, running a plan with
-progress, finding the project's containers, and multiplexed log output."""
+"""What the compose-level commands share: opening the session from the global
+options, rendering an operation's events (progress, warnings, multiplexed log
+lines), and parsing the flags several commands have."""
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from stackup.errors import NotFoundError, UserError
+from stackup.errors import UserError
+
+if TYPE_CHECKING:
+    from stackup.project.events import OperationEvent
+    from stackup.project.progress import Progress
+    from stackup.project.session import Session
 
 COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
 
-def session(ctx: Any, need_file: bool = True):
+def session(ctx: Any, need_file: bool = True) -> Session:
+    """The project the global options name (its loader's warnings shown here)."""
     from stackup.project.session import open_session
+    from stackup.spec import LoadOptions
 
-    return open_session(ctx.obj, need_file=need_file)
-
-
-def run_plan(ctx: Any, plan: Any, engine: Any, *, raise_on_failure: bool = True) -> Any:
-    """Execute `plan` with compose-like progress on stderr; its outcome (None for an
-    empty plan: the executor is not even imported, which keeps a no-change `up` fast)."""
-    for warning in plan.warnings:
+    sess = open_session(LoadOptions.from_global(ctx.obj), need_file=need_file)
+    for warning in sess.warnings:
         print(f"stackup: warning: {warning}", file=sys.stderr)
-    if plan.is_empty():
-        return None
-    from stackup.project.executor import execute
-    from stackup.project.progress import make_progress
-
-    progress = make_progress(getattr(ctx.obj, "progress", "auto"))
-    try:
-        outcome = execute(plan, engine, on_event=progress)
-    finally:
-        progress.close()
-    if raise_on_failure:
-        outcome.raise_for_failure()
-    return outcome
+    return sess
 
 
-def project_states(sess: Any, services: Sequence[str] = (), *, oneoff: bool | None = False,
-                   running_only: bool = False) -> list[dict[str, Any]]:
-    """Runtime states of the project's containers (of `services` if given), sorted
-    by service then number. `oneoff`: False (service containers), True, None (both)."""
-    from stackup.project import naming
-    from stackup.project.engine_adapter import Engine
-
-    if services and sess.desired is not None:
-        sess.check_services(services)
-    found = []
-    for state in sess.engine.container_states({naming.PROJECT: sess.name}):
-        c = Engine.observed(state)
-        if services and c.service not in services:
-            continue
-        if oneoff is not None and c.oneoff != oneoff:
-            continue
-        if running_only and not c.running:
-            continue
-        found.append(((c.service, c.oneoff, c.number, state["name"]), state))
-    return [state for _, state in sorted(found, key=lambda item: item[0])]
-
-
-def runtime_logs() -> Any:
-    """The runtime's log reader, or one clear line when this build has no runtime."""
-    try:
-        from stackup.engine.runtime import logs
-    except ImportError:
-        from stackup.errors import UnsupportedError
-
-        raise UnsupportedError("the container runtime is not available in this build") from None
-    return logs
+def renderer(ctx: Any, **log_style: Any) -> Renderer:
+    """A renderer with the progress mode of the global options; `log_style` as LogPrinter's."""
+    return Renderer(getattr(ctx.obj, "progress", "auto"), **log_style)
 
 
 def parse_scale(items: Iterable[str]) -> dict[str, int]:
@@ -86,6 +49,63 @@ def parse_timeout(value: int | None) -> float | None:
     if value is not None and value < 0:
         raise UserError("-t/--timeout must not be negative")
     return None if value is None else float(value)
+
+
+class Renderer:
+    """Shows a compose operation's events as compose does: a plan's progress on stderr
+    (live lines on a terminal), warnings, the plan of a dry run, and the containers'
+    output with `name-1  | ` prefixes."""
+
+    def __init__(self, progress_mode: str, *, colour: bool | None = None, prefix: bool = True,
+                 timestamps: bool = False):
+        self.progress_mode = progress_mode
+        self.colour, self.prefix, self.timestamps = colour, prefix, timestamps
+        self.progress: Progress | None = None
+        self.printer: LogPrinter | None = None
+
+    def __call__(self, event: OperationEvent) -> None:
+        from stackup.project import events
+        from stackup.project.progress import Event
+
+        if isinstance(event, Event):
+            if self.progress is not None:
+                self.progress(event)
+        elif isinstance(event, events.PlanStarted):
+            from stackup.project.progress import make_progress
+
+            self.progress = make_progress(self.progress_mode)
+        elif isinstance(event, events.PlanFinished):
+            if self.progress is not None:
+                self.progress.close()
+            self.progress = None
+        elif isinstance(event, events.PlanWarning):
+            print(f"stackup: warning: {event.text}", file=sys.stderr)
+        elif isinstance(event, events.PlanPreview):
+            sys.stdout.write(event.text)
+        elif isinstance(event, events.LogSources):
+            self.printer = self._new_printer(event.containers)
+        elif isinstance(event, events.Attaching):
+            print("Attaching to " + ", ".join(event.containers), file=sys.stderr)
+        elif isinstance(event, events.LogLine):
+            self._printer().line(event.container, event.text, event.time)
+        elif isinstance(event, events.ContainerExited):
+            self._printer().line(event.container, f"exited with code {event.exit_code}")
+        elif isinstance(event, events.Stopping):
+            print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
+        elif isinstance(event, events.ContainerChanged):
+            print(f" Container {event.container}  {event.status}", file=sys.stderr)
+        elif isinstance(event, events.Waited):
+            print(event.exit_code)
+        elif isinstance(event, events.ImageChanged):
+            print(f" Image {event.reference}  {event.status}", file=sys.stderr)
+
+    def _new_printer(self, names: Iterable[str]) -> LogPrinter:
+        return LogPrinter(names, colour=self.colour, prefix=self.prefix, timestamps=self.timestamps)
+
+    def _printer(self) -> LogPrinter:
+        if self.printer is None:
+            self.printer = self._new_printer([])
+        return self.printer
 
 
 class LogPrinter:
@@ -121,44 +141,3 @@ class LogPrinter:
         with self.lock:
             self.stream.write(f"{self.head(name)}{stamp}{text.rstrip(chr(10))}\n")
             self.stream.flush()
-
-    def entry(self, name: str, entry: dict[str, Any]) -> None:
-        self.line(name, entry.get("log", ""), entry.get("time", ""))
-
-
-def follow_logs(engine: Any, states: Sequence[dict[str, Any]], printer: LogPrinter, *,
-                from_start: bool, since: str | None = None,
-                on_exit: Callable[[dict[str, Any]], None] | None = None,
-                stop: threading.Event | None = None) -> list[threading.Thread]:
-    """One thread per container following its log until it stops; `on_exit` is
-    called with the container's final state."""
-    from stackup.engine.runtime.containerstate import Status
-
-    logs = runtime_logs()
-    threads = []
-    for state in states:
-        cid, name = state["id"], state["name"]
-
-        def running(cid: str = cid) -> bool:
-            if stop is not None and stop.is_set():
-                return False
-            try:
-                return Status(engine.runtime.get(cid)["status"]).is_up_or_starting()
-            except NotFoundError:
-                return False
-
-        def work(cid: str = cid, name: str = name) -> None:
-            try:
-                path = engine.runtime.cdir(cid) / "container.log"
-                logs.follow(path, running, lambda e: printer.entry(name, e), since, from_start=from_start)
-            finally:
-                if on_exit is not None and not (stop is not None and stop.is_set()):
-                    try:
-                        on_exit(engine.runtime.get(cid))
-                    except NotFoundError:
-                        pass
-
-        thread = threading.Thread(target=work, name=f"logs-{name}", daemon=True)
-        thread.start()
-        threads.append(thread)
-    return threads

@@ -254,7 +254,7 @@ def run(image: str = typer.Argument(..., help="Image reference"),
     state = _create(image, command or [], opts, auto_remove=rm and detach)
     cid = state["id"]
     if tty and not detach:
-        (rt.cdir(cid) / "attach-wait").touch()  # the shim holds the output until we attach
+        _hold_output(rt, cid)
     try:
         rt.start(cid)
     except StartError as exc:
@@ -295,12 +295,19 @@ def create(image: str = typer.Argument(..., help="Image reference"),
     return 0
 
 
+def _hold_output(rt, cid: str) -> None:
+    """The shim holds a tty container's output until we attach."""
+    from stackup.engine.runtime.attach import hold_output
+
+    hold_output(rt, cid)
+
+
 def _attach(rt, cid: str, tty: bool, interactive: bool, from_start: bool) -> None:
     """The terminal on the container until it stops: its pty (tty containers) or its
     output from the log, and with `interactive` our stdin to its stdin."""
-    from stackup.cli.attaching import attach
+    from stackup.engine.runtime.attach import attach_terminal
 
-    attach(rt, cid, tty, interactive, from_start=from_start)
+    attach_terminal(rt, cid, tty, interactive, from_start=from_start)
 
 
 @app.command()
@@ -322,7 +329,7 @@ def start(containers: list[str] = typer.Argument(..., help="Containers"),
     if spec.get("tty"):
         if interactive and not os.isatty(0):
             raise UserError("the input device is not a TTY: drop -i, or run from a terminal")
-        (rt.cdir(state["id"]) / "attach-wait").touch()  # hold the output until we attach
+        _hold_output(rt, state["id"])
     rt.start(state["id"])
     _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
     return rt.wait(state["id"])
@@ -501,7 +508,7 @@ def logs(container: str = typer.Argument(..., help="Container"),
     if tail != "all" and not tail.isdigit():
         raise UserError(f"invalid --tail {tail!r}: expected a number or all")
     since_at = lg.parse_since(since) if since else None
-    path = rt.cdir(state["id"]) / "container.log"
+    path = rt.log_path(state["id"])
     emit = _emitter(timestamps)
     for entry in lg.select(path, None if tail == "all" else int(tail), since_at):
         emit(entry)

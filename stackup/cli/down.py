@@ -21,18 +21,10 @@ def down(
     timeout: int = typer.Option(None, "-t", "--timeout", help="Shutdown timeout in seconds"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing"),
 ) -> int:
-    import sys
-
     from stackup.cli import compose_common as cc
-    from stackup.project.reconcile import DownOptions, plan_down
+    from stackup.project.down import down as compose_down
+    from stackup.project.reconcile import DownOptions
 
     sess = cc.session(ctx, need_file=False)
-    options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, rmi=rmi,
-                          timeout=cc.parse_timeout(timeout), disabled_services=sess.disabled_services)
-    with sess.locked():
-        plan = plan_down(sess.observe(images_too=False), options, sess.desired)  # no image ids needed
-        if dry_run:
-            sys.stdout.write(plan.render() or "nothing to do\n")
-            return 0
-        cc.run_plan(ctx, plan, sess.engine)
-    return 0
+    options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, rmi=rmi, timeout=cc.parse_timeout(timeout))
+    return compose_down(sess, options, cc.renderer(ctx), dry_run=dry_run)

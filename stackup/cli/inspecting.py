@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import typer
 
@@ -26,10 +25,10 @@ def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Ser
     from stackup.cli import compose_common as cc
 
     sess = cc.session(ctx, need_file=False)
-    for state in cc.project_states(sess, list(services or []), running_only=True):
+    for state in sess.containers(list(services or []), running_only=True):
         print(state["name"])
         rows = [("UID", "PID", "PPID", "CMD")]
-        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.runtime.top(state["id"])]
+        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.top(state["id"])]
         print_table(rows)
         print()
     return 0
@@ -43,7 +42,7 @@ def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
     from stackup.project.engine_adapter import Engine
 
     sess = cc.session(ctx, need_file=False)
-    states = [s for s in cc.project_states(sess, [service]) if Engine.observed(s).number == index]
+    states = [s for s in sess.containers([service]) if Engine.observed(s).number == index]
     if not states:
         raise NotFoundError(f"service {service}: no container with index {index}")
     for binding in (states[0].get("network") or {}).get("ports") or []:
@@ -59,7 +58,7 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
 
     sess = cc.session(ctx, need_file=False)
     rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
-    for state in cc.project_states(sess, list(services or []), oneoff=None):
+    for state in sess.containers(list(services or []), oneoff=None):
         spec = state.get("spec") or {}
         ref = spec.get("image", "")
         image_id = spec.get("image_id", "")
@@ -67,12 +66,9 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
             print(image_id)
             continue
         repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-        size = ""
-        try:
-            size = f"{sess.engine.store.get(image_id).size / 1e6:.1f}MB"
-        except Exception:  # noqa: BLE001 - the image may have been removed since
-            size = "-"
-        rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12], size))
+        size = sess.engine.image_size(image_id)   # None: removed since
+        rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12],
+                     "-" if size is None else f"{size / 1e6:.1f}MB"))
     if not quiet:
         print_table(rows)
     return 0
@@ -81,30 +77,13 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
 def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help="Also stopped projects"),
        quiet: bool = typer.Option(False, "-q", "--quiet", help="Only names"),
        fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
-    from stackup.engine.runtime.containerstate import Status
-    from stackup.project import naming
     from stackup.project.engine_adapter import Engine
+    from stackup.project.projects import list_projects
 
     if fmt not in ("table", "json"):
         raise UserError(f"--format {fmt!r}: expected table or json")
-    engine = Engine()
-    projects: dict[str, dict[str, Any]] = {}
-    for state in engine.container_states({}):
-        labels = (state.get("spec") or {}).get("labels") or {}
-        name = labels.get(naming.PROJECT)
-        if not name:
-            continue
-        entry = projects.setdefault(name, {"Name": name, "states": [], "ConfigFiles": labels.get(naming.CONFIG_FILES, "")})
-        entry["states"].append(state["status"])
-    rows = []
-    for name in sorted(projects):
-        counts: dict[str, int] = {}
-        for status in projects[name]["states"]:
-            counts[status] = counts.get(status, 0) + 1
-        if not all_ and not counts.get(Status.RUNNING):
-            continue
-        status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
-        rows.append({"Name": name, "Status": status, "ConfigFiles": projects[name]["ConfigFiles"]})
+    rows = [{"Name": p.name, "Status": p.status(), "ConfigFiles": p.config_files}
+            for p in list_projects(Engine()) if all_ or p.running]
     if quiet:
         for row in rows:
             print(row["Name"])
@@ -129,14 +108,14 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
     sess = cc.session(ctx, need_file=False)
     try:
         while True:
-            states = cc.project_states(sess, list(services or []), oneoff=None, running_only=True)
-            before = {s["id"]: usage.sample(s["id"]) for s in states}
+            states = sess.containers(list(services or []), oneoff=None, running_only=True)
+            before = {s["id"]: sess.engine.usage(s["id"]) for s in states}
             start = time.monotonic()
             time.sleep(0.5)
             elapsed = time.monotonic() - start
             rows = []
             for state in states:
-                after = usage.sample(state["id"])
+                after = sess.engine.usage(state["id"])
                 limit = usage.human(after.memory_limit) if after.memory_limit else "unlimited"
                 rows.append({"ID": state["id"][:12], "Name": state["name"],
                              "CPUPerc": f"{usage.cpu_percent(before[state['id']], after, elapsed):.2f}%",
@@ -159,51 +138,17 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
            as_json: bool = typer.Option(False, "--json", help="One JSON object per line")) -> int:
     """Container events of the project as they happen (create, start, pause, unpause,
     die, destroy), found by watching the engine's state; until Ctrl-C."""
-    import time
-    from datetime import datetime, timezone
-
     from stackup.cli import compose_common as cc
-    from stackup.engine.runtime.containerstate import Status
-    from stackup.project.engine_adapter import Engine
+    from stackup.project.container_events import ContainerEvent, watch
 
-    sess = cc.session(ctx, need_file=False)
-
-    def snapshot() -> dict[str, dict[str, Any]]:
-        return {s["id"]: s for s in cc.project_states(sess, list(services or []), oneoff=None)}
-
-    def emit(state: dict[str, Any], action: str) -> None:
-        c = Engine.observed(state)
-        now = datetime.now(timezone.utc).isoformat()
+    def emit(event: ContainerEvent) -> None:
         if as_json:
-            print(json.dumps({"time": now, "type": "container", "action": action, "id": state["id"],
-                              "service": c.service, "attributes": {"name": state["name"],
-                                                                   "image": state["spec"].get("image", "")}}))
+            print(json.dumps({"time": event.time, "type": "container", "action": event.action, "id": event.id,
+                              "service": event.service, "attributes": {"name": event.name,
+                                                                       "image": event.image}}))
         else:
-            print(f"{now} container {action} {state['id']} (name={state['name']}, service={c.service})")
+            print(f"{event.time} container {event.action} {event.id} (name={event.name}, service={event.service})")
         sys.stdout.flush()
 
-    created, running, paused, restarting, exited = (
-        Status.CREATED, Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.EXITED)
-    transitions = {(created, running): "start", (exited, running): "start",
-                   (running, paused): "pause", (paused, running): "unpause",
-                   (running, exited): "die", (paused, exited): "die",
-                   (restarting, running): "restart", (running, restarting): "die"}
-    seen = snapshot()
-    try:
-        while True:
-            time.sleep(0.25)
-            now = snapshot()
-            for cid, state in now.items():
-                old = seen.get(cid)
-                if old is None:
-                    emit(state, "create")
-                    if state["status"] == Status.RUNNING:
-                        emit(state, "start")
-                elif old["status"] != state["status"]:
-                    emit(state, transitions.get((old["status"], state["status"]), state["status"]))
-            for cid, state in seen.items():
-                if cid not in now:
-                    emit(state, "destroy")
-            seen = now
-    except KeyboardInterrupt:
-        return 0
+    watch(cc.session(ctx, need_file=False), list(services or []), emit)
+    return 0

@@ -26,35 +26,13 @@ def logs(
     index: int = typer.Option(None, "--index", help="Only the container with this number"),
 ) -> int:
     from stackup.cli import compose_common as cc
-    from stackup.project.engine_adapter import Engine
+    from stackup.project.logs import LogsOptions, logs as compose_logs
 
     if tail != "all" and not tail.isdigit():
         raise UserError(f"--tail {tail!r}: expected a number or all")
-    lg = cc.runtime_logs()
     sess = cc.session(ctx, need_file=False)
-    states = cc.project_states(sess, list(services or []), oneoff=None)
-    if index is not None:
-        states = [s for s in states if Engine.observed(s).number == index]
-    since_at = lg.parse_since(since) if since else None
-    until_at = lg.parse_since(until) if until else None
-    printer = cc.LogPrinter([s["name"] for s in states], colour=False if no_color else None,
-                            prefix=not no_log_prefix, timestamps=timestamps)
-    entries = []
-    for state in states:
-        path = sess.engine.runtime.cdir(state["id"]) / "container.log"
-        for entry in lg.select(path, None if tail == "all" else int(tail), since_at):
-            if until_at is None or entry.get("time", "") <= until_at:
-                entries.append((entry.get("time", ""), state["name"], entry))
-    # one timeline: lines of all containers in the order they were written
-    for _, name, entry in sorted(entries, key=lambda item: item[0]):
-        printer.entry(name, entry)
-    if follow:
-        threads = cc.follow_logs(sess.engine, [s for s in states if Engine.observed(s).running],
-                                 printer, from_start=False)
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.5)
-        except KeyboardInterrupt:
-            return 0
-    return 0
+    options = LogsOptions(services=tuple(services or []), follow=follow,
+                          tail=None if tail == "all" else int(tail), since=since, until=until, index=index)
+    on_event = cc.renderer(ctx, colour=False if no_color else None, prefix=not no_log_prefix,
+                           timestamps=timestamps)
+    return compose_logs(sess, options, on_event)

@@ -91,7 +91,7 @@ def ps(
         if s not in STATUSES:
             raise UserError(f"--status {s!r}: expected one of {', '.join(STATUSES)}")
     sess = cc.session(ctx, need_file=False)
-    states = cc.project_states(sess, list(services or []), oneoff=None if all_ else False)
+    states = sess.containers(list(services or []), oneoff=None if all_ else False)
     rows = [describe(s) for s in states]
     if status:
         rows = [r for r in rows if r["State"] in status]

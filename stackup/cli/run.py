@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import sys
 from typing import Any, Optional
 
@@ -44,67 +43,38 @@ def run(
     pull: str = typer.Option("policy", "--pull", help="Pull images: always, missing, never"),
 ) -> int:
     from stackup.cli import compose_common as cc
-    from stackup.project import naming
-    from stackup.project.reconcile import RunOptions, plan_run
+    from stackup.project.engine_adapter import StartFailed
+    from stackup.project.run import OneOffOptions, run as compose_run
 
     if rm and detach:
         raise UserError("--rm and -d cannot be used together")
     use_tty, stdin_open = terminal_mode(tty=tty, no_tty=no_tty, interactive=interactive,
                                         stdin_tty=os.isatty(0), stdout_tty=os.isatty(1))
     sess = cc.session(ctx)
-    sess.check_services([service])
-    sess.check_supported([service])
-    config = sess.services[service]
-    overrides: dict[str, Any] = {"tty": use_tty, "stdin_open": stdin_open}  # run's own, as compose's
-    if command:
-        overrides["command"] = list(command)
-    if entrypoint is not None:
-        overrides["entrypoint"] = shlex.split(entrypoint) if entrypoint else []
-        if not command:
-            overrides["command"] = None
-    if env:
-        environment = dict(config.get("environment") or {})
-        for item in env:
-            key, sep, value = item.partition("=")
-            environment[key] = value if sep else None
-        overrides["environment"] = environment
-    if volume:
-        from stackup.engine import volumes as vol
-
-        overrides["volumes"] = list(config.get("volumes") or []) + [vol.parse_short(v) for v in volume]
-    if workdir:
-        overrides["working_dir"] = workdir
-    if user:
-        overrides["user"] = user
-    if label:
-        labels = dict(config.get("labels") or {})
-        labels.update(dict(item.partition("=")[::2] for item in label))
-        overrides["labels"] = labels
-    token = naming.new_oneoff_token()
-    # attached, we start it ourselves: after the shim is told to hold a tty's output
-    options = RunOptions(token=token, no_deps=no_deps, overrides=overrides, service_ports=service_ports,
-                         start=detach, pull=pull, config_files=sess.config_files,
-                         working_dir=sess.working_dir)
-    with sess.locked():
-        plan = plan_run(sess.desired, sess.observe(), service, options)
-        if name:
-            for op in plan.ops:
-                if op.request is not None and getattr(op.request, "name", None) == naming.oneoff_name(
-                        sess.name, service, token):
-                    import dataclasses
-
-                    op.request = dataclasses.replace(op.request, name=name)
-                    op.subject = name
-        _quiet_progress(ctx)
-        outcome = cc.run_plan(ctx, plan, sess.engine)
-    create = [op for op in plan.ops if op.service == service and op.kind.value == "create"
-              and op.request is not None and op.request.labels.get(naming.ONEOFF) == "True"][-1]
-    cid = str(outcome.results[create.id])
-    state = sess.engine.runtime.get(cid)
+    options = OneOffOptions(
+        service=service, command=tuple(command or ()),
+        entrypoint=None if entrypoint is None else (shlex.split(entrypoint) if entrypoint else []),
+        env={key: (value if sep else None) for key, sep, value in (item.partition("=") for item in env)},
+        volumes=tuple(_volume(v) for v in volume), workdir=workdir or None, user=user or None,
+        labels=dict(item.partition("=")[::2] for item in label), name=name or None,
+        tty=use_tty, stdin_open=stdin_open, detach=detach, rm=rm, no_deps=no_deps,
+        service_ports=service_ports, pull=pull)
+    _quiet_progress(ctx)
+    try:
+        result = compose_run(sess, options, cc.renderer(ctx))
+    except StartFailed as exc:
+        print(f"stackup: {exc}", file=sys.stderr)
+        return exc.exit_code
     if detach:
-        print(state["name"])
-        return 0
-    return _attach(sess, state, rm, use_tty, stdin_open)
+        print(result.container)
+    return result.exit_code
+
+
+def _volume(short: str) -> dict[str, Any]:
+    """A -v flag's `[source:]target[:options]` in the long form."""
+    from stackup.engine import volumes as vol
+
+    return vol.parse_short(short)
 
 
 def terminal_mode(*, tty: bool | None, no_tty: bool, interactive: bool | None,
@@ -133,39 +103,3 @@ def _quiet_progress(ctx: typer.Context) -> None:
     the user asked for progress."""
     if getattr(ctx.obj, "progress", "auto") == "auto" and not sys.stderr.isatty():
         ctx.obj.progress = "quiet"
-
-
-def _attach(sess: Any, state: dict[str, Any], rm: bool, tty: bool, interactive: bool) -> int:
-    """Start the one-off container attached to our terminal (its pty with a tty, else
-    our stdin to its stdin and its output to ours); its exit code."""
-    from stackup.cli import attaching
-    from stackup.engine.runtime.container import StartError
-
-    runtime = sess.engine.runtime
-    cid = state["id"]
-    if tty:
-        (runtime.cdir(cid) / "attach-wait").touch()  # the shim holds the output until we attach
-    try:
-        sess.engine.start_container(cid)
-    except BaseException as exc:
-        if rm:  # --rm: a container that could not start is not kept either
-            sess.engine.remove_container(cid, True)
-        if isinstance(exc, StartError):
-            print(f"stackup: {exc}", file=sys.stderr)
-            return exc.exit_code
-        raise
-
-    def forward(signum: int, _frame: Any) -> None:
-        try:
-            runtime.kill(cid, signum)
-        except Exception:  # noqa: BLE001 - it may have exited meanwhile
-            pass
-
-    for s in (signal.SIGINT, signal.SIGTERM):  # with a tty, ^C reaches it through the pty
-        signal.signal(s, forward)
-    try:
-        attaching.attach(runtime, cid, tty, interactive, from_start=True)
-        return runtime.wait(cid)
-    finally:
-        if rm:  # also when attaching failed: --rm leaves nothing behind
-            sess.engine.remove_container(cid, True)

@@ -5,7 +5,10 @@ containers (the runtime, found by their labels), networks and volumes. The engin
 knows nothing of stacks; everything a stack needs is translated here: a service's
 normalized config becomes a runtime spec (`containerspec`), its networks and ports
 are wired by the project attacher (`attacher`), its healthcheck is awaited
-through the runtime's hook (`health`).
+through the runtime's hook (`health`). Beyond the two protocols, the operations
+(`up`, `run`, `exec`, `logs`, ...) use typed methods: a container's record, its log,
+a terminal on it, a command in it, the project's lock. The runtime and the image
+store themselves stay private.
 
 Every engine module is imported lazily: `up --dry-run` and `ps` on a machine whose
 engine holds nothing need only the state directory. A missing engine part (e.g. a
@@ -14,10 +17,11 @@ build without the runtime) is reported as one clear line when it is needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
 from stackup.project import anonymous, containerspec, naming
@@ -25,11 +29,42 @@ from stackup.engine.runtime.containerstate import Status
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
 
+if TYPE_CHECKING:
+    from stackup.engine.images.store import ImageStore
+    from stackup.engine.runtime.container import Runtime
+    from stackup.engine.runtime.usage import Sample
+
 ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
 ANONYMOUS = naming.PREFIX + "anonymous"                    # on a volume: made for one container
 ANONYMOUS_KEY = "-anonymous"                               # its volume key (no stack key starts with -)
 # the engine's transient statuses, as Docker shows them
 _STATUS = {Status.CREATING: Status.CREATED, Status.STARTING: Status.RUNNING}
+# A container in one of these states may still write to its log.
+_LOGGING = (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.STARTING)
+StateRecord = dict[str, Any]      # the runtime's record of one container (its dict form)
+LogEntry = dict[str, Any]         # one line of a container's log: log, stream, time
+
+
+class StartFailed(StackupError):
+    """A container's PID 1 or an exec'd command could not start; `exit_code` is
+    Docker's (125 setup, 126 cannot run, 127 not found), which `run` and `exec` return."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextlib.contextmanager
+def _start_failures() -> Iterator[None]:
+    """The runtime's start failures raised as the project's StartFailed."""
+    try:
+        yield
+    except StackupError as exc:
+        from stackup.engine.runtime.container import StartError
+
+        if isinstance(exc, StartError):
+            raise StartFailed(str(exc), exc.exit_code) from None
+        raise
 
 
 def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
@@ -52,14 +87,14 @@ class Engine:
         self.project = project
         self.project_networks = dict((desired or {}).get("networks") or {})
         self.project_volumes = dict((desired or {}).get("volumes") or {})
-        self._runtime: Any = None
-        self._store: Any = None
+        self._runtime: Runtime | None = None
+        self._store: ImageStore | None = None
         self._resolved: dict[str, Any] = {}   # reference -> the image `image_id` found last
 
     # -- engine parts ----------------------------------------------------------
 
     @property
-    def runtime(self) -> Any:
+    def _containers(self) -> Runtime:
         if self._runtime is None:
             try:
                 from stackup.engine.runtime.container import Runtime
@@ -80,7 +115,7 @@ class Engine:
         return True
 
     @property
-    def store(self) -> Any:
+    def _images(self) -> ImageStore:
         if self._store is None:
             from stackup.engine.images.store import ImageStore
 
@@ -105,12 +140,20 @@ class Engine:
             raise UnsupportedError("volumes are not available in this build") from None
         return volumes
 
+    @staticmethod
+    def project_lock(project: str) -> contextlib.AbstractContextManager[None]:
+        """A lock file under the engine's root that serializes the commands on one
+        project (different projects run side by side)."""
+        from stackup.engine import state as st
+
+        return st.locked(st.root() / "projects" / f"{project}.lock")
+
     # -- EngineView -------------------------------------------------------------
 
     def container_states(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
         if not self.has_runtime():
             return []
-        return [s for s in self.runtime.list() if _matches(s["spec"].get("labels") or {}, labels)]
+        return [s for s in self._containers.list() if _matches(s["spec"].get("labels") or {}, labels)]
 
     @staticmethod
     def observed(state: Mapping[str, Any]) -> ObservedContainer:
@@ -159,9 +202,39 @@ class Engine:
                 return ObservedVolume(v["name"], dict(v.get("labels") or {}))
         return None
 
+    def container(self, ref: str) -> StateRecord:
+        """The runtime's record of one container (by id, id prefix or name); raises
+        NotFoundError."""
+        return self._containers.get(ref)
+
+    def is_logging(self, ref: str) -> bool:
+        """Whether the container may still write to its log (False once it is gone)."""
+        try:
+            return self._containers.get(ref)["status"] in _LOGGING
+        except NotFoundError:
+            return False
+
+    def top(self, ref: str) -> list[dict[str, Any]]:
+        """The container's processes: uid, pid, ppid, cmd."""
+        return self._containers.top(ref)
+
+    @staticmethod
+    def usage(container_id: str) -> Sample:
+        """The container's CPU time, memory and processes now (from its cgroup)."""
+        from stackup.engine.runtime.usage import sample
+
+        return sample(container_id)
+
+    def image_size(self, image_id: str) -> int | None:
+        """The image's size in bytes; None when the store no longer has it."""
+        try:
+            return int(self._images.get(image_id).size)
+        except Exception:  # noqa: BLE001 - the image may have been removed since
+            return None
+
     def image_id(self, reference: str) -> str | None:
         try:
-            image = self.store.resolve(reference)
+            image = self._images.resolve(reference)
         except UserError:  # NotFoundError or a reference the store cannot parse
             self._resolved.pop(reference, None)
             return None
@@ -198,7 +271,12 @@ class Engine:
     def pull_image(self, reference: str) -> None:
         from stackup.engine.images.pull import pull
 
-        pull(self.store, reference)
+        pull(self._images, reference)
+
+    def push_image(self, reference: str) -> None:
+        from stackup.engine.images.push import push
+
+        push(self._images, reference)
 
     def build_image(self, request: BuildRequest) -> None:
         raise UnsupportedError(f"services.{request.service}.build: building images is not supported "
@@ -210,7 +288,7 @@ class Engine:
             return [s["name"] for s in self.container_states({})
                     if (s.get("spec") or {}).get("image_id") == image.id]
 
-        self.store.rm(reference, in_use=users)
+        self._images.rm(reference, in_use=users)
 
     def remove_network(self, name: str) -> None:
         self._network_module().remove_network(name)
@@ -298,7 +376,7 @@ class Engine:
 
         where = f"services.{request.service}"
         try:
-            image = self.store.resolve(request.image)
+            image = self._images.resolve(request.image)
         except NotFoundError:
             raise NotFoundError(f"{where}: image {request.image} is not present") from None
         args = containerspec.spec_arguments(request.config, where=where, container_name=request.name,
@@ -317,7 +395,7 @@ class Engine:
         spec.healthcheck = containerspec.merge_healthcheck(
             image.config.healthcheck, containerspec.healthcheck(request.config, where))
         try:
-            state = self.runtime.create(spec, name=request.name)
+            state = self._containers.create(spec, name=request.name)
         except BaseException:
             handed_on = set(request.anonymous_volumes.values())
             for name in set(by_target.values()) - handed_on:   # only what this create made
@@ -326,31 +404,31 @@ class Engine:
         return state["id"]
 
     def start_container(self, container: str) -> None:
-        self.runtime.start(container)
+        self._containers.start(container)
 
     def unpause_container(self, container: str) -> None:
-        self.runtime.unpause(container)
+        self._containers.unpause(container)
 
     def restart_container(self, container: str, timeout: float | None = None) -> None:
         self.stop_container(container, timeout)
         self.start_container(container)
 
     def pause_container(self, container: str) -> None:
-        self.runtime.pause(container)
+        self._containers.pause(container)
 
     def stop_container(self, container: str, timeout: float | None) -> None:
-        self.runtime.stop(container, None if timeout is None else int(timeout))
+        self._containers.stop(container, None if timeout is None else int(timeout))
 
-    def kill_container(self, container: str, signal: str = "SIGKILL") -> None:
-        self.runtime.kill(container, signal)
+    def kill_container(self, container: str, signal: str | int = "SIGKILL") -> None:
+        self._containers.kill(container, signal)
 
     def rename_container(self, container: str, new_name: str) -> None:
-        self.runtime.rename(container, new_name)
+        self._containers.rename(container, new_name)
 
     def remove_container(self, container: str, volumes: bool) -> None:
-        state = self.runtime.get(container)
+        state = self._containers.get(container)
         labels = (state.get("spec") or {}).get("labels") or {}
-        self.runtime.remove(state["id"], force=True)
+        self._containers.remove(state["id"], force=True)
         volumes_mod = self._volumes_module()
         volumes_mod.release(state["id"])
         if volumes:
@@ -362,7 +440,7 @@ class Engine:
     def _check(self, container: str) -> tuple[dict[str, Any], Any]:
         from stackup.project import health
 
-        state = self.runtime.get(container)
+        state = self._containers.get(container)
         return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
 
     def wait_healthy(self, container: str, timeout: float | None) -> None:
@@ -371,10 +449,10 @@ class Engine:
             raise StackupError(f"container {state['name']} has no healthcheck")
         from stackup.project import health
 
-        health.wait_healthy(self.runtime, state["id"], check, timeout)
+        health.wait_healthy(self._containers, state["id"], check, timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
-        return self.runtime.wait(container, timeout)
+        return self._containers.wait(container, timeout)
 
     def wait_ready(self, container: str, timeout: float | None) -> None:
         state, check = self._check(container)
@@ -384,10 +462,76 @@ class Engine:
             raise StackupError(f"container {state['name']} is {state['status']}")
 
     def log_tail(self, container: str, lines: int) -> list[str]:
-        from stackup.engine.runtime import logs
+        return [e.get("log", "").rstrip("\n") for e in self.log_entries(container, lines)]
 
-        path = self.runtime.log_path(container)
-        return [e.get("log", "").rstrip("\n") for e in logs.select(path, tail=lines)]
+    # -- output, terminals and commands ------------------------------------------
+
+    @staticmethod
+    def log_time(value: str) -> str:
+        """A time or a duration back from now ('10m', a unix time, RFC 3339) in the
+        log's own time format, to compare with its entries' `time`."""
+        return str(_logs_module().parse_since(value))
+
+    def log_entries(self, container: str, tail: int | None = None, since: str | None = None) -> list[LogEntry]:
+        """The container's log as it is now: the last `tail` entries, those after `since`."""
+        logs = _logs_module()
+        try:
+            path = self._containers.log_path(container)
+        except NotFoundError:
+            return []   # removed meanwhile
+        return logs.select(path, tail, since)
+
+    def follow_log(self, container: str, emit: Callable[[LogEntry], None], *, running: Callable[[], bool],
+                   since: str | None = None, from_start: bool = False) -> None:
+        """Emit the log's entries as they are written (all of them first with `from_start`,
+        else from now) until `running()` says the writer is done."""
+        logs = _logs_module()
+        try:
+            path = self._containers.log_path(container)
+        except NotFoundError:
+            return   # removed meanwhile: it writes nothing more
+        logs.follow(path, running, emit, since, from_start=from_start)
+
+    def start_attached(self, container: str, tty: bool) -> None:
+        """Start a container a terminal will attach to: a tty's first output waits for it."""
+        if tty:
+            from stackup.engine.runtime.attach import hold_output
+
+            hold_output(self._containers, container)
+        with _start_failures():
+            self.start_container(container)
+
+    def attach_terminal(self, container: str, tty: bool, interactive: bool, *, from_start: bool) -> None:
+        """Our terminal on the started container until it stops (see `start_attached`)."""
+        from stackup.engine.runtime.attach import attach_terminal
+
+        attach_terminal(self._containers, container, tty, interactive, from_start=from_start)
+
+    def exec_in(self, container: str, argv: list[str], env: list[str], user: str | None,
+                workdir: str | None, *, tty: bool, interactive: bool) -> int:
+        """Run a command in the running container, on our terminal; its exit code.
+        Raises the runtime's StartError when it cannot start."""
+        from stackup.engine.runtime.exec import exec_in
+
+        with _start_failures():
+            return exec_in(self._containers, container, argv, env, user, workdir, tty=tty, interactive=interactive)
+
+    def exec_detached(self, container: str, argv: list[str], env: list[str], user: str | None,
+                      workdir: str | None) -> None:
+        """Start a command in the running container and leave it running there."""
+        from stackup.engine.runtime.exec import exec_detached
+
+        with _start_failures():
+            exec_detached(self._containers, container, argv, env, user, workdir)
+
+
+def _logs_module() -> Any:
+    """The runtime's log reader, or one clear line when this build has no runtime."""
+    try:
+        from stackup.engine.runtime import logs
+    except ImportError:
+        raise UnsupportedError("the container runtime is not available in this build") from None
+    return logs
 
 
 def image_volumes(image: Any) -> list[str]:

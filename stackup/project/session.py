@@ -1,25 +1,26 @@
 """What every compose-level command does first: load the stack, check it can run,
 take the project's lock, and open the engine.
 
-`open_session(global_options, need_file=...)` gives a `Session` with the project
+`open_session(load_options, need_file=...)` gives a `Session` with the project
 name, the normalized stack (or None when a command such as `down -p NAME` runs
-without a file), and an `Engine` adapter. `session.locked()` serializes commands on
-one project (different projects run side by side).
+without a file), the loader's warnings, and an `Engine` adapter. `session.locked()`
+serializes commands on one project (different projects run side by side).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackup.engine import state as st
-from stackup.errors import UnsupportedError, UserError
-from stackup.project import containerspec
-from stackup.project.engine_adapter import Engine
+from stackup.errors import UnsupportedError
+from stackup.project import containerspec, naming
+from stackup.project.engine_adapter import StateRecord, Engine
 from stackup.project.observed import Snapshot, observe
+
+if TYPE_CHECKING:
+    from stackup.spec import LoadOptions
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Session:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        with st.locked(st.root() / "projects" / f"{self.name}.lock"):
+        with self.engine.project_lock(self.name):
             yield
 
     def observe(self, images_too: bool = True) -> Snapshot:
@@ -65,6 +66,25 @@ class Session:
             lines = [f"{p} is not supported by stackup" for p in problems]
             raise UnsupportedError(lines[0], problems=lines)
 
+    def containers(self, services: Sequence[str] = (), *, oneoff: bool | None = False,
+                   running_only: bool = False) -> list[StateRecord]:
+        """The engine's records of the project's containers (of `services` if given),
+        sorted by service then number. `oneoff`: False (service containers), True,
+        None (both)."""
+        if services and self.desired is not None:
+            self.check_services(services)
+        found = []
+        for state in self.engine.container_states({naming.PROJECT: self.name}):
+            c = Engine.observed(state)
+            if services and c.service not in services:
+                continue
+            if oneoff is not None and c.oneoff != oneoff:
+                continue
+            if running_only and not c.running:
+                continue
+            found.append(((c.service, c.oneoff, c.number, state["name"]), state))
+        return [state for _, state in sorted(found, key=lambda item: item[0])]
+
     def check_services(self, services: Sequence[str]) -> None:
         unknown = [s for s in services if s not in self.services]
         if unknown:
@@ -84,22 +104,22 @@ def spec_unsupported_fields() -> frozenset[str]:
     return frozenset(k for k, v in properties.items() if v.get("x-stackup-unsupported"))
 
 
-def open_session(options: Any, *, need_file: bool = True) -> Session:
-    """Load the stack named by the global options. Without `need_file`, a missing stack
-    file is fine when a project name is given (`down -p NAME`, `ps -p NAME`)."""
-    from stackup.spec import LoadOptions, load_project
+def open_session(options: LoadOptions, *, need_file: bool = True) -> Session:
+    """Load the stack the options name. Without `need_file`, a missing stack file is
+    fine when a project name is given (`down -p NAME`, `ps -p NAME`). Raises the
+    loader's UserError (NoStackFileError when there is no file at all)."""
+    from stackup.spec import load_project
+    from stackup.spec.project import NoStackFileError
 
     try:
-        project = load_project(LoadOptions.from_global(options))
-    except UserError as exc:
-        name = getattr(options, "project_name", None)
-        if need_file or not name or "no configuration file provided" not in str(exc):
+        project = load_project(options)
+    except NoStackFileError:
+        if need_file or not options.project_name:
             raise
-        return Session(name=name, desired=None, engine=Engine(name))
-    for warning in project.warnings:
-        print(f"stackup: warning: {warning}", file=sys.stderr)
+        return Session(name=options.project_name, desired=None, engine=Engine(options.project_name))
     desired = project.to_dict()
     return Session(name=project.name, desired=desired, engine=Engine(project.name, desired),
                    config_files=tuple(str(f) for f in project.config_files),
                    working_dir=str(project.working_dir),
-                   disabled_services=frozenset(project.disabled_services))
+                   disabled_services=frozenset(project.disabled_services),
+                   warnings=list(project.warnings))

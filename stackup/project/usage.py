@@ -1,56 +1,12 @@
-"""Resource usage of a container from its cgroup (v1 or v2), for `stackup stats`."""
+"""`stats`: a container's resource usage as Docker shows it (the samples come from
+the engine, through the adapter's `usage`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-
-def _read(path: Path | None) -> str:
-    if path is None:
-        return ""
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
-def _int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text.isdigit() else None
-
-
-@dataclass(frozen=True)
-class Sample:
-    cpu_ns: int          # CPU time used so far, all CPUs
-    memory: int          # bytes in use
-    memory_limit: int    # 0: no limit
-    pids: int
-
-
-def sample(container_id: str) -> Sample:
-    from stackup.engine.runtime.cgroups import Cgroup
-
-    cg = Cgroup(container_id)
-    if cg.v2:
-        base = cg.dir("unified")
-        stat = dict(line.split() for line in _read(base / "cpu.stat").splitlines() if len(line.split()) == 2)
-        cpu = int(stat.get("usage_usec", "0")) * 1000
-        memory = _int(_read(base / "memory.current")) or 0
-        limit = _int(_read(base / "memory.max")) or 0
-        pids = _int(_read(base / "pids.current")) or 0
-    else:
-        cpu = _int(_read(_join(cg.dir("cpuacct"), "cpuacct.usage"))) or 0
-        memory = _int(_read(_join(cg.dir("memory"), "memory.usage_in_bytes"))) or 0
-        limit = _int(_read(_join(cg.dir("memory"), "memory.limit_in_bytes"))) or 0
-        if limit >= 1 << 62:  # v1 writes "no limit" as a huge number
-            limit = 0
-        pids = _int(_read(_join(cg.dir("pids"), "pids.current"))) or 0
-    return Sample(cpu, memory, limit, pids)
-
-
-def _join(base: Path | None, name: str) -> Path | None:
-    return None if base is None else base / name
+if TYPE_CHECKING:
+    from stackup.engine.runtime.usage import Sample
 
 
 def cpu_percent(before: Sample, after: Sample, seconds: float) -> float:
@@ -61,8 +17,10 @@ def cpu_percent(before: Sample, after: Sample, seconds: float) -> float:
 
 
 def human(size: int) -> str:
+    """Bytes as Docker shows them: 512B, 1.5KiB, 3.0MiB, 2.1GiB."""
+    value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.1f}{unit}" if unit != "B" else f"{size}B"
-        size /= 1024
-    return f"{size}"
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f}{unit}" if unit != "B" else f"{size}B"
+        value /= 1024
+    return f"{value}"

@@ -18,6 +18,10 @@ class DiscoveryError(Exception):
     pass
 
 
+class NoFileFound(DiscoveryError):
+    """No -f, no COMPOSE_FILE, and no default file in the folder or its parents."""
+
+
 @dataclass
 class Discovered:
     """The stack files found for a command, the folder they are relative to, and its environment."""
@@ -86,7 +90,7 @@ def discover(files: list[str], project_directory, env_files: list[str], environ:
     else:
         main = _find_default(project_dir or cwd, warnings)
         if main is None:
-            raise DiscoveryError("no configuration file provided: not found (looked for "
+            raise NoFileFound("no configuration file provided: not found (looked for "
                                  + ", ".join(DEFAULT_FILES) + f" in {project_dir or cwd} and its parents)")
         paths = [str(main)]
         override = _override_for(main, warnings)

@@ -94,6 +94,11 @@ def _escape(value: Any) -> Any:
     return value
 
 
+class NoStackFileError(UserError):
+    """No stack file was named and none was found: commands that can work from the
+    project name alone (`down -p NAME`) go on without one."""
+
+
 def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
                  cwd: Path | str | None = None) -> Project:
     """Load, validate and normalize a stack as `docker compose config` does.
@@ -109,6 +114,8 @@ def load_project(options: Any = None, environ: dict[str, str] | None = None, *,
     cwd = Path(cwd) if cwd else Path.cwd()
     try:
         found = discovery.discover(options.files, options.project_directory, options.env_files, environ, cwd)
+    except discovery.NoFileFound as exc:
+        raise NoStackFileError(str(exc)) from None
     except discovery.DiscoveryError as exc:
         raise UserError(str(exc)) from None
     problems = Problems()

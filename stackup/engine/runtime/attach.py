@@ -9,14 +9,60 @@ connection) or, once, PID 1's stdin pipe (`-i` without a tty: output is the log)
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from stackup.engine.runtime import fdpass
+from stackup.engine.runtime.containerstate import Status
 from stackup.engine.runtime.terminal import relay, write_all
 from stackup.errors import StackupError
+
+# The shim of a tty container started while this file is in its directory holds the
+# pty's output until a client attaches (or 10 s pass), so none is lost before then.
+HOLD_OUTPUT = "attach-wait"
+
+
+def hold_output(runtime: Any, cid: str) -> None:
+    """Before starting a tty container that a terminal will attach to: its first
+    output waits for the terminal (see the shim's `wait_exit`)."""
+    (runtime.cdir(cid) / HOLD_OUTPUT).touch()
+
+
+def attach_terminal(runtime: Any, cid: str, tty: bool, interactive: bool, *, from_start: bool) -> None:
+    """Our terminal on a started container until it stops: its pty (tty containers),
+    or its output from the log with our stdin copied to its stdin (`interactive`).
+    The container was made with `tty` and `stdin_open=interactive` (and, for a tty,
+    `hold_output` before it started, so that no output is lost before we are here)."""
+
+    def alive() -> bool:  # it may still write output or read input
+        return Status(runtime.get(cid)["status"]).is_up_or_starting()
+
+    if tty or interactive:
+        conn, fd = connect(runtime.cdir(cid), alive=alive)
+        if conn >= 0 and tty:
+            relay_tty(conn, fd, 0, 1, interactive)
+            return
+        if conn >= 0:
+            os.close(conn)
+        if interactive and fd >= 0:  # (conn < 0: it exited before we attached)
+            pump_stdin(0, fd)
+    follow_output(runtime.log_path(cid), alive, from_start=from_start)
+
+
+def follow_output(log: Path, alive: Callable[[], bool], *, from_start: bool) -> None:
+    """The container's log on our stdout and stderr, as it grows, until it stops."""
+    from stackup.engine.runtime import logs
+
+    def emit(entry: dict[str, Any]) -> None:
+        out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
+        out.write(entry.get("log", ""))
+        out.flush()
+
+    logs.follow(log, alive, emit, from_start=from_start, poll=0.02)
 
 
 def connect(cdir: Path, timeout: float = 5.0, alive: Callable[[], bool] | None = None) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from stackup.engine.runtime.container import Runtime, StartError
 from stackup.engine.runtime.containerstate import ContainerState
 from stackup.engine.runtime.spec import ContainerSpec
 from stackup.engine.runtime.terminal import relay
-from stackup.errors import ConflictError
+from stackup.errors import ConflictError, UserError
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
@@ -74,6 +74,45 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
         code, _, message = failure.partition(" ")
         raise StartError(f"exec in {state.name}: {message}", int(code) if code.isdigit() else 126)
     return status
+
+
+def exec_detached(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None = None,
+                  user: str | None = None, workdir: str | None = None) -> None:
+    """`exec -d`: run `argv` in the container with no terminal and no stdin, its output
+    discarded (as Docker does). The process that waits for it is a session of its own,
+    so it outlives the caller and dies with the container. Returns once the command has
+    been exec'd; raises `StartError` as `exec_in` would when it cannot start."""
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(ready_r)
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+            try:
+                exec_in(runtime, ref, argv, env, user, workdir,
+                        on_start=lambda: os.write(ready_w, b"ok"))
+            except StartError as exc:
+                os.write(ready_w, f"{exc.exit_code} {exc}".encode())
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.waitpid(child, 0)
+    report = b""
+    while not report.startswith(b"ok") and (chunk := os.read(ready_r, 4096)):
+        report += chunk
+    os.close(ready_r)
+    if report.startswith(b"ok"):
+        return
+    if not report:
+        raise UserError("exec -d: the background process could not be started")
+    code, _, message = report.decode(errors="replace").partition(" ")
+    raise StartError(message, int(code) if code.isdigit() else 126)
 
 
 def _enter(runtime: Runtime, state: ContainerState, spec: ContainerSpec, argv: list[str],

@@ -41,11 +41,18 @@ class FakeEngine:
     exit_codes: dict[str, int] = field(default_factory=dict)      # container name -> code
     fail: dict[tuple[str, str], Exception] = field(default_factory=dict)  # (method, subject) -> error
     logs: dict[str, list[str]] = field(default_factory=dict)
+    log_records: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # name -> entries (log, time)
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.counter = itertools.count(1)
+        self.project_locks: dict[str, threading.Lock] = {}
+
+    def project_lock(self, project):
+        """Serializes the operations on one project, as the engine's lock file does."""
+        with self.lock:
+            return self.project_locks.setdefault(project, threading.Lock())
 
     # -- recording ------------------------------------------------------------
 
@@ -230,6 +237,36 @@ class FakeEngine:
 
     def log_tail(self, container, lines):
         return self.logs.get(self.by_ref(container).name, [])[-lines:]
+
+    # -- what the operations use beyond the executor ---------------------------
+
+    def container_states(self, labels):
+        """The runtime's records, in their shape (what `Session.containers` reads)."""
+        with self.lock:
+            return [{"id": c.id, "name": c.name, "status": c.status, "exit_code": c.exit_code,
+                     "spec": {"labels": dict(c.labels), "image_id": c.image_id}}
+                    for c in self.containers.values() if self.matches(c.labels, labels)]
+
+    def pause_container(self, container):
+        c = self.by_ref(container)
+        self.record("pause_container", c.name)
+        with self.lock:
+            c.status = "paused"
+
+    def kill_container(self, container, signal="SIGKILL"):
+        c = self.by_ref(container)
+        self.record("kill_container", c.name)
+        with self.lock:
+            c.status, c.exit_code = "exited", 137
+
+    @staticmethod
+    def log_time(value):
+        return value
+
+    def log_entries(self, container, tail=None, since=None):
+        entries = [e for e in self.log_records.get(self.by_ref(container).name, [])
+                   if since is None or e["time"] > since]
+        return entries if tail is None else entries[len(entries) - tail:]
 
     # -- helpers for tests ----------------------------------------------------
 

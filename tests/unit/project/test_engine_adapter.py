@@ -77,7 +77,7 @@ def test_service_becomes_a_runtime_spec(engine, tmp_path):
                           {"type": "volume", "target": "/cache"}],
               "tmpfs": ["/run"]}
     assert engine.create_container(request(config)) == "c" * 64
-    spec, name = engine.runtime.created[0]
+    spec, name = engine._runtime.created[0]
     assert name == "p-web-1"
     assert spec.argv == ["httpd", "-f"]
     assert "A=1" in spec.env and "FROM_IMAGE=1" in spec.env
@@ -113,13 +113,13 @@ def test_missing_image_names_the_service(engine):
 
 
 def test_image_volumes_become_labelled_anonymous_volumes(engine, tmp_path):
-    image = engine.store.image
+    image = engine._store.image
     image.config.volumes = ["/www", "/var/lib/db", "/run"]
     config = {"image": "busybox", "networks": {"default": None},
               "volumes": [{"type": "bind", "source": str(tmp_path), "target": "/var/lib/db"}],
               "tmpfs": ["/run:size=1m"]}
     engine.create_container(request(config))
-    spec, _ = engine.runtime.created[0]
+    spec, _ = engine._runtime.created[0]
     mounts = {m.target: m for m in spec.mounts}
     # /var/lib/db and /run are the service's own mounts; /www gets an anonymous volume
     assert Path(mounts["/var/lib/db"].source) == tmp_path and mounts["/run"].type == "tmpfs"
@@ -132,7 +132,7 @@ def test_image_volumes_become_labelled_anonymous_volumes(engine, tmp_path):
 
 
 def test_anonymous_volumes_go_when_a_mount_is_refused(engine, tmp_path):
-    engine.store.image.config.volumes = ["/www"]
+    engine._store.image.config.volumes = ["/www"]
     config = {"image": "busybox", "volumes": [{"type": "bind", "source": "relative", "target": "/x"}]}
     with pytest.raises(Exception, match="absolute host path"):
         engine.create_container(request(config))
@@ -142,10 +142,10 @@ def test_anonymous_volumes_go_when_a_mount_is_refused(engine, tmp_path):
 def test_a_recreate_hands_on_the_old_anonymous_volumes_by_path(engine, tmp_path):
     from stackup.project import anonymous
 
-    engine.store.image.config.volumes = ["/www"]
+    engine._store.image.config.volumes = ["/www"]
     config = {"image": "busybox", "volumes": [{"type": "volume", "target": "/data"}]}
     engine.create_container(request(config))
-    old_spec, _ = engine.runtime.created[0]
+    old_spec, _ = engine._runtime.created[0]
     old = anonymous.mounts_of(old_spec.labels)
     assert sorted(old) == ["/data", "/www"]
     assert sorted(old_spec.labels[ANONYMOUS_VOLUMES].split(",")) == sorted(old.values())
@@ -153,7 +153,7 @@ def test_a_recreate_hands_on_the_old_anonymous_volumes_by_path(engine, tmp_path)
     # the new container: /data and /www take the old volumes; /extra is new
     new_config = dict(config, volumes=config["volumes"] + [{"type": "volume", "target": "/extra"}])
     engine.create_container(dataclasses.replace(request(new_config), anonymous_volumes=old))
-    new_spec, _ = engine.runtime.created[1]
+    new_spec, _ = engine._runtime.created[1]
     mounts = {m.target: m for m in new_spec.mounts}
     assert (Path(mounts["/data"].source) / "note").read_text() == "mine\n"
     new = anonymous.mounts_of(new_spec.labels)
@@ -163,14 +163,14 @@ def test_a_recreate_hands_on_the_old_anonymous_volumes_by_path(engine, tmp_path)
 def test_a_failed_create_keeps_the_handed_on_volumes(engine, tmp_path):
     from stackup.project import anonymous
 
-    engine.store.image.config.volumes = ["/www"]
+    engine._store.image.config.volumes = ["/www"]
     engine.create_container(request({"image": "busybox"}))
-    old = anonymous.mounts_of(engine.runtime.created[0][0].labels)
+    old = anonymous.mounts_of(engine._runtime.created[0][0].labels)
 
     def refuse(spec, name=None):
         raise RuntimeError("no")
 
-    engine.runtime.create = refuse
+    engine._runtime.create = refuse
     config = {"image": "busybox", "volumes": [{"type": "volume", "target": "/data"}]}
     with pytest.raises(RuntimeError):
         engine.create_container(dataclasses.replace(request(config), anonymous_volumes=old))
@@ -179,7 +179,7 @@ def test_a_failed_create_keeps_the_handed_on_volumes(engine, tmp_path):
 
 
 def test_image_volumes_are_read_from_the_image_image_id_found(engine):
-    engine.store.image.config.volumes = ["www", "/var/lib/db/"]
-    assert engine.image_id("busybox") == engine.store.image.id
+    engine._store.image.config.volumes = ["www", "/var/lib/db/"]
+    assert engine.image_id("busybox") == engine._store.image.id
     assert engine.image_volumes("busybox") == ["/var/lib/db", "/www"]
     assert engine.image_id("nosuch") is None and engine.image_volumes("nosuch") == []

@@ -34,10 +34,10 @@ def test_log_printer_prefixes_and_colours():
     out = io.StringIO()
     printer = LogPrinter(["p-web-1", "p-database-1"], colour=False, stream=out)
     printer.line("p-web-1", "hello\n")
-    printer.entry("p-database-1", {"log": "ready\n", "time": "T"})
+    printer.line("p-database-1", "ready\n", "T")
     assert out.getvalue() == "p-web-1       | hello\np-database-1  | ready\n"
     out = io.StringIO()
-    LogPrinter(["a"], colour=True, stream=out, timestamps=True).entry("a", {"log": "x\n", "time": "T"})
+    LogPrinter(["a"], colour=True, stream=out, timestamps=True).line("a", "x\n", "T")
     assert out.getvalue() == "\x1b[36ma  | \x1b[0mT x\n"
     out = io.StringIO()
     LogPrinter(["a"], colour=False, prefix=False, stream=out).line("a", "x")

@@ -1,0 +1,90 @@
+"""`logs`: the output of the project's containers, and following it as it grows
+(also `up` in the foreground). Each line is reported as a `LogLine` event."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from stackup.project.engine_adapter import StateRecord, Engine, LogEntry
+from stackup.project.events import LogLine, LogSources, OnEvent
+from stackup.project.session import Session
+
+
+@dataclass(frozen=True)
+class LogsOptions:
+    """`logs`'s flags (how lines look is the caller's business)."""
+
+    services: tuple[str, ...] = ()     # empty: every service (one-off containers too)
+    follow: bool = False
+    tail: int | None = None            # the last lines of each log; None: all
+    since: str | None = None           # a time or a duration back from now
+    until: str | None = None
+    index: int | None = None           # only the container with this number
+
+
+def line(container: str, entry: LogEntry) -> LogLine:
+    return LogLine(container, entry.get("log", ""), entry.get("time", ""), entry.get("stream", "stdout"))
+
+
+def logs(session: Session, options: LogsOptions, on_event: OnEvent) -> int:
+    """Report the logs' lines in the order they were written, across containers;
+    with `follow`, then the new lines of the running ones until they stop (or Ctrl-C)."""
+    states = session.containers(options.services, oneoff=None)
+    if options.index is not None:
+        states = [s for s in states if Engine.observed(s).number == options.index]
+    engine = session.engine
+    since_at = engine.log_time(options.since) if options.since else None
+    until_at = engine.log_time(options.until) if options.until else None
+    on_event(LogSources(tuple(s["name"] for s in states)))
+    entries = []
+    for state in states:
+        for entry in engine.log_entries(state["id"], options.tail, since_at):
+            if until_at is None or entry.get("time", "") <= until_at:
+                entries.append((entry.get("time", ""), state["name"], entry))
+    # one timeline: lines of all containers in the order they were written
+    for _, name, entry in sorted(entries, key=lambda item: item[0]):
+        on_event(line(name, entry))
+    if options.follow:
+        threads = follow(engine, [s for s in states if Engine.observed(s).running], on_event, from_start=False)
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.5)
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def follow(engine: Engine, states: Sequence[StateRecord], on_event: OnEvent, *, from_start: bool,
+           since: str | None = None, on_exit: Callable[[StateRecord], None] | None = None,
+           stop: threading.Event | None = None) -> list[threading.Thread]:
+    """One thread per container reporting its log until it stops (or `stop` is set);
+    `on_exit` is called with the container's final state."""
+    threads = []
+    for state in states:
+        cid, name = state["id"], state["name"]
+
+        def running(cid: str = cid) -> bool:
+            if stop is not None and stop.is_set():
+                return False
+            return engine.is_logging(cid)
+
+        def work(cid: str = cid, name: str = name) -> None:
+            from stackup.errors import NotFoundError
+
+            try:
+                engine.follow_log(cid, lambda e: on_event(line(name, e)), running=running, since=since,
+                                  from_start=from_start)
+            finally:
+                if on_exit is not None and not (stop is not None and stop.is_set()):
+                    try:
+                        on_exit(engine.container(cid))
+                    except NotFoundError:
+                        pass
+
+        thread = threading.Thread(target=work, name=f"logs-{name}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads
