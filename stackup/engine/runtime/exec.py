@@ -81,7 +81,7 @@ def _enter(runtime: Runtime, state: dict[str, Any], spec: ContainerSpec, argv: l
            sock: socket.socket, fail_w: int) -> None:
     """In the forked child: join everything, fork into the PID namespace, become argv."""
     try:
-        syscalls = sc.Syscalls()
+        syscalls = sc.LinuxSyscalls()
         if spec.seccomp and not spec.privileged:
             security.prepare_seccomp(
                 security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),

@@ -259,7 +259,7 @@ def plan_after_pivot(spec: ContainerSpec) -> list[Step]:
     return steps
 
 
-def apply(syscalls: Any, steps: list[Step]) -> None:
+def apply(syscalls: sc.Syscalls, steps: list[Step]) -> None:
     for step in steps:
         try:
             # resolved now, not when planned: earlier steps made and mounted the tree
