@@ -10,8 +10,7 @@ It prints every stack on which the two disagree (accept/reject, or normalized JS
 files worth keeping go to tests/unit/spec/cases with the reference's output.
 """
 import json, os, random, subprocess, sys, tempfile
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import conformance as c
+import conformance as c  # beside this script, which is run as a file
 from pathlib import Path
 import yaml
 from stackup.spec import load_project, LoadOptions

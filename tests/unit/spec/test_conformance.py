@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("spec_conformance", Path(__file__).with_name("conformance.py"))
-conformance = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(conformance)
+from tests.unit.spec import conformance
 
 GAPS_FILE = Path(__file__).resolve().parents[2] / "known_gaps_conformance.txt"
 CASES = conformance.cases()
