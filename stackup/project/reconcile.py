@@ -354,7 +354,7 @@ class _Up:
     def infrastructure(self, service: str) -> list[int]:
         """The ops a service's containers need done before they are created."""
         config = self.config(service)
-        deps = [self.network_ops.get(k) for k in sorted((config.get("networks") or {}))]
+        deps = [self.network_ops.get(k) for k in sorted(config.get("networks") or {})]
         for mount in config.get("volumes") or []:
             if isinstance(mount, Mapping) and mount.get("type") == "volume":
                 deps.append(self.volume_ops.get(str(mount.get("source"))))

@@ -20,7 +20,7 @@ CONTAINER_PREFIX = "container:"
 def normalize(model: dict, environ: dict[str, str]) -> dict:
     _normalize_networks(model)
     services = model.get("services") or {}
-    for name, service in services.items():
+    for service in services.values():
         if not isinstance(service, dict):
             continue
         if service.get("pull_policy") == "if_not_present":

@@ -13,8 +13,6 @@ from __future__ import annotations
 import _signal  # the C module (the `signal` package would import enum)
 import os
 
-TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
-
 from stackup.engine.runtime import cgpaths, minijson, rootfs, security
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.pid1fork import start_pid1
@@ -22,6 +20,7 @@ from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_e
                                             find_executable, read_or_empty, resolve_user,
                                             switch_user)
 
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 if TYPE_CHECKING:  # this module runs in a fresh child on every start: import little
     from typing import Any
 
@@ -108,7 +107,7 @@ def become_process(syscalls: sc.Syscalls, spec: ContainerSpec, argv: list[str], 
             os.makedirs(working_dir, exist_ok=True)
             os.chown(working_dir, who.uid, who.gid)
         except OSError as exc:
-            raise SetupError(f"cannot create working directory {working_dir}: {exc.strerror}")
+            raise SetupError(f"cannot create working directory {working_dir}: {exc.strerror}") from None
     apply_rlimits(spec.ulimits)
     caps = security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged)
     mask = security.cap_mask(caps)
@@ -131,7 +130,7 @@ def become_process(syscalls: sc.Syscalls, spec: ContainerSpec, argv: list[str], 
     try:
         os.chdir(working_dir)
     except OSError as exc:
-        raise SetupError(f"cannot enter working directory {working_dir}: {exc.strerror}")
+        raise SetupError(f"cannot enter working directory {working_dir}: {exc.strerror}") from None
     path = find_executable(argv[0], environ.get("PATH", ""))
     if path is None:
         raise SetupError(f"exec: {argv[0]!r}: executable file not found in $PATH", 127)

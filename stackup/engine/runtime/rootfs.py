@@ -19,14 +19,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.securejoin import Resolved, ResolveError, resolved
 
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
     from stackup.engine.runtime.spec import ContainerSpec
 

@@ -116,7 +116,6 @@ def _external_stack():
 
 def _external_snapshot():
     from stackup.project.observed import ObservedNetwork, ObservedVolume
-    d = _external_stack()
     return Snapshot("webdemo", networks=(ObservedNetwork("n1", "outside"),),
                     volumes=(ObservedVolume("site"),), images=st.IMAGE_IDS)
 

@@ -74,7 +74,7 @@ def test_models_accept_the_normalized_output_of_every_valid_case():
         try:
             project = load_project(opts, conformance.environ_of(case), cwd=case)
             assert set(project.services) == set(project.to_dict()["services"])
-            project.networks, project.volumes, project.secrets, project.configs
+            _ = project.networks, project.volumes, project.secrets, project.configs  # they build
         finally:
             os.chdir(old)
 
