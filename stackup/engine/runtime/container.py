@@ -10,6 +10,7 @@ removed.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -178,6 +179,13 @@ class Runtime:
         except ValueError:
             return None
 
+    def _read_known(self, cid: str) -> dict[str, Any]:
+        """The state of a container that must exist (NotFoundError if it is gone)."""
+        state = self._read(cid)
+        if state is None:
+            raise NotFoundError(f"no such container: {cid}")
+        return state
+
     def _write(self, state: dict[str, Any], durable: bool = True) -> None:
         """Replace the state file atomically. Lifecycle moves (starting, running, paused,
         exited) skip the fsync: after a power loss no container runs anyway and the next
@@ -194,9 +202,7 @@ class Runtime:
 
     def _update(self, cid: str, durable: bool = False, **changes: Any) -> dict[str, Any]:
         with self._lock(cid):
-            state = self._read(cid)
-            if state is None:
-                raise NotFoundError(f"no such container: {cid}")
+            state = self._read_known(cid)
             state.update(changes)
             self._write(state, durable)
             return state
@@ -263,7 +269,7 @@ class Runtime:
     def _mark_dead(self, cid: str, why: str) -> dict[str, Any]:
         cgroups.Cgroup(cid).kill_all()
         with self._lock(cid):
-            state = self._read(cid)
+            state = self._read_known(cid)
             if state["status"] in RUNNING + ("starting",) and not shim_alive(state):
                 state.update(status="exited", pid=0, error=why, finished_at=now(),
                              exit_code=state.get("exit_code") if state["status"] == "restarting"
@@ -380,7 +386,7 @@ class Runtime:
             self._update(cid, status="exited", exit_code=125, error=str(exc), creator_pid=0)
             self._teardown_network(self._read(cid), force=True)
             raise
-        return self._read(cid)
+        return self._read_known(cid)
 
     def _setup_network(self, state: dict[str, Any], spec: ContainerSpec) -> tuple[str, dict]:
         """(netns path for PID 1 to join, results of the attachers)."""
@@ -494,12 +500,13 @@ class Runtime:
             if state["status"] == "paused":
                 cgroups.Cgroup(cid).freeze(False)
             if not self._wait_shim(state, grace):
-                self._signal(self._read(cid), signal.SIGKILL)
+                self._signal(self._read_known(cid), signal.SIGKILL)
                 cgroups.Cgroup(cid).kill_all()
                 self._wait_shim(state, 10.0)
-            state = self._repair(cid)
-        self._teardown_network(state)
-        return self._read(cid)
+            self._teardown_network(self._repair(cid))
+        else:
+            self._teardown_network(state)
+        return self._read_known(cid)
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
         state = self.get(ref)
@@ -615,7 +622,7 @@ class Runtime:
         shutil.rmtree(self.cdir(cid), ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
-    def top(self, ref: str) -> list[dict[str, Any]]:
+    def top(self, ref: str) -> builtins.list[dict[str, Any]]:
         state = self.get(ref)
         rows = []
         for pid in cgroups.Cgroup(state["id"]).pids():
@@ -630,12 +637,12 @@ class Runtime:
             rows.append({"pid": pid, "ppid": ppid, "uid": uid, "cmd": cmd})
         return rows
 
-    def containers_using_image(self, image_id: str) -> list[str]:
+    def containers_using_image(self, image_id: str) -> builtins.list[str]:
         """Names of the containers (any status) made from an image: the `in_use` hook of
         ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
         return [s["name"] for s in self.list() if s["spec"].get("image_id") == image_id]
 
-    def containers_using_volume(self, name: str) -> list[str]:
+    def containers_using_volume(self, name: str) -> builtins.list[str]:
         """Ids of the containers (any status) that mount a named volume: by the mount's
         `volume`, or by a bind source inside the volume's directory (callers that resolve
         volumes to plain binds). The `volumes.register_in_use` provider."""

@@ -68,10 +68,10 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
         sock_parent.close()
         if master >= 0:
             os.close(master)
-    failure = (failure + _read_all(fail_r)).decode(errors="replace")
+    reported = (failure + _read_all(fail_r)).decode(errors="replace")
     os.close(fail_r)
-    if failure:
-        code, _, message = failure.partition(" ")
+    if reported:
+        code, _, message = reported.partition(" ")
         raise StartError(f"exec in {state['name']}: {message}", int(code) if code.isdigit() else 126)
     return status
 

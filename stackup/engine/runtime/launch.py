@@ -116,7 +116,8 @@ def become_process(syscalls: sc.Syscalls, spec: ContainerSpec, argv: list[str], 
             syscalls.prctl(sc.PR_CAPBSET_DROP, cap)
     if spec.seccomp and not spec.privileged:
         security.load_seccomp(caps)
-    if init and getattr(spec, "init_path", ""):
+    static_init: str = getattr(spec, "init_path", "")
+    if init and static_init:
         argv = [rootfs.INIT_TARGET, "--", *argv]  # tini: forwards signals, reaps, exits alike
     elif init:
         run_init(argv)  # returns in the child that goes on to exec
@@ -201,9 +202,9 @@ def run_init(argv: list[str]) -> None:
                      else 128 + os.WTERMSIG(status))
 
 
-def load_spec(cdir: str) -> tuple[dict[str, Any], SpecView]:
+def load_spec(cdir: str) -> tuple[dict[str, Any], ContainerSpec]:
     state = minijson.load_file(f"{cdir}/state.json")
-    return state, SpecView(state["spec"])
+    return state, SpecView(state["spec"])  # type: ignore[return-value]  # reads as one
 
 
 def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:
