@@ -292,7 +292,7 @@ class _Up:
     # -- networks and volumes -------------------------------------------------
 
     def used_networks(self) -> list[str]:
-        keys = set()
+        keys: set[str] = set()
         for service in self.infra_services:
             if self.scale(service) == 0 and service in self.scope:
                 continue
@@ -474,12 +474,12 @@ class _Up:
     def plan_service(self, service: str) -> None:
         verdict = self.verdicts[service]
         timeout = self.options.timeout
-        for container, reason in verdict.remove:
+        for container, why in verdict.remove:
             stop = None
             if container.running:
-                stop = self.plan.add(Kind.STOP, container.name, reason, service=service,
+                stop = self.plan.add(Kind.STOP, container.name, why, service=service,
                                      number=container.number, container=container.id, timeout=timeout).id
-            self.plan.add(Kind.REMOVE, container.name, reason, [stop], service=service,
+            self.plan.add(Kind.REMOVE, container.name, why, [stop], service=service,
                           number=container.number, container=container.id)
         gates: list[int] | None = None
         pre_stops: list[int] | None = None

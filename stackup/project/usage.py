@@ -34,11 +34,12 @@ def sample(container_id: str) -> Sample:
     cg = Cgroup(container_id)
     if cg.v2:
         base = cg.dir("unified")
-        stat = dict(line.split() for line in _read(base / "cpu.stat").splitlines() if len(line.split()) == 2)
+        stat = {key: value for key, _, value in
+                (line.partition(" ") for line in _read(_join(base, "cpu.stat")).splitlines())}
         cpu = int(stat.get("usage_usec", "0")) * 1000
-        memory = _int(_read(base / "memory.current")) or 0
-        limit = _int(_read(base / "memory.max")) or 0
-        pids = _int(_read(base / "pids.current")) or 0
+        memory = _int(_read(_join(base, "memory.current"))) or 0
+        limit = _int(_read(_join(base, "memory.max"))) or 0
+        pids = _int(_read(_join(base, "pids.current"))) or 0
     else:
         cpu = _int(_read(_join(cg.dir("cpuacct"), "cpuacct.usage"))) or 0
         memory = _int(_read(_join(cg.dir("memory"), "memory.usage_in_bytes"))) or 0
@@ -60,7 +61,7 @@ def cpu_percent(before: Sample, after: Sample, seconds: float) -> float:
     return max(0.0, (after.cpu_ns - before.cpu_ns) / (seconds * 1e9) * 100.0)
 
 
-def human(size: int) -> str:
+def human(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:.1f}{unit}" if unit != "B" else f"{size}B"

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from stackup.spec import canonical as canon
 from stackup.spec import envfile, merge, pathmatch, paths
@@ -75,7 +75,7 @@ class Loader:
             self.parsed[filename] = documents
         return documents
 
-    def abort(self, message: str, path: tuple = (), **kw):
+    def abort(self, message: str, path: tuple = (), **kw) -> NoReturn:
         self.problems.add(message, path, **kw)
         raise LoadAbort()
 
@@ -190,6 +190,7 @@ class Loader:
         if not isinstance(service, dict) or "extends" not in service:
             return service
         extends = service["extends"]
+        ref: str | None
         if isinstance(extends, str):
             ref, file = extends, None
         elif isinstance(extends, dict):

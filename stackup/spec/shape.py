@@ -150,7 +150,7 @@ class Validator:
 
     def any_of(self, value: Any, options: list[dict], path: tuple) -> list[Issue]:
         fitting = []
-        wanted = []
+        wanted: list[str] = []
         for option in options:
             resolved = self.resolve(option)
             if "anyOf" in resolved:
