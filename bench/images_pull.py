@@ -71,7 +71,7 @@ def main() -> None:
                     ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{ref}", f"dir:{target}"],
                     check=True)))
                 shutil.rmtree(target)
-            for run in range(args.runs):  # apart, not to disturb the comparison above
+            for _ in range(args.runs):  # apart, not to disturb the comparison above
                 command.append(timed(lambda: subprocess.run(
                     [sys.executable, "-m", "stackup", "--progress", "quiet", "image", "pull", ref],
                     env=cli_env, check=True, stdout=subprocess.DEVNULL)))

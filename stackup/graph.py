@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -49,7 +50,7 @@ class ServiceGraph:
         # `skipped`: optional (required: false) dependencies on services that are not
         # defined or not enabled; kept only so callers can tell the user about them.
         self.skipped: list[Dependency] = sorted(skipped, key=lambda d: (d.service, d.target))
-        graph = nx.DiGraph()
+        graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(sorted(services))
         for dep in dependencies:
             if dep.service not in graph or dep.target not in graph:
@@ -59,7 +60,7 @@ class ServiceGraph:
         self._graph = graph
 
     @classmethod
-    def from_project_dict(cls, project: Mapping, disabled_services: Iterable[str] = ()) -> ServiceGraph:
+    def from_project_dict(cls, project: Mapping[str, Any], disabled_services: Iterable[str] = ()) -> ServiceGraph:
         """The graph of `project["services"]`, with every dependency checked.
 
         A dependency on a service that is not defined, or that a profile disables
@@ -145,7 +146,7 @@ class ServiceGraph:
             problems = [f"no such service: {s}" for s in unknown]
             raise NotFoundError(problems[0], problems=problems)
 
-    def _restricted(self, within: Iterable[str] | None) -> nx.DiGraph:
+    def _restricted(self, within: Iterable[str] | None) -> nx.DiGraph[str]:
         if within is None:
             return self._graph
         names = list(within)
@@ -153,7 +154,7 @@ class ServiceGraph:
         return self._graph.subgraph(names)
 
 
-def service_dependencies(name: str, service: Mapping) -> list[Dependency]:
+def service_dependencies(name: str, service: Mapping[str, Any]) -> list[Dependency]:
     """The dependencies one service declares, explicit and implicit, one per target.
 
     In a normalized project the implicit ones are already in `depends_on`; they are
@@ -173,7 +174,7 @@ def service_dependencies(name: str, service: Mapping) -> list[Dependency]:
     return [found[target] for target in sorted(found)]
 
 
-def _explicit(name: str, depends_on) -> list[Dependency]:
+def _explicit(name: str, depends_on: object) -> list[Dependency]:
     if not depends_on:
         return []
     where = f"services.{name}.depends_on"
@@ -196,7 +197,7 @@ def _explicit(name: str, depends_on) -> list[Dependency]:
     return result
 
 
-def _implicit(name: str, service: Mapping) -> list[Dependency]:
+def _implicit(name: str, service: Mapping[str, Any]) -> list[Dependency]:
     """Dependencies from links, volumes_from, network_mode and ipc (always required)."""
     targets: list[tuple[str, str]] = []
     for link in _strings(f"services.{name}.links", service.get("links")):
@@ -212,7 +213,7 @@ def _implicit(name: str, service: Mapping) -> list[Dependency]:
             for target, source in targets]
 
 
-def _strings(where: str, value) -> list[str]:
+def _strings(where: str, value: object) -> list[str]:
     """A list of names, or a clear error (a bare string would otherwise be iterated
     character by character)."""
     if value is None:
@@ -222,7 +223,7 @@ def _strings(where: str, value) -> list[str]:
     return value
 
 
-def _flag(where: str, value, default: bool) -> bool:
+def _flag(where: str, value: object, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
@@ -238,7 +239,7 @@ def _missing_message(dep: Dependency, disabled: bool) -> str:
     return f'service "{dep.service}" {via} undefined service "{dep.target}"'
 
 
-def _check_acyclic(graph: nx.DiGraph) -> None:
+def _check_acyclic(graph: nx.DiGraph[str]) -> None:
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:

@@ -76,7 +76,7 @@ def _dumper(yaml):
     """A YAML dumper that writes multi-line strings as `|` blocks."""
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-    class Dumper(base):  # type: ignore[misc, valid-type]
+    class Dumper(base):
         pass
 
     def text(dumper, value: str):

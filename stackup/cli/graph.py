@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Set
 from enum import Enum
 
 import typer
@@ -32,7 +33,7 @@ def load_project_dict(options: GlobalOptions) -> tuple[dict, set[str]]:
     return project.to_dict(), set(getattr(project, "disabled_services", ()) or ())
 
 
-def selected(project: dict, disabled_services: set[str], services: list[str] | None):
+def selected(project: dict, disabled_services: Set[str], services: list[str] | None):
     """The project cut down to `services` and what they depend on (all of it when no
     service is named), and its graph. Networks no kept service uses are left out."""
     from stackup.graph import ServiceGraph
@@ -48,7 +49,7 @@ def selected(project: dict, disabled_services: set[str], services: list[str] | N
     return cut, ServiceGraph.from_project_dict(cut, disabled_services)
 
 
-def render(project: dict, fmt: str, disabled_services: set[str] = frozenset(),
+def render(project: dict, fmt: str, disabled_services: Set[str] = frozenset(),
            services: list[str] | None = None) -> str:
     """The picture of `project` (or of `services` and their dependencies) in `fmt`,
     as plain text without terminal styling."""

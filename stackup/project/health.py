@@ -45,7 +45,7 @@ class Check:
             return value / NS if value else default
 
         return cls(test=test, interval=seconds("Interval", 30.0), timeout=seconds("Timeout", 30.0),
-                   retries=int(check.get("Retries") or 3), start_period=seconds("StartPeriod", 0.0),
+                   retries=int((check or {}).get("Retries") or 3), start_period=seconds("StartPeriod", 0.0),
                    start_interval=seconds("StartInterval", 5.0))
 
     def argv(self) -> list[str]:

@@ -293,7 +293,7 @@ class _Up:
     # -- networks and volumes -------------------------------------------------
 
     def used_networks(self) -> list[str]:
-        keys = set()
+        keys: set[str] = set()
         for service in self.infra_services:
             if self.scale(service) == 0 and service in self.scope:
                 continue
@@ -355,7 +355,7 @@ class _Up:
     def infrastructure(self, service: str) -> list[int]:
         """The ops a service's containers need done before they are created."""
         config = self.config(service)
-        deps = [self.network_ops.get(k) for k in sorted((config.get("networks") or {}))]
+        deps = [self.network_ops.get(k) for k in sorted(config.get("networks") or {})]
         for mount in config.get("volumes") or []:
             if isinstance(mount, Mapping) and mount.get("type") == "volume":
                 deps.append(self.volume_ops.get(str(mount.get("source"))))
@@ -475,12 +475,12 @@ class _Up:
     def plan_service(self, service: str) -> None:
         verdict = self.verdicts[service]
         timeout = self.options.timeout
-        for container, reason in verdict.remove:
+        for container, why in verdict.remove:
             stop = None
             if container.running:
-                stop = self.plan.add(Kind.STOP, container.name, reason, service=service,
+                stop = self.plan.add(Kind.STOP, container.name, why, service=service,
                                      number=container.number, container=container.id, timeout=timeout).id
-            self.plan.add(Kind.REMOVE, container.name, reason, [stop], service=service,
+            self.plan.add(Kind.REMOVE, container.name, why, [stop], service=service,
                           number=container.number, container=container.id)
         gates: list[int] | None = None
         pre_stops: list[int] | None = None

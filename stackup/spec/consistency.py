@@ -161,7 +161,7 @@ def check_cycles(services: dict, problems: Problems) -> None:
     def visit(name: str) -> bool:
         state[name] = 1
         stack.append(name)
-        for dep in sorted((services[name].get("depends_on") or {})):
+        for dep in sorted(services[name].get("depends_on") or {}):
             if dep not in services:
                 continue
             if state.get(dep) == 1:

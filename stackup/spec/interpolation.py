@@ -10,7 +10,8 @@ exactly where compose casts them.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Lookup = Callable[[str], "str | None"]
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, NoReturn
 
 from stackup.spec import canonical as canon
 from stackup.spec import envfile, merge, pathmatch, paths
@@ -74,7 +75,7 @@ class Loader:
             self.parsed[filename] = documents
         return documents
 
-    def abort(self, message: str, path: tuple = (), **kw):
+    def abort(self, message: str, path: tuple = (), **kw) -> NoReturn:
         self.problems.add(message, path, **kw)
         raise LoadAbort()
 
@@ -108,7 +109,7 @@ class Loader:
             if self.interpolate:
                 lookup = environ.get
                 unset: list[str] = []
-                interpolate(cfg, lookup, lambda path, msg: self.problems.add(msg, path, tree=cfg), unset=unset)
+                interpolate(cfg, lookup, lambda path, msg: self.problems.add(msg, path, tree=cfg), unset=unset)  # noqa: B023 - called before the loop moves on
                 if self.problems:
                     raise LoadAbort()
                 for variable in dict.fromkeys(unset):
@@ -189,6 +190,7 @@ class Loader:
         if not isinstance(service, dict) or "extends" not in service:
             return service
         extends = service["extends"]
+        ref: str | None
         if isinstance(extends, str):
             ref, file = extends, None
         elif isinstance(extends, dict):

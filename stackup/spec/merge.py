@@ -99,7 +99,7 @@ def _merge_ulimit(base, other, path):
     return other
 
 
-def _merge_ipam_config(base, other, path):
+def _merge_ipam_config(base: Any, other: Any, path: tuple) -> Any:  # parsed YAML
     if not isinstance(base, list) or not isinstance(other, list):
         return other
     result: list = []

@@ -19,7 +19,7 @@ from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
 UNSUPPORTED = {"x-stackup-unsupported": True}
 
 def _unique(items: list) -> list:
-    seen = []
+    seen: list[Any] = []
     for index, item in enumerate(items):
         if item in seen:
             raise ValueError(f"\"{item}\" is listed twice (items {seen.index(item)} and {index})")
@@ -550,4 +550,5 @@ MODELS_BY_PATH = [
 
 def unsupported_service_fields() -> list[str]:
     return sorted(name for name, field in ServiceModel.model_fields.items()
-                  if (field.json_schema_extra or {}).get("x-stackup-unsupported"))
+                  if isinstance(field.json_schema_extra, dict)
+                  and field.json_schema_extra.get("x-stackup-unsupported"))

@@ -20,7 +20,7 @@ CONTAINER_PREFIX = "container:"
 def normalize(model: dict, environ: dict[str, str]) -> dict:
     _normalize_networks(model)
     services = model.get("services") or {}
-    for name, service in services.items():
+    for service in services.values():
         if not isinstance(service, dict):
             continue
         if service.get("pull_policy") == "if_not_present":
@@ -94,15 +94,15 @@ def _resolve(value: Any, environ: dict[str, str], keep_empty: bool) -> Any:
             out.append(item)
         return out
     if isinstance(value, dict):
-        out = {}
+        mapping = {}
         for key, item in value.items():
             if item is not None:
-                out[key] = item
+                mapping[key] = item
             elif key in environ:
-                out[key] = environ[key]
+                mapping[key] = environ[key]
             elif keep_empty:
-                out[key] = None
-        return out
+                mapping[key] = None
+        return mapping
     return value
 
 
@@ -184,7 +184,7 @@ def resolve_env_files(model: dict, environ: dict[str, str], problems: Problems) 
         if files:
             merged: dict[str, str] = {}
             for entry in files:
-                path = entry.get("path") if isinstance(entry, dict) else entry
+                path = entry.get("path", "") if isinstance(entry, dict) else entry
                 required = entry.get("required", True) if isinstance(entry, dict) else True
                 fmt = entry.get("format") if isinstance(entry, dict) else None
                 if not os.path.exists(path):

@@ -24,7 +24,7 @@ class LoadOptions:
                                                               # (`up web` when web has a profile)
 
     @classmethod
-    def from_global(cls, options, **extra) -> "LoadOptions":
+    def from_global(cls, options, **extra) -> LoadOptions:
         """LoadOptions from the CLI's GlobalOptions (or anything with the same fields)."""
         return cls(files=list(getattr(options, "files", []) or []),
                    project_name=getattr(options, "project_name", None),

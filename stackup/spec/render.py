@@ -132,7 +132,7 @@ def ulimits(value: Any, path: tuple = ()) -> dict:
 
 
 def _ulimits(value: Any, json_quirks: bool = True) -> dict:
-    out = {}
+    out: dict[str, int | dict[str, int]] = {}
     for name, limit in (value or {}).items():
         if not isinstance(limit, dict):
             number = int(limit)

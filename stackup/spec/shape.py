@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from stackup.spec import pathmatch
 from stackup.spec.problems import Problems
@@ -149,7 +150,7 @@ class Validator:
 
     def any_of(self, value: Any, options: list[dict], path: tuple) -> list[Issue]:
         fitting = []
-        wanted = []
+        wanted: list[str] = []
         for option in options:
             resolved = self.resolve(option)
             if "anyOf" in resolved:

@@ -10,7 +10,7 @@ _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "
             "m": 60_000_000_000, "h": 3_600_000_000_000}
 
 
-def parse_duration(value) -> int:
+def parse_duration(value: object) -> int:
     """Nanoseconds of `1m30s`, `1.5h`, `500ms` (Go's time.ParseDuration); ints are seconds."""
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}")
@@ -70,7 +70,7 @@ _BYTES = r"(?i)^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b)?$"
 _BYTE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4, "p": 1024 ** 5}
 
 
-def parse_bytes(value) -> int:
+def parse_bytes(value: object) -> int:
     """Bytes of `1g`, `512m`, `1.5k`, `100` (docker's RAMInBytes: powers of 1024)."""
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}")

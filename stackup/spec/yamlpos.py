@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import yaml
 
 try:  # libyaml's parser is several times faster; the resolver stays ours
-    from yaml.cyaml import CParser as _Parser
+    from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - pure python fallback
     from yaml.composer import Composer
     from yaml.parser import Parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from stackup.engine.images.store import Image, ImageStore
@@ -10,7 +11,7 @@ from stackup.testing.rootfs import make_busybox_rootfs, tar_directory
 
 
 def busybox_image(store: ImageStore, ref: str = "stackup.local/busybox:latest",
-                  changes: list[str] = ("CMD [\"/bin/sh\"]",)) -> Image:
+                  changes: Sequence[str] = ("CMD [\"/bin/sh\"]",)) -> Image:
     """Import a busybox root filesystem into `store` as `ref` and return the image."""
     with tempfile.TemporaryDirectory(prefix="stackup-busybox-") as tmp:
         root = make_busybox_rootfs(Path(tmp) / "rootfs")

@@ -217,7 +217,7 @@ def _remove_new_links(before: set[str], prefixes: tuple[str, ...]) -> None:
 
 
 def _iptables_chains() -> set[tuple[str, str]]:
-    chains = set()
+    chains: set[tuple[str, str]] = set()
     if not shutil.which("iptables"):
         return chains
     for table in ("nat", "filter"):
@@ -412,7 +412,7 @@ def dockerd(workdir: Path | None = None, start_timeout: float = 60,
             (config / "cli-plugins" / "docker-compose").symlink_to(compose)
         env = dict(os.environ, DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=str(config))
         env.pop("DOCKER_CONTEXT", None)
-        peer = Peer("docker", [docker_client()], env, folder,
+        peer = Peer("docker", [docker_client() or "docker"], env, folder,
                     compose_argv=[str(compose)] if compose else None)
         links_before = _links()
         strays = _absent(DOCKER_STRAYS)
@@ -495,7 +495,7 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
         run = short / "run"
         env = dict(os.environ, CONTAINERS_CONF=str(_podman_conf(folder)),
                    CONTAINERS_STORAGE_CONF=str(_podman_storage(folder, run)))
-        argv = [shutil.which("podman"), "--root", str(folder / "root"), "--runroot",
+        argv = [shutil.which("podman") or "podman", "--root", str(folder / "root"), "--runroot",
                 str(run), "--tmpdir", str(folder / "tmp"),
                 "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
         compose = podman_compose_binary()

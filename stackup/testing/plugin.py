@@ -155,7 +155,7 @@ def stackup_busybox(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., N
 
 @pytest.fixture
 def stackup_stack(request: pytest.FixtureRequest, stackup_root: Path, stackup_prepare_root: Any):
-    base = Path(str(request.fspath)).parent
+    base = request.path.parent
     cli = StackupCLI(stackup_root, base)
     stacks: list[Stack] = []
     prepared = False

@@ -31,7 +31,7 @@ def signature(root: Path, aufs_whiteouts: bool = False, mtimes: bool = True) -> 
             mode = stat.S_IMODE(st.st_mode)
             if stat.S_ISREG(st.st_mode):
                 with open(full, "rb") as f:
-                    what = ("file", hashlib.sha256(f.read()).hexdigest())
+                    what: tuple[str, object] = ("file", hashlib.sha256(f.read()).hexdigest())
             elif stat.S_ISLNK(st.st_mode):
                 what = ("link", os.readlink(full))
                 mode = 0
@@ -49,9 +49,8 @@ def signature(root: Path, aufs_whiteouts: bool = False, mtimes: bool = True) -> 
                         int(st.st_mtime) if mtimes and what[0] != "dir" else None)
     for rel in out:
         if out[rel][0] == "dir":
-            full = root / rel
             try:
-                is_opaque = os.getxattr(full, "trusted.overlay.opaque") == b"y"
+                is_opaque = os.getxattr(root / rel, "trusted.overlay.opaque") == b"y"
             except OSError:
                 is_opaque = False
             out[rel] = out[rel] + (is_opaque or (aufs_whiteouts and rel in opaque),)

@@ -18,7 +18,7 @@ import posixpath
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, Literal
 
 from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
@@ -51,7 +51,7 @@ class _Archive:
             raise NotFoundError(f"{path}: no such file") from None
         head = self._raw.read(4)
         self._raw.seek(0)
-        mode = "r:gz" if head.startswith(GZIP_MAGIC) else "r:"
+        mode: Literal["r:gz", "r:"] = "r:gz" if head.startswith(GZIP_MAGIC) else "r:"
         fileobj: BinaryIO = self._raw
         if head == b"\x28\xb5\x2f\xfd":
             fileobj = io.BytesIO(open_uncompressed(self._raw, str(path)).read())
@@ -66,7 +66,7 @@ class _Archive:
     def has(self, name: str) -> bool:
         return posixpath.normpath(name) in self._members
 
-    def open(self, name: str) -> BinaryIO:
+    def open(self, name: str) -> IO[bytes]:
         member = self._members.get(posixpath.normpath(name.lstrip("/")))
         if member is None:
             raise UserError(f"{self.path}: archive lacks {name!r}")
@@ -224,7 +224,7 @@ def save(store: ImageStore, refs: list[str], out: BinaryIO) -> None:
             except UserError:
                 names = image.references
             media = manifest.get("mediaType") or image.manifest_media_type
-            for name in names or [None]:
+            for name in names or (None,):
                 entry = {"mediaType": media, "digest": image.manifest_digest, "size": len(manifest_bytes)}
                 if name:
                     entry["annotations"] = {CONTAINERD_NAME: name,

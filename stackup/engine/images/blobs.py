@@ -11,7 +11,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from stackup.engine.images import digest as dg
 from stackup.engine.images.diskio import start_writeback
@@ -53,7 +53,7 @@ class BlobStore:
     def put_bytes(self, data: bytes, expected: str | None = None) -> str:
         return self.put_chunks([data], expected)[0]
 
-    def put_stream(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:
+    def put_stream(self, stream: IO[bytes], expected: str | None = None) -> tuple[str, int]:
         return self.put_chunks(iter(lambda: stream.read(CHUNK), b""), expected)
 
     def put_chunks(self, chunks: Iterable[bytes], expected: str | None = None,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import BinaryIO
+from types import ModuleType
+from typing import BinaryIO, Protocol
 
 import zstandard
 
 from stackup.engine.images.errors import ImageError
 
+inflater: ModuleType
 try:
     # python-isal (Intel's ISA-L): the same decompressobj API as zlib, inflating about
     # twice as fast; zlib when it is missing (a platform without a wheel).
@@ -26,15 +28,22 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
+class Reader(Protocol):
+    """What a layer is read from and as: a file, or one of the readers here. A chunk may
+    be a memoryview of the reader's buffer (see _GzipReader), valid until the next read."""
+
+    def read(self, n: int = -1, /) -> bytes | memoryview: ...
+
+
 class _SafeReader:
     """Turns decompressor failures into ImageError with the layer's name."""
 
-    def __init__(self, raw: BinaryIO, what: str, closers: list):
+    def __init__(self, raw: Reader, what: str, closers: list):
         self._raw = raw
         self._what = what
         self._closers = closers
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1) -> bytes | memoryview:
         try:
             return self._raw.read(n)
         except (OSError, EOFError, zlib.error, inflater.error, zstandard.ZstdError) as exc:
@@ -64,7 +73,7 @@ class _GzipReader:
     FEED = 256 << 10
     OUT = 1 << 20
 
-    def __init__(self, raw: BinaryIO, what: str):
+    def __init__(self, raw: Reader, what: str):
         self._raw = raw
         self._what = what
         self._d = inflater.decompressobj(16 + zlib.MAX_WBITS)
@@ -112,9 +121,9 @@ class _GzipReader:
             self._input = self._input[len(feed) - left:]
             self._out, self._pos = out, 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1) -> bytes | memoryview:
         if n is None or n < 0:
-            parts = []
+            parts: list[bytes | memoryview] = []
             while True:
                 chunk = self.read(1 << 20)
                 if not chunk:
@@ -135,11 +144,11 @@ class _GzipReader:
 class _Peeked:
     """A stream whose first bytes were read to sniff its format, and are given back first."""
 
-    def __init__(self, head: bytes, raw: BinaryIO):
+    def __init__(self, head: bytes, raw: Reader):
         self._head = head
         self._raw = raw
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1) -> bytes | memoryview:
         if self._head:
             if n < 0:
                 data, self._head = self._head + self._raw.read(), b""
@@ -153,7 +162,7 @@ class _Peeked:
             self._raw.close()
 
 
-def _read_exactly(file: BinaryIO, n: int) -> bytes:
+def _read_exactly(file: Reader, n: int) -> bytes:
     data = b""
     while len(data) < n:
         chunk = file.read(n - len(data))
@@ -172,7 +181,7 @@ def is_compressed(file: BinaryIO) -> bool:
 IMPORT_GZIP_LEVEL = 6  # Go's and Docker's default gzip level
 
 
-def gzip_stream(reader: BinaryIO, write, chunk: int = 1 << 20,
+def gzip_stream(reader: Reader, write, chunk: int = 1 << 20,
                 level: int = IMPORT_GZIP_LEVEL) -> tuple[str, int]:
     """gzip what `reader` yields, handing the compressed bytes to `write`; returns the
     (sha256 digest, size) of the uncompressed bytes (the layer's diff_id).
@@ -193,17 +202,18 @@ def gzip_stream(reader: BinaryIO, write, chunk: int = 1 << 20,
     return "sha256:" + hasher.hexdigest(), size
 
 
-def open_uncompressed(file: BinaryIO, what: str = "layer") -> _SafeReader:
+def open_uncompressed(file: Reader, what: str = "layer") -> _SafeReader:
     """A reader of the uncompressed bytes of the (possibly compressed) layer in `file`."""
     head = _read_exactly(file, 4)
     if getattr(file, "seekable", lambda: False)():
-        file.seek(0)
+        file.seek(0)  # type: ignore[attr-defined]  # a seekable stream has seek
     else:
         file = _Peeked(head, file)
     if head.startswith(GZIP_MAGIC):
-        raw = _GzipReader(file, what)
-        return _SafeReader(raw, what, [raw, file])
+        gzipped = _GzipReader(file, what)
+        return _SafeReader(gzipped, what, [gzipped, file])
     if head == ZSTD_MAGIC:
-        raw = zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True)
-        return _SafeReader(raw, what, [raw, file])
+        zstd = zstandard.ZstdDecompressor().stream_reader(
+            file, read_across_frames=True)  # type: ignore[arg-type]  # it only calls read()
+        return _SafeReader(zstd, what, [zstd, file])
     return _SafeReader(file, what, [file])

@@ -71,7 +71,7 @@ class ImageConfig:
         return out
 
     def env_dict(self) -> dict[str, str]:
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in self.env)
+        return {name: value for name, _, value in (item.partition("=") for item in self.env)}
 
 
 # --- --change instructions -----------------------------------------------------------

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from stackup.errors import UserError
+
+if TYPE_CHECKING:
+    from stackup.engine.images.compression import Reader
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -38,13 +41,13 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
 class HashingReader:
     """A read-only stream that hashes (and counts) every byte read through it."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: Reader):
         self._raw = raw
         from hashlib import sha256  # (imported on use: `container run` hashes nothing)
         self._hash = sha256()
         self.size = 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1) -> bytes | memoryview:
         data = self._raw.read(n)
         self._hash.update(data)
         self.size += len(data)

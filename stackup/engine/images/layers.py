@@ -108,6 +108,7 @@ class LayerStore:
 
         self._ensure_root()
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        left: Path | None = tmp  # removed at the end unless handed over
         try:
             (tmp / "diff").mkdir(mode=0o755)
             digest, size = fill(tmp / "diff")
@@ -117,18 +118,18 @@ class LayerStore:
             meta = {"diff_id": diff_id, "chain_id": chain_id, "parent": parent, "size": size}
             if batch is not None:
                 batch.add(tmp, meta)
-                tmp = None  # the batch owns it now
+                left = None  # the batch owns it now
                 return True
             with LayerBatch(self) as alone:
                 alone.add(tmp, meta)
-                tmp = None
+                left = None
                 return alone.install() == 1
         except OSError as exc:
             raise ImageError(f"cannot unpack {what}: {exc.strerror or exc}") from exc
         finally:
-            if tmp is not None:
+            if left is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    shutil.rmtree(tmp)
+                    shutil.rmtree(left)
 
     def prepare(self) -> None:
         """Make the layers directory now, e.g. before forking the processes that fill it."""

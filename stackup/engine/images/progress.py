@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class Progress:
@@ -59,7 +62,7 @@ class TtyProgress(Progress):
                                   TransferSpeedColumn(),
                                   console=Console(file=out or sys.stderr, highlight=False),
                                   transient=False)
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
         self._lock = threading.Lock()
         self._bars.start()
 

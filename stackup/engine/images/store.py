@@ -15,11 +15,12 @@ collection, so a collection never deletes blobs of an image still arriving.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -181,8 +182,8 @@ class ImageStore:
 
     # --- adding ------------------------------------------------------------------------
 
-    def register(self, manifest_digest: str, references: list[str] = (), repo_digests: list[str] = (),
-                 extra_blobs: list[str] = ()) -> Image:
+    def register(self, manifest_digest: str, references: Sequence[str] = (),
+                 repo_digests: Sequence[str] = (), extra_blobs: Sequence[str] = ()) -> Image:
         """Record the image whose manifest (and config and layer blobs) are already stored.
 
         Unpacks any layer not yet unpacked, then adds the image to the index and points
@@ -223,8 +224,8 @@ class ImageStore:
             entry["extra_blobs"] = sorted(set(entry.get("extra_blobs", [])) | set(extra_blobs))
             return self._image(config_digest, entry)
 
-    def write_image(self, config_doc: dict, layer_blobs: list[tuple[str, int, str]],
-                    references: list[str] = ()) -> Image:
+    def write_image(self, config_doc: dict, layer_blobs: Sequence[tuple[str, int, str]],
+                    references: Sequence[str] = ()) -> Image:
         """Store a config and an OCI manifest over already-stored layer blobs, then register.
 
         `layer_blobs` are (digest, size, media type) of each layer, base first.
@@ -239,7 +240,7 @@ class ImageStore:
         manifest_digest = self.blobs.put_bytes(canonical_json(manifest))
         return self.register(manifest_digest, references)
 
-    def import_rootfs(self, tar_path: Path, ref: str, changes: list[str] = (),
+    def import_rootfs(self, tar_path: Path, ref: str, changes: Sequence[str] = (),
                       message: str = "") -> Image:
         """Make a one-layer image from a filesystem tarball (plain, gzip or zstd), like `docker import`."""
         normalized = parse_reference(ref).normalized() if ref else None
@@ -301,7 +302,7 @@ class ImageStore:
 
     # --- removing ----------------------------------------------------------------------
 
-    def rm(self, ref: str, force: bool = False, in_use: InUse | None = None) -> list[str]:
+    def rm(self, ref: str, force: bool = False, in_use: InUse | None = None) -> builtins.list[str]:
         """Remove a name, or an image; returns 'Untagged: …' / 'Deleted: …' lines.
 
         By name: the name goes; the image goes with its last name unless a container
@@ -346,7 +347,7 @@ class ImageStore:
         self.gc()
         return lines
 
-    def prune(self, all_images: bool = False, in_use: InUse | None = None) -> tuple[list[str], int]:
+    def prune(self, all_images: bool = False, in_use: InUse | None = None) -> tuple[builtins.list[str], int]:
         """Remove images without names (all unused images with `all_images`); (lines, bytes freed)."""
         before = self.disk_usage()
         lines: list[str] = []

@@ -26,10 +26,13 @@ import shutil
 import stat
 import tarfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, cast
 
 from stackup.engine.images.diskio import start_writeback
 from stackup.engine.images.errors import ImageError, UnsafeLayerError
+
+if TYPE_CHECKING:
+    from stackup.engine.images.compression import Reader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -159,9 +162,10 @@ class LayerUnpacker:
 
     # --- entries ----------------------------------------------------------------------
 
-    def unpack(self, stream: BinaryIO) -> None:
+    def unpack(self, stream: Reader) -> None:
         try:
-            fileobj = stream if self._source_fd is not None else ForwardReader(stream)
+            fileobj = cast(IO[bytes],  # read by tarfile as a file
+                           stream if self._source_fd is not None else ForwardReader(stream))
             try:
                 tar = tarfile.open(fileobj=fileobj, mode="r:")
             except tarfile.ReadError:
@@ -223,9 +227,11 @@ class LayerUnpacker:
         try:
             if m.sparse:
                 src = tar.extractfile(m)
+                assert src is not None  # a regular file's member has data
                 with os.fdopen(os.dup(fd), "wb") as out:
                     shutil.copyfileobj(src, out, COPY_CHUNK)
-            elif m.size and not (self._source_fd is not None and self._kernel_copy(m, fd)):
+            elif m.size and not (self._source_fd is not None
+                                 and self._kernel_copy(self._source_fd, m, fd)):
                 self._copy_data(tar, m, fd)
             if m.size >= EARLY_WRITEBACK:
                 start_writeback(fd)
@@ -258,12 +264,12 @@ class LayerUnpacker:
             while view:
                 view = view[os.write(fd, view):]
 
-    def _kernel_copy(self, m: tarfile.TarInfo, out_fd: int) -> bool:
+    def _kernel_copy(self, source_fd: int, m: tarfile.TarInfo, out_fd: int) -> bool:
         """Copy a member's data from the tar file without passing it through Python."""
         offset, left = m.offset_data, m.size
         try:
             while left > 0:
-                n = os.copy_file_range(self._source_fd, out_fd, left, offset_src=offset)
+                n = os.copy_file_range(source_fd, out_fd, left, offset_src=offset)
                 if n == 0:
                     raise ImageError(f"layer is truncated: data of {m.name!r} is cut short")
                 offset += n
@@ -345,7 +351,7 @@ class LayerUnpacker:
             os.utime(target, ns=(mtime, mtime), follow_symlinks=False)
 
 
-def unpack_tar(stream: BinaryIO, dest: Path, source_fd: int | None = None) -> None:
+def unpack_tar(stream: Reader, dest: Path, source_fd: int | None = None) -> None:
     """Unpack the uncompressed tar `stream` into the empty directory `dest`.
 
     Pass `source_fd` when `stream` is a plain tar file opened at its start.

@@ -27,7 +27,7 @@ class Records:
     def __init__(self, root: Path, network_id: str):
         self.dir = root / "networks"
         self.network_id = network_id
-        self.cache: dict[str, tuple[tuple[int, int], dict]] = {}
+        self.cache: dict[str, tuple[tuple[int, int, int], dict]] = {}
         self.lock = threading.Lock()
 
     def networks(self) -> list[dict]:

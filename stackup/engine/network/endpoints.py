@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass, field
-from ipaddress import ip_address
+from ipaddress import IPv4Address
 from pathlib import Path
 
 from stackup.engine.network import ipam, links, names, networks, store
@@ -70,7 +70,7 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
         raise UserError("a container can join each network only once")
     with store.lock():
         all_nets = store.load_all()
-        plans = []
+        plans: list[tuple[dict, Attachment, IPv4Address, str]] = []
         used_ifnames = {ep["ifname"] for n in all_nets for cid, ep in n["endpoints"].items()
                         if cid == container_id}
         for att in attachments:
@@ -78,7 +78,7 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
             if container_id in net["endpoints"]:
                 raise ConflictError(f"container {container_id[:12]} is already on network {net['name']}")
             plan = ipam.Subnet.from_json(net["ipam"])
-            used = {ip_address(ep["ip"]) for ep in net["endpoints"].values()}
+            used = {IPv4Address(ep["ip"]) for ep in net["endpoints"].values()}
             used |= {ip for n, _, ip, _ in plans if n is net}
             addr = ipam.allocate(plan, used, att.ipv4_address)
             ifname = _next_ifname(used_ifnames)

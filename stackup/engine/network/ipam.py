@@ -35,16 +35,16 @@ class Subnet:
 
     @classmethod
     def from_json(cls, data: dict) -> Subnet:
-        return cls(ip_network(data["subnet"]), ip_address(data["gateway"]),
-                   ip_network(data["ip_range"]) if data.get("ip_range") else None,
-                   {k: ip_address(v) for k, v in (data.get("aux_addresses") or {}).items()})
+        return cls(IPv4Network(data["subnet"]), IPv4Address(data["gateway"]),
+                   IPv4Network(data["ip_range"]) if data.get("ip_range") else None,
+                   {k: IPv4Address(v) for k, v in (data.get("aux_addresses") or {}).items()})
 
 
 def default_pools() -> list[IPv4Network]:
     """The pools to carve from: `$STACKUP_NETWORK_POOLS` (comma separated) or the defaults."""
     text = os.environ.get("STACKUP_NETWORK_POOLS")
     names = [p.strip() for p in text.split(",") if p.strip()] if text else DEFAULT_POOLS
-    return [ip_network(p) for p in names]
+    return [IPv4Network(p) for p in names]
 
 
 def pick_subnet(taken: Iterable[IPv4Network], pools: Iterable[IPv4Network] | None = None,

@@ -146,7 +146,7 @@ def _serve(sock: socket.socket, parent: int) -> int:  # pragma: no cover - runs 
             background[args[0]].start()
             continue
         if kind == SETTLE:
-            reply = (True, list(failures))
+            reply: tuple[bool, object] = (True, list(failures))
             failures.clear()
         else:
             try:

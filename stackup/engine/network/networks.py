@@ -6,7 +6,8 @@ import contextlib
 import datetime
 import threading
 from collections.abc import Callable
-from ipaddress import ip_network
+from ipaddress import IPv4Network
+from typing import Any
 
 from stackup.engine.network import dns, firewall, ipam, links, names, store
 from stackup.errors import ConflictError, UnsupportedError, UserError
@@ -39,14 +40,14 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
                 return _repair_one(existing[0])
             raise ConflictError(f"network {name} already exists")
         net_id = names.new_id()
-        net = {"id": net_id, "name": name, "driver": "bridge", "bridge": names.bridge_name(net_id),
+        net: dict[str, Any] = {"id": net_id, "name": name, "driver": "bridge", "bridge": names.bridge_name(net_id),
                "internal": bool(internal), "attachable": bool(attachable),
                "labels": dict(labels or {}), "options": options, "mtu": mtu,
                "created": _now(), "endpoints": {}, "dns_pid": None}
         try:
             with store.host_lock():
                 routes, connected = links.host_networks()
-                ours = [ip_network(n["ipam"]["subnet"]) for n in store.load_all()]
+                ours = [IPv4Network(n["ipam"]["subnet"]) for n in store.load_all()]
                 plan = ipam.plan(configs[0] if configs else None, routes + connected + ours,
                                  conflicts=connected + ours)
                 net["ipam"] = plan.to_json()

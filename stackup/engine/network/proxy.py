@@ -98,10 +98,11 @@ def serve_udp(listener: socket.socket, target: tuple[str, int]) -> None:
                     pass
             else:
                 client = key.data
+                up = flows[client][0]  # the socket registered for this client
                 try:
-                    data = key.fileobj.recv(65535)
+                    data = up.recv(65535)
                     listener.sendto(data, client)
-                    flows[client] = (flows[client][0], time.monotonic())
+                    flows[client] = (up, time.monotonic())
                 except OSError:
                     pass
         now = time.monotonic()

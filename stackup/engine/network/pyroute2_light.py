@@ -20,6 +20,8 @@ def load_iproute() -> tuple[type, type]:
     if "pyroute2" in sys.modules:  # already imported whole: nothing to save
         return _classes()
     spec = importlib.util.find_spec("pyroute2")
+    if spec is None:
+        raise ImportError("pyroute2 is not installed", name="pyroute2")
     bare = importlib.util.module_from_spec(spec)  # __path__ set, __init__ not run
     sys.modules["pyroute2"] = bare
     try:

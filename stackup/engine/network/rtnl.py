@@ -13,14 +13,17 @@ import errno
 import os
 import threading
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from stackup.engine.network.links import BridgeMissing
 from stackup.engine.network.pyroute2_light import load_iproute
 
-IPRoute, NetlinkError = load_iproute()
+if TYPE_CHECKING:  # pyroute2 has no type hints: its objects are untyped
+    from pyroute2 import IPRoute, NetlinkError
+else:
+    IPRoute, NetlinkError = load_iproute()
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -69,14 +72,15 @@ def exists(ifname: str) -> bool:
 
 def host_networks() -> tuple[list[IPv4Network], list[IPv4Network]]:
     """(the host's IPv4 routes' destinations, its interfaces' networks); default route excluded."""
-    routes, connected = [], []
+    routes: list[IPv4Network] = []
+    connected: list[IPv4Network] = []
     with IPRoute() as ipr:
         for route in ipr.get_routes(family=2):
             dst = route.get_attr("RTA_DST")
             if dst and route["dst_len"] > 0:
-                routes.append(ip_network(f"{dst}/{route['dst_len']}", strict=False))
+                routes.append(IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
         for addr in ipr.get_addr(family=2):
-            connected.append(ip_network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
+            connected.append(IPv4Network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
     return routes, connected
 
 

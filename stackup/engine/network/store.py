@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from stackup.engine import state
@@ -92,7 +92,7 @@ def delete(network_id: str) -> None:
         path_of(network_id).unlink()
 
 
-def labels_match(labels: dict[str, str], filters: dict[str, str | None] | None) -> bool:
+def labels_match(labels: Mapping[str, str], filters: Mapping[str, str | None] | None) -> bool:
     """True when `labels` has every key of `filters` (with the value, when one is given)."""
     for key, value in (filters or {}).items():
         if key not in labels or (value is not None and labels[key] != value):

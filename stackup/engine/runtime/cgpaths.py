@@ -1,6 +1,12 @@
 """Where a container's cgroup directories are (stdlib `os` only: the launcher uses it)."""
 
+from __future__ import annotations
+
 import os
+
+TYPE_CHECKING = False  # not `typing`: the launcher imports this module
+if TYPE_CHECKING:
+    import threading
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 PARENT = "stackup"
@@ -83,7 +89,7 @@ def own_procs_file():
     return None
 
 
-_warming = []
+_warming: list[threading.Thread] = []  # the warm-up thread, while it runs
 
 
 def warm_up():

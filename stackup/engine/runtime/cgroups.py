@@ -165,7 +165,7 @@ class Cgroup:
         if self.v2:
             return "frozen 1" in _read(self.dirs["unified"] / "cgroup.events")
         d = self.dir("freezer")
-        return bool(d) and _read(d / "freezer.state").strip() == "FROZEN"
+        return d is not None and _read(d / "freezer.state").strip() == "FROZEN"
 
     def oom_kills(self) -> int:
         d = self.dir("memory")
@@ -184,6 +184,8 @@ class Cgroup:
             quota, period = _read(self.dirs["unified"] / "cpu.max").split()
             return (-1 if quota == "max" else int(quota)), int(period)
         d = self.dir("cpu")
+        if d is None:  # no cpu controller: nothing limits the container
+            return -1, 100_000
         return int(_read(d / "cpu.cfs_quota_us")), int(_read(d / "cpu.cfs_period_us"))
 
     def kill_all(self) -> None:

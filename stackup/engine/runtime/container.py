@@ -12,6 +12,7 @@ removed.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import select
@@ -202,6 +203,13 @@ class Runtime:
                     self.state_files.write(state, durable)
         except FileNotFoundError:  # its directory is gone
             state = None
+        if state is None:
+            raise NotFoundError(f"no such container: {cid}")
+        return state
+
+    def _read_known(self, cid: str) -> ContainerState:
+        """The state of a container that must exist (NotFoundError if it is gone)."""
+        state = self._read(cid)
         if state is None:
             raise NotFoundError(f"no such container: {cid}")
         return state
@@ -509,7 +517,7 @@ class Runtime:
             if state.status is Status.PAUSED:
                 cgroups.Cgroup(cid).freeze(False)
             if not self._wait_shim(state, grace):
-                self._signal(self._read(cid), signal.SIGKILL)
+                self._signal(self._read_known(cid), signal.SIGKILL)
                 cgroups.Cgroup(cid).kill_all()
                 self._wait_shim(state, 10.0)
             state = self._repair(cid)
@@ -636,7 +644,7 @@ class Runtime:
         shutil.rmtree(self.cdir(cid), ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
-    def top(self, ref: str) -> list[dict[str, Any]]:
+    def top(self, ref: str) -> builtins.list[dict[str, Any]]:
         rows = []
         for pid in cgroups.Cgroup(self.state(ref).id).pids():
             try:
@@ -650,12 +658,12 @@ class Runtime:
             rows.append({"pid": pid, "ppid": ppid, "uid": uid, "cmd": cmd})
         return rows
 
-    def containers_using_image(self, image_id: str) -> list[str]:
+    def containers_using_image(self, image_id: str) -> builtins.list[str]:
         """Names of the containers (any status) made from an image: the `in_use` hook of
         ImageStore.rm/prune (`lambda image: runtime.containers_using_image(image.id)`)."""
         return [s.name for s in self.states() if s.spec.get("image_id") == image_id]
 
-    def containers_using_volume(self, name: str) -> list[str]:
+    def containers_using_volume(self, name: str) -> builtins.list[str]:
         """Ids of the containers (any status) that mount a named volume: by the mount's
         `volume`, or by a bind source inside the volume's directory (callers that resolve
         volumes to plain binds). The `volumes.register_in_use` provider."""

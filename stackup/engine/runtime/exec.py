@@ -68,10 +68,10 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
         sock_parent.close()
         if master >= 0:
             os.close(master)
-    failure = (failure + _read_all(fail_r)).decode(errors="replace")
+    reported = (failure + _read_all(fail_r)).decode(errors="replace")
     os.close(fail_r)
-    if failure:
-        code, _, message = failure.partition(" ")
+    if reported:
+        code, _, message = reported.partition(" ")
         raise StartError(f"exec in {state.name}: {message}", int(code) if code.isdigit() else 126)
     return status
 
@@ -120,7 +120,7 @@ def _enter(runtime: Runtime, state: ContainerState, spec: ContainerSpec, argv: l
            sock: socket.socket, fail_w: int) -> None:
     """In the forked child: join everything, fork into the PID namespace, become argv."""
     try:
-        syscalls = sc.Syscalls()
+        syscalls = sc.LinuxSyscalls()
         if spec.seccomp and not spec.privileged:
             security.prepare_seccomp(
                 security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged),

@@ -59,7 +59,7 @@ def normalize(hc: dict[str, Any]) -> dict[str, Any] | None:
         argv = ["/bin/sh", "-c", " ".join(test[1:])]
     else:
         raise UserError(f"invalid healthcheck test {test!r}: expected CMD, CMD-SHELL or NONE")
-    out = {"test": argv}
+    out: dict[str, Any] = {"test": argv}
     for key, default in DEFAULTS.items():
         value = lower.get(key)
         out[key] = default if value in (None, 0, "") else (

@@ -22,6 +22,7 @@ from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_e
                                             find_executable, read_or_empty, resolve_user,
                                             switch_user)
 
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 if TYPE_CHECKING:  # this module runs in a fresh child on every start: import little
     from typing import Any
 
@@ -51,7 +52,7 @@ def namespace_steps(netns_path: str | None, new_net: bool = False) -> list[tuple
     return steps
 
 
-def apply_namespace_steps(syscalls: Any, steps: list[tuple[Any, ...]]) -> None:
+def apply_namespace_steps(syscalls: sc.Syscalls, steps: list[tuple[Any, ...]]) -> None:
     for step in steps:
         if step[0] == "setns":
             fd = os.open(step[1], os.O_RDONLY | os.O_CLOEXEC)
@@ -82,7 +83,7 @@ class MountView:
         self.__dict__.update(data)
 
 
-def container_setup(syscalls: Any, spec: ContainerSpec, paths: rootfs.RootPaths,
+def container_setup(syscalls: sc.Syscalls, spec: ContainerSpec, paths: rootfs.RootPaths,
                     cgroup_mounts: list[tuple[str, str]]) -> None:
     """Inside the new namespaces, as PID 1: the root file system, names and sysctls."""
     rootfs.apply(syscalls, rootfs.plan_before_pivot(spec, paths, cgroup_mounts))
@@ -95,7 +96,7 @@ def container_setup(syscalls: Any, spec: ContainerSpec, paths: rootfs.RootPaths,
     rootfs.apply(syscalls, rootfs.plan_after_pivot(spec))
 
 
-def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: list[str],
+def become_process(syscalls: sc.Syscalls, spec: ContainerSpec, argv: list[str], env: list[str],
                    user: str, working_dir: str, tty: bool, init: bool) -> None:
     """From a root process inside the container to the user's process (exec; no return)."""
     try:
@@ -108,7 +109,7 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
             os.makedirs(working_dir, exist_ok=True)
             os.chown(working_dir, who.uid, who.gid)
         except OSError as exc:
-            raise SetupError(f"cannot create working directory {working_dir}: {exc.strerror}")
+            raise SetupError(f"cannot create working directory {working_dir}: {exc.strerror}") from None
     apply_rlimits(spec.ulimits)
     caps = security.capability_set(spec.cap_add, spec.cap_drop, spec.privileged)
     mask = security.cap_mask(caps)
@@ -117,7 +118,8 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
             syscalls.prctl(sc.PR_CAPBSET_DROP, cap)
     if spec.seccomp and not spec.privileged:
         security.load_seccomp(caps)
-    if init and getattr(spec, "init_path", ""):
+    static_init: str = getattr(spec, "init_path", "")
+    if init and static_init:
         argv = [rootfs.INIT_TARGET, "--", *argv]  # tini: forwards signals, reaps, exits alike
     elif init:
         run_init(argv)  # returns in the child that goes on to exec
@@ -131,7 +133,7 @@ def become_process(syscalls: Any, spec: ContainerSpec, argv: list[str], env: lis
     try:
         os.chdir(working_dir)
     except OSError as exc:
-        raise SetupError(f"cannot enter working directory {working_dir}: {exc.strerror}")
+        raise SetupError(f"cannot enter working directory {working_dir}: {exc.strerror}") from None
     path = find_executable(argv[0], environ.get("PATH", ""))
     if path is None:
         raise SetupError(f"exec: {argv[0]!r}: executable file not found in $PATH", 127)
@@ -229,7 +231,7 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
     `in_fd`: PID 1's stdin (a pipe of the shim's, for -i), else /dev/null."""
     try:
         state, spec = load_spec(cdir)
-        syscalls = sc.Syscalls()
+        syscalls = sc.LinuxSyscalls()
         cgpaths.join(state["id"], os.getpid())
         apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec),
                                                         private_net(state, spec)))
@@ -256,7 +258,7 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         report_failure(error_fd, exc)
 
 
-def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
+def pid1_main(syscalls: sc.Syscalls, cdir: str, spec: ContainerSpec, out_fd: int, err_fd: int,
               error_fd: int, cgroup_mounts: list[tuple[str, str]], in_fd: int = -1) -> None:
     try:
         tty = bool(getattr(spec, "tty", False))
@@ -279,7 +281,7 @@ def pid1_main(syscalls: Any, cdir: str, spec: ContainerSpec, out_fd: int, err_fd
         report_failure(error_fd, exc)
 
 
-def attach_pty(syscalls: Any, sock_fd: int) -> None:
+def attach_pty(syscalls: sc.Syscalls, sock_fd: int) -> None:
     """PID 1's stdio becomes the container's pty (also its controlling terminal); the
     master goes to the shim over `sock_fd`."""
     import fcntl
@@ -317,7 +319,7 @@ def prestart_then_exec_shim(cdir: str, shim_argv: list[str], env: dict, ready_fd
         # the CLI's, and `shim_alive` must not take us for a dead shim.
         set_comm("stackup-shim")
         os.setsid()
-        sc.Syscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
+        sc.LinuxSyscalls().prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # PID 1 is reparented to us
         ooms = cgpaths.oom_kills(os.path.basename(cdir))  # so the shim sees a new OOM kill
         _state, spec = load_spec(cdir)
         tty = bool(getattr(spec, "tty", False))

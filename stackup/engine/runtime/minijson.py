@@ -14,9 +14,10 @@ class _Ctx:
     memo: dict = {}
 
 
-_scan = _json.make_scanner(_Ctx())
-_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
-                             True, False, True)
+# the C functions take any object with a decoder's attributes, and None for no markers
+_scan = _json.make_scanner(_Ctx())  # type: ignore[arg-type]
+_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None,  # type: ignore[arg-type]
+                             ": ", ", ", True, False, True)
 encode_string = _json.encode_basestring_ascii
 
 

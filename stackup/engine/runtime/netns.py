@@ -43,9 +43,9 @@ def attachers() -> list[NetworkAttacher]:
     return list(_ATTACHERS)
 
 
-def create(path: Path, syscalls: Any | None = None) -> None:
+def create(path: Path, syscalls: sc.Syscalls | None = None) -> None:
     """A new network namespace with `lo` up, pinned at `path` (like `ip netns add`)."""
-    syscalls = syscalls or sc.Syscalls()
+    syscalls = syscalls or sc.LinuxSyscalls()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
     original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -65,12 +65,12 @@ def create(path: Path, syscalls: Any | None = None) -> None:
 
 
 def loopback_up() -> None:
-    sc.Syscalls().loopback_up()
+    sc.LinuxSyscalls().loopback_up()
 
 
-def destroy(path: Path, syscalls: Any | None = None) -> None:
+def destroy(path: Path, syscalls: sc.Syscalls | None = None) -> None:
     """Unpin and remove the namespace file (the namespace dies with its last user)."""
-    syscalls = syscalls or sc.Syscalls()
+    syscalls = syscalls or sc.LinuxSyscalls()
     if not path.exists():
         return
     with contextlib.suppress(OSError):

@@ -19,14 +19,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.securejoin import Resolved, ResolveError, resolved
 
+TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
     from stackup.engine.runtime.spec import ContainerSpec
 
@@ -259,7 +258,7 @@ def plan_after_pivot(spec: ContainerSpec) -> list[Step]:
     return steps
 
 
-def apply(syscalls: Any, steps: list[Step]) -> None:
+def apply(syscalls: sc.Syscalls, steps: list[Step]) -> None:
     for step in steps:
         try:
             # resolved now, not when planned: earlier steps made and mounted the tree

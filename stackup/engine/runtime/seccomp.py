@@ -110,7 +110,8 @@ def rules(caps: list[str]) -> list[tuple[str, list[tuple[int, int, int, int]], s
     for cap, names in BY_CAPABILITY.items():
         if cap in capset:
             allowed += [n for n in names if n not in allowed]
-    out = [(name, [], ALLOW) for name in allowed]
+    out: list[tuple[str, list[tuple[int, int, int, int]], str]] = [
+        (name, [], ALLOW) for name in allowed]
     for name, conds, action, unless in CONDITIONAL:
         if name in allowed or (unless and unless in capset):
             continue

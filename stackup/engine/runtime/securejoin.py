@@ -131,8 +131,9 @@ def make_in_root(target: Resolved, directory: bool, mode: int = 0o755) -> None:
     except _Swapped:
         raise _changed(target) from None
     except OSError as exc:
-        raise ResolveError(exc.errno, f"cannot create {target.path} in the container's root: "
-                           f"{os.strerror(exc.errno)}", target.path) from None
+        err = exc.errno or errno.EIO
+        raise ResolveError(err, f"cannot create {target.path} in the container's root: "
+                           f"{os.strerror(err)}", target.path) from None
     finally:
         os.close(fd)
 

@@ -1,8 +1,10 @@
 """Every kernel call the runtime makes that Python's `os` lacks, in one place.
 
-`Syscalls` calls libc through ctypes (Python 3.11 has no os.unshare/setns/mount).
-`RecordingSyscalls` has the same methods and records each call instead, so unit tests
-check the mount plan and the order of the setup steps without root.
+`Syscalls` declares the operations (the seam, as youki's `Syscall` trait is): a rootfs
+`Step` names one of them. `LinuxSyscalls` performs them, calling libc through ctypes
+(Python 3.11 has no os.unshare/setns/mount). `RecordingSyscalls` has the same operations
+with the same signatures and records each call instead, so unit tests check the mount
+plan and the order of the setup steps without root; a name it lacks is a misspelled step.
 """
 
 from __future__ import annotations
@@ -11,6 +13,17 @@ import ctypes
 import os
 
 from stackup.engine.runtime.securejoin import Resolved, make_in_root, pin
+
+TYPE_CHECKING = False  # not `typing`: it costs the fresh child that starts PID 1 milliseconds
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    class Protocol:
+        """Run-time stand-in for typing.Protocol: the checker sees the real one, and like
+        it, a protocol cannot be instantiated (`Syscalls()` is a mistake for LinuxSyscalls)."""
+
+        def __new__(cls, *args: object, **kwargs: object) -> None:
+            raise TypeError(f"{cls.__name__} is a protocol, it cannot be instantiated")
 
 # Namespace flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
@@ -69,10 +82,61 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-class Syscalls:
+def _encode(text: str | None) -> bytes | None:
+    return text.encode() if text is not None else None
+
+
+class Syscalls(Protocol):
+    """The kernel operations of a container's setup. `openpty` keeps the pty it opens in
+    `pty_master` and `pty_number`, for the step after the plan that hands it over."""
+
+    pty_master: int
+    pty_number: int
+
+    def unshare(self, flags: int) -> None: ...
+
+    def setns(self, fd: int, nstype: int = 0) -> None: ...
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int = 0,
+              data: str | None = None) -> None: ...
+
+    def umount2(self, target: str, flags: int = 0) -> None: ...
+
+    def pivot_root(self, new_root: str, put_old: str) -> None: ...
+
+    def sethostname(self, name: str) -> None: ...
+
+    def setdomainname(self, name: str) -> None: ...
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int: ...
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
+
+    def mknod(self, path: str, mode: int, device: int) -> None: ...
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None: ...
+
+    def touch(self, path: str) -> None: ...
+
+    def symlink(self, target: str, path: str) -> None: ...
+
+    def chmod(self, path: str, mode: int) -> None: ...
+
+    def chdir(self, path: str) -> None: ...
+
+    def loopback_up(self) -> None: ...
+
+    def openpty(self, ptmx: str) -> None: ...
+
+    def write_file(self, path: str, data: str) -> None: ...
+
+
+class LinuxSyscalls:
     """The real kernel: each method raises OSError with the call and path on failure."""
 
     def __init__(self) -> None:
+        self.pty_master = self.pty_number = -1  # until `openpty`
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                                      ctypes.c_ulong, ctypes.c_char_p]
@@ -96,11 +160,11 @@ class Syscalls:
               data: str | None = None) -> None:
         """A target resolved in the container's root (`Resolved`) is pinned first and
         mounted on through its fd, so it cannot be swapped for a symlink meanwhile."""
-        enc = lambda s: s.encode() if s is not None else None  # noqa: E731
         fd = pin(target) if isinstance(target, Resolved) else -1
         at = f"/proc/self/fd/{fd}" if fd >= 0 else target
         try:
-            self._check(self._libc.mount(enc(source), enc(at), enc(fstype), flags, enc(data)),
+            self._check(self._libc.mount(_encode(source), _encode(at), _encode(fstype), flags,
+                                         _encode(data)),
                         f"mount {fstype or ''} {source or ''} on", target)
         finally:
             if fd >= 0:
@@ -199,24 +263,81 @@ class Syscalls:
 
 
 class RecordingSyscalls:
-    """Records every call as a tuple (name, *args); performs nothing."""
+    """Records every call as a tuple (name, *arguments, defaults included); performs
+    nothing. It has exactly the operations of `Syscalls`, so a step that names another
+    raises AttributeError as it would on the real kernel."""
 
-    def __init__(self, existing: set[str] | None = None) -> None:
-        self.calls: list[tuple] = []
-        self.existing = existing or set()
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.pty_master = self.pty_number = -1
 
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
+    def _record(self, *call: object) -> None:
+        self.calls.append(call)
 
-        def record(*args) -> int:
-            self.calls.append((name, *args))
-            return 0
+    def unshare(self, flags: int) -> None:
+        self._record("unshare", flags)
 
-        return record
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        self._record("setns", fd, nstype)
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int = 0,
+              data: str | None = None) -> None:
+        self._record("mount", source, target, fstype, flags, data)
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        self._record("umount2", target, flags)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        self._record("pivot_root", new_root, put_old)
+
+    def sethostname(self, name: str) -> None:
+        self._record("sethostname", name)
+
+    def setdomainname(self, name: str) -> None:
+        self._record("setdomainname", name)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int:
+        self._record("prctl", option, arg2, arg3, arg4, arg5)
+        return 0
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        self._record("capset", effective, permitted, inheritable)
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        self._record("mknod", path, mode, device)
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        self._record("mkdir", path, mode)
+
+    def touch(self, path: str) -> None:
+        self._record("touch", path)
+
+    def symlink(self, target: str, path: str) -> None:
+        self._record("symlink", target, path)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._record("chmod", path, mode)
+
+    def chdir(self, path: str) -> None:
+        self._record("chdir", path)
+
+    def loopback_up(self) -> None:
+        self._record("loopback_up")
+
+    def openpty(self, ptmx: str) -> None:
+        self._record("openpty", ptmx)
+
+    def write_file(self, path: str, data: str) -> None:
+        self._record("write_file", path, data)
 
     def names(self) -> list[str]:
-        return [c[0] for c in self.calls]
+        return [str(c[0]) for c in self.calls]
 
-    def of(self, name: str) -> list[tuple]:
+    def of(self, name: str) -> list[tuple[object, ...]]:
         return [c for c in self.calls if c[0] == name]
+
+
+if TYPE_CHECKING:  # both sides of the seam satisfy it (checked by the type checker)
+    _real: Syscalls = LinuxSyscalls()
+    _fake: Syscalls = RecordingSyscalls()

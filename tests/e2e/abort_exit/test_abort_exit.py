@@ -3,8 +3,6 @@ everything stopped when `job` exits, and its exit code is stackup's."""
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, stack  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 

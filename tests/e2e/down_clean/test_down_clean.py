@@ -3,8 +3,6 @@ process of the project; plain `down` keeps the volumes."""
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, stack  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 

@@ -3,8 +3,6 @@ naming it and its last log lines; dependents are not created; `down` cleans up."
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, stack  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, busybox_tar, stack  # noqa: F401
+from stackup.testing.stack import busybox_tar
 
 pytestmark = pytest.mark.root
 

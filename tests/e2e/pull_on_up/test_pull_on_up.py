@@ -8,7 +8,7 @@ import os
 import pytest
 
 from stackup.testing.registry import REGISTRY_BIN, LocalRegistry
-from stackup.testing.stack import BUSYBOX_REF, busybox_cache, busybox_tar, stack  # noqa: F401
+from stackup.testing.stack import BUSYBOX_REF, busybox_tar
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(not REGISTRY_BIN.exists(), reason="docker-registry missing")]

@@ -3,8 +3,6 @@ recreated (and only it)."""
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, stack  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 

@@ -2,8 +2,6 @@
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, stack  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 

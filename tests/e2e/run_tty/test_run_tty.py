@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, http_get, stack, stackup_command  # noqa: F401
+from stackup.testing.stack import http_get, stackup_command
 
 pytestmark = pytest.mark.root
 

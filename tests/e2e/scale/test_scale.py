@@ -8,8 +8,6 @@ import time
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, stack  # noqa: F401
-
 pytestmark = pytest.mark.root
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stackup.testing.stack import busybox_cache, http_get, stack  # noqa: F401
+from stackup.testing.stack import http_get
 
 pytestmark = pytest.mark.root
 

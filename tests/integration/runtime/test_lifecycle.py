@@ -9,7 +9,7 @@ import pytest
 from stackup.engine.runtime import cgroups
 from stackup.engine.runtime.container import static_init
 from stackup.errors import ConflictError, NotFoundError, UserError
-from stackup.testing.containers import assert_no_trace, output, processes_mentioning, run, sh, spec
+from stackup.testing.containers import assert_no_trace, output, run, sh, spec
 
 pytestmark = pytest.mark.root
 

@@ -4,20 +4,16 @@ containers) and a second `up` plans nothing. Hypothesis explores the states."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _project_stacks as st  # noqa: E402
-from _fake_engine import FakeEngine  # noqa: E402
+from stackup.project import anonymous, naming
+from stackup.project.executor import execute
+from stackup.project.observed import observe
+from stackup.project.reconcile import DownOptions, UpOptions, plan_down, reconcile
 
-from stackup.project import anonymous, naming  # noqa: E402
-from stackup.project.executor import execute  # noqa: E402
-from stackup.project.observed import observe  # noqa: E402
-from stackup.project.reconcile import DownOptions, UpOptions, plan_down, reconcile  # noqa: E402
+from tests.unit.project import _project_stacks as st
+from tests.unit.project._fake_engine import FakeEngine
 
 IMAGES = {"img-a": "sha256:" + "1" * 64, "img-b": "sha256:" + "2" * 64}
 

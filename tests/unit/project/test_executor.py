@@ -3,21 +3,18 @@ parallelism, failure propagation, best effort, and the events it reports."""
 
 from __future__ import annotations
 
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _project_stacks as st  # noqa: E402
-from _fake_engine import FakeEngine  # noqa: E402
+from stackup.errors import StackupError
+from stackup.project.executor import ExecutionError, execute
+from stackup.project.observed import observe
+from stackup.project.plan import COMPLETED, HEALTHY, Kind, NetworkRequest, Plan
+from stackup.project.reconcile import UpOptions, reconcile
 
-from stackup.errors import StackupError  # noqa: E402
-from stackup.project.executor import ExecutionError, execute  # noqa: E402
-from stackup.project.observed import observe  # noqa: E402
-from stackup.project.plan import COMPLETED, HEALTHY, Kind, NetworkRequest, Plan  # noqa: E402
-from stackup.project.reconcile import UpOptions, reconcile  # noqa: E402
+from tests.unit.project import _project_stacks as st
+from tests.unit.project._fake_engine import FakeEngine
 
 
 class Recorder:

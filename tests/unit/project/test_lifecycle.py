@@ -1,12 +1,8 @@
 """Plans of stop, start, restart and rm on existing containers."""
 
-import sys
-from pathlib import Path
+from stackup.project.lifecycle import plan_restart, plan_rm, plan_start, plan_stop
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _project_stacks as st  # noqa: E402
-
-from stackup.project.lifecycle import plan_restart, plan_rm, plan_start, plan_stop  # noqa: E402
+from tests.unit.project import _project_stacks as st
 
 
 def lines(plan):

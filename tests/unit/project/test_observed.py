@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from stackup.project import naming
+from stackup.project.observed import ObservedContainer, observe
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _project_stacks as st  # noqa: E402
-from _fake_engine import FakeContainer, FakeEngine  # noqa: E402
-
-from stackup.project import naming  # noqa: E402
-from stackup.project.observed import ObservedContainer, observe  # noqa: E402
+from tests.unit.project import _project_stacks as st
+from tests.unit.project._fake_engine import FakeContainer, FakeEngine
 
 
 def test_observe_reads_labelled_objects_named_resources_and_images():

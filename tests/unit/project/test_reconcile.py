@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _project_stacks as st  # noqa: E402
-
-from stackup.errors import NotFoundError, UnsupportedError, UserError  # noqa: E402
-from stackup.project import naming  # noqa: E402
-from stackup.project.observed import Snapshot  # noqa: E402
-from stackup.project.plan import ContainerRequest, Kind  # noqa: E402
-from stackup.project.reconcile import (  # noqa: E402
+from stackup.errors import NotFoundError, UnsupportedError, UserError
+from stackup.project import naming
+from stackup.project.observed import Snapshot
+from stackup.project.plan import ContainerRequest, Kind
+from stackup.project.reconcile import (
     DownOptions,
     UpOptions,
     dependency_order,
@@ -23,6 +17,8 @@ from stackup.project.reconcile import (  # noqa: E402
     reconcile,
     selection_closure,
 )
+
+from tests.unit.project import _project_stacks as st
 
 
 def test_unknown_selected_service():

@@ -10,16 +10,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _project_stacks as st  # noqa: E402
-
-from stackup.project.observed import Snapshot  # noqa: E402
-from stackup.project.reconcile import (  # noqa: E402
+from stackup.project.observed import Snapshot
+from stackup.project.reconcile import (
     DownOptions,
     RunOptions,
     UpOptions,
@@ -27,6 +23,8 @@ from stackup.project.reconcile import (  # noqa: E402
     plan_run,
     reconcile,
 )
+
+from tests.unit.project import _project_stacks as st
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -118,7 +116,6 @@ def _external_stack():
 
 def _external_snapshot():
     from stackup.project.observed import ObservedNetwork, ObservedVolume
-    d = _external_stack()
     return Snapshot("webdemo", networks=(ObservedNetwork("n1", "outside"),),
                     volumes=(ObservedVolume("site"),), images=st.IMAGE_IDS)
 

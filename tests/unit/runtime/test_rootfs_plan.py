@@ -241,7 +241,8 @@ def test_apply_resolves_paths_in_the_root_when_applied_not_when_planned(tmp_path
     assert ("touch", f"{r}/hostname") in fake.calls and ("touch", f"{r}/resolv.conf") in fake.calls
     assert ("mount", "/c/hosts", f"{r}/hosts", None, sc.MS_BIND, None) in fake.calls
     assert ("touch", f"{r}/tmp/docker-init") in fake.calls
-    assert ("mkdir", f"{r}/tmp/x") in fake.calls and ("mkdir", f"{r}/var/cache") in fake.calls
+    assert ("mkdir", f"{r}/tmp/x", 0o755) in fake.calls
+    assert ("mkdir", f"{r}/var/cache", 0o755) in fake.calls
     assert ("mount", f"{r}/dev/pts/0", f"{r}/dev/console", None, sc.MS_BIND, None) in fake.calls
     sources = {"/c/hostname", "/c/hosts", "/c/resolv.conf", "/i/tini", "/host/a", "/", "/l",
                "/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2",

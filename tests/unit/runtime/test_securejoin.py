@@ -171,7 +171,7 @@ def test_the_real_mount_pins_a_resolved_target_before_mounting(tree, tmp_path):
     os.rename(f"{tree}/etc", f"{tree}/etc.old")
     os.symlink("/", f"{tree}/etc")  # would put the mount on the host's /
     with pytest.raises(ResolveError):  # refused before any mount(2)
-        sc.Syscalls().mount("tmpfs", target, "tmpfs", 0, None)
+        sc.LinuxSyscalls().mount("tmpfs", target, "tmpfs", 0, None)
 
 
 def test_make_in_root_makes_directories_and_files_below_the_root(tree):
@@ -219,7 +219,7 @@ def test_the_real_mkdir_and_touch_make_resolved_paths_without_following_links(tr
     target = resolved(tree, "/etc/x/y")
     os.rename(f"{tree}/etc", f"{tree}/etc.old")
     os.symlink(str(tmp_path), f"{tree}/etc")
-    for call in (sc.Syscalls().mkdir, sc.Syscalls().touch):
+    for call in (sc.LinuxSyscalls().mkdir, sc.LinuxSyscalls().touch):
         with pytest.raises(ResolveError):
             call(target)
     assert not (tmp_path / "x").exists()

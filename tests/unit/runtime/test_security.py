@@ -39,8 +39,6 @@ def _allowed(caps):
 
 
 def test_seccomp_is_an_allow_list_that_follows_capabilities():
-    from stackup.engine.runtime import seccomp
-
     default = _allowed(security.capability_set([], [], False))
     for name in ("read", "write", "execve", "openat", "mmap", "futex", "wait4", "ptrace"):
         assert default[name] == []

@@ -9,9 +9,13 @@ Not a pytest test (it needs the reference binary). Run it when changing the load
 It prints every stack on which the two disagree (accept/reject, or normalized JSON), and
 files worth keeping go to tests/unit/spec/cases with the reference's output.
 """
-import json, os, random, subprocess, sys, tempfile
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import conformance as c
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import conformance as c  # beside this script, which is run as a file
 from pathlib import Path
 import yaml
 from stackup.spec import load_project, LoadOptions
@@ -46,7 +50,7 @@ POOLS = {
  "cpu_shares": [512],
  "pids_limit": [100, -1],
  "shm_size": ["64m"],
- "stop_signal": ["SIGINT"],
+ "stop_signal": ["SIGINT", "SIGTERM"],
  "stop_grace_period": ["5s", "1m", "1h1m1s", "250ms"],
  "hostname": ["h"], "domainname": ["d.com"], "tty": [True], "stdin_open": [True],
  "extra_hosts": [["a:1.1.1.1"], {"b": "2.2.2.2"}],
@@ -69,7 +73,6 @@ POOLS = {
  "network_mode": ["host", "none"],
  "env_file": [["missing.env"], [{"path": "opt.env", "required": False}]],
  "annotations": [{"a": 1}],
- "stop_signal": ["SIGTERM"],
  "oom_score_adj": [10],
  "mem_swappiness": [0, 60],
  "gpus": ["all"],
@@ -90,7 +93,7 @@ def service(names, i):
         s.pop("scale", None); s.get("deploy", {}).pop("replicas", None)
     return s
 bad = 0; compared = 0; rejected = 0
-for it in range(int(sys.argv[2])):
+for _ in range(int(sys.argv[2])):
     names = ["s%d" % i for i in range(rng.randint(1, 3))]
     model = {"services": {n: service(names, i) for i, n in enumerate(names)}, "volumes": {"n": {}},
              "secrets": {"sec": {"file": "./sec.txt"}}, "configs": {"conf": {"content": "c $$x"}}}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shlex
+import shutil
 from pathlib import Path
 
 import yaml
@@ -12,6 +15,8 @@ from hypothesis import strategies as st
 
 from stackup.errors import UserError
 from stackup.spec import LoadOptions, load_project
+
+from tests.unit.spec import conformance
 
 SAMPLE = {
     "name": "mut",
@@ -109,15 +114,6 @@ def test_the_unmutated_sample_loads(tmp_path):
 
 
 # -- line-level mutations of the conformance files -----------------------------------
-
-import importlib.util as _ilu
-import os
-import shlex
-import shutil
-
-_spec = _ilu.spec_from_file_location("spec_conformance_m", Path(__file__).with_name("conformance.py"))
-conformance = _ilu.module_from_spec(_spec)
-_spec.loader.exec_module(conformance)
 
 CASE_DIRS = [conformance.CORPUS / n for n in conformance.cases()] + \
     [conformance.LOCAL / n for n in conformance.cases(conformance.LOCAL)]
