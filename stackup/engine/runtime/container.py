@@ -217,7 +217,7 @@ class Runtime:
     def list(self, all: bool = True) -> list[dict[str, Any]]:
         return [state.to_dict() for state in self.states(all)]
 
-    def states(self, all: bool = True) -> list[ContainerState]:
+    def states(self, all: bool = True) -> builtins.list[ContainerState]:
         """The typed form of `list`."""
         _reap_shims()
         if not self.containers_dir.exists():
@@ -365,7 +365,7 @@ class Runtime:
         cgpaths.warm_up()
 
     # --- start ---------------------------------------------------------------------
-    def start(self, ref: str) -> dict[str, Any]:
+    def start(self, ref: str) -> dict[str, Any] | None:
         require_root()
         state = self.state(ref)
         cid = state.id
@@ -505,7 +505,7 @@ class Runtime:
                          f"(see {d / 'shim.err'})", 125)
 
     # --- stop, kill, pause ----------------------------------------------------------
-    def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
+    def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any] | None:
         state = self.state(ref)
         cid = state.id
         spec = ContainerSpec.from_dict(state.spec)
@@ -520,8 +520,9 @@ class Runtime:
                 self._signal(self._read_known(cid), signal.SIGKILL)
                 cgroups.Cgroup(cid).kill_all()
                 self._wait_shim(state, 10.0)
-            state = self._repair(cid)
-        self._teardown_network(state)
+            self._teardown_network(self._repair(cid))
+        else:
+            self._teardown_network(state)
         return self._public(cid)
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
@@ -585,9 +586,10 @@ class Runtime:
         cgroups.Cgroup(state.id).freeze(False)
         return self._update(state.id, status=Status.RUNNING).to_dict()
 
-    def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any]:
-        state = self.stop(ref, timeout)
-        return self.start(state["id"])
+    def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any] | None:
+        cid = self.state(ref).id
+        self.stop(cid, timeout)
+        return self.start(cid)
 
     def wait(self, ref: str, timeout: float | None = None) -> int:
         """Block until the container is no longer running; its exit code."""

@@ -29,7 +29,7 @@ NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
 def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None = None,
             user: str | None = None, workdir: str | None = None, tty: bool = False,
-            interactive: bool = False, on_start: Callable[[], None] | None = None) -> int:
+            interactive: bool = False, on_start: Callable[[], object] | None = None) -> int:
     """Run `argv` in the container; returns its exit code (126/127 when it cannot run).
 
     `on_start` is called once the command has been exec'd (not when it fails to start),

@@ -13,8 +13,6 @@ from __future__ import annotations
 import _signal  # the C module (the `signal` package would import enum)
 import os
 
-TYPE_CHECKING = False  # not `typing`: it costs a fresh process milliseconds
-
 from stackup.engine.runtime import cgpaths, rootfs, security, statefile
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.pid1fork import start_pid1
@@ -204,12 +202,12 @@ def run_init(argv: list[str]) -> None:
                      else 128 + os.WTERMSIG(status))
 
 
-def load_spec(cdir: str) -> tuple[dict[str, Any], SpecView]:
+def load_spec(cdir: str) -> tuple[dict[str, Any], ContainerSpec]:
     path = f"{cdir}/{statefile.FILE}"
     state = statefile.read(path)
     if state is None:
         raise FileNotFoundError(f"the container's state {path} is gone")
-    return state, SpecView(state["spec"])
+    return state, SpecView(state["spec"])  # type: ignore[return-value]  # reads as one
 
 
 def netns_for(state: dict[str, Any], spec: ContainerSpec) -> str | None:

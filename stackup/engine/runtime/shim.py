@@ -18,7 +18,6 @@ auto-remove, runs `stackup container rm` when done.
 
 import _json
 import _signal as signal  # the C module: `signal` would import enum
-import fcntl
 import os
 import select
 import sys

@@ -50,7 +50,7 @@ def shape_problem(state: object) -> str:
     """What is wrong with the shape of a parsed state file; "" when nothing is."""
     if not isinstance(state, dict):
         return "a JSON object was expected, not %s" % type(state).__name__
-    for key, types in REQUIRED.items():
+    for key in REQUIRED:
         if key not in state:
             return "%r is missing" % key
     for key, types in list(REQUIRED.items()) + list(OPTIONAL.items()):

@@ -34,11 +34,12 @@ def sample(container_id: str) -> Sample:
     cg = Cgroup(container_id)
     if cg.v2:
         base = cg.dir("unified")
-        stat = dict(line.split() for line in _read(base / "cpu.stat").splitlines() if len(line.split()) == 2)
+        stat = {key: value for key, _, value in
+                (line.partition(" ") for line in _read(_join(base, "cpu.stat")).splitlines())}
         cpu = int(stat.get("usage_usec", "0")) * 1000
-        memory = _int(_read(base / "memory.current")) or 0
-        limit = _int(_read(base / "memory.max")) or 0
-        pids = _int(_read(base / "pids.current")) or 0
+        memory = _int(_read(_join(base, "memory.current"))) or 0
+        limit = _int(_read(_join(base, "memory.max"))) or 0
+        pids = _int(_read(_join(base, "pids.current"))) or 0
     else:
         cpu = _int(_read(_join(cg.dir("cpuacct"), "cpuacct.usage"))) or 0
         memory = _int(_read(_join(cg.dir("memory"), "memory.usage_in_bytes"))) or 0
