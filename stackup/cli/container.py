@@ -123,6 +123,7 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
                label: list[str], add_host: list[str], dns: list[str], publish: list[str],
                auto_remove: bool, tty: bool = False, interactive: bool = False):
     from stackup.engine.runtime import spec as sp
+    from stackup.units import parse_bytes
 
     config, layers, image_id = resolve_image(image)
     if network not in ("none", "host", "bridge") and not network.startswith("container:"):
@@ -141,12 +142,11 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         ulimits=dict(sp.parse_ulimit(u) for u in ulimit), stop_signal=stop_signal,
         **_security(security_opt))
     if memory:
-        overrides["memory"] = sp.parse_bytes(memory, "--memory")
+        overrides["memory"] = parse_bytes(memory, "--memory")
     if memory_swap:
-        overrides["memory_swap"] = -1 if memory_swap == "-1" else sp.parse_bytes(memory_swap,
-                                                                                 "--memory-swap")
+        overrides["memory_swap"] = -1 if memory_swap == "-1" else parse_bytes(memory_swap, "--memory-swap")
     if shm_size:
-        overrides["shm_size"] = sp.parse_bytes(shm_size, "--shm-size")
+        overrides["shm_size"] = parse_bytes(shm_size, "--shm-size")
     if stop_timeout is not None:
         overrides["stop_timeout"] = stop_timeout
     overrides["sysctls"] = pairs(sysctl, "--sysctl", need_equals=True)

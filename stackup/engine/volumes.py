@@ -27,6 +27,7 @@ from typing import Any
 from stackup.engine import state
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
+from stackup.units import parse_bytes
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
@@ -297,15 +298,6 @@ def parse_tmpfs(spec: str | Mapping) -> dict:
             "_extra": extra}
 
 
-def size_bytes(value: str | int, where: str) -> int:
-    if isinstance(value, int):
-        return value
-    m = re.fullmatch(r"\s*(\d+)\s*([bkmgt]?)b?\s*", str(value).lower())
-    if not m:
-        raise UserError(f"{where}: size {value!r} is not a number with an optional k/m/g unit")
-    return int(m[1]) * 1024 ** "bkmgt".index(m[2] or "b")
-
-
 def _mode(value: str | int, where: str) -> int:
     try:
         mode = value if isinstance(value, int) else int(str(value), 8)
@@ -367,7 +359,7 @@ def _check(long: dict, targets: set[str]) -> None:
     elif kind == "tmpfs":
         opts = long.get("tmpfs") or {}
         if "size" in opts:
-            size_bytes(opts["size"], where)
+            parse_bytes(opts["size"], where)
         if "mode" in opts:
             _mode(opts["mode"], where)
 
@@ -381,7 +373,7 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> M
         opts = long.get("tmpfs") or {}
         options = ["nosuid", "nodev"] + [o for o in long.get("_extra", []) if o not in ("ro", "rw")]
         if "size" in opts:
-            options.append(f"size={size_bytes(opts['size'], where)}")
+            options.append(f"size={parse_bytes(opts['size'], where)}")
         options.append(f"mode={_mode(opts.get('mode', '1777'), where):o}")
         return Mount("tmpfs", "tmpfs", target, options + ro_opt, ro)
     if kind == "bind":

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackup.errors import UnsupportedError, UserError
+from stackup.units import parse_bytes, parse_duration, parse_seconds
 
 # Attributes the engine cannot honour yet (the spec layer flags its own list too).
 UNSUPPORTED_KEYS = ("build", "secrets", "configs", "devices", "group_add", "ipc", "pid",
@@ -41,7 +42,6 @@ SUPPORTED_DEPLOY = ("replicas", "restart_policy", "resources")
 SUPPORTED_LIMITS = ("cpus", "memory", "pids")
 SUPPORTED_LOG_OPTIONS = ("max-size", "max-file")
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
-NS = 1_000_000_000
 # What the attacher needs beyond the runtime spec (ports, dns_search), as a JSON label.
 NETWORK_EXTRAS = "io.stackup.network-extras"
 
@@ -148,14 +148,6 @@ def unsupported_volume(key: str, config: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def duration_seconds(value: Any, where: str) -> float:
-    from stackup.engine.images.config import parse_duration_ns
-
-    if isinstance(value, (int, float)):
-        return float(value)
-    return parse_duration_ns(str(value), where) / NS
-
-
 def _int(value: Any, where: str) -> int:
     try:
         return int(value)
@@ -196,7 +188,7 @@ def healthcheck(config: Mapping[str, Any], where: str) -> dict[str, Any] | None:
     for key, docker in (("interval", "Interval"), ("timeout", "Timeout"),
                         ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
         if check.get(key) is not None:
-            out[docker] = int(duration_seconds(check[key], f"{where}.healthcheck.{key}") * NS)
+            out[docker] = parse_duration(check[key], f"{where}.healthcheck.{key}")
     if check.get("retries") is not None:
         out["Retries"] = _int(check["retries"], f"{where}.healthcheck.retries")
     return out
@@ -318,13 +310,11 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     if config.get("shm_size"):
         args["shm_size"] = _int(config["shm_size"], f"{where}.shm_size")
     if config.get("stop_grace_period") is not None:
-        args["stop_timeout"] = int(round(duration_seconds(config["stop_grace_period"],
-                                                          f"{where}.stop_grace_period")))
+        args["stop_timeout"] = int(round(parse_seconds(config["stop_grace_period"],
+                                                       f"{where}.stop_grace_period")))
     options = (config.get("logging") or {}).get("options") or {}
     if options.get("max-size"):
-        from stackup.spec.units import parse_bytes
-
-        args["log_max_size"] = parse_bytes(options["max-size"])
+        args["log_max_size"] = parse_bytes(options["max-size"], f"{where}.logging.options.max-size")
     if options.get("max-file"):
         args["log_max_files"] = _int(options["max-file"], f"{where}.logging.options.max-file")
     mode = str(config.get("network_mode") or "")

@@ -1,11 +1,10 @@
-"""Short syntaxes (ports, volumes) and units (durations, sizes)."""
+"""Short syntaxes (ports, volumes)."""
 
 from __future__ import annotations
 
 import pytest
 
 from stackup.spec.shortsyntax import SyntaxProblem, parse_ports, parse_volume
-from stackup.spec.units import format_duration, parse_bytes, parse_duration
 
 
 def test_ports():
@@ -29,13 +28,3 @@ def test_volumes():
     with pytest.raises(SyntaxProblem, match="empty section"):
         parse_volume(":/x")
 
-
-def test_units():
-    assert format_duration(parse_duration("90s")) == "1m30s"
-    assert format_duration(parse_duration("1h")) == "1h0m0s"
-    assert format_duration(parse_duration("1.5s")) == "1.5s"
-    assert parse_bytes("1g") == 1073741824 and parse_bytes("512m") == 536870912 and parse_bytes(7) == 7
-    with pytest.raises(ValueError):
-        parse_duration("10 parsecs")
-    with pytest.raises(ValueError):
-        parse_bytes("lots")
