@@ -655,10 +655,10 @@ class Runtime:
 
 
 def health_interval(spec: ContainerSpec) -> float:
-    from stackup.engine.runtime.health import normalize
+    from stackup.engine.runtime.healthcheck import Check
 
-    hc = normalize(spec.healthcheck)
-    return hc["interval"] if hc else 0.0
+    check = Check.from_docker(spec.healthcheck)
+    return check.interval if check else 0.0
 
 
 def _read_line(fd: int, timeout: float) -> str:

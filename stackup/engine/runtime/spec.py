@@ -7,7 +7,6 @@ caller's overrides the way Docker does (entrypoint + cmd, env merge, labels).
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -80,7 +79,7 @@ class ContainerSpec:
     stop_timeout: int = 10
     auto_remove: bool = False
     labels: dict[str, str] = field(default_factory=dict)
-    healthcheck: dict[str, Any] = field(default_factory=dict)
+    healthcheck: dict[str, Any] = field(default_factory=dict)  # Docker's form (healthcheck.Check)
     log_max_size: int = 10 * 1024 * 1024
     log_max_files: int = 3
 
@@ -119,20 +118,6 @@ def merge_env(image_env: list[str], env: list[str]) -> list[str]:
         merged[key] = value if sep else merged.get(key, "")
     merged.setdefault("PATH", DEFAULT_PATH)
     return [f"{k}={v}" for k, v in merged.items()]
-
-
-_SIZE = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$"  # compiled on first use (re caches it)
-
-
-def parse_bytes(value: str | int, what: str) -> int:
-    """'512m', '1g', '1024' -> bytes (Docker's units, powers of 1024)."""
-    if isinstance(value, int):
-        return value
-    m = re.match(_SIZE, str(value))
-    if not m:
-        raise UserError(f"invalid {what} {value!r}: expected a size such as 64m or 1g")
-    scale = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    return int(float(m.group(1)) * scale[m.group(2).lower()])
 
 
 def parse_restart(policy: str) -> tuple[str, int]:
