@@ -84,15 +84,16 @@ def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[
         return []
     from stackup.engine import volumes
     from stackup.engine.runtime.spec import Mount
+    from stackup.shortsyntax import parse_volume
 
     specs: list = []
     for v in volume:
-        if ":" not in v:
+        long = parse_volume(v, strict=True)
+        if "source" not in long:
             raise UserError(f"invalid volume {v!r}: expected [name|/host/path:]/container/path[:ro]")
-        source, _, rest = v.partition(":")
-        if source.startswith((".", "~")):  # a host path relative to here (or home)
-            v = os.path.abspath(os.path.expanduser(source)) + ":" + rest
-        specs.append(v)
+        if long["type"] == "bind":  # a host path may be relative to here (or home)
+            long["source"] = os.path.abspath(os.path.expanduser(long["source"]))
+        specs.append(long)
     specs += [volumes.parse_mount_flag(m) for m in mount]
     resolved = volumes.resolve_mounts(specs, tmpfs=tmpfs, image_layers=layers)
     return [Mount(**m.as_runtime(), volume=m.volume or "") for m in resolved]

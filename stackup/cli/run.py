@@ -69,9 +69,9 @@ def run(
             environment[key] = value if sep else None
         overrides["environment"] = environment
     if volume:
-        from stackup.engine import volumes as vol
+        from stackup.shortsyntax import parse_volume
 
-        overrides["volumes"] = list(config.get("volumes") or []) + [vol.parse_short(v) for v in volume]
+        overrides["volumes"] = list(config.get("volumes") or []) + [parse_volume(v) for v in volume]
     if workdir:
         overrides["working_dir"] = workdir
     if user:

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
                       field_validator, model_validator)
 
-from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
+from stackup.shortsyntax import SyntaxProblem, parse_ports
 
 UNSUPPORTED = {"x-stackup-unsupported": True}
 
