@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from stackup.engine import network
-from stackup.engine.network import Attachment, resolv_conf
+from stackup.engine.etcfiles import resolv_conf
+from stackup.engine.network import Attachment
 from stackup.errors import ConflictError
 from stackup.testing.netns import http_server, tcp_from, wait_tcp
 
