@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackup.engine import state as st
-from stackup.errors import UnsupportedError, UserError
-from stackup.project import containerspec
+from stackup.errors import UserError
 from stackup.project.engine_adapter import Engine
 from stackup.project.observed import Snapshot, observe
+from stackup.spec import support
 
 
 @dataclass
@@ -48,22 +48,8 @@ class Session:
 
     def check_supported(self, services: Sequence[str] = ()) -> None:
         """Refuse, naming each, the attributes the engine cannot honour (of the given
-        services, or all)."""
-        chosen = set(services) if services else set(self.services)
-        flagged = spec_unsupported_fields()
-        problems = []
-        for name in sorted(chosen):
-            config = self.services.get(name) or {}
-            problems += [f"services.{name}.{key}" for key in sorted(config)
-                         if key in flagged and config[key] not in (None, [], {})]
-            problems += containerspec.unsupported(name, self.services.get(name) or {})
-        for key, config in sorted(((self.desired or {}).get("networks") or {}).items()):
-            problems += containerspec.unsupported_network(key, config or {})
-        for key, config in sorted(((self.desired or {}).get("volumes") or {}).items()):
-            problems += containerspec.unsupported_volume(key, config or {})
-        if problems:
-            lines = [f"{p} is not supported by stackup" for p in problems]
-            raise UnsupportedError(lines[0], problems=lines)
+        services, or all; and of the networks and volumes)."""
+        support.check_supported(self.desired or {}, services)
 
     def check_services(self, services: Sequence[str]) -> None:
         unknown = [s for s in services if s not in self.services]
@@ -72,16 +58,6 @@ class Session:
 
             lines = [f"no such service: {s}" for s in unknown]
             raise NotFoundError(lines[0], problems=lines)
-
-
-def spec_unsupported_fields() -> frozenset[str]:
-    """The service attributes the spec layer marks as not runnable yet, read from its
-    committed schema (the same list as `stackup.spec.unsupported_attributes` uses, without
-    building the pydantic models: that would cost a no-change `up` ~0.15 s)."""
-    from stackup.spec.shape import schema
-
-    properties = schema()["$defs"]["ServiceModel"]["properties"]
-    return frozenset(k for k, v in properties.items() if v.get("x-stackup-unsupported"))
 
 
 def open_session(options: Any, *, need_file: bool = True) -> Session:
