@@ -99,20 +99,6 @@ def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[
     return [Mount(**m.as_runtime(), volume=m.volume or "") for m in resolved]
 
 
-def _security(opts: list[str]) -> dict[str, bool]:
-    result: dict[str, bool] = {}
-    for opt in opts:
-        key, _, value = opt.replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            result["no_new_privileges"] = value.lower() not in ("false", "0")
-        elif key == "seccomp" and value == "unconfined":
-            result["seccomp"] = False
-        else:
-            raise UserError(f"unsupported --security-opt {opt!r}: use no-new-privileges[:false] "
-                            "or seccomp=unconfined")
-    return result
-
-
 def build_spec(image: str, command: list[str], env: list[str], volume: list[str],
                mount: list[str], tmpfs: list[str], workdir: str | None, user: str | None,
                entrypoint: str | None, memory: str | None, memory_swap: str | None,
@@ -141,7 +127,7 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         ports=list(publish), networks={} if network in ("none", "host", "bridge") or
         network.startswith("container:") else {network: {}},
         ulimits=dict(sp.parse_ulimit(u) for u in ulimit), stop_signal=stop_signal,
-        **_security(security_opt))
+        **sp.parse_security_opts(security_opt, "--security-opt"))
     if memory:
         overrides["memory"] = parse_bytes(memory, "--memory")
     if memory_swap:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from stackup.errors import UnsupportedError, UserError
+from stackup.errors import UserError
 from stackup.units import parse_bytes, parse_duration, parse_seconds
 
 # What the attacher needs beyond the runtime spec (ports, dns_search), as a JSON label.
@@ -99,20 +99,6 @@ def ulimits(config: Mapping[str, Any]) -> dict[str, list[int]]:
     return result
 
 
-def security(config: Mapping[str, Any]) -> dict[str, bool]:
-    result: dict[str, bool] = {}
-    for opt in config.get("security_opt") or []:
-        key, _, value = str(opt).replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            result["no_new_privileges"] = value.lower() not in ("false", "0")
-        elif key == "seccomp" and value == "unconfined":
-            result["seccomp"] = False
-        else:
-            raise UnsupportedError(f"security_opt {opt!r} is not supported by stackup "
-                                   "(no-new-privileges[:false], seccomp=unconfined)")
-    return result
-
-
 def attachments(project_networks: Mapping[str, Any], config: Mapping[str, Any], container_name: str,
                 service: str, network_name) -> list[dict[str, Any]]:
     """The networks a container joins, by priority (higher first) then key: engine
@@ -145,6 +131,8 @@ def ports(config: Mapping[str, Any]) -> list[dict[str, Any]]:
 def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str, service: str,
                    project_networks: Mapping[str, Any], network_name) -> dict[str, Any]:
     """Keyword arguments for `spec_from_image` (without image, layers and mounts)."""
+    from stackup.engine.runtime.spec import parse_security_opts
+
     args: dict[str, Any] = {
         "entrypoint": list(config["entrypoint"]) if config.get("entrypoint") is not None else None,
         "cmd": list(config["command"]) if config.get("command") is not None else None,
@@ -168,7 +156,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         "restart": restart_policy(config),
         "stop_signal": config.get("stop_signal") or None,
     }
-    args.update(security(config))
+    args.update(parse_security_opts(config.get("security_opt") or [], f"{where}.security_opt"))
     limits = ((config.get("deploy") or {}).get("resources") or {}).get("limits") or {}
     memory = config.get("mem_limit") or limits.get("memory")
     if memory:

@@ -7,10 +7,11 @@ caller's overrides the way Docker does (entrypoint + cmd, env merge, labels).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from stackup.errors import UserError
+from stackup.errors import UnsupportedError, UserError
 
 
 # Sysctls a container may set: the ones the kernel namespaces (as Docker allows).
@@ -145,6 +146,22 @@ def parse_ulimit(text: str) -> tuple[str, list[int]]:
     if values[0] > values[1]:
         raise UserError(f"invalid ulimit {text!r}: soft limit above hard limit")
     return name, values
+
+
+def parse_security_opts(opts: Iterable[str], what: str = "security_opt") -> dict[str, bool]:
+    """Docker's `no-new-privileges[:false]` and `seccomp=unconfined`, all the engine
+    honours of `--security-opt`, as spec fields."""
+    result: dict[str, bool] = {}
+    for opt in opts:
+        key, _, value = str(opt).replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges":
+            result["no_new_privileges"] = value.lower() not in ("false", "0")
+        elif key == "seccomp" and value == "unconfined":
+            result["seccomp"] = False
+        else:
+            raise UnsupportedError(f"{what} {opt!r} is not supported by stackup "
+                                   "(no-new-privileges[:false], seccomp=unconfined)")
+    return result
 
 
 def check_sysctl(name: str) -> None:

@@ -86,7 +86,7 @@ def test_healthcheck_in_docker_form_and_merge():
 
 
 def test_security_opt_not_supported_is_named():
-    with pytest.raises(UnsupportedError, match="apparmor"):
+    with pytest.raises(UnsupportedError, match=r"^services.web.security_opt 'apparmor=unconfined' is not supported"):
         args({"security_opt": ["apparmor=unconfined"]})
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from stackup.engine.runtime import spec as sp
-from stackup.errors import UserError
+from stackup.errors import UnsupportedError, UserError
 
 
 def test_entrypoint_and_cmd_combined_as_docker_does():
@@ -103,3 +103,11 @@ def test_healthcheck_forms():
         Check.from_docker({"Test": ["CMD", "true"], "Interval": "soon"})
     with pytest.raises(UserError, match="must not be negative"):
         Check.from_docker({"Test": ["CMD", "true"], "Timeout": "-1s"})
+
+
+def test_security_opts():
+    assert sp.parse_security_opts(["no-new-privileges"]) == {"no_new_privileges": True}
+    assert sp.parse_security_opts(["no-new-privileges:false", "seccomp=unconfined"]) == {
+        "no_new_privileges": False, "seccomp": False}
+    with pytest.raises(UnsupportedError, match=r"^--security-opt 'apparmor=x' is not supported by stackup"):
+        sp.parse_security_opts(["apparmor=x"], "--security-opt")
