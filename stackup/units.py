@@ -3,8 +3,8 @@
 Every layer reads them here: the stack file (`1m30s`, `512m`), the engine's flags
 (`--memory 1g`, `--tmpfs /t:size=64m`) and image configs (`HEALTHCHECK --interval=30s`).
 A value that is not one raises `UnitError`, a `UserError` (for the engine and the CLI)
-that is also a `ValueError` (for the stack file's checks); `where` names the place
-in front of the message.
+that is also a `ValueError` (for the stack file's checks): "invalid <what> <value> (hint)",
+`what` being "size", "duration" or the flag's name, after `where` when one is given.
 """
 
 from __future__ import annotations
@@ -95,15 +95,15 @@ def _fraction(value: int, size: int) -> str:
     return f"{whole}.{digits}"
 
 
-def parse_bytes(value: object, where: str = "") -> int:
+def parse_bytes(value: object, where: str = "", what: str = "size") -> int:
     """Bytes of `1g`, `512m`, `1.5k`, `2MiB`, `100` (Docker's RAMInBytes: powers of 1024)."""
     if isinstance(value, bool):
-        raise _fail(where, f"invalid size {value!r}")
+        raise _fail(where, f"invalid {what} {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         return int(value)
     match = re.match(_BYTES, str(value).strip())
     if not match:
-        raise _fail(where, f"invalid size {value!r} (use a number and an optional unit: 512m, 1g)")
+        raise _fail(where, f"invalid {what} {value!r} (use a number and an optional unit: 512m, 1g)")
     return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])

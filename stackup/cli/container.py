@@ -129,11 +129,11 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         ulimits=dict(sp.parse_ulimit(u) for u in ulimit), stop_signal=stop_signal,
         **sp.parse_security_opts(security_opt, "--security-opt"))
     if memory:
-        overrides["memory"] = parse_bytes(memory, "--memory")
+        overrides["memory"] = parse_bytes(memory, what="--memory")
     if memory_swap:
-        overrides["memory_swap"] = -1 if memory_swap == "-1" else parse_bytes(memory_swap, "--memory-swap")
+        overrides["memory_swap"] = -1 if memory_swap == "-1" else parse_bytes(memory_swap, what="--memory-swap")
     if shm_size:
-        overrides["shm_size"] = parse_bytes(shm_size, "--shm-size")
+        overrides["shm_size"] = parse_bytes(shm_size, what="--shm-size")
     if stop_timeout is not None:
         overrides["stop_timeout"] = stop_timeout
     overrides["sysctls"] = pairs(sysctl, "--sysctl", need_equals=True)

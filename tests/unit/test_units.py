@@ -41,8 +41,10 @@ def test_bad_durations(bad):
 def test_errors_are_user_errors_that_name_the_place():
     """The engine lets them through to the user (exit code 2); the stack file's checks
     catch them as ValueErrors and add the position."""
-    with pytest.raises(UserError, match=r"^--memory: invalid size 'lots' \(use a number"):
-        parse_bytes("lots", "--memory")
+    with pytest.raises(UserError, match=r"^mount /t: invalid size 'lots' \(use a number"):
+        parse_bytes("lots", "mount /t")
+    with pytest.raises(UserError, match=r"^invalid --memory 'lots' \(use a number"):
+        parse_bytes("lots", what="--memory")
     with pytest.raises(UnitError, match=r"^invalid duration 'soon' \(use a number and a unit"):
         parse_duration("soon")
 
