@@ -84,32 +84,19 @@ def _mounts(volume: list[str], mount: list[str], tmpfs: list[str], layers: list[
         return []
     from stackup.engine import volumes
     from stackup.engine.runtime.spec import Mount
+    from stackup.shortsyntax import parse_volume
 
     specs: list = []
     for v in volume:
-        if ":" not in v:
+        long = parse_volume(v, strict=True)
+        if "source" not in long:
             raise UserError(f"invalid volume {v!r}: expected [name|/host/path:]/container/path[:ro]")
-        source, _, rest = v.partition(":")
-        if source.startswith((".", "~")):  # a host path relative to here (or home)
-            v = os.path.abspath(os.path.expanduser(source)) + ":" + rest
-        specs.append(v)
+        if long["type"] == "bind":  # a host path may be relative to here (or home)
+            long["source"] = os.path.abspath(os.path.expanduser(long["source"]))
+        specs.append(long)
     specs += [volumes.parse_mount_flag(m) for m in mount]
     resolved = volumes.resolve_mounts(specs, tmpfs=tmpfs, image_layers=layers)
     return [Mount(**m.as_runtime(), volume=m.volume or "") for m in resolved]
-
-
-def _security(opts: list[str]) -> dict[str, bool]:
-    result: dict[str, bool] = {}
-    for opt in opts:
-        key, _, value = opt.replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            result["no_new_privileges"] = value.lower() not in ("false", "0")
-        elif key == "seccomp" and value == "unconfined":
-            result["seccomp"] = False
-        else:
-            raise UserError(f"unsupported --security-opt {opt!r}: use no-new-privileges[:false] "
-                            "or seccomp=unconfined")
-    return result
 
 
 def build_spec(image: str, command: list[str], env: list[str], volume: list[str],
@@ -123,6 +110,7 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
                label: list[str], add_host: list[str], dns: list[str], publish: list[str],
                auto_remove: bool, tty: bool = False, interactive: bool = False):
     from stackup.engine.runtime import spec as sp
+    from stackup.units import parse_bytes
 
     config, layers, image_id = resolve_image(image)
     if network not in ("none", "host", "bridge") and not network.startswith("container:"):
@@ -139,14 +127,13 @@ def build_spec(image: str, command: list[str], env: list[str], volume: list[str]
         ports=list(publish), networks={} if network in ("none", "host", "bridge") or
         network.startswith("container:") else {network: {}},
         ulimits=dict(sp.parse_ulimit(u) for u in ulimit), stop_signal=stop_signal,
-        **_security(security_opt))
+        **sp.parse_security_opts(security_opt, "--security-opt"))
     if memory:
-        overrides["memory"] = sp.parse_bytes(memory, "--memory")
+        overrides["memory"] = parse_bytes(memory, what="--memory")
     if memory_swap:
-        overrides["memory_swap"] = -1 if memory_swap == "-1" else sp.parse_bytes(memory_swap,
-                                                                                 "--memory-swap")
+        overrides["memory_swap"] = -1 if memory_swap == "-1" else parse_bytes(memory_swap, what="--memory-swap")
     if shm_size:
-        overrides["shm_size"] = sp.parse_bytes(shm_size, "--shm-size")
+        overrides["shm_size"] = parse_bytes(shm_size, what="--shm-size")
     if stop_timeout is not None:
         overrides["stop_timeout"] = stop_timeout
     overrides["sysctls"] = pairs(sysctl, "--sysctl", need_equals=True)

@@ -72,9 +72,9 @@ def run(
 
 def _volume(short: str) -> dict[str, Any]:
     """A -v flag's `[source:]target[:options]` in the long form."""
-    from stackup.engine import volumes as vol
+    from stackup.shortsyntax import parse_volume
 
-    return vol.parse_short(short)
+    return parse_volume(short)
 
 
 def terminal_mode(*, tty: bool | None, no_tty: bool, interactive: bool | None,

@@ -2,9 +2,9 @@
 
 A named volume is a directory `$STACKUP_ROOT/volumes/<name>/_data` with its
 labels in `meta.json`. `resolve_mounts` turns a container's compose-style mount
-specs (short strings or long mappings, plus `tmpfs:` entries) into generic
-`Mount`s the runtime performs: binds (named volumes are binds of their data
-directory) and tmpfs. Named volumes are created on first use; an empty one is
+specs (short strings, read by `stackup.shortsyntax`, or long mappings, plus
+`tmpfs:` entries) into generic `Mount`s the runtime performs: binds (named
+volumes are binds of their data directory) and tmpfs. Named volumes are created on first use; an empty one is
 first filled with the image's content at the mount point (unless `nocopy`).
 Which containers use a volume is recorded here (the container layer may also
 register a callable that answers it), so a volume in use is not removed
@@ -27,10 +27,10 @@ from typing import Any
 from stackup.engine import state
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
+from stackup.shortsyntax import PROPAGATIONS, parse_volume
+from stackup.units import parse_bytes
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
-SHORT_OPTIONS = {"ro", "rw", "z", "Z", "nocopy", "cached", "delegated", "consistent", *PROPAGATIONS}
 
 _in_use_provider: Callable[[str], list[str]] | None = None
 
@@ -215,33 +215,6 @@ def copy_up(name: str, source: Path) -> bool:
 
 # ---------------------------------------------------------------- mount specs
 
-def parse_short(spec: str) -> dict:
-    """`[source:]target[:options]` into the long form (a mapping)."""
-    parts = spec.split(":")
-    if len(parts) == 1:
-        return {"type": "volume", "target": parts[0]}
-    if len(parts) > 3:
-        raise UserError(f"volumes: {spec!r} is not [source:]target[:options]")
-    source, target = parts[0], parts[1]
-    options = [o for o in (parts[2].split(",") if len(parts) == 3 else []) if o]
-    for opt in options:
-        if opt not in SHORT_OPTIONS:
-            raise UserError(f"volumes: {spec!r}: unknown option {opt!r}")
-    if not source:
-        raise UserError(f"volumes: {spec!r}: empty source")
-    is_path = source.startswith(("/", ".", "~"))
-    long: dict = {"type": "bind" if is_path else "volume", "source": source, "target": target,
-                  "read_only": "ro" in options}
-    if is_path:
-        long["bind"] = {"create_host_path": True}
-        prop = next((o for o in options if o in PROPAGATIONS), None)
-        if prop:
-            long["bind"]["propagation"] = prop
-    elif "nocopy" in options:
-        long["volume"] = {"nocopy": True}
-    return long
-
-
 MOUNT_FLAG_KEYS = {
     "type": "type", "source": "source", "src": "source", "target": "target", "dst": "target",
     "destination": "target", "readonly": "read_only", "ro": "read_only",
@@ -297,15 +270,6 @@ def parse_tmpfs(spec: str | Mapping) -> dict:
             "_extra": extra}
 
 
-def size_bytes(value: str | int, where: str) -> int:
-    if isinstance(value, int):
-        return value
-    m = re.fullmatch(r"\s*(\d+)\s*([bkmgt]?)b?\s*", str(value).lower())
-    if not m:
-        raise UserError(f"{where}: size {value!r} is not a number with an optional k/m/g unit")
-    return int(m[1]) * 1024 ** "bkmgt".index(m[2] or "b")
-
-
 def _mode(value: str | int, where: str) -> int:
     try:
         mode = value if isinstance(value, int) else int(str(value), 8)
@@ -325,7 +289,7 @@ def resolve_mounts(specs: Iterable[str | Mapping] = (), *, tmpfs: Iterable[str |
     `image_layers` (base first): the topmost layer holding the target is copied.
     Everything is validated before any volume is created.
     """
-    longs = [parse_short(s) if isinstance(s, str) else dict(s) for s in specs]
+    longs = [parse_volume(s, strict=True) if isinstance(s, str) else dict(s) for s in specs]
     longs += [parse_tmpfs(t) for t in tmpfs]
     targets: set[str] = set()
     for long in longs:
@@ -367,7 +331,7 @@ def _check(long: dict, targets: set[str]) -> None:
     elif kind == "tmpfs":
         opts = long.get("tmpfs") or {}
         if "size" in opts:
-            size_bytes(opts["size"], where)
+            parse_bytes(opts["size"], where)
         if "mode" in opts:
             _mode(opts["mode"], where)
 
@@ -381,7 +345,7 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> M
         opts = long.get("tmpfs") or {}
         options = ["nosuid", "nodev"] + [o for o in long.get("_extra", []) if o not in ("ro", "rw")]
         if "size" in opts:
-            options.append(f"size={size_bytes(opts['size'], where)}")
+            options.append(f"size={parse_bytes(opts['size'], where)}")
         options.append(f"mode={_mode(opts.get('mode', '1777'), where):o}")
         return Mount("tmpfs", "tmpfs", target, options + ro_opt, ro)
     if kind == "bind":

@@ -2,9 +2,8 @@
 
 `spec_arguments(request, ...)` maps the compose attributes the engine honours onto
 keyword arguments of `stackup.engine.runtime.spec.spec_from_image`; the adapter adds
-the image config, layers and mounts. `unsupported(config)` names the attributes the
-engine cannot honour yet (beyond those the spec layer already flags), so that `up`
-refuses them by name instead of ignoring them.
+the image config, layers and mounts. What it cannot map, `up` has refused by name
+before (`stackup.spec.support`, the table of supported attributes).
 
 Networking goes to the runtime as `network_mode: bridge` plus a `networks` mapping in
 the network engine's attacher format (engine network name -> aliases, address,
@@ -18,142 +17,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from stackup.errors import UnsupportedError, UserError
+from stackup.errors import UserError
+from stackup.units import parse_bytes, parse_duration, parse_seconds
 
-# Attributes the engine cannot honour yet (the spec layer flags its own list too).
-UNSUPPORTED_KEYS = ("build", "secrets", "configs", "devices", "group_add", "ipc", "pid",
-                    "volumes_from", "links", "label_file", "platform")
-# Every other service attribute of the compose model is honoured, each somewhere:
-# the loader (extends, env_file, profiles, label_file is refused above), reconcile and
-# naming (image, pull_policy, depends_on, scale, container_name, build is refused),
-# the adapter's mounts (volumes, tmpfs), or `spec_arguments` below. `expose` only
-# documents ports (no links between containers to open), as in compose. A unit test
-# checks this list, UNSUPPORTED_KEYS and the spec's own list cover the whole model.
-HONOURED_KEYS = ("cap_add", "cap_drop", "command", "container_name", "cpu_shares", "cpus",
-                 "depends_on", "deploy", "dns", "dns_search", "domainname", "entrypoint",
-                 "env_file", "environment", "expose", "extends", "extra_hosts", "healthcheck",
-                 "hostname", "image", "init", "labels", "logging", "mem_limit", "memswap_limit",
-                 "network_mode", "networks", "pids_limit", "ports", "privileged", "profiles",
-                 "pull_policy", "read_only", "restart", "scale", "security_opt", "shm_size",
-                 "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits",
-                 "user", "volumes", "working_dir")
-SUPPORTED_DEPLOY = ("replicas", "restart_policy", "resources")
-SUPPORTED_LIMITS = ("cpus", "memory", "pids")
-SUPPORTED_LOG_OPTIONS = ("max-size", "max-file")
-NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
-NS = 1_000_000_000
 # What the attacher needs beyond the runtime spec (ports, dns_search), as a JSON label.
 NETWORK_EXTRAS = "io.stackup.network-extras"
-
-
-def _set(value: Any) -> bool:
-    return value not in (None, [], {}, False, "")
-
-
-def unsupported(service: str, config: Mapping[str, Any]) -> list[str]:
-    """Paths (`services.web.devices`) of attributes set that the engine cannot run.
-
-    Together with the spec layer's own list (`x-stackup-unsupported` in its schema,
-    checked by the session) this covers every service attribute of the compose
-    model: an attribute is either honoured (by the loader, reconcile or
-    `spec_arguments`) or named here; none is ignored."""
-    where = f"services.{service}"
-    found = [f"{where}.{key}" for key in UNSUPPORTED_KEYS if _set(config.get(key))]
-    mode = str(config.get("network_mode") or "")
-    if mode and mode not in ("none", "host", "bridge"):
-        found.append(f"{where}.network_mode ({mode})")
-    found += _unsupported_deploy(where, config.get("deploy") or {})
-    logging = config.get("logging") or {}
-    if logging.get("driver") not in (None, "json-file", "local"):
-        found.append(f"{where}.logging.driver ({logging['driver']})")
-    found += [f"{where}.logging.options.{key}" for key in sorted(logging.get("options") or {})
-              if key not in SUPPORTED_LOG_OPTIONS]
-    for key, value in (config.get("networks") or {}).items():
-        for attr in sorted(value or {}):
-            if attr not in ("aliases", "ipv4_address", "priority") and _set((value or {})[attr]):
-                found.append(f"{where}.networks.{key}.{attr}")
-    for i, mount in enumerate(config.get("volumes") or []):
-        if not isinstance(mount, Mapping):
-            continue
-        bind = mount.get("bind") or {}
-        if bind.get("propagation") not in (None, "rprivate", "private"):
-            found.append(f"{where}.volumes[{i}].bind.propagation ({bind['propagation']})")
-        if _set(bind.get("selinux")):
-            found.append(f"{where}.volumes[{i}].bind.selinux")
-        if mount.get("type") == "npipe" or mount.get("type") == "cluster":
-            found.append(f"{where}.volumes[{i}].type ({mount['type']})")
-    for port in config.get("ports") or []:
-        if isinstance(port, Mapping) and port.get("mode") not in (None, "ingress", "host"):
-            found.append(f"{where}.ports.mode ({port['mode']})")
-    return found
-
-
-def _unsupported_deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
-    found = []
-    for key in sorted(deploy):
-        if key == "mode" and deploy[key] in (None, "replicated"):
-            continue
-        if key not in SUPPORTED_DEPLOY and _set(deploy[key]):
-            found.append(f"{where}.deploy.{key}")
-    policy = deploy.get("restart_policy") or {}
-    # the runtime restarts at once and counts attempts for ever: no delay, no window
-    found += [f"{where}.deploy.restart_policy.{key}" for key in ("delay", "window") if _set(policy.get(key))]
-    resources = deploy.get("resources") or {}
-    for key in sorted(resources):
-        if key != "limits" and _set(resources[key]):
-            found.append(f"{where}.deploy.resources.{key}")
-    for key in sorted(resources.get("limits") or {}):
-        if key not in SUPPORTED_LIMITS and _set(resources["limits"][key]):
-            found.append(f"{where}.deploy.resources.limits.{key}")
-    return found
-
-
-def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
-    """What of a top-level network the network engine cannot make (refused before
-    anything is created, rather than half-way through `up`)."""
-    where = f"networks.{key}"
-    if (config or {}).get("external"):
-        return []
-    config = config or {}
-    found = []
-    if config.get("driver") not in (None, "bridge"):
-        found.append(f"{where}.driver ({config['driver']})")
-    if config.get("enable_ipv6"):
-        found.append(f"{where}.enable_ipv6")
-    found += [f"{where}.driver_opts.{opt}" for opt in sorted(config.get("driver_opts") or {})
-              if opt != NETWORK_MTU_OPTION]
-    ipam = config.get("ipam") or {}
-    if ipam.get("driver") not in (None, "default"):
-        found.append(f"{where}.ipam.driver ({ipam['driver']})")
-    if _set(ipam.get("options")):
-        found.append(f"{where}.ipam.options")
-    configs = ipam.get("config") or []
-    if len(configs) > 1:
-        found.append(f"{where}.ipam.config (more than one entry)")
-    for entry in configs:
-        if _set((entry or {}).get("aux_addresses")):
-            found.append(f"{where}.ipam.config.aux_addresses")
-    return found
-
-
-def unsupported_volume(key: str, config: Mapping[str, Any]) -> list[str]:
-    config = config or {}
-    if config.get("external"):
-        return []
-    found = []
-    if config.get("driver") not in (None, "local"):
-        found.append(f"volumes.{key}.driver ({config['driver']})")
-    if _set(config.get("driver_opts")):
-        found.append(f"volumes.{key}.driver_opts")
-    return found
-
-
-def duration_seconds(value: Any, where: str) -> float:
-    from stackup.engine.images.config import parse_duration_ns
-
-    if isinstance(value, (int, float)):
-        return float(value)
-    return parse_duration_ns(str(value), where) / NS
 
 
 def _int(value: Any, where: str) -> int:
@@ -196,7 +64,7 @@ def healthcheck(config: Mapping[str, Any], where: str) -> dict[str, Any] | None:
     for key, docker in (("interval", "Interval"), ("timeout", "Timeout"),
                         ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
         if check.get(key) is not None:
-            out[docker] = int(duration_seconds(check[key], f"{where}.healthcheck.{key}") * NS)
+            out[docker] = parse_duration(check[key], f"{where}.healthcheck.{key}")
     if check.get("retries") is not None:
         out["Retries"] = _int(check["retries"], f"{where}.healthcheck.retries")
     return out
@@ -228,20 +96,6 @@ def ulimits(config: Mapping[str, Any]) -> dict[str, list[int]]:
                             _int(value.get("hard"), f"ulimits.{name}.hard")]
         else:
             result[name] = [_int(value, f"ulimits.{name}")] * 2
-    return result
-
-
-def security(config: Mapping[str, Any]) -> dict[str, bool]:
-    result: dict[str, bool] = {}
-    for opt in config.get("security_opt") or []:
-        key, _, value = str(opt).replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges":
-            result["no_new_privileges"] = value.lower() not in ("false", "0")
-        elif key == "seccomp" and value == "unconfined":
-            result["seccomp"] = False
-        else:
-            raise UnsupportedError(f"security_opt {opt!r} is not supported by stackup "
-                                   "(no-new-privileges[:false], seccomp=unconfined)")
     return result
 
 
@@ -277,6 +131,8 @@ def ports(config: Mapping[str, Any]) -> list[dict[str, Any]]:
 def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str, service: str,
                    project_networks: Mapping[str, Any], network_name) -> dict[str, Any]:
     """Keyword arguments for `spec_from_image` (without image, layers and mounts)."""
+    from stackup.engine.runtime.spec import parse_security_opts
+
     args: dict[str, Any] = {
         "entrypoint": list(config["entrypoint"]) if config.get("entrypoint") is not None else None,
         "cmd": list(config["command"]) if config.get("command") is not None else None,
@@ -300,7 +156,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         "restart": restart_policy(config),
         "stop_signal": config.get("stop_signal") or None,
     }
-    args.update(security(config))
+    args.update(parse_security_opts(config.get("security_opt") or [], f"{where}.security_opt"))
     limits = ((config.get("deploy") or {}).get("resources") or {}).get("limits") or {}
     memory = config.get("mem_limit") or limits.get("memory")
     if memory:
@@ -318,13 +174,11 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     if config.get("shm_size"):
         args["shm_size"] = _int(config["shm_size"], f"{where}.shm_size")
     if config.get("stop_grace_period") is not None:
-        args["stop_timeout"] = int(round(duration_seconds(config["stop_grace_period"],
-                                                          f"{where}.stop_grace_period")))
+        args["stop_timeout"] = int(round(parse_seconds(config["stop_grace_period"],
+                                                       f"{where}.stop_grace_period")))
     options = (config.get("logging") or {}).get("options") or {}
     if options.get("max-size"):
-        from stackup.spec.units import parse_bytes
-
-        args["log_max_size"] = parse_bytes(options["max-size"])
+        args["log_max_size"] = parse_bytes(options["max-size"], f"{where}.logging.options.max-size")
     if options.get("max-file"):
         args["log_max_files"] = _int(options["max-file"], f"{where}.logging.options.max-file")
     mode = str(config.get("network_mode") or "")

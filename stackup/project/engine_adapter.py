@@ -28,6 +28,7 @@ from stackup.project import anonymous, containerspec, naming
 from stackup.engine.runtime.containerstate import Status
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
+from stackup.spec import support
 
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
@@ -252,11 +253,8 @@ class Engine:
 
     def create_network(self, request: NetworkRequest) -> None:
         config = request.config
-        if config.get("enable_ipv6"):
-            raise UnsupportedError(f"network {request.key}: enable_ipv6 is not supported by stackup")
+        support.check_supported({"networks": {request.key: config}})  # whoever planned it
         ipam = config.get("ipam") or {}
-        if ipam.get("driver") not in (None, "default"):
-            raise UnsupportedError(f"network {request.key}: ipam driver {ipam['driver']!r} is not supported")
         self._network_module().create_network(
             request.name, driver=config.get("driver") or "bridge", ipam_config=ipam.get("config"),
             internal=bool(config.get("internal")), labels=dict(request.labels),

@@ -1,65 +1,26 @@
-"""Healthchecks of service containers: the check's timing, the current run's
-verdict, and waiting for it.
+"""Healthchecks of service containers: the current run's verdict, and waiting for it.
 
 The runtime runs a container's healthcheck (its shim probes every interval and
 records `health` in the container's state: status `starting`/`healthy`/`unhealthy`,
 failing streak, the last probes); `Runtime.check_health` probes at once. The check
-comes from the stack file over the image's (`containerspec.merge_healthcheck`:
-Test `CMD`/`CMD-SHELL`/`NONE`, Interval, Timeout, Retries, StartPeriod,
-StartInterval). `depends_on: service_healthy` and `up --wait` probe through that
-hook at the check's own pace (start_interval within the start period, which the
-shim does not know) and read the verdict; `ps` shows it for the current run only.
+comes from the stack file over the image's (`containerspec.merge_healthcheck`), in
+Docker's form, which the engine's `Check` reads (its timing, its argv).
+`depends_on: service_healthy` and `up --wait` probe through that hook at the
+check's own pace (start_interval within the start period, which the shim does not
+know) and read the verdict; `ps` shows it for the current run only.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from stackup.engine.runtime.containerstate import HealthStatus, Status
+from stackup.engine.runtime.healthcheck import Check
 from stackup.errors import StackupError, UnsupportedError
 
-NS = 1_000_000_000
+__all__ = ["Check", "current_status", "wait_healthy"]
 STARTING, HEALTHY, UNHEALTHY = HealthStatus.STARTING, HealthStatus.HEALTHY, HealthStatus.UNHEALTHY
-
-
-@dataclass(frozen=True)
-class Check:
-    test: list[str]
-    interval: float = 30.0
-    timeout: float = 30.0
-    retries: int = 3
-    start_period: float = 0.0
-    start_interval: float = 5.0
-
-    @classmethod
-    def from_docker(cls, check: dict[str, Any] | None) -> Check | None:
-        """None when there is no healthcheck or it is NONE."""
-        test = list((check or {}).get("Test") or [])
-        if not test or test[0] == "NONE":
-            return None
-
-        def seconds(key: str, default: float) -> float:
-            value = (check or {}).get(key)
-            return value / NS if value else default
-
-        return cls(test=test, interval=seconds("Interval", 30.0), timeout=seconds("Timeout", 30.0),
-                   retries=int((check or {}).get("Retries") or 3), start_period=seconds("StartPeriod", 0.0),
-                   start_interval=seconds("StartInterval", 5.0))
-
-    def argv(self) -> list[str]:
-        if self.test[0] == "CMD":
-            return self.test[1:]
-        if self.test[0] == "CMD-SHELL":
-            return ["/bin/sh", "-c", " ".join(self.test[1:])]
-        return list(self.test)  # a bare list is an exec form too
-
-    def delay(self, elapsed: float, passed_once: bool) -> float:
-        """Seconds until the next probe, `elapsed` seconds into the run: Docker probes
-        every start_interval within the start period (until a first success), then
-        every interval."""
-        return self.start_interval if elapsed < self.start_period and not passed_once else self.interval
 
 
 def current_status(state: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackup.errors import UnsupportedError
-from stackup.project import containerspec, naming
-from stackup.project.engine_adapter import StateRecord, Engine
+from stackup.project import naming
+from stackup.project.engine_adapter import Engine, StateRecord
 from stackup.project.observed import Snapshot, observe
+from stackup.spec import support
 
 if TYPE_CHECKING:
     from stackup.spec import LoadOptions
@@ -49,22 +49,8 @@ class Session:
 
     def check_supported(self, services: Sequence[str] = ()) -> None:
         """Refuse, naming each, the attributes the engine cannot honour (of the given
-        services, or all)."""
-        chosen = set(services) if services else set(self.services)
-        flagged = spec_unsupported_fields()
-        problems = []
-        for name in sorted(chosen):
-            config = self.services.get(name) or {}
-            problems += [f"services.{name}.{key}" for key in sorted(config)
-                         if key in flagged and config[key] not in (None, [], {})]
-            problems += containerspec.unsupported(name, self.services.get(name) or {})
-        for key, config in sorted(((self.desired or {}).get("networks") or {}).items()):
-            problems += containerspec.unsupported_network(key, config or {})
-        for key, config in sorted(((self.desired or {}).get("volumes") or {}).items()):
-            problems += containerspec.unsupported_volume(key, config or {})
-        if problems:
-            lines = [f"{p} is not supported by stackup" for p in problems]
-            raise UnsupportedError(lines[0], problems=lines)
+        services, or all; and of the networks and volumes)."""
+        support.check_supported(self.desired or {}, services)
 
     def containers(self, services: Sequence[str] = (), *, oneoff: bool | None = False,
                    running_only: bool = False) -> list[StateRecord]:

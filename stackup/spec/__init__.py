@@ -1,7 +1,8 @@
 """The stack file: loading, validation and normalization (pure: no side effects, no root).
 
 Public API: `load_project(options, environ=None) -> Project`, `LoadOptions`,
-`unsupported_attributes(project)` and `check_supported(project)` (raises UnsupportedError).
+`unsupported_attributes(desired)` and `check_supported(desired)` (raises UnsupportedError),
+from the table of what stackup can run (`support.py`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackup.spec import pathmatch
-from stackup.spec.shortsyntax import SyntaxProblem, parse_ports, parse_volume
+from stackup.shortsyntax import SyntaxProblem, parse_ports, parse_volume
 
 
 # with --no-interpolate a short syntax may still hold `${VAR}`: compose keeps it as written

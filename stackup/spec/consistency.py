@@ -133,7 +133,7 @@ def _number(value, parse):
 
 def _check_limits(service: dict, deploy: dict, at: tuple, problems: Problems) -> None:
     """`cpus`/`mem_limit`/`pids_limit` must agree with `deploy.resources` when both are set."""
-    from stackup.spec.units import parse_bytes
+    from stackup.units import parse_bytes
 
     resources = deploy.get("resources") or {}
     limits = resources.get("limits") if isinstance(resources, dict) else None

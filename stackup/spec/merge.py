@@ -199,7 +199,7 @@ def _volume_key(item, path):
             raise MergeError("a volume needs a target", path)
         return target
     if isinstance(item, str):
-        from stackup.spec.shortsyntax import SyntaxProblem, parse_volume
+        from stackup.shortsyntax import SyntaxProblem, parse_volume
         try:
             return parse_volume(item)["target"]
         except SyntaxProblem as exc:

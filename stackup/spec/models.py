@@ -1,8 +1,8 @@
 """Pydantic models of the stack file, as a user writes it (short and long syntaxes).
 
 They check the structure of every file (unknown keys, wrong types, bad ports) and
-generate the JSON schema editors use. Attributes compose knows but stackup cannot
-run carry `UNSUPPORTED` in their schema so `up` can refuse them by name.
+generate the JSON schema editors use, which marks the attributes compose knows but
+stackup cannot run yet (from the table in `support.py`, which `up` refuses by).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from typing import Annotated
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
                       field_validator, model_validator)
 
-from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
-
-UNSUPPORTED = {"x-stackup-unsupported": True}
+from stackup.shortsyntax import SyntaxProblem, parse_ports
 
 def _unique(items: list) -> list:
     seen: list[Any] = []
@@ -41,11 +39,6 @@ BoolOrStr = Union[bool, str]
 # names compose accepts for services and top-level resources, and for container_name
 Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]+$")]
 ContainerName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")]
-
-
-def _unsupported(**kw):
-    extra = dict(UNSUPPORTED)
-    return Field(default=None, json_schema_extra=extra, **kw)
 
 
 class Strict(BaseModel):
@@ -408,41 +401,41 @@ class ServiceModel(Strict):
     group_add: Optional[Annotated[list[IntOrStr], AfterValidator(_unique), _UNIQUE]] = None
     extends: Optional[Union[str, ExtendsLong]] = None
     label_file: Optional[StringOrList] = None
-    # compose knows these; stackup accepts them in `config` but cannot run them yet
-    annotations: Optional[ListOrDict] = _unsupported()
-    attach: Optional[BoolOrStr] = _unsupported()
-    blkio_config: Optional[BlkioConfig] = _unsupported()
-    cgroup: Optional[str] = _unsupported()
-    cgroup_parent: Optional[str] = _unsupported()
-    cpu_count: Optional[IntOrStr] = _unsupported()
-    cpu_percent: Optional[NumOrStr] = _unsupported()
-    cpu_period: Optional[IntOrStr] = _unsupported()
-    cpu_quota: Optional[IntOrStr] = _unsupported()
-    cpu_rt_period: Optional[IntOrStr] = _unsupported()
-    cpu_rt_runtime: Optional[IntOrStr] = _unsupported()
-    cpuset: Optional[str] = _unsupported()
-    credential_spec: Optional[CredentialSpec] = _unsupported()
-    develop: Optional[Develop] = _unsupported()
-    device_cgroup_rules: Optional[UniqueStrings] = _unsupported()
-    dns_opt: Optional[UniqueStrings] = _unsupported()
-    external_links: Optional[UniqueStrings] = _unsupported()
-    gpus: Optional[Union[Literal["all"], list[DeviceRequest]]] = _unsupported()
-    isolation: Optional[str] = _unsupported()
-    mac_address: Optional[str] = _unsupported()
-    mem_reservation: Optional[IntOrStr] = _unsupported()
-    mem_swappiness: Optional[IntOrStr] = _unsupported()
-    models: Optional[Union[list[str], dict[str, Any]]] = _unsupported()
-    oom_kill_disable: Optional[BoolOrStr] = _unsupported()
-    oom_score_adj: Optional[IntOrStr] = _unsupported()
-    post_start: Optional[list[Hook]] = _unsupported()
-    pre_stop: Optional[list[Hook]] = _unsupported()
-    provider: Optional[Provider] = _unsupported()
-    pull_refresh_after: Optional[str] = _unsupported()
-    runtime: Optional[str] = _unsupported()
-    storage_opt: Optional[dict[str, Union[str, int, float, bool]]] = _unsupported()
-    use_api_socket: Optional[BoolOrStr] = _unsupported()
-    userns_mode: Optional[str] = _unsupported()
-    uts: Optional[str] = _unsupported()
+    # compose knows these; stackup accepts them in `config` but cannot run them yet (spec/support.py)
+    annotations: Optional[ListOrDict] = None
+    attach: Optional[BoolOrStr] = None
+    blkio_config: Optional[BlkioConfig] = None
+    cgroup: Optional[str] = None
+    cgroup_parent: Optional[str] = None
+    cpu_count: Optional[IntOrStr] = None
+    cpu_percent: Optional[NumOrStr] = None
+    cpu_period: Optional[IntOrStr] = None
+    cpu_quota: Optional[IntOrStr] = None
+    cpu_rt_period: Optional[IntOrStr] = None
+    cpu_rt_runtime: Optional[IntOrStr] = None
+    cpuset: Optional[str] = None
+    credential_spec: Optional[CredentialSpec] = None
+    develop: Optional[Develop] = None
+    device_cgroup_rules: Optional[UniqueStrings] = None
+    dns_opt: Optional[UniqueStrings] = None
+    external_links: Optional[UniqueStrings] = None
+    gpus: Optional[Union[Literal["all"], list[DeviceRequest]]] = None
+    isolation: Optional[str] = None
+    mac_address: Optional[str] = None
+    mem_reservation: Optional[IntOrStr] = None
+    mem_swappiness: Optional[IntOrStr] = None
+    models: Optional[Union[list[str], dict[str, Any]]] = None
+    oom_kill_disable: Optional[BoolOrStr] = None
+    oom_score_adj: Optional[IntOrStr] = None
+    post_start: Optional[list[Hook]] = None
+    pre_stop: Optional[list[Hook]] = None
+    provider: Optional[Provider] = None
+    pull_refresh_after: Optional[str] = None
+    runtime: Optional[str] = None
+    storage_opt: Optional[dict[str, Union[str, int, float, bool]]] = None
+    use_api_socket: Optional[BoolOrStr] = None
+    userns_mode: Optional[str] = None
+    uts: Optional[str] = None
 
 
 
@@ -546,9 +539,3 @@ MODELS_BY_PATH = [
     (("services", "*", "ports", "*"), PortLong), (("services", "*", "volumes", "*"), VolumeLong),
     (("services", "*", "secrets", "*"), Mount), (("services", "*", "configs", "*"), Mount),
 ]
-
-
-def unsupported_service_fields() -> list[str]:
-    return sorted(name for name, field in ServiceModel.model_fields.items()
-                  if isinstance(field.json_schema_extra, dict)
-                  and field.json_schema_extra.get("x-stackup-unsupported"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackup.spec import units
+from stackup import units
 
 
 class RenderError(Exception):

@@ -37,15 +37,17 @@ def schema_text() -> str:
 
 
 def _describe(document: dict) -> None:
-    """Help texts for editors (hover and completion)."""
+    """Help texts for editors (hover and completion), and the marks of what stackup cannot run."""
     from stackup.spec.descriptions import SERVICE, TOP, UNSUPPORTED_NOTE
+    from stackup.spec.support import UNSUPPORTED_SERVICE_KEYS
 
     for key, text in TOP.items():
         if key in document.get("properties", {}):
             document["properties"][key]["description"] = text
     service = document.get("$defs", {}).get("ServiceModel", {})
     for key, prop in service.get("properties", {}).items():
-        if prop.get("x-stackup-unsupported"):
-            prop["description"] = UNSUPPORTED_NOTE
-        elif key in SERVICE:
-            prop["description"] = SERVICE[key]
+        text = " ".join(t for t in (SERVICE.get(key), key in UNSUPPORTED_SERVICE_KEYS and UNSUPPORTED_NOTE) if t)
+        if text:
+            prop["description"] = text
+        if key in UNSUPPORTED_SERVICE_KEYS:
+            prop["x-stackup-unsupported"] = True

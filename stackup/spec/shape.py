@@ -51,7 +51,7 @@ class Issue:
 
 
 def _check_port(value: Any) -> str | None:
-    from stackup.spec.shortsyntax import SyntaxProblem, parse_ports
+    from stackup.shortsyntax import SyntaxProblem, parse_ports
 
     if isinstance(value, int) and not isinstance(value, bool):
         return None if 0 <= value <= 65535 else f"\"{value}\" is not a valid port (1-65535)"

@@ -120,7 +120,8 @@ def join(ns: Netns, net: str, container_id: str, **attachment):
     """Attach `ns` to stackup's network `net` as container `container_id` would be, with
     stackup's resolv.conf; the endpoint."""
     from stackup.engine import network
+    from stackup.engine.etcfiles import resolv_conf
 
     ep = network.attach(container_id, ns.path, [network.Attachment(net, **attachment)])[0]
-    ns.write_etc(resolv=network.resolv_conf(ep.gateway))
+    ns.write_etc(resolv=resolv_conf(ep.gateway))
     return ep

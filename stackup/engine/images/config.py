@@ -8,11 +8,11 @@ written to the OCI/Docker JSON form (Env, Cmd, Entrypoint, WorkingDir, ...).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackup.errors import UserError
+from stackup.units import parse_duration
 
 
 @dataclass
@@ -76,25 +76,6 @@ class ImageConfig:
 
 # --- --change instructions -----------------------------------------------------------
 
-_DURATION_RE = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"  # compiled on first use (re caches it)
-_DURATION_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-                "m": 60_000_000_000, "h": 3_600_000_000_000}
-
-
-def parse_duration_ns(text: str, where: str) -> int:
-    """A Go-style duration ('30s', '1m30s', '500ms') in nanoseconds."""
-    pos, total = 0, 0.0
-    while pos < len(text):
-        m = re.compile(_DURATION_RE).match(text, pos)
-        if not m:
-            raise UserError(f"{where}: invalid duration {text!r} (expected e.g. 30s, 1m30s, 500ms)")
-        total += float(m.group(1)) * _DURATION_NS[m.group(2)]
-        pos = m.end()
-    if not text:
-        raise UserError(f"{where}: empty duration")
-    return int(total)
-
-
 def _command(args: str, where: str) -> list[str]:
     """JSON (exec) form stays as is; shell form runs under /bin/sh -c."""
     args = args.strip()
@@ -150,7 +131,9 @@ def _healthcheck(args: str, where: str) -> dict | None:
                 raise UserError(f"{where}: --retries must be a whole number, not {value!r}")
             check["Retries"] = int(value)
         else:
-            check[options[name]] = parse_duration_ns(value, where)
+            check[options[name]] = parse_duration(value, where)
+            if check[options[name]] < 0:
+                raise UserError(f"{where}: {name} must not be negative")
         rest = rest.lstrip()
     kind, _, command = rest.partition(" ")
     if kind.upper() != "CMD":

@@ -6,7 +6,6 @@ The public API (imported lazily so that helper processes stay light):
 - `attach(container_id, netns_path, attachments) -> list[Endpoint]`, `detach(container_id)`
 - `publish(container_id, container_ip, ports) -> list[PortBinding]`, `unpublish(container_id)`,
   `published(container_id)`, `parse_ports(specs)`
-- `hosts_file(...)`, `resolv_conf(...)`: the text of a container's /etc/hosts and resolv.conf
 - `runtime_attacher()`: all of the above as the runtime's NetworkAttacher
   (`runtime.netns.register_attacher(network.runtime_attacher())`)
 """
@@ -23,7 +22,6 @@ _EXPORTS = {
     "prune_networks": ("networks", "prune"),
     "PortBinding": "ports", "parse_ports": "ports",
     "publish": "portmap", "unpublish": "portmap", "published": "portmap",
-    "hosts_file": "resolvconf", "resolv_conf": "resolvconf",
     "RuntimeAttacher": "attacher", "runtime_attacher": "attacher",
 }
 

@@ -21,7 +21,7 @@ from typing import Any
 from stackup.engine import state
 from stackup.engine.network.endpoints import Attachment, attach, detach
 from stackup.engine.network.portmap import publish, unpublish
-from stackup.engine.network.resolvconf import hosts_file, resolv_conf
+from stackup.engine.etcfiles import hosts_file, resolv_conf
 
 
 def attachments(spec: Mapping[str, Any]) -> list[Attachment]:

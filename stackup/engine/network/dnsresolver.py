@@ -65,22 +65,6 @@ class Records:
         return next((n for n in networks if n["id"] == self.network_id), None)
 
 
-def host_resolv(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str]]:
-    """(nameservers, search domains) of the host."""
-    servers: list[str] = []
-    search: list[str] = []
-    try:
-        for line in Path(path).read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] == "nameserver":
-                servers.append(parts[1])
-            elif parts and parts[0] in ("search", "domain"):
-                search = parts[1:]
-    except OSError:
-        pass
-    return servers, search
-
-
 class Resolver:
     def __init__(self, recs: Records, upstreams: list[str], search: list[str] | None = None):
         self.records = recs

@@ -68,11 +68,12 @@ def serve(root: Path, network_id: str, udp: socket.socket, tcp: socket.socket) -
     from stackup.engine.network.procs import exit_when_gone
 
     exit_when_gone(root / "networks" / f"{network_id}.json")
-    from stackup.engine.network.dnsresolver import Records, Resolver, host_resolv
+    from stackup.engine.etcfiles import host_resolv
+    from stackup.engine.network.dnsresolver import Records, Resolver
 
-    servers, search = host_resolv()
-    upstreams = [u for u in os.environ.get("STACKUP_DNS_UPSTREAMS", "").split(",") if u] or servers
-    resolver = Resolver(Records(root, network_id), upstreams, search)
+    host = host_resolv()
+    upstreams = [u for u in os.environ.get("STACKUP_DNS_UPSTREAMS", "").split(",") if u] or host.servers
+    resolver = Resolver(Records(root, network_id), upstreams, host.search)
     threading.Thread(target=serve_tcp(resolver, tcp).serve_forever, daemon=True).start()
     serve_udp(udp, resolver)
 

@@ -1,23 +1,22 @@
 """Published ports: compose's `ports:` syntax into PortBindings (pure).
 
-Short syntax `[host_ip:][host_port:]container_port[/tcp|udp]`, with ranges on
-either side (`8000-8001:80-81`; a host range for one container port means "the
-first free one"), IPv6 host addresses in brackets; long syntax as a mapping
-(target, published, host_ip, protocol, mode).
+The short syntax (`[host_ip:][host_port:]container_port[/tcp|udp]`, ranges on either
+side, IPv6 host addresses in brackets) is read by `stackup.shortsyntax` into the long
+syntax, a mapping (target, published, host_ip, protocol, mode), which is checked here
+against what the engine can publish. A host range for one container port
+(`8000-8001:80`) means "the first free one".
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from ipaddress import ip_address
 
 from stackup.errors import UnsupportedError, UserError
+from stackup.shortsyntax import parse_ports as parse_short_ports
 
 PROTOCOLS = ("tcp", "udp")
-_SHORT = re.compile(r"^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?P<host>[0-9-]*):)?"
-                    r"(?P<container>[0-9]+(?:-[0-9]+)?)(?:/(?P<proto>[a-zA-Z]+))?$")
 
 
 @dataclass(frozen=True)
@@ -53,16 +52,12 @@ def parse_ports(specs: Iterable[str | int | Mapping | PortBinding]) -> list[Port
 
 
 def parse_short(text: str) -> list[PortBinding]:
-    m = _SHORT.match(text.strip())
-    if not m:
-        raise UserError(f"ports: {text!r} is not [host_ip:][host_port:]container_port[/tcp|udp]")
-    host_ip = _host_ip(m["ip"] or "", text)
-    proto = _protocol(m["proto"] or "tcp", text)
-    return _bindings(text, m["container"], m["host"] or "", host_ip, proto)
+    where = f"ports: {text!r}"
+    return [binding for entry in parse_short_ports(text) for binding in _parse_long(entry, where)]
 
 
-def _parse_long(spec: Mapping) -> list[PortBinding]:
-    where = f"ports: {dict(spec)!r}"
+def _parse_long(spec: Mapping, where: str = "") -> list[PortBinding]:
+    where = where or f"ports: {dict(spec)!r}"
     if "target" not in spec:
         raise UserError(f"{where}: target is required")
     if spec.get("mode", "ingress") not in ("ingress", "host"):

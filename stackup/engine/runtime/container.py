@@ -355,8 +355,9 @@ class Runtime:
             (d / sub).mkdir(mode=0o755)
         rootfs.layer_links(str(d), spec.layers)
         (d / "hostname").write_text(spec.hostname + "\n")
-        (d / "hosts").write_text(hosts_file(spec))
-        (d / "resolv.conf").write_text(resolv_conf(spec.dns))
+        hosts, resolv = _etc_files(spec)
+        (d / "hosts").write_text(hosts)
+        (d / "resolv.conf").write_text(resolv)
         (d / "container.log").touch(mode=0o640)
         cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                                    spec.pids_limit, spec.privileged)
@@ -685,10 +686,10 @@ class Runtime:
 
 
 def health_interval(spec: ContainerSpec) -> float:
-    from stackup.engine.runtime.health import normalize
+    from stackup.engine.runtime.healthcheck import Check
 
-    hc = normalize(spec.healthcheck)
-    return hc["interval"] if hc else 0.0
+    check = Check.from_docker(spec.healthcheck)
+    return check.interval if check else 0.0
 
 
 def _read_line(fd: int, timeout: float) -> str:
@@ -727,26 +728,15 @@ def _check_name(name: str) -> None:
                         "'_', '.' and '-', starting with a letter or digit")
 
 
-def hosts_file(spec: ContainerSpec) -> str:
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    for entry in spec.extra_hosts:
-        host, _, ip = entry.partition(":") if entry.count(":") == 1 else entry.partition("=")
-        lines.append(f"{ip}\t{host}")
-    if spec.network_mode in ("none",):
-        lines.append(f"127.0.1.1\t{spec.hostname}")
-    return "\n".join(lines) + "\n"
+def _etc_files(spec: ContainerSpec) -> tuple[str, str]:
+    """The text of the container's /etc/hosts and /etc/resolv.conf at create. A container
+    on a network gets both again from its network attacher at each start."""
+    from stackup.engine import etcfiles
 
-
-def resolv_conf(dns: list[str]) -> str:
-    if dns:
-        return "".join(f"nameserver {d}\n" for d in dns)
-    try:
-        host = Path("/etc/resolv.conf").read_text()
-    except OSError:
-        host = ""
-    lines = [ln for ln in host.splitlines()
-             if not (ln.startswith("nameserver") and ln.split()[1:2] and
-                     ln.split()[1].startswith("127."))]
-    if not any(ln.startswith("nameserver") for ln in lines):
-        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-    return "\n".join(lines) + "\n"
+    mode = spec.network_mode
+    if mode not in ("none", "host") and not mode.startswith("container:"):
+        return "", ""  # written by the attacher before PID 1 runs
+    hosts = etcfiles.hosts_file(spec.hostname if mode == "none" else None, extra_hosts=spec.extra_hosts,
+                                domainname=spec.domainname)
+    resolv = etcfiles.resolv_conf(None, spec.dns, spec.dns_search, spec.dns_opt, host_network=mode == "host")
+    return hosts, resolv

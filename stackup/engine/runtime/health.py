@@ -1,7 +1,7 @@
 """Healthchecks: run the container's test inside it and record the result in its state.
 
-Docker's semantics: the test is `["CMD", argv...]`, `["CMD-SHELL", "script"]` (or a
-plain string, run by /bin/sh -c) or `["NONE"]`; each check must finish within
+Docker's semantics (the check's normal form: `healthcheck.Check`): the test is
+`["CMD", argv...]` or `["CMD-SHELL", "script"]`; each check must finish within
 `timeout`; `retries` consecutive failures make the container unhealthy; failures within
 `start_period` do not count. The shim runs `run_check` every `interval` in a forked
 child (so none of this is loaded in the shim); the orchestrator may also call
@@ -11,7 +11,6 @@ child (so none of this is loaded in the shim); the orchestrator may also call
 from __future__ import annotations
 
 import os
-import re
 import select
 import signal
 import time
@@ -19,52 +18,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from stackup.engine.runtime.containerstate import DamagedState, HealthStatus, StateStore, Status
+from stackup.engine.runtime.healthcheck import Check
 from stackup.errors import UserError
 
-DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
-_DURATION = r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)"  # compiled on first use (re caches it)
-_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 LOG_KEEP = 5
 OUTPUT_MAX = 4096
-
-
-def seconds(value: Any) -> float:
-    """'1m30s', 90, or nanoseconds as image configs store them -> seconds."""
-    if isinstance(value, (int, float)):
-        return value / 1e9 if value >= 1_000_000 else float(value)
-    text = str(value).strip()
-    parts = re.findall(_DURATION, text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise UserError(f"invalid duration {value!r}: use e.g. 30s, 1m30s or 500ms")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
-
-def normalize(hc: dict[str, Any]) -> dict[str, Any] | None:
-    """The healthcheck with its test as argv and times in seconds; None when disabled."""
-    if not hc:
-        return None
-    lower = {k.lower().replace("-", "_"): v for k, v in hc.items()}
-    if "startperiod" in lower:  # Docker's image config spells it StartPeriod
-        lower["start_period"] = lower.pop("startperiod")
-    test = lower.get("test")
-    if lower.get("disable") or not test:
-        return None
-    if isinstance(test, str):
-        argv = ["/bin/sh", "-c", test]
-    elif test[0] == "NONE":
-        return None
-    elif test[0] == "CMD":
-        argv = list(test[1:])
-    elif test[0] == "CMD-SHELL":
-        argv = ["/bin/sh", "-c", " ".join(test[1:])]
-    else:
-        raise UserError(f"invalid healthcheck test {test!r}: expected CMD, CMD-SHELL or NONE")
-    out: dict[str, Any] = {"test": argv}
-    for key, default in DEFAULTS.items():
-        value = lower.get(key)
-        out[key] = default if value in (None, 0, "") else (
-            int(value) if key == "retries" else seconds(value))
-    return out
 
 
 def _now() -> str:
@@ -76,7 +34,7 @@ def run_check(runtime, ref: str) -> dict[str, Any]:
     from stackup.engine.runtime.exec import exec_in
 
     state = runtime.state(ref)
-    hc = normalize(state.spec.get("healthcheck") or {})
+    hc = Check.from_docker(state.spec.get("healthcheck"))
     if hc is None:
         raise UserError(f"container {state.name} has no healthcheck")
     if state.status is not Status.RUNNING:
@@ -91,12 +49,12 @@ def run_check(runtime, ref: str) -> dict[str, Any]:
             os.dup2(null, 0)
             os.dup2(w, 1)
             os.dup2(w, 2)
-            code = exec_in(runtime, state.id, hc["test"])
+            code = exec_in(runtime, state.id, hc.argv())
         except BaseException:  # noqa: BLE001 - reported as a failed check
             code = 1
         os._exit(code)
     os.close(w)
-    code, output = _collect(child, r, hc["timeout"])
+    code, output = _collect(child, r, hc.timeout)
     return _record(runtime.state_files, state.id, hc, started, code, output)
 
 
@@ -122,7 +80,7 @@ def _collect(child: int, fd: int, timeout: float) -> tuple[int, str]:
         os.close(fd)
 
 
-def _record(states: StateStore, cid: str, hc: dict[str, Any], started: str, code: int,
+def _record(states: StateStore, cid: str, hc: Check, started: str, code: int,
             output: str) -> dict[str, Any]:
     try:
         with states.locked(cid):
@@ -131,7 +89,7 @@ def _record(states: StateStore, cid: str, hc: dict[str, Any], started: str, code
         return {}
 
 
-def _record_locked(states: StateStore, cid: str, hc: dict[str, Any], started: str, code: int,
+def _record_locked(states: StateStore, cid: str, hc: Check, started: str, code: int,
                    output: str) -> dict[str, Any]:
     state = states.read(cid)
     if state is None:
@@ -144,10 +102,10 @@ def _record_locked(states: StateStore, cid: str, hc: dict[str, Any], started: st
     if code == 0:
         health.update(status=HealthStatus.HEALTHY.value, failing_streak=0)
     else:
-        in_grace = _age(state.started_at) < hc["start_period"]
+        in_grace = _age(state.started_at) < hc.start_period
         if not in_grace:
             health["failing_streak"] = health.get("failing_streak", 0) + 1
-            if health["failing_streak"] >= hc["retries"]:
+            if health["failing_streak"] >= hc.retries:
                 health["status"] = HealthStatus.UNHEALTHY.value
     states.write(state.replace(health=health))
     return health

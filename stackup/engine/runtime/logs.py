@@ -13,17 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from stackup.errors import UserError
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-
+from stackup.units import UnitError, parse_seconds
 
 def parse_since(value: str, now: datetime | None = None) -> str:
-    """'10m', '2h', a unix timestamp or an RFC 3339 time -> the log's time format."""
+    """'10m', '1h30m' (a Go duration ago), a unix timestamp or an RFC 3339 time -> the
+    log's time format, as Docker reads `--since`."""
     now = now or datetime.now(timezone.utc)
-    m = _DURATION.match(value)
-    if m:
-        unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-        moment = now - timedelta(seconds=float(m.group(1)) * unit)
+    ago = _duration(value)
+    if ago is not None:
+        moment = now - timedelta(seconds=ago)
     elif re.fullmatch(r"\d+(\.\d+)?", value):
         moment = datetime.fromtimestamp(float(value), timezone.utc)
     else:
@@ -35,6 +33,16 @@ def parse_since(value: str, now: datetime | None = None) -> str:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
+def _duration(value: str) -> float | None:
+    """Seconds of a Go duration; None for anything else (a bare number is a timestamp)."""
+    if value.strip() in ("0", "+0", "-0"):
+        return None
+    try:
+        return parse_seconds(value)
+    except UnitError:
+        return None
 
 
 def log_files(path: Path, max_files: int = 10) -> list[Path]:

@@ -7,11 +7,11 @@ caller's overrides the way Docker does (entrypoint + cmd, env merge, labels).
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from stackup.errors import UserError
+from stackup.errors import UnsupportedError, UserError
 
 
 # Sysctls a container may set: the ones the kernel namespaces (as Docker allows).
@@ -80,7 +80,7 @@ class ContainerSpec:
     stop_timeout: int = 10
     auto_remove: bool = False
     labels: dict[str, str] = field(default_factory=dict)
-    healthcheck: dict[str, Any] = field(default_factory=dict)
+    healthcheck: dict[str, Any] = field(default_factory=dict)  # Docker's form (healthcheck.Check)
     log_max_size: int = 10 * 1024 * 1024
     log_max_files: int = 3
 
@@ -121,20 +121,6 @@ def merge_env(image_env: list[str], env: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
-_SIZE = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$"  # compiled on first use (re caches it)
-
-
-def parse_bytes(value: str | int, what: str) -> int:
-    """'512m', '1g', '1024' -> bytes (Docker's units, powers of 1024)."""
-    if isinstance(value, int):
-        return value
-    m = re.match(_SIZE, str(value))
-    if not m:
-        raise UserError(f"invalid {what} {value!r}: expected a size such as 64m or 1g")
-    scale = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    return int(float(m.group(1)) * scale[m.group(2).lower()])
-
-
 def parse_restart(policy: str) -> tuple[str, int]:
     """'on-failure:3' -> ('on-failure', 3); validates the policy name."""
     name, _, count = (policy or "no").partition(":")
@@ -160,6 +146,22 @@ def parse_ulimit(text: str) -> tuple[str, list[int]]:
     if values[0] > values[1]:
         raise UserError(f"invalid ulimit {text!r}: soft limit above hard limit")
     return name, values
+
+
+def parse_security_opts(opts: Iterable[str], what: str = "security_opt") -> dict[str, bool]:
+    """Docker's `no-new-privileges[:false]` and `seccomp=unconfined`, all the engine
+    honours of `--security-opt`, as spec fields."""
+    result: dict[str, bool] = {}
+    for opt in opts:
+        key, _, value = str(opt).replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges":
+            result["no_new_privileges"] = value.lower() not in ("false", "0")
+        elif key == "seccomp" and value == "unconfined":
+            result["seccomp"] = False
+        else:
+            raise UnsupportedError(f"{what} {opt!r} is not supported by stackup "
+                                   "(no-new-privileges[:false], seccomp=unconfined)")
+    return result
 
 
 def check_sysctl(name: str) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from stackup.engine import network
-from stackup.engine.network import Attachment, firewall, iptables, nft, procs, resolv_conf
+from stackup.engine.etcfiles import resolv_conf
+from stackup.engine.network import Attachment, firewall, iptables, nft, procs
 from stackup.engine.network.names import veth_name
 from stackup.testing.netns import http_server, wait_tcp
 

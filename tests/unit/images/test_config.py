@@ -2,7 +2,7 @@
 
 import pytest
 
-from stackup.engine.images.config import ImageConfig, apply_changes, parse_duration_ns
+from stackup.engine.images.config import ImageConfig, apply_changes
 from stackup.errors import UserError
 
 
@@ -54,6 +54,9 @@ def test_bad_changes_are_user_errors(change):
         apply_changes(ImageConfig(), [change])
 
 
-def test_durations():
-    assert parse_duration_ns("1h2m3s", "x") == 3_723_000_000_000
-    assert parse_duration_ns("1.5s", "x") == 1_500_000_000
+def test_healthcheck_durations_are_go_durations():
+    check = apply_changes(ImageConfig(), ["HEALTHCHECK --interval=1h2m3s --timeout=1.5s CMD true"]).healthcheck
+    assert check["Interval"] == 3_723_000_000_000 and check["Timeout"] == 1_500_000_000
+    for bad, message in (("--interval=soon", "invalid duration 'soon'"), ("--timeout=-1s", "must not be negative")):
+        with pytest.raises(UserError, match=message):
+            apply_changes(ImageConfig(), [f"HEALTHCHECK {bad} CMD true"])

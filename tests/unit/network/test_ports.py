@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import UnsupportedError, UserError
@@ -24,12 +26,18 @@ def test_parse(spec, expected):
 
 
 @pytest.mark.parametrize("spec,match", [
-    ("80/xyz", "must be tcp or udp"),
-    ("abc", "is not"),
-    ("8000-8002:80-81", "differ in size"),
+    # the short syntax, as the stack file's parser reads it
+    ("80/xyz", "invalid protocol 'xyz'"),
+    ("abc", "invalid container port 'abc'"),
+    ("8000-8002:80-81", "invalid ranges specified"),
+    ("70000", "not a valid port"),
+    ("999.1.1.1:80:80", "invalid IP address"),
+    # what the engine can publish of the long syntax
     ("0:80", "within 1-65535"),
-    ("70000", "within 1-65535"),
-    ("999.1.1.1:80:80", "not an IP address"),
+    ({"target": 80, "published": "8000-8002", "protocol": "udp", "host_ip": "::1", "mode": "x"}, "mode"),
+    ({"target": "80-81", "published": "8000-8002"}, "differ in size"),
+    ({"target": 80, "protocol": "xyz"}, "must be tcp or udp"),
+    ({"target": 80, "host_ip": "nowhere"}, "not an IP address"),
     ({"published": 80}, "target is required"),
 ])
 def test_bad_specs(spec, match):
@@ -46,9 +54,6 @@ def test_str_shows_binding():
     assert str(PortBinding(80, "tcp", "127.0.0.1", 8080)) == "127.0.0.1:8080->80/tcp"
     assert str(PortBinding(53, "udp", "", 5353)) == "0.0.0.0:5353->53/udp"
 
-
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 PORT_TEXT = st.text(alphabet="0123456789.:-/[]abcdtpu ", max_size=30)
 

@@ -103,8 +103,9 @@ def test_commands_on_one_project_wait_for_each_other(tmp_path):
             os.environ["STACKUP_ROOT"] = old
 
 
-def test_unsupported_fields_from_the_schema_are_the_models():
-    from stackup.project.session import spec_unsupported_fields
-    from stackup.spec.models import unsupported_service_fields
+def test_the_schema_marks_the_tables_unsupported_attributes():
+    from stackup.spec.shape import schema
+    from stackup.spec.support import UNSUPPORTED_SERVICE_KEYS
 
-    assert spec_unsupported_fields() == frozenset(unsupported_service_fields())
+    properties = schema()["$defs"]["ServiceModel"]["properties"]
+    assert {k for k, v in properties.items() if v.get("x-stackup-unsupported")} == UNSUPPORTED_SERVICE_KEYS

@@ -3,6 +3,7 @@ recording runtime and a fixed image (the real volumes module, in a temporary roo
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,3 +184,16 @@ def test_image_volumes_are_read_from_the_image_image_id_found(engine):
     assert engine.image_id("busybox") == engine._store.image.id
     assert engine.image_volumes("busybox") == ["/var/lib/db", "/www"]
     assert engine.image_id("nosuch") is None and engine.image_volumes("nosuch") == []
+
+
+@pytest.mark.parametrize("config, line", [
+    ({"enable_ipv6": True}, "networks.back.enable_ipv6"),
+    ({"ipam": {"driver": "dhcp"}}, "networks.back.ipam.driver (dhcp)"),
+])
+def test_a_network_the_engine_cannot_make_is_refused_by_the_table(config, line):
+    """Whoever planned it: the adapter asks the table of supported attributes too."""
+    from stackup.errors import UnsupportedError
+    from stackup.project.plan import NetworkRequest
+
+    with pytest.raises(UnsupportedError, match="^" + re.escape(f"{line} is not supported by stackup")):
+        Engine("p").create_network(NetworkRequest("p", "back", "p_back", config, {}))

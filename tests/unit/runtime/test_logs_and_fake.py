@@ -31,6 +31,7 @@ def test_tail_since_and_rotation_order(tmp_path):
 def test_parse_since_forms():
     now = datetime(2026, 1, 1, 1, 0, tzinfo=timezone.utc)
     assert logs.parse_since("10m", now) == "2026-01-01T00:50:00.000000000Z"
+    assert logs.parse_since("1m30.5s", now) == "2026-01-01T00:58:29.500000000Z"
     assert logs.parse_since("0", now) == "1970-01-01T00:00:00.000000000Z"
     with pytest.raises(UserError, match="--since"):
         logs.parse_since("yesterday-ish")

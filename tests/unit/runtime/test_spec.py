@@ -3,7 +3,7 @@
 import pytest
 
 from stackup.engine.runtime import spec as sp
-from stackup.errors import UserError
+from stackup.errors import UnsupportedError, UserError
 
 
 def test_entrypoint_and_cmd_combined_as_docker_does():
@@ -48,17 +48,6 @@ def test_roundtrip_through_dict():
     assert sp.ContainerSpec.from_dict(s.to_dict()) == s
 
 
-@pytest.mark.parametrize("text,value", [("512", 512), ("64m", 64 << 20), ("1g", 1 << 30),
-                                        ("1.5k", 1536), ("2MiB", 2 << 20), (7, 7)])
-def test_parse_bytes(text, value):
-    assert sp.parse_bytes(text, "memory") == value
-
-
-def test_parse_bytes_rejects_garbage():
-    with pytest.raises(UserError, match="invalid memory 'lots'"):
-        sp.parse_bytes("lots", "memory")
-
-
 def test_restart_policies():
     assert sp.parse_restart("on-failure:3") == ("on-failure", 3)
     assert sp.parse_restart("always") == ("always", 0)
@@ -95,17 +84,30 @@ def test_validate_reports_what_is_wrong():
 
 
 def test_healthcheck_forms():
-    from stackup.engine.runtime.health import normalize, seconds
+    from stackup.engine.runtime.healthcheck import Check
 
-    assert seconds("1m30s") == 90 and seconds(30_000_000_000) == 30 and seconds(5) == 5
-    assert normalize({"test": ["CMD", "curl", "x"], "interval": "10s"})["test"] == ["curl", "x"]
-    hc = normalize({"Test": ["CMD-SHELL", "exit 0"], "Retries": 5, "Interval": 2_000_000_000,
-                    "StartPeriod": 5_000_000_000})
-    assert hc == {"test": ["/bin/sh", "-c", "exit 0"], "interval": 2.0, "timeout": 30.0,
-                  "retries": 5, "start_period": 5.0}
-    assert normalize({"test": ["NONE"]}) is None and normalize({}) is None
-    assert normalize({"test": "true"})["test"] == ["/bin/sh", "-c", "true"]
-    with pytest.raises(UserError):
-        normalize({"test": ["SHELL", "x"]})
-    with pytest.raises(UserError):
-        seconds("soon")
+    hc = Check.from_docker({"Test": ["CMD-SHELL", "exit 0"], "Retries": 5, "Interval": 2_000_000_000,
+                            "StartPeriod": 5_000_000_000})
+    assert hc == Check(test=["CMD-SHELL", "exit 0"], interval=2.0, timeout=30.0, retries=5,
+                       start_period=5.0, start_interval=5.0)
+    assert hc.argv() == ["/bin/sh", "-c", "exit 0"]
+    # field names in any case (as Go decodes image configs), times as Go durations too
+    assert Check.from_docker({"test": ["CMD", "curl", "x"], "interval": "10s"}).interval == 10.0
+    assert Check.from_docker({"test": ["CMD", "curl", "x"]}).argv() == ["curl", "x"]
+    assert Check.from_docker({"Test": ["NONE"]}) is None and Check.from_docker({}) is None
+    assert Check.from_docker(None) is None
+    assert Check.from_docker({"Test": "true"}).argv() == ["/bin/sh", "-c", "true"]
+    with pytest.raises(UserError, match="expected CMD, CMD-SHELL or NONE"):
+        Check.from_docker({"Test": ["SHELL", "x"]})
+    with pytest.raises(UserError, match="invalid duration 'soon'"):
+        Check.from_docker({"Test": ["CMD", "true"], "Interval": "soon"})
+    with pytest.raises(UserError, match="must not be negative"):
+        Check.from_docker({"Test": ["CMD", "true"], "Timeout": "-1s"})
+
+
+def test_security_opts():
+    assert sp.parse_security_opts(["no-new-privileges"]) == {"no_new_privileges": True}
+    assert sp.parse_security_opts(["no-new-privileges:false", "seccomp=unconfined"]) == {
+        "no_new_privileges": False, "seccomp": False}
+    with pytest.raises(UnsupportedError, match=r"^--security-opt 'apparmor=x' is not supported by stackup"):
+        sp.parse_security_opts(["apparmor=x"], "--security-opt")

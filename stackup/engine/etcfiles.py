@@ -1,18 +1,27 @@
-"""The text of a container's /etc/hosts and /etc/resolv.conf (the runtime writes the files).
+"""The text of a container's /etc/hosts and /etc/resolv.conf, for the runtime and the network engine.
 
-On a stackup network the container asks the network's DNS server (its first
-network's gateway), which knows the other containers and forwards the rest (to
-the container's `dns` servers when it has some). With network_mode host or none,
-the container gets the host's resolvers, or its own `dns` servers.
+The runtime writes them when it creates a container; for a container on a stackup
+network the network engine writes them again at each start, knowing its address and
+its network's DNS server (its first network's gateway), which knows the other
+containers and forwards the rest (to the container's `dns` servers when it has
+some). With network_mode host, none or container:, the container gets the host's
+resolvers, or its own `dns` servers. The network's DNS server reads the host's
+resolvers here too (`host_resolv`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
 
 from stackup.errors import UserError
+
+HOST_RESOLV_CONF = "/etc/resolv.conf"
+# Docker's fallback when the host's only resolvers are on its loopback, which a
+# container in a network namespace of its own cannot reach
+FALLBACK_SERVERS = ("8.8.8.8", "8.8.4.4")
 
 HOST_GATEWAY = "host-gateway"
 
@@ -77,11 +86,18 @@ def hosts_file(hostname: str | None, addresses: Iterable[str] = (), extra_hosts=
     return text
 
 
-def host_nameservers(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str], list[str]]:
-    """(nameservers, search, options) of the host's resolv.conf."""
-    servers: list[str] = []
-    search: list[str] = []
-    options: list[str] = []
+@dataclass(frozen=True)
+class HostResolv:
+    """What the host's resolv.conf says."""
+
+    servers: list[str] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+
+
+def host_resolv(path: str = HOST_RESOLV_CONF) -> HostResolv:
+    """The host's nameservers, search domains (`domain` counts as one) and options."""
+    found = HostResolv()
     try:
         lines = Path(path).read_text().splitlines()
     except OSError:
@@ -91,21 +107,24 @@ def host_nameservers(path: str = "/etc/resolv.conf") -> tuple[list[str], list[st
         if not parts or parts[0].startswith(("#", ";")):
             continue
         if parts[0] == "nameserver" and len(parts) > 1:
-            servers.append(parts[1])
+            found.servers.append(parts[1])
         elif parts[0] in ("search", "domain"):
-            search = parts[1:]
+            found.search[:] = parts[1:]
         elif parts[0] == "options":
-            options += parts[1:]
-    return servers, search, options
+            found.options.extend(parts[1:])
+    return found
 
 
 def resolv_conf(network_dns: str | None = None, dns: Iterable[str] = (), dns_search: Iterable[str] = (),
-                dns_opt: Iterable[str] = (), host_resolv: str = "/etc/resolv.conf") -> str:
+                dns_opt: Iterable[str] = (), host_resolv_path: str = HOST_RESOLV_CONF,
+                host_network: bool = True) -> str:
     """/etc/resolv.conf for a container.
 
     `network_dns`: the DNS server of the container's first network (its gateway),
-    None for network_mode host/none. The container's `dns` servers are then the
-    network DNS server's upstreams (pass them in the Attachment), as Docker does.
+    None off a stackup network. The container's `dns` servers are then the network
+    DNS server's upstreams (pass them in the Attachment), as Docker does. Off a
+    network, a container outside the host's network namespace (`host_network`
+    False) cannot reach the host's loopback resolvers: Docker's fallback replaces them.
     """
     dns, dns_search, dns_opt = list(dns), list(dns_search), list(dns_opt)
     for server in dns:
@@ -113,16 +132,31 @@ def resolv_conf(network_dns: str | None = None, dns: Iterable[str] = (), dns_sea
             ip_address(server)
         except ValueError:
             raise UserError(f"dns: {server!r} is not an IP address") from None
-    host_servers, host_search, host_options = host_nameservers(host_resolv)
+    host = host_resolv(host_resolv_path)
     if network_dns:
         servers = [network_dns]
+    elif dns:
+        servers = dns
     else:
-        servers = dns or host_servers
-    search = dns_search or host_search
-    options = dns_opt or ([] if network_dns else host_options)
+        servers = host.servers if host_network else _reachable(host.servers)
+    search = dns_search or host.search
+    options = dns_opt or ([] if network_dns else host.options)
     lines = [f"nameserver {s}" for s in servers]
     if search and search != ["."]:
         lines.append("search " + " ".join(search))
     if options:
         lines.append("options " + " ".join(options))
     return "\n".join(lines) + "\n"
+
+
+def _reachable(servers: list[str]) -> list[str]:
+    """The servers off the host's loopback, or Docker's fallback when none is."""
+    kept = [s for s in servers if not _is_loopback(s)]
+    return kept or list(FALLBACK_SERVERS)
+
+
+def _is_loopback(server: str) -> bool:
+    try:
+        return ip_address(server.split("%")[0]).is_loopback
+    except ValueError:
+        return False

@@ -1,19 +1,26 @@
-"""The short syntaxes of compose, parsed into their long form.
+"""The short syntaxes of ports and volumes, parsed into their long form, for every layer.
 
-`"127.0.0.1:8080-8081:80-81/udp"` (ports), `"./data:/data:ro"` (volumes),
-`"/dev/sda:/dev/xvda:rwm"` (devices), parsed as docker compose parses them.
+`"127.0.0.1:8080-8081:80-81/udp"` (ports) and `"./data:/data:ro"` (volumes), parsed
+as docker compose parses them: the stack file's `ports:` and `volumes:`, `run -v`,
+and the engine's own `-p` and `-v`. What the engine can run of the long form is the
+engine's to check; this module only reads the syntax.
 """
 
 from __future__ import annotations
 
 import posixpath
 
-PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
-SELINUX = {"z", "Z"}
+from stackup.errors import UserError
+
+PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
+SELINUX = ("z", "Z")
+# accepted for Docker Desktop's file sharing and ignored, as compose and Docker do
+CONSISTENCY = ("cached", "delegated", "consistent")
+VOLUME_OPTIONS = ("ro", "rw", "nocopy", *PROPAGATIONS, *SELINUX, *CONSISTENCY)
 
 
-class SyntaxProblem(Exception):
-    pass
+class SyntaxProblem(UserError):
+    """Text that is not the short syntax: the stack file adds where it stands."""
 
 
 def _is_file_path(source: str) -> bool:
@@ -26,8 +33,10 @@ def _is_file_path(source: str) -> bool:
     return len(source) >= 2 and source[0].isalpha() and source[1] == ":"
 
 
-def parse_volume(spec: str) -> dict:
-    """A short volume (`[source:]target[:options]`) as compose's ParseVolume reads it."""
+def parse_volume(spec: str, *, strict: bool = False) -> dict:
+    """A short volume (`[source:]target[:options]`) as compose's ParseVolume reads it.
+
+    compose ignores an option it does not know; `strict` refuses it, as `docker run -v` does."""
     volume: dict = {}
     if not spec:
         raise SyntaxProblem("invalid empty volume spec")
@@ -51,7 +60,7 @@ def parse_volume(spec: str) -> dict:
         if char == ":" and len(buffer) == 1 and buffer[0].isalpha():
             buffer.append(char)  # a Windows drive letter
         elif char in (":", "\0") and depth == 0:
-            _field(char, "".join(buffer), fields, volume, spec)
+            _field(char, "".join(buffer), fields, volume, spec, strict)
             buffer = []
         else:
             buffer.append(char)
@@ -62,7 +71,7 @@ def parse_volume(spec: str) -> dict:
     return volume
 
 
-def _field(char: str, text: str, fields: dict, volume: dict, spec: str) -> None:
+def _field(char: str, text: str, fields: dict, volume: dict, spec: str, strict: bool) -> None:
     if not text:
         raise SyntaxProblem(f"invalid spec: {spec}: empty section between colons")
     if not fields["source"] and char == "\0":
@@ -87,6 +96,9 @@ def _field(char: str, text: str, fields: dict, volume: dict, spec: str) -> None:
             volume.setdefault("bind", {})["propagation"] = option
         elif option in SELINUX:
             volume.setdefault("bind", {})["selinux"] = option
+        elif strict and option not in CONSISTENCY:
+            raise SyntaxProblem(f"invalid spec: {spec}: unknown option {option!r} "
+                                f"(one of {', '.join(VOLUME_OPTIONS)})")
 
 
 def _populate_type(volume: dict) -> None:
