@@ -19,7 +19,7 @@ import pytest
 
 from stackup.engine import network
 from stackup.engine.images.store import ImageStore
-from stackup.engine.network import iptables, nft, store
+from stackup.engine.network import firewall, iptables, nft, store
 from stackup.errors import StackupError
 from stackup.testing import peers
 from stackup.testing.images import busybox_image
@@ -62,11 +62,10 @@ def forward_policy() -> str:
     return iptables.read().forward_policy
 
 
-def check_stackup_networks(netns, outside, tmp_path: Path) -> None:
-    """Every promise of a stackup network, with real traffic."""
-    network.create_network("app")
-    network.create_network("other")
-    network.create_network("sealed", internal=True)
+def check_stackup_networks(netns, outside, tmp_path: Path) -> list[str]:
+    """Every promise of a stackup network, with real traffic; the bridges it made."""
+    nets = [network.create_network("app"), network.create_network("other"),
+            network.create_network("sealed", internal=True)]
     a, b, c, s = netns(), netns(), netns(), netns()
     join(a, "app", "a" * 64)
     eb = join(b, "app", "b" * 64, aliases=["backend"])
@@ -86,6 +85,7 @@ def check_stackup_networks(netns, outside, tmp_path: Path) -> None:
     network.unpublish("b" * 64)
     for cid in ("a", "b", "c", "d"):
         network.detach(cid * 64)
+    return [net["bridge"] for net in nets]
 
 
 def remove_networks() -> None:
@@ -111,10 +111,10 @@ def check_peer_containers(running: peers.Peer, archive: Path, outside, net: list
 def test_dockerd_first_then_stackup_networks(stackup_root, netns, outside, tmp_path, archive):
     with peer(peers.dockerd, tmp_path / "docker", firewall=True) as docker:
         assert forward_policy() == "DROP"
-        check_stackup_networks(netns, outside, tmp_path)
+        bridges = check_stackup_networks(netns, outside, tmp_path)
         check_peer_containers(docker, archive, outside, [])
         remove_networks()
-    assert not any(ln.startswith(f"-A {iptables.CHAIN}") for ln in iptables.read().rules)
+    assert [firewall.leftovers(bridge) for bridge in bridges] == [[], [], []]
 
 
 def client_and_backend(netns, net: str, tmp_path: Path, page: str):

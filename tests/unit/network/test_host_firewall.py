@@ -194,3 +194,13 @@ def test_without_iptables_nothing_is_run(monkeypatch, tmp_path):
     iptables.add_network("stk-abc", "web", internal=False)
     iptables.remove_network("stk-abc")
     assert iptables.read() is None and iptables.rules_of("stk-abc") == [] and ran == []
+
+
+def test_an_iptables_without_kernel_tables_counts_as_absent(monkeypatch):
+    """`iptables -S` fails where the kernel has no iptables tables: no FORWARD to get past."""
+    import subprocess
+
+    monkeypatch.setattr(iptables, "tools", lambda: ("/usr/sbin/iptables", "/usr/sbin/iptables-restore"))
+    monkeypatch.setattr(iptables.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a[0], 3, "", "iptables v1.8.9 (nf_tables): can't initialize iptables table `filter'"))
+    assert iptables.read() is None
