@@ -84,7 +84,7 @@ def main() -> None:
             made.append(ns)
             cid = f"{i:02d}" + secrets.token_hex(31)
             t = time.perf_counter()
-            endpoints += network.attach(cid, ns.path, [Attachment("bench", aliases=[f"svc{i}"])])
+            endpoints += network.connect(cid, ns.path, [Attachment("bench", aliases=[f"svc{i}"])])
             joins.append(time.perf_counter() - t)
         print(f"join (veth, address, route, name registered): median {statistics.median(joins) * 1000:.1f} ms"
               f"  (target < 30 ms, {args.runs} runs)")
@@ -103,7 +103,7 @@ def main() -> None:
         print(f"throughput via published port:      {proxied:.0f} MiB/s  (ratio {proxied / direct:.2f})")
         network.unpublish(ep.container_id)
         for e in endpoints:
-            network.detach(e.container_id)
+            network.disconnect(e.container_id)
         tools = [t for t in ("docker", "podman") if shutil.which(t)]
         if tools:
             print(f"({', '.join(tools)} installed but not compared: no registry to pull an image from)")

@@ -1,7 +1,7 @@
 """The services' dependency graph: cycles, start order by levels, stop order, closures.
 
 Pure (no I/O): it reads a project dict shaped like `docker compose config --format json`
-(what `stackup.spec` normalizes to) and also accepts the raw short forms a stack file
+(what `stackup.stackfile` normalizes to) and also accepts the raw short forms a stack file
 allows (a `depends_on` list, `links`, `volumes_from`, `network_mode: service:x`,
 `ipc: service:x`), so it works on a normalized project and on a hand-written dict alike.
 

@@ -22,7 +22,7 @@ COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 def session(ctx: Any, need_file: bool = True) -> Session:
     """The project the global options name (its loader's warnings shown here)."""
     from stackup.project.session import open_session
-    from stackup.spec import LoadOptions
+    from stackup.stackfile import LoadOptions
 
     sess = open_session(LoadOptions.from_global(ctx.obj), need_file=need_file)
     for warning in sess.warnings:

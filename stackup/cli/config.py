@@ -31,7 +31,7 @@ def config(
     output: str = typer.Option("", "-o", "--output", help="Save to this file (default: standard output)"),
 ) -> int:
     from stackup.errors import UserError
-    from stackup.spec import LoadOptions, load_project
+    from stackup.stackfile import LoadOptions, load_project
 
     if fmt not in ("yaml", "json"):
         raise UserError(f"unsupported --format {fmt!r} (yaml or json)")

@@ -38,25 +38,25 @@ def _runtime():
 
     from stackup.engine.runtime import netns
 
-    if importlib.util.find_spec("stackup.engine.network.attacher"):
-        netns.register_attacher(LazyNetworkAttacher())
+    if importlib.util.find_spec("stackup.engine.network.wiring"):
+        netns.register_wiring(LazyNetworkWiring())
     return Runtime()
 
 
-class LazyNetworkAttacher:
-    """The network engine as attacher, imported on first use (pyroute2 takes ~0.3 s to
+class LazyNetworkWiring:
+    """The network engine as wiring, imported on first use (pyroute2 takes ~0.3 s to
     import, which containers without networks should not pay)."""
 
     def _engine(self):
         from stackup.engine import network
 
-        return network.runtime_attacher()
+        return network.runtime_wiring()
 
-    def attach(self, container_id: str, netns_path: str, spec: dict) -> dict:
-        return self._engine().attach(container_id, netns_path, spec)
+    def connect(self, container_id: str, netns_path: str, spec: dict) -> dict:
+        return self._engine().connect(container_id, netns_path, spec)
 
-    def detach(self, container_id: str) -> None:
-        self._engine().detach(container_id)
+    def disconnect(self, container_id: str) -> None:
+        self._engine().disconnect(container_id)
 
 
 # --- image lookup -------------------------------------------------------------------

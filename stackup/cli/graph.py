@@ -19,14 +19,10 @@ class Format(str, Enum):
 
 def load_project_dict(options: GlobalOptions) -> tuple[dict, set[str]]:
     """The normalized project (as `stackup config --format json` prints it) and the
-    services its profiles disable, from the spec layer's loader."""
-    from stackup import spec
-    from stackup.errors import UnsupportedError
+    services its profiles disable, from the stack file's loader."""
+    from stackup import stackfile
 
-    if not hasattr(spec, "load_project"):
-        raise UnsupportedError("stackup graph needs the stack file loader (stackup.spec.load_project), "
-                               "which this build does not include yet")
-    project = spec.load_project(spec.LoadOptions(
+    project = stackfile.load_project(stackfile.LoadOptions(
         files=options.files, project_name=options.project_name,
         project_directory=options.project_directory, env_files=options.env_files,
         profiles=options.profiles))

@@ -17,7 +17,7 @@ def schema(
     output: str = typer.Option("schemas/stackup.schema.json", "-o", "--output",
                                help="Where to write it ('-' for stdout)"),
 ) -> int:
-    from stackup.spec.schema import PACKAGE_COPY, schema_text
+    from stackup.stackfile.schema import PACKAGE_COPY, schema_text
 
     text = schema_text()
     current = PACKAGE_COPY.read_text() if PACKAGE_COPY.exists() else ""

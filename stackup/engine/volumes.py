@@ -3,7 +3,7 @@
 A named volume is a directory `$STACKUP_ROOT/volumes/<name>/_data` with its
 labels in `meta.json`. `resolve_mounts` turns a container's compose-style mount
 specs (short strings, read by `stackup.shortsyntax`, or long mappings, plus
-`tmpfs:` entries) into generic `Mount`s the runtime performs: binds (named
+`tmpfs:` entries) into `ResolvedMount`s, which become the runtime's `Mount`s: binds (named
 volumes are binds of their data directory) and tmpfs. Named volumes are created on first use; an empty one is
 first filled with the image's content at the mount point (unless `nocopy`).
 Which containers use a volume is recorded here (the container layer may also
@@ -36,7 +36,7 @@ _in_use_provider: Callable[[str], list[str]] | None = None
 
 
 @dataclass
-class Mount:
+class ResolvedMount:
     """One mount for the runtime: `bind` (source is a host path) or `tmpfs`."""
 
     type: str
@@ -282,7 +282,7 @@ def _mode(value: str | int, where: str) -> int:
 
 def resolve_mounts(specs: Iterable[str | Mapping] = (), *, tmpfs: Iterable[str | Mapping] = (),
                    container_id: str | None = None, image_root: Path | None = None,
-                   image_layers: Iterable[str | Path] = ()) -> list[Mount]:
+                   image_layers: Iterable[str | Path] = ()) -> list[ResolvedMount]:
     """Compose mount specs into the runtime's Mounts (named volumes created on first use).
 
     `image_root`: the image's root filesystem, for filling empty named volumes; or
@@ -336,7 +336,7 @@ def _check(long: dict, targets: set[str]) -> None:
             _mode(opts["mode"], where)
 
 
-def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> Mount:
+def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> ResolvedMount:
     kind, target = long["type"], os.path.normpath(long["target"])
     ro = bool(long.get("read_only"))
     ro_opt = ["ro"] if ro else []
@@ -347,7 +347,7 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> M
         if "size" in opts:
             options.append(f"size={parse_bytes(opts['size'], where)}")
         options.append(f"mode={_mode(opts.get('mode', '1777'), where):o}")
-        return Mount("tmpfs", "tmpfs", target, options + ro_opt, ro)
+        return ResolvedMount("tmpfs", "tmpfs", target, options + ro_opt, ro)
     if kind == "bind":
         source = Path(os.path.normpath(long["source"]))
         bind = long.get("bind") or {}
@@ -357,7 +357,7 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> M
                                     "(create it, or set bind.create_host_path)")
             source.mkdir(parents=True, exist_ok=True)
         options = ["rbind", bind.get("propagation") or "rprivate"] + ro_opt
-        return Mount("bind", str(source), target, options, ro)
+        return ResolvedMount("bind", str(source), target, options, ro)
     meta = create_volume(long.get("source") or None)
     name = meta["name"]
     vol = long.get("volume") or {}
@@ -367,7 +367,7 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> M
     if vol.get("subpath"):
         source = _subpath(name, str(vol["subpath"]), where)
     _add_user(name, container_id)
-    return Mount("bind", str(source), target, ["rbind", "rprivate"] + ro_opt, ro, volume=name)
+    return ResolvedMount("bind", str(source), target, ["rbind", "rprivate"] + ro_opt, ro, volume=name)
 
 
 def _subpath(name: str, subpath: str, where: str) -> Path:

@@ -3,12 +3,12 @@
 `spec_arguments(request, ...)` maps the compose attributes the engine honours onto
 keyword arguments of `stackup.engine.runtime.spec.spec_from_image`; the adapter adds
 the image config, layers and mounts. What it cannot map, `up` has refused by name
-before (`stackup.spec.support`, the table of supported attributes).
+before (`stackup.stackfile.support`, the table of supported attributes).
 
 Networking goes to the runtime as `network_mode: bridge` plus a `networks` mapping in
-the network engine's attacher format (engine network name -> aliases, address,
+the network engine's wiring format (engine network name -> aliases, address,
 priority); the ports to publish and `dns_search` ride in a label the project
-attacher (`stackup.project.attacher`) reads.
+wiring (`stackup.project.wiring`) reads.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from stackup.errors import UserError
 from stackup.units import parse_bytes, parse_duration, parse_seconds
 
-# What the attacher needs beyond the runtime spec (ports, dns_search), as a JSON label.
+# What the wiring needs beyond the runtime spec (ports, dns_search), as a JSON label.
 NETWORK_EXTRAS = "io.stackup.network-extras"
 
 
@@ -186,7 +186,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     if mode in ("none", "host") or not nets:
         args["network_mode"] = mode or "none"
     else:
-        # the network engine's attacher format: engine network name -> options
+        # the network engine's wiring format: engine network name -> options
         args["network_mode"] = "bridge"
         args["networks"] = {a["network"]: {"aliases": a["aliases"], "ipv4_address": a["ipv4_address"],
                                            "priority": len(nets) - i}

@@ -4,7 +4,7 @@ The project layer's only door to the engine: images (the local store, pulls),
 containers (the runtime, found by their labels), networks and volumes. The engine
 knows nothing of stacks; everything a stack needs is translated here: a service's
 normalized config becomes a runtime spec (`containerspec`), its networks and ports
-are wired by the project attacher (`attacher`), its healthcheck is awaited
+are wired by the project wiring (`wiring`), its healthcheck is awaited
 through the runtime's hook (`health`). Beyond the two protocols, the operations
 (`up`, `run`, `exec`, `logs`, ...) use typed methods: a container's record, its log,
 a terminal on it, a command in it, the project's lock. The runtime and the image
@@ -28,7 +28,7 @@ from stackup.project import anonymous, containerspec, naming
 from stackup.engine.runtime.containerstate import Status
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
-from stackup.spec import support
+from stackup.stackfile import support
 
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
@@ -101,11 +101,11 @@ class Engine:
                 from stackup.engine.runtime.container import Runtime
             except ImportError:
                 raise UnsupportedError("the container runtime is not available in this build") from None
-            from stackup.project.attacher import ProjectAttacher
+            from stackup.project.wiring import ProjectWiring
 
-            # given explicitly, so that exactly this attacher wires service containers
+            # given explicitly, so that exactly this wiring wires service containers
             # whatever the process registered globally
-            self._runtime = Runtime(attachers=[ProjectAttacher()])
+            self._runtime = Runtime(wirings=[ProjectWiring()])
         return self._runtime
 
     def has_runtime(self) -> bool:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from stackup.project import naming
 from stackup.project.engine_adapter import Engine, StateRecord
 from stackup.project.observed import Snapshot, observe
-from stackup.spec import support
+from stackup.stackfile import support
 
 if TYPE_CHECKING:
-    from stackup.spec import LoadOptions
+    from stackup.stackfile import LoadOptions
 
 
 @dataclass
@@ -80,22 +80,12 @@ class Session:
             raise NotFoundError(lines[0], problems=lines)
 
 
-def spec_unsupported_fields() -> frozenset[str]:
-    """The service attributes the spec layer marks as not runnable yet, read from its
-    committed schema (the same list as `stackup.spec.unsupported_attributes` uses, without
-    building the pydantic models: that would cost a no-change `up` ~0.15 s)."""
-    from stackup.spec.shape import schema
-
-    properties = schema()["$defs"]["ServiceModel"]["properties"]
-    return frozenset(k for k, v in properties.items() if v.get("x-stackup-unsupported"))
-
-
 def open_session(options: LoadOptions, *, need_file: bool = True) -> Session:
     """Load the stack the options name. Without `need_file`, a missing stack file is
     fine when a project name is given (`down -p NAME`, `ps -p NAME`). Raises the
     loader's UserError (NoStackFileError when there is no file at all)."""
-    from stackup.spec import load_project
-    from stackup.spec.project import NoStackFileError
+    from stackup.stackfile import load_project
+    from stackup.stackfile.project import NoStackFileError
 
     try:
         project = load_project(options)

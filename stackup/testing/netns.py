@@ -122,6 +122,6 @@ def join(ns: Netns, net: str, container_id: str, **attachment):
     from stackup.engine import network
     from stackup.engine.etcfiles import resolv_conf
 
-    ep = network.attach(container_id, ns.path, [network.Attachment(net, **attachment)])[0]
+    ep = network.connect(container_id, ns.path, [network.Attachment(net, **attachment)])[0]
     ns.write_etc(resolv=resolv_conf(ep.gateway))
     return ep

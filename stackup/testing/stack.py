@@ -241,7 +241,7 @@ def _fixtures():
             pytest.skip("needs root")
         import importlib.util
 
-        for module in ("stackup.engine.runtime.container", "stackup.engine.network.attacher",
+        for module in ("stackup.engine.runtime.container", "stackup.engine.network.wiring",
                        "stackup.engine.volumes"):
             if importlib.util.find_spec(module) is None:
                 pytest.skip(f"{module} is not in this build yet")

@@ -3,11 +3,11 @@
 The public API (imported lazily so that helper processes stay light):
 
 - `create_network`, `remove_network`, `get_network`, `list_networks`, `prune_networks`
-- `attach(container_id, netns_path, attachments) -> list[Endpoint]`, `detach(container_id)`
+- `connect(container_id, netns_path, attachments) -> list[Endpoint]`, `disconnect(container_id)`
 - `publish(container_id, container_ip, ports) -> list[PortBinding]`, `unpublish(container_id)`,
   `published(container_id)`, `parse_ports(specs)`
-- `runtime_attacher()`: all of the above as the runtime's NetworkAttacher
-  (`runtime.netns.register_attacher(network.runtime_attacher())`)
+- `runtime_wiring()`: all of the above as the runtime's NetworkWiring
+  (`runtime.netns.register_wiring(network.runtime_wiring())`)
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "Attachment": "endpoints", "Endpoint": "endpoints", "attach": "endpoints",
-    "detach": "endpoints", "endpoints_of": "endpoints", "loopback_only": "endpoints",
+    "Attachment": "endpoints", "Endpoint": "endpoints", "connect": "endpoints",
+    "disconnect": "endpoints", "endpoints_of": "endpoints", "loopback_only": "endpoints",
     "create_network": ("networks", "create"), "remove_network": ("networks", "remove"),
     "get_network": ("networks", "get"), "list_networks": ("networks", "list_all"),
     "prune_networks": ("networks", "prune"),
     "PortBinding": "ports", "parse_ports": "ports",
     "publish": "portmap", "unpublish": "portmap", "published": "portmap",
-    "RuntimeAttacher": "attacher", "runtime_attacher": "attacher",
+    "RuntimeWiring": "wiring", "runtime_wiring": "wiring",
 }
 
 __all__ = sorted(_EXPORTS)

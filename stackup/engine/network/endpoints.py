@@ -1,7 +1,7 @@
 """Joining containers to networks: a veth pair per container and network.
 
-The runtime creates the container's network namespace and calls `attach` before
-the container's process runs; `detach` when the container stops or is removed.
+The runtime creates the container's network namespace and calls `connect` before
+the container's process runs; `disconnect` when the container stops or is removed.
 An endpoint in the network's state is what makes the container's names resolve.
 """
 
@@ -58,7 +58,7 @@ def dns_names(container_id: str, att: Attachment) -> list[str]:
     return out
 
 
-def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -> list[Endpoint]:
+def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) -> list[Endpoint]:
     """Join the container (whose netns is at `netns_path`) to each network, in order.
 
     The first attachment's network gives the default route (the first non-internal
@@ -124,7 +124,7 @@ def attach(container_id: str, netns_path: Path, attachments: list[Attachment]) -
         return endpoints
 
 
-def detach(container_id: str, network: str | None = None) -> list[str]:
+def disconnect(container_id: str, network: str | None = None) -> list[str]:
     """Leave every network (or just `network`): veth deleted, address released; their names."""
     left = []
     with store.lock():

@@ -160,19 +160,19 @@ def _reap_shims() -> None:
 class Runtime:
     """The engine's container API (no knowledge of stacks or services)."""
 
-    def __init__(self, root: Path | None = None, attachers: list[Any] | None = None):
+    def __init__(self, root: Path | None = None, wirings: list[Any] | None = None):
         self.root = Path(root) if root else st.root()
         self.containers_dir = self.root / "containers"
         self.netns_dir = self.root / "netns"
         self.state_files = StateStore(self.containers_dir)
-        self._attachers = attachers
+        self._wirings = wirings
 
     # --- paths and state -----------------------------------------------------------
     def cdir(self, cid: str) -> Path:
         return self.containers_dir / cid
 
-    def attachers(self) -> list[Any]:
-        return self._attachers if self._attachers is not None else netns.attachers()
+    def wirings(self) -> list[Any]:
+        return self._wirings if self._wirings is not None else netns.wirings()
 
     def _names_lock(self):
         return st.locked(self.containers_dir / ".lock")
@@ -345,7 +345,7 @@ class Runtime:
         if mode.startswith("container:"):
             other = self.state(mode.split(":", 1)[1])
             spec.network_mode = f"container:{other.id}"
-        elif mode not in ("none", "host") and not self.attachers():
+        elif mode not in ("none", "host") and not self.wirings():
             raise UnsupportedError(f"network mode {mode!r} needs the network engine, "
                                    "which is not available; use none or host")
 
@@ -407,7 +407,7 @@ class Runtime:
         return self._public(cid)
 
     def _setup_network(self, state: ContainerState, spec: ContainerSpec) -> tuple[str, dict]:
-        """(netns path for PID 1 to join, results of the attachers)."""
+        """(netns path for PID 1 to join, results of the wirings)."""
         cid = state.id
         mode = spec.network_mode
         if mode == "host":
@@ -430,8 +430,8 @@ class Runtime:
                 "dns": spec.dns, "dns_search": spec.dns_search, "dns_opt": spec.dns_opt,
                 "ports": spec.ports, "hosts_file": str(self.cdir(cid) / "hosts"),
                 "resolv_conf": str(self.cdir(cid) / "resolv.conf")}
-        for attacher in self.attachers():
-            results.update(attacher.attach(cid, str(path), info) or {})
+        for wiring in self.wirings():
+            results.update(wiring.connect(cid, str(path), info) or {})
         return str(path), results
 
     def _teardown_network(self, state: ContainerState | None, force: bool = False) -> None:
@@ -441,12 +441,12 @@ class Runtime:
         path = self.netns_dir / cid
         mode = state.spec.get("network_mode", "none")
         attached_mode = mode not in ("none", "host") and not mode.startswith("container:")
-        # Only containers that were (or may have been) attached call the attachers, so that
+        # Only containers that were (or may have been) attached call the wirings, so that
         # none/host containers never load the network engine.
         if state.network or (attached_mode and (force or path.exists())):
-            for attacher in self.attachers():
+            for wiring in self.wirings():
                 with contextlib.suppress(Exception):
-                    attacher.detach(cid)
+                    wiring.disconnect(cid)
         netns.destroy(path)
         if state.netns or state.network:
             with contextlib.suppress(NotFoundError):
@@ -730,12 +730,12 @@ def _check_name(name: str) -> None:
 
 def _etc_files(spec: ContainerSpec) -> tuple[str, str]:
     """The text of the container's /etc/hosts and /etc/resolv.conf at create. A container
-    on a network gets both again from its network attacher at each start."""
+    on a network gets both again from its network wiring at each start."""
     from stackup.engine import etcfiles
 
     mode = spec.network_mode
     if mode not in ("none", "host") and not mode.startswith("container:"):
-        return "", ""  # written by the attacher before PID 1 runs
+        return "", ""  # written by the wiring before PID 1 runs
     hosts = etcfiles.hosts_file(spec.hostname if mode == "none" else None, extra_hosts=spec.extra_hosts,
                                 domainname=spec.domainname)
     resolv = etcfiles.resolv_conf(None, spec.dns, spec.dns_search, spec.dns_opt, host_network=mode == "host")

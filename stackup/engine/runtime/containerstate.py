@@ -88,7 +88,7 @@ class ContainerState:
     restart_count: int = 0
     error: str = ""
     netns: str = ""        # the network namespace it was given (a path), if any
-    network: dict[str, Any] = field(default_factory=dict)  # what the attachers reported
+    network: dict[str, Any] = field(default_factory=dict)  # what the wirings reported
     health: dict[str, Any] | None = None                   # once a healthcheck has run
     # keys this version does not know (written by a newer one), kept as they were
     extra: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 The runtime makes each container's network namespace before its PID 1 exists (as CNI
 runtimes do) and pins it with a bind mount at `$STACKUP_ROOT/netns/<id>`. Registered
-`NetworkAttacher`s are then called with that path to wire it up (veth, addresses,
+`NetworkWiring`s are then called with that path to wire it up (veth, addresses,
 routes), and PID 1 joins the namespace with setns. Mode `none` gets a namespace with
 only `lo` up; `host` gets none; `container:<ref>` joins another container's.
 """
@@ -16,31 +16,31 @@ from typing import Any, Protocol
 
 from stackup.engine.runtime import syscalls as sc
 
-class NetworkAttacher(Protocol):
+class NetworkWiring(Protocol):
     """What the network engine provides: wire a container's namespace up, and undo it."""
 
-    def attach(self, container_id: str, netns_path: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def connect(self, container_id: str, netns_path: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Connect the namespace at `netns_path`; the result is kept in the container's
         state under "network" (addresses, aliases...). `spec` holds the container's
         `networks`, `hostname`, `hosts_file` and `resolv_conf` paths."""
         ...
 
-    def detach(self, container_id: str) -> None:
-        """Release what attach made (called on stop and rm; must tolerate repeats)."""
+    def disconnect(self, container_id: str) -> None:
+        """Release what connect made (called on stop and rm; must tolerate repeats)."""
         ...
 
 
-_ATTACHERS: list[NetworkAttacher] = []
+_WIRINGS: list[NetworkWiring] = []
 
 
-def register_attacher(attacher: NetworkAttacher) -> None:
-    """Add an attacher (once per kind: registering another of the same class is a no-op)."""
-    if not any(type(a) is type(attacher) for a in _ATTACHERS):
-        _ATTACHERS.append(attacher)
+def register_wiring(wiring: NetworkWiring) -> None:
+    """Add a wiring (once per kind: registering another of the same class is a no-op)."""
+    if not any(type(a) is type(wiring) for a in _WIRINGS):
+        _WIRINGS.append(wiring)
 
 
-def attachers() -> list[NetworkAttacher]:
-    return list(_ATTACHERS)
+def wirings() -> list[NetworkWiring]:
+    return list(_WIRINGS)
 
 
 def create(path: Path, syscalls: sc.Syscalls | None = None) -> None:

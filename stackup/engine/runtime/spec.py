@@ -69,12 +69,12 @@ class ContainerSpec:
     ulimits: dict[str, list[int]] = field(default_factory=dict)
     sysctls: dict[str, str] = field(default_factory=dict)
     network_mode: str = "none"
-    networks: dict[str, Any] = field(default_factory=dict)  # handed to network attachers
+    networks: dict[str, Any] = field(default_factory=dict)  # handed to network wirings
     extra_hosts: list[str] = field(default_factory=list)
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_opt: list[str] = field(default_factory=list)
-    ports: list[Any] = field(default_factory=list)  # compose port specs, for the attachers
+    ports: list[Any] = field(default_factory=list)  # compose port specs, for the wirings
     restart: str = "no"
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10

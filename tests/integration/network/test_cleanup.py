@@ -61,8 +61,8 @@ def stackup_cli(*args: str) -> subprocess.CompletedProcess:
 def test_nothing_remains_after_removal_even_after_sigkill(stackup_root, netns, tmp_path):
     net = network.create_network("gone")
     a, b = netns(), netns()
-    ea = network.attach("a" * 64, a.path, [Attachment("gone", aliases=["alpha"])])[0]
-    eb = network.attach("b" * 64, b.path, [Attachment("gone", aliases=["beta"])])[0]
+    ea = network.connect("a" * 64, a.path, [Attachment("gone", aliases=["alpha"])])[0]
+    eb = network.connect("b" * 64, b.path, [Attachment("gone", aliases=["beta"])])[0]
     a.write_etc(resolv=resolv_conf(ea.gateway))
     http_server(b, tmp_path, "b")
     wait_tcp(eb.ip, 80)
@@ -85,8 +85,8 @@ def test_nothing_remains_after_removal_even_after_sigkill(stackup_root, netns, t
     os.kill(restarted, signal.SIGKILL)
     wait_dead(restarted, net["id"])
     network.unpublish("b" * 64)
-    network.detach("a" * 64)
-    network.detach("b" * 64)
+    network.disconnect("a" * 64)
+    network.disconnect("b" * 64)
     result = stackup_cli("network", "rm", "gone")
     assert result.returncode == 0, result.stderr
     assert leftovers(net, ["a" * 64, "b" * 64], [proxy_pid, dns_pid, restarted]) == []
@@ -97,7 +97,7 @@ def test_nothing_remains_after_removal_even_after_sigkill(stackup_root, netns, t
 def test_a_namespace_that_died_leaves_a_stale_endpoint_that_is_dropped(stackup_root, netns):
     net = network.create_network("stale")
     ns = netns()
-    network.attach("c" * 64, ns.path, [Attachment("stale")])
+    network.connect("c" * 64, ns.path, [Attachment("stale")])
     ns.cleanup()  # the container's namespace goes away without a detach (a killed container)
     veth = veth_name("c" * 64, net["id"])
     deadline = time.monotonic() + 10  # the kernel destroys a namespace asynchronously
@@ -112,7 +112,7 @@ def test_a_namespace_that_died_leaves_a_stale_endpoint_that_is_dropped(stackup_r
 def test_removing_a_network_in_use_is_refused(stackup_root, netns):
     network.create_network("busy")
     ns = netns()
-    network.attach("d" * 64, ns.path, [Attachment("busy", container_name="web-1")])
+    network.connect("d" * 64, ns.path, [Attachment("busy", container_name="web-1")])
     result = stackup_cli("network", "rm", "busy")
     assert result.returncode == 2
     assert "network busy is in use by web-1" in result.stderr
@@ -139,7 +139,7 @@ def test_helpers_exit_when_their_record_is_gone(stackup_root, netns):
     """A command that crashed between deleting a record and stopping its helper leaks nothing."""
     net = network.create_network("orphan")
     ns = netns()
-    ep = network.attach("e" * 64, ns.path, [Attachment("orphan")])[0]
+    ep = network.connect("e" * 64, ns.path, [Attachment("orphan")])[0]
     network.publish("e" * 64, ep.ip, ["127.0.0.1::80"])
     ports_record = stackup_root / "ports" / f"{'e' * 64}.json"
     proxy_pid = json.loads(ports_record.read_text())["pid"]
@@ -150,7 +150,7 @@ def test_helpers_exit_when_their_record_is_gone(stackup_root, netns):
     wait_dead(proxy_pid, "e" * 64)
     wait_dead(net["dns_pid"], net["id"])
     net_record.write_bytes(saved)  # put it back so the network can be removed properly
-    network.detach("e" * 64)
+    network.disconnect("e" * 64)
     network.remove_network("orphan")
     assert leftovers(net, ["e" * 64], [proxy_pid, net["dns_pid"]]) == []
 
@@ -165,12 +165,12 @@ def test_a_network_whose_kernel_objects_vanished_is_rebuilt_on_join(stackup_root
     firewall.close_network(net["bridge"])
     subprocess.run(["ip", "link", "del", net["bridge"]], check=True)
     a, b = netns(), netns()
-    network.attach("a" * 64, a.path, [Attachment("reborn")])
-    eb = network.attach("b" * 64, b.path, [Attachment("reborn", aliases=["bee"])])[0]
+    network.connect("a" * 64, a.path, [Attachment("reborn")])
+    eb = network.connect("b" * 64, b.path, [Attachment("reborn", aliases=["bee"])])[0]
     assert nft.rules_of(net["bridge"]) and len(iptables.rules_of(net["bridge"])) == 3
     assert eb.ip in a.run("busybox", "nslookup", "bee", eb.gateway).stdout
-    network.detach("a" * 64)
-    network.detach("b" * 64)
+    network.disconnect("a" * 64)
+    network.disconnect("b" * 64)
     pids = [net["dns_pid"], network.get_network("reborn")["dns_pid"]]
     network.remove_network("reborn")
     assert leftovers(net, ["a" * 64, "b" * 64], pids) == []

@@ -18,7 +18,7 @@ from pathlib import Path
 from stackup.engine import network
 for path in sys.argv[1:]:
     cid = Path(path).name.replace("stktest-", "") * 8
-    print(network.attach(cid, Path(path), [network.Attachment("crowd")])[0].ip)
+    print(network.connect(cid, Path(path), [network.Attachment("crowd")])[0].ip)
 """
 
 

@@ -84,7 +84,7 @@ def check_stackup_networks(netns, outside, tmp_path: Path) -> list[str]:
     assert tcp_from(s, outside.ip, 80, timeout=1).startswith("fail")  # internal stays sealed
     network.unpublish("b" * 64)
     for cid in ("a", "b", "c", "d"):
-        network.detach(cid * 64)
+        network.disconnect(cid * 64)
     return [net["bridge"] for net in nets]
 
 

@@ -31,7 +31,7 @@ TCP_ECHO = ("import socket, threading\ns = socket.socket(); s.setsockopt(socket.
 def container(stackup_root, netns, tmp_path):
     network.create_network("pub")
     ns = netns()
-    ep = network.attach("a" * 64, ns.path, [Attachment("pub")])[0]
+    ep = network.connect("a" * 64, ns.path, [Attachment("pub")])[0]
     http_server(ns, tmp_path, "published hello")
     ns.spawn(sys.executable, "-c", UDP_ECHO)
     ns.spawn(sys.executable, "-c", TCP_ECHO)

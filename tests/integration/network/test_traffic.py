@@ -61,7 +61,7 @@ def test_a_later_container_is_found_without_restarting_anyone(stackup_root, netn
     wait_tcp(ep.ip, 80)
     assert resolve(early, "newcomer") == ep.ip
     assert tcp_from(early, "newcomer", 80) == "ok late but here"
-    network.detach("f" * 64)
+    network.disconnect("f" * 64)
     assert resolve(early, "newcomer") == ""
 
 
@@ -85,7 +85,7 @@ def test_a_container_on_two_networks(stackup_root, netns):
     network.create_network("front", options={"com.docker.network.driver.mtu": "1400"})
     network.create_network("back", internal=True)
     ns = netns()
-    eps = network.attach("d" * 64, ns.path, [Attachment("back"), Attachment("front")])
+    eps = network.connect("d" * 64, ns.path, [Attachment("back"), Attachment("front")])
     assert [e.ifname for e in eps] == ["eth0", "eth1"]
     routes = ns.run("ip", "route", "show", "default").stdout
     # the internal network gives no way out: the default route is the other network's
@@ -96,11 +96,11 @@ def test_a_container_on_two_networks(stackup_root, netns):
 def test_static_address_and_duplicates(stackup_root, netns):
     network.create_network("fixed", ipam_config={"subnet": "10.213.7.0/24"})
     a, b = netns(), netns()
-    ep = network.attach("a" * 64, a.path, [Attachment("fixed", ipv4_address="10.213.7.50")])[0]
+    ep = network.connect("a" * 64, a.path, [Attachment("fixed", ipv4_address="10.213.7.50")])[0]
     assert ep.ip == "10.213.7.50"
     assert "10.213.7.50/24" in a.run("ip", "addr", "show", "eth0").stdout
     with pytest.raises(ConflictError, match="already in use"):
-        network.attach("b" * 64, b.path, [Attachment("fixed", ipv4_address="10.213.7.50")])
+        network.connect("b" * 64, b.path, [Attachment("fixed", ipv4_address="10.213.7.50")])
     assert "eth0" not in b.run("ip", "link").stdout  # nothing half made
     assert "b" * 64 not in network.get_network("fixed")["endpoints"]
 
@@ -128,7 +128,7 @@ def test_attach_to_a_missing_network(stackup_root, netns):
     from stackup.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="nope"):
-        network.attach("a" * 64, netns().path, [Attachment("nope")])
+        network.connect("a" * 64, netns().path, [Attachment("nope")])
 
 
 def test_none_mode_gets_loopback_only(netns):

@@ -24,7 +24,7 @@ def root(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run_with_mounts(rootfs: Path, mounts: list[volumes.Mount], script: str) -> subprocess.CompletedProcess:
+def run_with_mounts(rootfs: Path, mounts: list[volumes.ResolvedMount], script: str) -> subprocess.CompletedProcess:
     """Perform `mounts` under `rootfs` the way the runtime would, then run `script` (sh)."""
     lines = ["set -e"]
     for m in mounts:

@@ -1,6 +1,6 @@
 """`stackup graph` through the real stack file loader, on the conformance corpus: the
 picture drawn from what stackup loads must equal the one drawn from the reference's own
-output (expected.json). Skipped until the loader (stackup.spec.load_project) is present."""
+output (expected.json). Skipped until the loader (stackup.stackfile.load_project) is present."""
 
 import json
 import os
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from stackup import spec
 from stackup.cli import graph as graph_cli
 from stackup.cli import main
 from stackup.testing.corpus import CONFORMANCE_CASES
@@ -17,10 +16,7 @@ from stackup.testing.corpus import CONFORMANCE_CASES
 CASES = CONFORMANCE_CASES
 GLOBAL_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file", "--profile"}
 
-pytestmark = [
-    pytest.mark.skipif(not hasattr(spec, "load_project"), reason="stackup.spec.load_project not present yet"),
-    pytest.mark.skipif(not CASES.is_dir(), reason="conformance corpus not present"),
-]
+pytestmark = pytest.mark.skipif(not CASES.is_dir(), reason="conformance corpus not present")
 
 
 def valid_cases():

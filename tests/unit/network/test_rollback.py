@@ -75,24 +75,24 @@ def test_failed_attach_removes_what_it_made_and_records_nothing(kernel, monkeypa
 
     monkeypatch.setattr(links, "configure_inside", second_fails)
     with pytest.raises(OSError):
-        network.attach("c" * 64, Path("/nonexistent"), [Attachment("one"), Attachment("two")])
+        network.connect("c" * 64, Path("/nonexistent"), [Attachment("one"), Attachment("two")])
     assert [n["endpoints"] for n in store.load_all()] == [{}, {}]
     assert not any(name.startswith("stkv") for name in kernel.links)
 
 
 def test_addresses_are_decided_before_anything_is_made(kernel):
     network.create_network("fixed", ipam_config={"subnet": "10.77.0.0/24"})
-    network.attach("a" * 64, Path("/ns/a"), [Attachment("fixed", ipv4_address="10.77.0.9")])
+    network.connect("a" * 64, Path("/ns/a"), [Attachment("fixed", ipv4_address="10.77.0.9")])
     before = list(kernel.calls)
     with pytest.raises(Exception, match="already in use"):
-        network.attach("b" * 64, Path("/ns/b"), [Attachment("fixed", ipv4_address="10.77.0.9")])
+        network.connect("b" * 64, Path("/ns/b"), [Attachment("fixed", ipv4_address="10.77.0.9")])
     assert kernel.calls == before
 
 
 def test_first_non_internal_network_gives_the_default_route(kernel):
     network.create_network("inner", internal=True)
     network.create_network("outer")
-    eps = network.attach("a" * 64, Path("/ns/a"), [Attachment("inner"), Attachment("outer")])
+    eps = network.connect("a" * 64, Path("/ns/a"), [Attachment("inner"), Attachment("outer")])
     configured = [c for c in kernel.calls if c[0] == "configure_inside"]
     assert configured[0][5] is None                      # inner: no gateway
     assert str(configured[1][5]) == eps[1].gateway       # outer: the default route
@@ -101,11 +101,11 @@ def test_first_non_internal_network_gives_the_default_route(kernel):
 
 def test_removal_refused_while_attached_then_releases_addresses(kernel):
     network.create_network("web")
-    ep = network.attach("a" * 64, Path("/ns/a"), [Attachment("web")])[0]
+    ep = network.connect("a" * 64, Path("/ns/a"), [Attachment("web")])[0]
     with pytest.raises(Exception, match="in use"):
         networks.remove("web")
-    network.detach("a" * 64)
-    again = network.attach("b" * 64, Path("/ns/b"), [Attachment("web")])[0]
+    network.disconnect("a" * 64)
+    again = network.connect("b" * 64, Path("/ns/b"), [Attachment("web")])[0]
     assert again.ip == ep.ip  # the address was released
     network.remove_network("web", force=True)
     assert store.load_all() == []

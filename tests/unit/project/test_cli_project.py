@@ -104,8 +104,8 @@ def test_commands_on_one_project_wait_for_each_other(tmp_path):
 
 
 def test_the_schema_marks_the_tables_unsupported_attributes():
-    from stackup.spec.shape import schema
-    from stackup.spec.support import UNSUPPORTED_SERVICE_KEYS
+    from stackup.stackfile.shape import schema
+    from stackup.stackfile.support import UNSUPPORTED_SERVICE_KEYS
 
     properties = schema()["$defs"]["ServiceModel"]["properties"]
     assert {k for k, v in properties.items() if v.get("x-stackup-unsupported")} == UNSUPPORTED_SERVICE_KEYS

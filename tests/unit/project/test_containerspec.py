@@ -6,7 +6,7 @@ import pytest
 
 from stackup.errors import UnsupportedError, UserError
 from stackup.project import containerspec as cs
-from stackup.spec import support
+from stackup.stackfile import support
 
 NETS = {"default": {"name": "p_default"}, "back": {"name": "p_back"}}
 
@@ -106,7 +106,7 @@ def test_unsupported_attributes_are_named():
 def test_every_attribute_of_the_model_is_honoured_or_refused():
     """A new attribute in the spec's model fails here until someone decides, in the
     table of supported attributes, whether the engine honours it or refuses it."""
-    from stackup.spec.shape import schema
+    from stackup.stackfile.shape import schema
 
     model = set(schema()["$defs"]["ServiceModel"]["properties"])
     refused, honoured = support.UNSUPPORTED_SERVICE_KEYS, support.HONOURED_SERVICE_KEYS

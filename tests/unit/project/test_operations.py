@@ -149,8 +149,8 @@ def test_exec_environment_takes_bare_names_from_the_callers_environment():
 
 
 def test_open_session_without_a_file_needs_a_project_name(tmp_path, monkeypatch):
-    from stackup.spec import LoadOptions
-    from stackup.spec.project import NoStackFileError
+    from stackup.stackfile import LoadOptions
+    from stackup.stackfile.project import NoStackFileError
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
@@ -163,7 +163,7 @@ def test_open_session_without_a_file_needs_a_project_name(tmp_path, monkeypatch)
 
 
 def test_open_session_hands_the_loaders_warnings_back_unprinted(tmp_path, monkeypatch, capsys):
-    from stackup.spec import LoadOptions
+    from stackup.stackfile import LoadOptions
 
     (tmp_path / "compose.yaml").write_text("version: '3'\nservices:\n  app:\n    image: busybox\n")
     monkeypatch.chdir(tmp_path)

@@ -51,7 +51,7 @@ def test_stdin_open_reaches_the_container_spec():
     args = cs.spec_arguments({"stdin_open": True, "tty": True}, where="services.web", container_name="p-web-1",
                              service="web", project_networks={}, network_name=lambda key, cfg: key)
     assert (args["stdin_open"], args["tty"]) == (True, True)
-    from stackup.spec.support import unsupported_service
+    from stackup.stackfile.support import unsupported_service
 
     assert unsupported_service("web", {"image": "x", "stdin_open": True}) == []
 

@@ -1,0 +1,174 @@
+"""What of a stack stackup can run: the one table of supported attributes.
+
+The stack-file layer models every Compose attribute, so `config` works for every valid
+file; `up`, `create` and `run` refuse, naming each, every attribute set that this
+table calls unsupported (`check_supported`), never ignoring one. The JSON schema
+marks the unsupported service attributes from it too (`x-stackup-unsupported`, for
+editors). Plain data and small functions, no pydantic: every `up` reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from stackup.errors import UnsupportedError
+
+# Service attributes the engine cannot honour yet.
+UNSUPPORTED_SERVICE_KEYS = frozenset({
+    "annotations", "attach", "blkio_config", "build", "cgroup", "cgroup_parent", "configs",
+    "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
+    "cpuset", "credential_spec", "develop", "device_cgroup_rules", "devices", "dns_opt",
+    "external_links", "gpus", "group_add", "ipc", "isolation", "label_file", "links",
+    "mac_address", "mem_reservation", "mem_swappiness", "models", "oom_kill_disable",
+    "oom_score_adj", "pid", "platform", "post_start", "pre_stop", "provider",
+    "pull_refresh_after", "runtime", "secrets", "storage_opt", "use_api_socket", "userns_mode",
+    "uts", "volumes_from",
+})
+# Every other service attribute of the model is honoured, each somewhere: the loader
+# (extends, env_file, profiles), reconcile and naming (image, pull_policy, depends_on,
+# scale, container_name), the adapter's mounts (volumes, tmpfs), or the container spec
+# (the rest), within the limits below. `expose` only documents ports (no links between
+# containers to open), as in compose. A unit test checks that the two sets cover the model.
+HONOURED_SERVICE_KEYS = frozenset({
+    "cap_add", "cap_drop", "command", "container_name", "cpu_shares", "cpus", "depends_on",
+    "deploy", "dns", "dns_search", "domainname", "entrypoint", "env_file", "environment",
+    "expose", "extends", "extra_hosts", "healthcheck", "hostname", "image", "init", "labels",
+    "logging", "mem_limit", "memswap_limit", "network_mode", "networks", "pids_limit", "ports",
+    "privileged", "profiles", "pull_policy", "read_only", "restart", "scale", "security_opt",
+    "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty",
+    "ulimits", "user", "volumes", "working_dir",
+})
+NETWORK_MODES = ("none", "host", "bridge")
+SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "priority")
+DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
+DEPLOY_MODES = (None, "replicated")
+# the runtime restarts at once and counts attempts for ever: no delay, no window
+RESTART_POLICY_UNSUPPORTED = ("delay", "window")
+RESOURCE_LIMITS = ("cpus", "memory", "pids")
+LOG_DRIVERS = (None, "json-file", "local")
+LOG_OPTIONS = ("max-size", "max-file")
+BIND_PROPAGATIONS = (None, "rprivate", "private")
+MOUNT_TYPES_UNSUPPORTED = ("npipe", "cluster")
+PORT_MODES = (None, "ingress", "host")
+NETWORK_DRIVERS = (None, "bridge")
+NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
+IPAM_DRIVERS = (None, "default")
+VOLUME_DRIVERS = (None, "local")
+
+
+def _set(value: Any) -> bool:
+    return value not in (None, [], {}, False, "")
+
+
+def check_supported(desired: Mapping[str, Any], services: Iterable[str] = ()) -> None:
+    """Raise UnsupportedError naming, one line each, every attribute set that stackup
+    cannot run: of the given services (all when none is given), and of the top-level
+    networks and volumes."""
+    found = unsupported_attributes(desired, services)
+    if found:
+        lines = [f"{path} is not supported by stackup" for path in found]
+        raise UnsupportedError(lines[0], problems=lines)
+
+
+def unsupported_attributes(desired: Mapping[str, Any], services: Iterable[str] = ()) -> list[str]:
+    """Paths such as `services.web.gpus` or `networks.back.driver (overlay)`, in order."""
+    all_services = desired.get("services") or {}
+    found = []
+    for name in sorted(set(services) or set(all_services)):
+        found += unsupported_service(name, all_services.get(name) or {})
+    for key, config in sorted((desired.get("networks") or {}).items()):
+        found += unsupported_network(key, config or {})
+    for key, config in sorted((desired.get("volumes") or {}).items()):
+        found += unsupported_volume(key, config or {})
+    return found
+
+
+def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
+    where = f"services.{name}"
+    found = [f"{where}.{key}" for key in sorted(config) if key in UNSUPPORTED_SERVICE_KEYS and _set(config[key])]
+    mode = str(config.get("network_mode") or "")
+    if mode and mode not in NETWORK_MODES:
+        found.append(f"{where}.network_mode ({mode})")
+    found += _deploy(where, config.get("deploy") or {})
+    logging = config.get("logging") or {}
+    if logging.get("driver") not in LOG_DRIVERS:
+        found.append(f"{where}.logging.driver ({logging['driver']})")
+    found += [f"{where}.logging.options.{key}" for key in sorted(logging.get("options") or {})
+              if key not in LOG_OPTIONS]
+    for key, value in (config.get("networks") or {}).items():
+        found += [f"{where}.networks.{key}.{attr}" for attr in sorted(value or {})
+                  if attr not in SERVICE_NETWORK_KEYS and _set(value[attr])]
+    for i, mount in enumerate(config.get("volumes") or []):
+        if isinstance(mount, Mapping):
+            found += _mount(f"{where}.volumes[{i}]", mount)
+    for port in config.get("ports") or []:
+        if isinstance(port, Mapping) and port.get("mode") not in PORT_MODES:
+            found.append(f"{where}.ports.mode ({port['mode']})")
+    return found
+
+
+def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
+    found = []
+    for key in sorted(deploy):
+        if key == "mode" and deploy[key] in DEPLOY_MODES:
+            continue
+        if key not in DEPLOY_KEYS and _set(deploy[key]):
+            found.append(f"{where}.deploy.{key}")
+    policy = deploy.get("restart_policy") or {}
+    found += [f"{where}.deploy.restart_policy.{key}" for key in RESTART_POLICY_UNSUPPORTED
+              if _set(policy.get(key))]
+    resources = deploy.get("resources") or {}
+    found += [f"{where}.deploy.resources.{key}" for key in sorted(resources)
+              if key != "limits" and _set(resources[key])]
+    limits = resources.get("limits") or {}
+    found += [f"{where}.deploy.resources.limits.{key}" for key in sorted(limits)
+              if key not in RESOURCE_LIMITS and _set(limits[key])]
+    return found
+
+
+def _mount(where: str, mount: Mapping[str, Any]) -> list[str]:
+    found = []
+    bind = mount.get("bind") or {}
+    if bind.get("propagation") not in BIND_PROPAGATIONS:
+        found.append(f"{where}.bind.propagation ({bind['propagation']})")
+    if _set(bind.get("selinux")):
+        found.append(f"{where}.bind.selinux")
+    if mount.get("type") in MOUNT_TYPES_UNSUPPORTED:
+        found.append(f"{where}.type ({mount['type']})")
+    return found
+
+
+def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
+    """What of a top-level network the network engine cannot make (refused before
+    anything is created, rather than half-way through `up`)."""
+    where = f"networks.{key}"
+    if config.get("external"):  # only looked up, never made
+        return []
+    found = _driver(where, config, NETWORK_DRIVERS)
+    if config.get("enable_ipv6"):
+        found.append(f"{where}.enable_ipv6")
+    found += [f"{where}.driver_opts.{opt}" for opt in sorted(config.get("driver_opts") or {})
+              if opt != NETWORK_MTU_OPTION]
+    ipam = config.get("ipam") or {}
+    if ipam.get("driver") not in IPAM_DRIVERS:
+        found.append(f"{where}.ipam.driver ({ipam['driver']})")
+    if _set(ipam.get("options")):
+        found.append(f"{where}.ipam.options")
+    configs = ipam.get("config") or []
+    if len(configs) > 1:
+        found.append(f"{where}.ipam.config (more than one entry)")
+    found += [f"{where}.ipam.config.aux_addresses" for entry in configs
+              if _set((entry or {}).get("aux_addresses"))]
+    return found
+
+
+def unsupported_volume(key: str, config: Mapping[str, Any]) -> list[str]:
+    where = f"volumes.{key}"
+    if config.get("external"):
+        return []
+    return _driver(where, config, VOLUME_DRIVERS) + ([f"{where}.driver_opts"] if _set(config.get("driver_opts")) else [])
+
+
+def _driver(where: str, config: Mapping[str, Any], drivers: tuple) -> list[str]:
+    return [] if config.get("driver") in drivers else [f"{where}.driver ({config['driver']})"]
