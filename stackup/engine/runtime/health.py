@@ -5,7 +5,7 @@ Docker's semantics (the check's normal form: `healthcheck.Check`): the test is
 `timeout`; `retries` consecutive failures make the container unhealthy; failures within
 `start_period` do not count. The shim runs `run_check` every `interval` in a forked
 child (so none of this is loaded in the shim); the orchestrator may also call
-`Runtime`-level `check_now` when it wants an answer at once.
+`run_check` itself when it wants an answer at once.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What a container is made of: the spec the engine creates it from, and its parsing rules.
 
-The spec is plain data (JSON in the container's state file), independent of how the
-CLI or the project layer got it. `build_spec` combines an image config with the
-caller's overrides the way Docker does (entrypoint + cmd, env merge, labels).
+The spec is plain data (JSON in the container's state file, its "spec"), independent
+of how the CLI or the project layer got it. `spec_from_image` combines an image config
+with the caller's overrides the way Docker does (entrypoint + cmd, env merge, labels).
 """
 
 from __future__ import annotations
