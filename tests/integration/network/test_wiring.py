@@ -14,7 +14,7 @@ from stackup.testing.netns import http_server, wait_tcp
 pytestmark = pytest.mark.root
 
 
-def test_attach_writes_files_publishes_and_detach_undoes_it(stackup_root, netns, tmp_path):
+def test_connect_writes_files_publishes_and_disconnect_undoes_it(stackup_root, netns, tmp_path):
     network.create_network("proj_default")
     network.create_network("proj_back", internal=True)
     ns = netns()
@@ -45,14 +45,14 @@ def test_attach_writes_files_publishes_and_detach_undoes_it(stackup_root, netns,
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
-def test_a_taken_port_fails_the_attach(stackup_root, netns):
+def test_a_taken_port_fails_the_connect(stackup_root, netns):
     network.create_network("p2")
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     try:
         with pytest.raises(ConflictError, match="already in use"):
-            runtime_wiring().attach("b" * 64, str(netns().path),
+            runtime_wiring().connect("b" * 64, str(netns().path),
                                       {"networks": ["p2"], "ports": [f"127.0.0.1:{busy.getsockname()[1]}:80"]})
     finally:
         busy.close()
