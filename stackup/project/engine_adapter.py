@@ -429,7 +429,8 @@ class Engine:
                 self._network_module().get_network(net["id"])   # restarts it (gateway address first)
                 done.append(f"network {net['name']}: its DNS server was restarted")
         for state in self.container_states(mine):
-            if self._containers.shim_lost(_typed(state)):
+            # a one-off (`run`) is not started again: that would run its command twice
+            if self._containers.shim_lost(_typed(state)) and not self.observed(state).oneoff:
                 self._containers.recover(state["id"])
                 done.append(f"container {state['name']}: its shim had died; restarted")
             elif Status(state["status"]) is Status.RUNNING and network.ensure_proxy(state["id"]):

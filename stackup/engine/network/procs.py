@@ -110,7 +110,7 @@ def stop_strays(module: str, token: str) -> None:
         except OSError:
             continue
         if _runs(argv, module) and token.encode() in argv:
-            stop(int(entry), token)
+            stop(int(entry), token, started=start_time(int(entry)))
 
 
 def _runs(argv: list[bytes], module: str) -> bool:
@@ -123,9 +123,26 @@ def stop(pid: int | None, token: str, timeout: float = 2.0, started: int | None 
     if alive(pid, token, started):
         assert pid is not None
         _terminate(pid, token, timeout)
+    if pid and started is not None:
+        _wait_released(pid, started, timeout)
     child = _started.pop(pid or 0, None)
     if child is not None:
         child.wait()  # it has exited: collect its status, no zombie
+
+
+def _wait_released(pid: int, started: int, timeout: float) -> None:
+    """Wait until the threads of the killed helper `pid` are gone too. Its main thread is
+    a zombie at once, but its sockets are closed by the last of its threads to exit: a
+    restart that binds before then fails with "Address already in use"."""
+    deadline = time.monotonic() + timeout
+    while start_time(pid) == started and time.monotonic() < deadline:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return
+        if threads == [str(pid)] and not alive(pid, "", started):
+            return  # only the zombie main thread is left: its files are released
+        time.sleep(0.01)
 
 
 def _terminate(pid: int, token: str, timeout: float) -> None:

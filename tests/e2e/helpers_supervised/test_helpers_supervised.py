@@ -88,6 +88,8 @@ def test_dns_server_restarts_after_a_kill_that_left_the_bridge_without_its_addre
     net = record(stack, "networks")
     kill(net["dns_pid"])
     gateway, prefix = net["ipam"]["gateway"], net["ipam"]["subnet"].split("/")[1]
+    subprocess.run(["ip", "route", "add", net["ipam"]["subnet"], "dev", net["bridge"], "metric", "4242"],
+                   check=True)  # so that no other root takes the subnet while it has no address
     subprocess.run(["ip", "addr", "del", f"{gateway}/{prefix}", "dev", net["bridge"]], check=True)
 
     stack("up", "-d")

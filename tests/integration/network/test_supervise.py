@@ -79,6 +79,8 @@ def test_the_dns_server_restarts_when_the_gateway_address_was_lost(pair):
     kill_and_wait(network.get_network("sup")["dns_pid"], net["id"])
     gateway = net["ipam"]["gateway"]
     prefix = net["ipam"]["subnet"].split("/")[1]
+    subprocess.run(["ip", "route", "add", net["ipam"]["subnet"], "dev", net["bridge"], "metric", "4242"],
+                   check=True)  # so that no other root takes the subnet while it has no address
     subprocess.run(["ip", "addr", "del", f"{gateway}/{prefix}", "dev", net["bridge"]], check=True)
 
     repaired = network.get_network("sup")
