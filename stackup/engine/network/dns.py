@@ -50,10 +50,10 @@ def log(net: dict) -> Path:
 
 
 def running(net: dict) -> bool:
-    """The recorded server is alive (its pid, started when recorded) and still holds its
-    sockets on the gateway address: it serves."""
+    """The recorded server is alive (its pid, started when recorded), not stopped, and
+    still holds its sockets on the gateway address: it serves."""
     pid = int(net.get("dns_pid") or 0)
-    if not procs.alive(pid, net["id"], net.get("dns_started")):
+    if not procs.alive(pid, net["id"], net.get("dns_started")) or procs.suspended(pid):
         return False
     port = int(os.environ.get("STACKUP_DNS_PORT", "53"))
     address = net["ipam"]["gateway"]

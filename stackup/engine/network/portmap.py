@@ -65,13 +65,13 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
 
 
 def serving(container_id: str) -> bool | None:
-    """Whether the container's port proxy serves (alive, every host socket still bound);
-    None when the container publishes nothing."""
+    """Whether the container's port proxy serves (alive, not stopped, every host socket
+    still bound); None when the container publishes nothing."""
     data = state.read_json(_path(container_id), {}) or {}
     if not data.get("bindings"):
         return None
     pid = int(data.get("pid") or 0)
-    if not procs.alive(pid, container_id, data.get("started")):
+    if not procs.alive(pid, container_id, data.get("started")) or procs.suspended(pid):
         return False
     wanted = [(b.protocol, b.bind_ip, b.host_port) for b in published(container_id)]
     return sockettable.holds(pid, wanted)

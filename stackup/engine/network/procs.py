@@ -89,6 +89,14 @@ def alive(pid: int | None, token: str, started: int | None = None) -> bool:
     return started is None or int(fields[19]) == started
 
 
+def suspended(pid: int) -> bool:
+    """`pid` is stopped (SIGSTOP, a debugger): alive, but it answers nobody."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
 def start_time(pid: int) -> int | None:
     """When `pid` started, in clock ticks since boot (/proc/PID/stat, field 22): with the pid,
     a process's identity (a pid alone may be reused)."""
@@ -148,6 +156,7 @@ def _wait_released(pid: int, started: int, timeout: float) -> None:
 def _terminate(pid: int, token: str, timeout: float) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)  # a stopped helper handles its SIGTERM only once continued
     except ProcessLookupError:
         return
     if _wait_exit(pid, timeout) or not alive(pid, token):

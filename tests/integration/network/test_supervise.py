@@ -29,6 +29,14 @@ def kill_and_wait(pid: int, token: str) -> None:
         time.sleep(0.02)
 
 
+def suspend(pid: int) -> None:
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while not procs.suspended(pid):
+        assert time.monotonic() < deadline, f"{pid} did not stop"
+        time.sleep(0.01)
+
+
 def resolves(ns, name: str) -> str | None:
     """The address `name` resolves to inside `ns` (through the network's DNS server)."""
     found = ns.run("getent", "hosts", name, timeout=30).stdout.split()
@@ -137,3 +145,33 @@ def test_an_unrecorded_port_proxy_does_not_block_the_restart(pair):
     assert network.ensure_proxy("b" * 64) is True
     assert not procs.alive(stray, "b" * 64)
     assert "hello from b" in get(port)
+
+
+def test_a_stopped_dns_server_that_answers_nobody_is_replaced(pair):
+    net, a, eb = pair
+    record = network.get_network("sup")
+    suspend(record["dns_pid"])
+    try:
+        assert not network.dns_serving(record)
+        repaired = network.get_network("sup")
+        assert repaired["dns_pid"] != record["dns_pid"] and network.dns_serving(repaired)
+        assert not procs.alive(record["dns_pid"], net["id"])
+        assert resolves(a, "beta") == eb.ip
+    finally:
+        if procs.alive(record["dns_pid"], net["id"]):
+            os.kill(record["dns_pid"], signal.SIGKILL)
+
+
+def test_a_stopped_port_proxy_is_replaced(pair):
+    net, a, eb = pair
+    port = network.publish("b" * 64, eb.ip, ["127.0.0.1::80"])[0].host_port
+    pid = json.loads((state.root() / "ports" / f"{'b' * 64}.json").read_text())["pid"]
+    suspend(pid)
+    try:
+        assert network.proxy_serving("b" * 64) is False
+        assert network.ensure_proxy("b" * 64) is True
+        assert not procs.alive(pid, "b" * 64)
+        assert "hello from b" in get(port)
+    finally:
+        if procs.alive(pid, "b" * 64):
+            os.kill(pid, signal.SIGKILL)
