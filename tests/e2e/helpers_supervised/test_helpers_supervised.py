@@ -24,12 +24,17 @@ def page(stack) -> str:
     return http_get(f"http://127.0.0.1:{stack.env['PORT']}/")
 
 
-def port_is_dead(stack) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{stack.env['PORT']}/", timeout=3):
-            return False
-    except OSError:
-        return True
+def port_is_dead(stack, timeout: float = 10) -> bool:
+    """The port stops answering (once the killed proxy's last thread let go of it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{stack.env['PORT']}/", timeout=3):
+                pass
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def resolves_web(stack) -> bool:
