@@ -80,6 +80,8 @@ class Renderer:
             self.progress = None
         elif isinstance(event, events.PlanWarning):
             print(f"stackup: warning: {event.text}", file=sys.stderr)
+        elif isinstance(event, events.Repaired):
+            print(f"stackup: repaired: {event.text}", file=sys.stderr)
         elif isinstance(event, events.PlanPreview):
             sys.stdout.write(event.text)
         elif isinstance(event, events.LogSources):

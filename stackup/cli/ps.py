@@ -40,7 +40,10 @@ def _ago(stamp: str) -> str:
 
 def describe(state: dict[str, Any]) -> dict[str, Any]:
     """One row of `ps` (also `--format json`), compose's field names and status text
-    (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`)."""
+    (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`). A running container one of
+    whose helpers is gone says so where compose puts the health, in the status text
+    (`Up 5 seconds (degraded: port proxy down)`): the State stays `running` (its
+    processes run) and scripts that read the JSON see the same fields."""
     from stackup.engine.runtime.containerstate import Status
     from stackup.project import health
     from stackup.project.engine_adapter import Engine
@@ -58,6 +61,9 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
             text += " (Paused)"
         elif health_status:
             text += f" ({health_status})"
+        problems = Engine.helper_problems(state)
+        if problems:  # like the health in parentheses: a helper it relies on is gone
+            text += f" (degraded: {', '.join(problems)})"
     elif status is Status.EXITED:
         text = f"Exited ({c.exit_code if c.exit_code is not None else 0}) {_ago(state.get('finished_at', ''))} ago"
     else:

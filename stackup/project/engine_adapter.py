@@ -32,6 +32,7 @@ from stackup.stackfile import support
 
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
+    from stackup.engine.runtime.containerstate import ContainerState
     from stackup.engine.runtime.container import Runtime
     from stackup.engine.runtime.usage import Sample
 
@@ -70,6 +71,13 @@ def _start_failures() -> Iterator[None]:
 
 def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _typed(state: Mapping[str, Any]) -> ContainerState:
+    """A runtime record in its typed form."""
+    from stackup.engine.runtime.containerstate import ContainerState
+
+    return ContainerState.from_dict(dict(state))
 
 
 def _epoch(text: str) -> float:
@@ -400,6 +408,52 @@ class Engine:
                 _quietly(self._volumes_module().remove_volume, name, True)
             raise
         return state["id"]
+
+    # -- helpers: shims, DNS servers, port proxies --------------------------------
+
+    def repair_helpers(self) -> list[str]:
+        """Bring back the project's helpers that died or stop serving (any `up` calls this
+        first): a network's DNS server, a container whose shim died (restarted: its
+        processes are killed first), a container's port proxy. What was repaired, a line
+        each. The checks read /proc only; the network engine is loaded for a repair."""
+        if not self.has_runtime():
+            return []
+        from stackup.engine import network
+
+        done = []
+        mine = {naming.PROJECT: self.project}
+        for net in self._networks():
+            if _matches(net.get("labels") or {}, mine) and not network.dns_serving(net):
+                self._network_module().get_network(net["id"])   # restarts it (gateway address first)
+                done.append(f"network {net['name']}: its DNS server was restarted")
+        for state in self.container_states(mine):
+            # a one-off (`run`) is not started again: that would run its command twice
+            if self._containers.shim_lost(_typed(state)) and not self.observed(state).oneoff:
+                self._containers.recover(state["id"])
+                done.append(f"container {state['name']}: its shim had died; restarted")
+            elif Status(state["status"]) is Status.RUNNING and network.ensure_proxy(state["id"]):
+                done.append(f"container {state['name']}: its port proxy was restarted")
+        return done
+
+    @staticmethod
+    def helper_problems(state: Mapping[str, Any]) -> list[str]:
+        """What of a running container's helpers is gone (`ps` shows it degraded): its
+        shim, its port proxy, the DNS server of a network it is on."""
+        if not Status(state["status"]).is_up():
+            return []
+        from stackup.engine import network
+        from stackup.engine.network import store
+        from stackup.engine.runtime.container import Runtime
+
+        problems = []
+        if Runtime.shim_lost(_typed(state)):
+            problems.append("shim gone")
+        if network.proxy_serving(state["id"]) is False:
+            problems.append("port proxy down")
+        joined = set((state.get("network") or {}).get("networks") or {})
+        if any(not network.dns_serving(n) for n in store.load_all() if n.get("name") in joined):
+            problems.append("DNS server down")
+        return problems
 
     def start_container(self, container: str) -> None:
         self._containers.start(container)

@@ -26,6 +26,13 @@ class PlanWarning:
 
 
 @dataclass(frozen=True)
+class Repaired:
+    """Something found broken and put right before the plan (e.g. a helper restarted)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class PlanStarted:
     """A non-empty plan is about to run: its `Progress` events follow."""
 
@@ -103,7 +110,7 @@ class ImageChanged:
     status: str
 
 
-OperationEvent = Union[Progress, PlanWarning, PlanStarted, PlanFinished, PlanPreview, LogSources,
+OperationEvent = Union[Progress, PlanWarning, Repaired, PlanStarted, PlanFinished, PlanPreview, LogSources,
                        Attaching, LogLine, ContainerExited, Stopping, ContainerChanged, Waited,
                        ImageChanged]
 OnEvent = Callable[[OperationEvent], None]

@@ -20,7 +20,8 @@ from types import FrameType
 from stackup.errors import UserError
 from stackup.project.apply import apply_plan
 from stackup.project.engine_adapter import StateRecord
-from stackup.project.events import Attaching, ContainerExited, LogSources, OnEvent, PlanPreview, Stopping
+from stackup.project.events import (Attaching, ContainerExited, LogSources, OnEvent, PlanPreview, Repaired,
+                                     Stopping)
 from stackup.project.reconcile import UpOptions, plan_images, reconcile, selection_closure
 from stackup.project.session import Session
 
@@ -51,6 +52,8 @@ def up(session: Session, options: UpOptions, on_event: OnEvent, *, attach: Attac
         on_event(PlanPreview(reconcile(session.desired or {}, session.observe(), options).render() or NOTHING_TO_DO))
         return 0
     with session.locked():
+        for repaired in session.engine.repair_helpers():   # any `up`, also one that changes nothing
+            on_event(Repaired(repaired))
         observed = session.observe()
         images = plan_images(session.desired or {}, observed, options)
         if not images.is_empty():

@@ -6,6 +6,8 @@ The public API (imported lazily so that helper processes stay light):
 - `connect(container_id, netns_path, attachments) -> list[Endpoint]`, `disconnect(container_id)`
 - `publish(container_id, container_ip, ports) -> list[PortBinding]`, `unpublish(container_id)`,
   `published(container_id)`, `parse_ports(specs)`
+- helpers' liveness: `dns_serving(net)`, `proxy_serving(container_id)`; `ensure_proxy(container_id)`
+  restarts a dead port proxy (a network's DNS server is restarted by `get_network`)
 - `runtime_wiring()`: all of the above as the runtime's NetworkWiring
   (`runtime.netns.register_wiring(network.runtime_wiring())`)
 """
@@ -22,6 +24,8 @@ _EXPORTS = {
     "prune_networks": ("networks", "prune"),
     "PortBinding": "ports", "parse_ports": "ports",
     "publish": "portmap", "unpublish": "portmap", "published": "portmap",
+    "proxy_serving": ("portmap", "serving"), "ensure_proxy": ("portmap", "ensure"),
+    "dns_serving": ("dns", "running"),
     "RuntimeWiring": "wiring", "runtime_wiring": "wiring",
 }
 

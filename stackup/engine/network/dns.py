@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from stackup.engine import state
-from stackup.engine.network import procs, store
+from stackup.engine.network import procs, sockettable, store
 from stackup.errors import StackupError
 
 MODULE = "stackup.engine.network.dnsserver"
@@ -49,20 +50,39 @@ def log(net: dict) -> Path:
 
 
 def running(net: dict) -> bool:
-    return procs.alive(net.get("dns_pid"), net["id"])
+    """The recorded server is alive (its pid, started when recorded), not stopped, and
+    still holds its sockets on the gateway address: it serves."""
+    pid = int(net.get("dns_pid") or 0)
+    if not procs.alive(pid, net["id"], net.get("dns_started")) or procs.suspended(pid):
+        return False
+    port = int(os.environ.get("STACKUP_DNS_PORT", "53"))
+    address = net["ipam"]["gateway"]
+    return sockettable.holds(pid, [("udp", address, port), ("tcp", address, port)])
 
 
-def ensure(net: dict) -> bool:
-    """Restart the DNS server if it died (e.g. was killed); True when `net` changed."""
+def ensure(net: dict, before_start: Callable[[], None] = lambda: None) -> bool:
+    """Restart the DNS server if it died (e.g. was killed) or lost its sockets; True when
+    `net` changed. `before_start` runs first when it must start (puts the gateway
+    address back, without which the bind fails)."""
     if running(net):
         return False
-    net["dns_pid"] = start(net)
+    stop(net)  # one that is alive but does not serve
+    procs.stop_strays(MODULE, net["id"])  # one whose start was never recorded
+    before_start()
+    set_started(net, start(net))
     return True
 
 
+def set_started(net: dict, pid: int) -> None:
+    """Record the server `pid` with its start time (its identity, see procs.alive)."""
+    net["dns_pid"] = pid
+    net["dns_started"] = procs.start_time(pid)
+
+
 def stop(net: dict) -> None:
-    procs.stop(net.get("dns_pid"), net["id"])
+    procs.stop(net.get("dns_pid"), net["id"], started=net.get("dns_started"))
     net["dns_pid"] = None
+    net["dns_started"] = None
 
 
 def forget(net: dict) -> None:

@@ -53,7 +53,7 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
                 net["ipam"] = plan.to_json()
                 store.save(net)  # recorded first, so a crash leaves something to clean
                 links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, mtu)
-            net["dns_pid"] = dns.start(net)  # its interpreter starts while the firewall is set
+            dns.set_started(net, dns.start(net))  # its interpreter starts while the firewall is set
             firewall.open_network(name, net["bridge"], plan.subnet, net["internal"], fresh=True)
             store.save(net)
         except BaseException:
@@ -159,16 +159,23 @@ def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
     elif not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
         firewall.open_network(net["name"], net["bridge"], ipam.Subnet.from_json(net["ipam"]).subnet,
                               net["internal"], check=False)
-    changed |= dns.ensure(net)
+    changed |= dns.ensure(net, lambda: _restore_gateway(net))
     if changed:
         store.save(net)
     return net
+
+
+def _restore_gateway(net: dict) -> None:
+    """Put the bridge's gateway address back (and the bridge up): the DNS server binds it,
+    and a kill between making the bridge and addressing it leaves a bridge without it."""
+    plan = ipam.Subnet.from_json(net["ipam"])
+    links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
 
 
 def ensure_ready(net: dict, bridge_missing: bool = False) -> None:
     """The join path's check: the DNS server runs; a full repair when the bridge is missing."""
     if bridge_missing or (not dns.running(net) and not links.exists(net["bridge"])):
         _repair_one(net)
-    elif dns.ensure(net):
+    elif dns.ensure(net, lambda: _restore_gateway(net)):
         store.save(net)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from stackup.engine import state
-from stackup.engine.network import procs, store
+from stackup.engine.network import procs, sockettable, store
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import ConflictError, UserError
 
@@ -37,6 +37,11 @@ def publish(container_id: str, container_ip: str,
     unpublish(container_id)
     if not bindings:
         return []
+    return _serve(container_id, container_ip, bindings)
+
+
+def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) -> list[PortBinding]:
+    """Bind the host sockets, start the proxy on them and record it; the bindings as bound."""
     sockets: list[socket.socket] = []
     try:
         bound = []
@@ -53,9 +58,35 @@ def publish(container_id: str, container_ip: str,
     finally:
         for s in sockets:
             s.close()
-    state.atomic_write_json(_path(container_id), {"pid": pid, "container_ip": container_ip,
+    state.atomic_write_json(_path(container_id), {"pid": pid, "started": procs.start_time(pid),
+                                                  "container_ip": container_ip,
                                                   "bindings": [b.to_json() for b in bound]})
     return bound
+
+
+def serving(container_id: str) -> bool | None:
+    """Whether the container's port proxy serves (alive, not stopped, every host socket
+    still bound); None when the container publishes nothing."""
+    data = state.read_json(_path(container_id), {}) or {}
+    if not data.get("bindings"):
+        return None
+    pid = int(data.get("pid") or 0)
+    if not procs.alive(pid, container_id, data.get("started")) or procs.suspended(pid):
+        return False
+    wanted = [(b.protocol, b.bind_ip, b.host_port) for b in published(container_id)]
+    return sockettable.holds(pid, wanted)
+
+
+def ensure(container_id: str) -> bool:
+    """Start the container's port proxy again if it died (e.g. was killed) or lost its
+    sockets, on the host ports it had; True when it was restarted."""
+    if serving(container_id) is not False:
+        return False
+    data = state.read_json(_path(container_id), {}) or {}
+    procs.stop(data.get("pid"), container_id, started=data.get("started"))  # alive, not serving
+    procs.stop_strays(MODULE, container_id)  # one whose start was never recorded
+    _serve(container_id, data["container_ip"], published(container_id))
+    return True
 
 
 def _bind(b: PortBinding) -> tuple[socket.socket, int]:
@@ -99,7 +130,7 @@ def unpublish(container_id: str) -> None:
     data = state.read_json(path)
     if data is None:
         return
-    procs.stop(data.get("pid"), container_id)
+    procs.stop(data.get("pid"), container_id, started=data.get("started"))
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     with contextlib.suppress(FileNotFoundError):

@@ -6,6 +6,16 @@ started it. The caller binds the helper's sockets and hands them over: what coul
 fail at start (an address or port in use) is the caller's error at once, and the
 helper's clients queue in the sockets while its interpreter starts, so nobody waits
 for it.
+
+Who restarts a helper that died: the next command that looks (any `up`, `network ls`,
+a container joining the network), not a resident supervisor. A helper is recorded with
+its pid and start time, and it serves while it still holds its sockets (sockettable),
+so the check is a few reads of /proc and netlink (~0.4 ms a helper). The shim is not
+the supervisor: a DNS server belongs to a network that many containers (of several
+stacks) share, so no one shim owns it, and restarting a proxy means binding host ports
+with the network engine's code, which the shim (standard library only, ~1 MB a
+container) must not load; a supervisor that restarts on its own also needs a back-off
+against crash loops, where the next `up` simply reports what it repaired.
 """
 
 from __future__ import annotations
@@ -62,8 +72,10 @@ def exit_when_gone(path: Path, interval: float = 5.0) -> None:
     threading.Thread(target=watch, name="stackup-watch", daemon=True).start()
 
 
-def alive(pid: int | None, token: str) -> bool:
-    """True when `pid` is a live (not zombie) stackup helper whose command line holds `token`."""
+def alive(pid: int | None, token: str, started: int | None = None) -> bool:
+    """True when `pid` is a live (not zombie) stackup helper whose command line holds `token`
+    and, when `started` is given (see `start_time`), that started then: a pid reused by
+    another helper of the same object (a second `up` that restarted it) is not this one."""
     if not pid:
         return False
     try:
@@ -71,23 +83,80 @@ def alive(pid: int | None, token: str) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X") and b"stackup" in cmdline and token.encode() in cmdline
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X") or b"stackup" not in cmdline or token.encode() not in cmdline:
+        return False
+    return started is None or int(fields[19]) == started
 
 
-def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:
+def suspended(pid: int) -> bool:
+    """`pid` is stopped (SIGSTOP, a debugger): alive, but it answers nobody."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot (/proc/PID/stat, field 22): with the pid,
+    a process's identity (a pid alone may be reused)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+
+def stop_strays(module: str, token: str) -> None:
+    """Stop every helper running `module` for `token` (its object's id): one a killed
+    command started but never recorded still holds the sockets a restart must bind."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if _runs(argv, module) and token.encode() in argv:
+            stop(int(entry), token, started=start_time(int(entry)))
+
+
+def _runs(argv: list[bytes], module: str) -> bool:
+    """`argv` is `python ... -m module ...` (as `start_on_sockets` starts a helper)."""
+    return any(a == b"-m" and b == module.encode() for a, b in zip(argv, argv[1:]))
+
+
+def stop(pid: int | None, token: str, timeout: float = 2.0, started: int | None = None) -> None:
     """Stop a helper (SIGTERM, then SIGKILL) if it is still the one we started."""
-    if alive(pid, token):
+    if alive(pid, token, started):
         assert pid is not None
         _terminate(pid, token, timeout)
+    if pid and started is not None:
+        _wait_released(pid, started, timeout)
     child = _started.pop(pid or 0, None)
     if child is not None:
         child.wait()  # it has exited: collect its status, no zombie
 
 
+def _wait_released(pid: int, started: int, timeout: float) -> None:
+    """Wait until the threads of the killed helper `pid` are gone too. Its main thread is
+    a zombie at once, but its sockets are closed by the last of its threads to exit: a
+    restart that binds before then fails with "Address already in use"."""
+    deadline = time.monotonic() + timeout
+    while start_time(pid) == started and time.monotonic() < deadline:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return
+        if threads == [str(pid)] and not alive(pid, "", started):
+            return  # only the zombie main thread is left: its files are released
+        time.sleep(0.01)
+
+
 def _terminate(pid: int, token: str, timeout: float) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)  # a stopped helper handles its SIGTERM only once continued
     except ProcessLookupError:
         return
     if _wait_exit(pid, timeout) or not alive(pid, token):

@@ -263,9 +263,31 @@ class Runtime:
         if state.status is Status.STARTING and not pid_alive(state.creator_pid) \
                 and not shim_alive(state) and not cgroups.Cgroup(cid).pids():
             state = self._mark_dead(cid, "the start was interrupted")
-        elif state.status.is_up() and not shim_alive(state):
+        elif state.status.is_up() and not shim_alive(state) and not self._orphaned(state):
             state = self._mark_dead(cid, "the container's shim died")
         return state
+
+    @staticmethod
+    def _orphaned(state: ContainerState) -> bool:
+        """Its PID 1 still runs in its cgroup (whether or not its shim does)."""
+        return bool(state.pid) and state.pid in cgroups.Cgroup(state.id).pids()
+
+    @classmethod
+    def shim_lost(cls, state: ContainerState) -> bool:
+        """Up, but its shim died (was killed) while its processes run on: nothing records
+        its exit, applies its restart policy or runs its healthcheck. Reading the state
+        leaves such a container as it is (it still serves); `recover` restarts it."""
+        return state.status.is_up() and not shim_alive(state) and cls._orphaned(state)
+
+    def recover(self, ref: str) -> dict[str, Any] | None:
+        """Restart a container whose shim died (see `shim_lost`): its processes are killed
+        (never a second copy beside them), then it starts again under a new shim. Its state."""
+        state = self.state(ref)
+        if not self.shim_lost(state):
+            return state.to_dict()
+        cgroups.Cgroup(state.id).kill_all()
+        self._mark_dead(state.id, "the container's shim died")
+        return self.start(state.id)
 
     def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
         """A container directory without a state file (a create cut short by a power loss,
@@ -550,7 +572,9 @@ class Runtime:
         deadline = time.monotonic() + timeout
         if not pid or not shim_alive(state):
             _reap_shims()
-            return True
+            if not self._orphaned(state):
+                return True
+            pid = state.pid  # its shim died before it: wait for its PID 1 instead
         try:
             fd = os.pidfd_open(pid)  # readable once the process has exited: no polling
         except OSError:
@@ -563,7 +587,7 @@ class Runtime:
                 if fd >= 0:
                     if select.select([fd], [], [], min(left, 0.5))[0]:
                         break
-                elif not shim_alive(state):
+                elif not (shim_alive(state) or self._orphaned(state)):
                     break
                 else:
                     time.sleep(min(left, 0.01))

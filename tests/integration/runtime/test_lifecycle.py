@@ -181,14 +181,41 @@ def test_rm_after_exit_leaves_nothing(rt):
     assert_no_trace(rt, state["id"])
 
 
-def test_killed_shim_is_repaired_by_the_next_command(rt):
+def test_a_container_whose_shim_and_processes_died_is_seen_exited(rt):
+    state = started(rt, ["sleep", "1000"])
+    os.kill(state["shim_pid"], signal.SIGKILL)
+    cgroups.Cgroup(state["id"]).kill_all()
+    after = rt.get(state["id"])  # any command repairs
+    assert after["status"] == "exited" and "shim" in after["error"]
+    rt.remove(state["id"])
+    assert_no_trace(rt, state["id"])
+
+
+def test_a_killed_shim_leaves_a_running_container_that_recover_restarts(rt):
     state = started(rt, ["sleep", "1000"])
     pid1 = state["pid"]
     os.kill(state["shim_pid"], signal.SIGKILL)
     time.sleep(0.05)
-    after = rt.get(state["id"])  # any command repairs
-    assert after["status"] == "exited" and "shim" in after["error"]
-    assert not os.path.exists(f"/proc/{pid1}/cmdline") or cgroups.Cgroup(state["id"]).pids() == []
+    # its processes run on: reading the state must neither say exited nor stop them
+    after = rt.state(state["id"])
+    assert after.status == "running" and rt.shim_lost(after)
+    assert pid1 in cgroups.Cgroup(state["id"]).pids()
+    recovered = rt.recover(state["id"])
+    assert recovered is not None and recovered["status"] == "running"
+    assert recovered["pid"] != pid1 and recovered["shim_pid"] != state["shim_pid"]
+    assert cgroups.Cgroup(state["id"]).pids() and pid1 not in cgroups.Cgroup(state["id"]).pids()
+    assert not rt.shim_lost(rt.state(state["id"]))
+    rt.remove(state["id"], force=True)
+    assert_no_trace(rt, state["id"])
+
+
+def test_stop_ends_a_container_whose_shim_was_killed(rt):
+    state = started(rt, ["sleep", "1000"])
+    os.kill(state["shim_pid"], signal.SIGKILL)
+    time.sleep(0.05)
+    after = rt.stop(state["id"], timeout=1)
+    assert after is not None and after["status"] == "exited"
+    assert cgroups.Cgroup(state["id"]).pids() == []
     rt.remove(state["id"])
     assert_no_trace(rt, state["id"])
 

@@ -43,11 +43,17 @@ class FakeEngine:
     logs: dict[str, list[str]] = field(default_factory=dict)
     log_records: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # name -> entries (log, time)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    broken_helpers: list[str] = field(default_factory=list)       # what the next repair_helpers repairs
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.counter = itertools.count(1)
         self.project_locks: dict[str, threading.Lock] = {}
+
+    def repair_helpers(self) -> list[str]:
+        """The helpers found dead (a test sets them) are restarted: reported once."""
+        repaired, self.broken_helpers = self.broken_helpers, []
+        return repaired
 
     def project_lock(self, project):
         """Serializes the operations on one project, as the engine's lock file does."""

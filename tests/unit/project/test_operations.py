@@ -53,6 +53,15 @@ def test_up_reports_the_plan_as_events_and_a_second_up_reports_none():
     assert again == []
 
 
+def test_an_up_with_nothing_to_change_still_repairs_the_helpers_and_says_so():
+    engine = fresh_engine()
+    up(session(engine), UpOptions(), lambda e: None)
+    engine.broken_helpers = ["network webdemo_default: its DNS server was restarted"]
+    seen: list[object] = []
+    assert up(session(engine), UpOptions(), seen.append) == 0
+    assert seen == [events.Repaired("network webdemo_default: its DNS server was restarted")]
+
+
 def test_up_dry_run_reports_the_plan_as_text_and_changes_nothing():
     engine = fresh_engine()
     seen: list[object] = []
