@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
 from stackup.project import anonymous, containerspec, naming
-from stackup.engine.runtime.containerstate import Status
+from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
 from stackup.stackfile import support
@@ -33,6 +33,7 @@ from stackup.stackfile import support
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
     from stackup.engine.runtime.container import Runtime
+    from stackup.engine.runtime.healthcheck import Check
     from stackup.engine.runtime.usage import Sample
 
 ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
@@ -42,7 +43,6 @@ ANONYMOUS_KEY = "-anonymous"                               # its volume key (no 
 _STATUS = {Status.CREATING: Status.CREATED, Status.STARTING: Status.RUNNING}
 # A container in one of these states may still write to its log.
 _LOGGING = (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.STARTING)
-StateRecord = dict[str, Any]      # the runtime's record of one container (its dict form)
 LogEntry = dict[str, Any]         # one line of a container's log: log, stream, time
 
 
@@ -151,19 +151,18 @@ class Engine:
 
     # -- EngineView -------------------------------------------------------------
 
-    def container_states(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    def container_states(self, labels: Mapping[str, str]) -> list[ContainerState]:
         if not self.has_runtime():
             return []
-        return [s for s in self._containers.list() if _matches(s["spec"].get("labels") or {}, labels)]
+        return [s for s in self._containers.list() if _matches(s.container_spec().labels, labels)]
 
     @staticmethod
-    def observed(state: Mapping[str, Any]) -> ObservedContainer:
-        spec = state.get("spec") or {}
-        status = Status(state["status"])
+    def observed(state: ContainerState) -> ObservedContainer:
+        spec = state.container_spec()
         return ObservedContainer(
-            id=state["id"], name=state["name"], status=_STATUS.get(status, status),
-            labels=dict(spec.get("labels") or {}), image_id=spec.get("image_id") or "",
-            created=_epoch(state.get("created_at", "")), exit_code=state.get("exit_code"))
+            id=state.id, name=state.name, status=_STATUS.get(state.status, state.status),
+            labels=dict(spec.labels), image_id=spec.image_id,
+            created=_epoch(state.created_at), exit_code=state.exit_code)
 
     def list_containers(self, labels: Mapping[str, str]) -> Iterable[ObservedContainer]:
         return [self.observed(s) for s in self.container_states(labels)]
@@ -203,7 +202,7 @@ class Engine:
                 return ObservedVolume(v["name"], dict(v.get("labels") or {}))
         return None
 
-    def container(self, ref: str) -> StateRecord:
+    def container(self, ref: str) -> ContainerState:
         """The runtime's record of one container (by id, id prefix or name); raises
         NotFoundError."""
         return self._containers.get(ref)
@@ -211,7 +210,7 @@ class Engine:
     def is_logging(self, ref: str) -> bool:
         """Whether the container may still write to its log (False once it is gone)."""
         try:
-            return self._containers.get(ref)["status"] in _LOGGING
+            return self._containers.get(ref).status in _LOGGING
         except NotFoundError:
             return False
 
@@ -283,8 +282,8 @@ class Engine:
     def remove_image(self, reference: str) -> None:
         def users(image: Any) -> list[str]:
             # any container of any project still on it keeps it (the store refuses)
-            return [s["name"] for s in self.container_states({})
-                    if (s.get("spec") or {}).get("image_id") == image.id]
+            return [s.name for s in self.container_states({})
+                    if s.container_spec().image_id == image.id]
 
         self._images.rm(reference, in_use=users)
 
@@ -399,7 +398,7 @@ class Engine:
             for name in set(by_target.values()) - handed_on:   # only what this create made
                 _quietly(self._volumes_module().remove_volume, name, True)
             raise
-        return state["id"]
+        return state.id
 
     def start_container(self, container: str) -> None:
         self._containers.start(container)
@@ -425,29 +424,29 @@ class Engine:
 
     def remove_container(self, container: str, volumes: bool) -> None:
         state = self._containers.get(container)
-        labels = (state.get("spec") or {}).get("labels") or {}
-        self._containers.remove(state["id"], force=True)
+        labels = state.container_spec().labels
+        self._containers.remove(state.id, force=True)
         volumes_mod = self._volumes_module()
-        volumes_mod.release(state["id"])
+        volumes_mod.release(state.id)
         if volumes:
             for name in filter(None, labels.get(ANONYMOUS_VOLUMES, "").split(",")):
                 _quietly(volumes_mod.remove_volume, name, True)
 
     # -- waiting ---------------------------------------------------------------
 
-    def _check(self, container: str) -> tuple[dict[str, Any], Any]:
+    def _check(self, container: str) -> tuple[ContainerState, Check | None]:
         from stackup.project import health
 
         state = self._containers.get(container)
-        return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
+        return state, health.Check.from_docker(state.container_spec().healthcheck)
 
     def wait_healthy(self, container: str, timeout: float | None) -> None:
         state, check = self._check(container)
         if check is None:
-            raise StackupError(f"container {state['name']} has no healthcheck")
+            raise StackupError(f"container {state.name} has no healthcheck")
         from stackup.project import health
 
-        health.wait_healthy(self._containers, state["id"], check, timeout)
+        health.wait_healthy(self._containers, state.id, check, timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
         return self._containers.wait(container, timeout)
@@ -455,9 +454,9 @@ class Engine:
     def wait_ready(self, container: str, timeout: float | None) -> None:
         state, check = self._check(container)
         if check is not None:
-            self.wait_healthy(state["id"], timeout)
-        elif Status(state["status"]) not in (Status.RUNNING, Status.STARTING):
-            raise StackupError(f"container {state['name']} is {state['status']}")
+            self.wait_healthy(state.id, timeout)
+        elif state.status not in (Status.RUNNING, Status.STARTING):
+            raise StackupError(f"container {state.name} is {state.status}")
 
     def log_tail(self, container: str, lines: int) -> list[str]:
         return [e.get("log", "").rstrip("\n") for e in self.log_entries(container, lines)]

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from stackup.engine.runtime import fdpass
-from stackup.engine.runtime.containerstate import Status
 from stackup.engine.runtime.terminal import relay, write_all
 from stackup.errors import StackupError
 
@@ -39,7 +38,7 @@ def attach_terminal(runtime: Any, cid: str, tty: bool, interactive: bool, *, fro
     `hold_output` before it started, so that no output is lost before we are here)."""
 
     def alive() -> bool:  # it may still write output or read input
-        return Status(runtime.get(cid)["status"]).is_up_or_starting()
+        return runtime.get(cid).status.is_up_or_starting()
 
     if tty or interactive:
         conn, fd = connect(runtime.cdir(cid), alive=alive)

@@ -2,9 +2,9 @@
 
 State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
 read and written through `containerstate.StateStore` under the container's lock (the
-shim takes the same lock when it records a start or an exit). The methods here work
-on the typed `ContainerState` (`state`, `states`); the others hand their callers its
-dict form, the file's content. Names are unique under a global lock. Every command
+shim takes the same lock when it records a start or an exit). The public methods hand
+their callers the typed `ContainerState`; its dict form, the file's content, is for
+writing the file and for output in that shape (`container inspect`). Names are unique under a global lock. Every command
 first repairs what a crash left behind: a container whose shim is gone is marked
 exited (and whatever is left of it in its cgroup is killed); a half-created one is
 removed.
@@ -160,7 +160,8 @@ def _reap_shims() -> None:
 class Runtime:
     """The engine's container API (no knowledge of stacks or services)."""
 
-    def __init__(self, root: Path | None = None, wirings: list[Any] | None = None):
+    def __init__(self, root: Path | None = None,
+                 wirings: builtins.list[netns.NetworkWiring] | None = None):
         self.root = Path(root) if root else st.root()
         self.containers_dir = self.root / "containers"
         self.netns_dir = self.root / "netns"
@@ -171,7 +172,7 @@ class Runtime:
     def cdir(self, cid: str) -> Path:
         return self.containers_dir / cid
 
-    def wirings(self) -> list[Any]:
+    def wirings(self) -> builtins.list[netns.NetworkWiring]:
         return self._wirings if self._wirings is not None else netns.wirings()
 
     def _names_lock(self):
@@ -188,11 +189,10 @@ class Runtime:
                 return None
             raise
 
-    def _public(self, cid: str) -> dict[str, Any] | None:
+    def _public(self, cid: str) -> ContainerState | None:
         """The state as the public methods return it; None once removed (an auto-remove
         container may be gone by the time its start or stop returns)."""
-        state = self._read(cid)
-        return state.to_dict() if state else None
+        return self._read(cid)
 
     def _update(self, cid: str, durable: bool = False, **changes: Any) -> ContainerState:
         try:
@@ -214,11 +214,12 @@ class Runtime:
             raise NotFoundError(f"no such container: {cid}")
         return state
 
-    def list(self, all: bool = True) -> list[dict[str, Any]]:
-        return [state.to_dict() for state in self.states(all)]
+    def list(self, all: bool = True) -> builtins.list[ContainerState]:
+        """The containers, newest first (after repairing them); only the up ones unless `all`."""
+        return self.states(all)
 
     def states(self, all: bool = True) -> builtins.list[ContainerState]:
-        """The typed form of `list`."""
+        """`list` (the name the runtime's own modules use)."""
         _reap_shims()
         if not self.containers_dir.exists():
             return []
@@ -231,12 +232,12 @@ class Runtime:
                 found.append(state)
         return sorted(found, key=lambda s: s.created_at, reverse=True)
 
-    def get(self, ref: str) -> dict[str, Any]:
+    def get(self, ref: str) -> ContainerState:
         """A container by id, unique id prefix or name (after repairing it)."""
-        return self.state(ref).to_dict()
+        return self.state(ref)
 
     def state(self, ref: str) -> ContainerState:
-        """The typed form of `get`."""
+        """`get` (the name the runtime's own modules use)."""
         if ref and self.state_files.exists(ref):
             state = self._repair(ref)
             if state:
@@ -297,7 +298,7 @@ class Runtime:
         return state
 
     # --- create --------------------------------------------------------------------
-    def create(self, spec: ContainerSpec, name: str | None = None) -> dict[str, Any]:
+    def create(self, spec: ContainerSpec, name: str | None = None) -> ContainerState:
         require_root()
         validate(spec)
         health_interval(spec)  # a malformed healthcheck is refused before anything exists
@@ -325,7 +326,7 @@ class Runtime:
             self._prepare(cid, spec)
             self._use_volumes(cid, spec)
             return self._update(cid, durable=True, status=Status.CREATED,
-                                creator_pid=0).to_dict()
+                                creator_pid=0)
         except BaseException:
             self._destroy(cid)
             raise
@@ -366,12 +367,12 @@ class Runtime:
         cgpaths.warm_up()
 
     # --- start ---------------------------------------------------------------------
-    def start(self, ref: str) -> dict[str, Any] | None:
+    def start(self, ref: str) -> ContainerState | None:
         require_root()
         state = self.state(ref)
         cid = state.id
         if state.status.is_up():
-            return state.to_dict()
+            return state
         if not state.status.can_start():
             raise ConflictError(f"container {state.name} is {state.status}")
         spec = ContainerSpec.from_dict(state.spec)
@@ -506,7 +507,7 @@ class Runtime:
                          f"(see {d / 'shim.err'})", 125)
 
     # --- stop, kill, pause ----------------------------------------------------------
-    def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any] | None:
+    def stop(self, ref: str, timeout: float | None = None) -> ContainerState | None:
         state = self.state(ref)
         cid = state.id
         spec = ContainerSpec.from_dict(state.spec)
@@ -526,7 +527,7 @@ class Runtime:
             self._teardown_network(state)
         return self._public(cid)
 
-    def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> ContainerState:
         state = self.state(ref)
         if not state.status.can_stop():
             raise ConflictError(f"container {state.name} is not running")
@@ -573,21 +574,21 @@ class Runtime:
         _reap_shims()
         return True
 
-    def pause(self, ref: str) -> dict[str, Any]:
+    def pause(self, ref: str) -> ContainerState:
         state = self.state(ref)
         if not state.status.can_pause():
             raise ConflictError(f"container {state.name} is not running")
         cgroups.Cgroup(state.id).freeze(True)
-        return self._update(state.id, status=Status.PAUSED).to_dict()
+        return self._update(state.id, status=Status.PAUSED)
 
-    def unpause(self, ref: str) -> dict[str, Any]:
+    def unpause(self, ref: str) -> ContainerState:
         state = self.state(ref)
         if not state.status.can_unpause():
             raise ConflictError(f"container {state.name} is not paused")
         cgroups.Cgroup(state.id).freeze(False)
-        return self._update(state.id, status=Status.RUNNING).to_dict()
+        return self._update(state.id, status=Status.RUNNING)
 
-    def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any] | None:
+    def restart(self, ref: str, timeout: float | None = None) -> ContainerState | None:
         cid = self.state(ref).id
         self.stop(cid, timeout)
         return self.start(cid)
@@ -605,7 +606,7 @@ class Runtime:
         return int(state.exit_code or 0)
 
     # --- rename --------------------------------------------------------------------
-    def rename(self, ref: str, new_name: str) -> dict[str, Any]:
+    def rename(self, ref: str, new_name: str) -> ContainerState:
         """Give a container (id, unique id prefix or name; any status) another name. As in
         create, the name is checked to be free and taken under the names lock."""
         _check_name(new_name)
@@ -613,7 +614,7 @@ class Runtime:
             state = self.state(ref)
             if any(s.name == new_name and s.id != state.id for s in self.states()):
                 raise ConflictError(f"the container name {new_name!r} is already in use")
-            return self._update(state.id, name=new_name).to_dict()
+            return self._update(state.id, name=new_name)
 
     # --- remove --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> None:

@@ -14,10 +14,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackup.engine.runtime import statefile
 from stackup.engine.runtime.statefile import DamagedState
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.spec import ContainerSpec
 
 __all__ = ["ContainerState", "DamagedState", "HealthStatus", "StateStore", "Status"]
 
@@ -108,6 +111,13 @@ class ContainerState:
             del out["health"]  # absent until the first check, as it always was
         out.update(self.extra)
         return out
+
+    def container_spec(self) -> ContainerSpec:
+        """The recorded `spec`, typed (the record keeps the file's form, so that keys a newer
+        version wrote survive a rewrite)."""
+        from stackup.engine.runtime.spec import ContainerSpec
+
+        return ContainerSpec.from_dict(self.spec)
 
     def replace(self, **changes: Any) -> ContainerState:
         if "status" in changes:
