@@ -117,7 +117,7 @@ def settle(rt, cid: str) -> None:
     measurement, so each figure is one container's start, not a queue of them."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        with open(f"/proc/{rt.get(cid)['shim_pid']}/cmdline", "rb") as f:
+        with open(f"/proc/{rt.get(cid).shim_pid}/cmdline", "rb") as f:
             if b"stackup-shim" in f.read() and rt.get(cid).get("restart_count") is not None:
                 break
         time.sleep(0.01)

@@ -467,7 +467,7 @@ def inspect(containers: list[str] = typer.Argument(..., help="Containers")) -> i
 @app.command()
 def top(container: str = typer.Argument(..., help="Container")) -> int:
     """Show the processes of a container."""
-    rows = [("PID", "PPID", "UID", "CMD")]
+    rows: list[tuple[object, ...]] = [("PID", "PPID", "UID", "CMD")]
     rows += [(p["pid"], p["ppid"], p["uid"], p["cmd"]) for p in _runtime().top(container)]
     print_table(rows)
     return 0

@@ -27,7 +27,7 @@ def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Ser
     sess = cc.session(ctx, need_file=False)
     for state in sess.containers(list(services or []), running_only=True):
         print(state.name)
-        rows = [("UID", "PID", "PPID", "CMD")]
+        rows: list[tuple[object, ...]] = [("UID", "PID", "PPID", "CMD")]
         rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.top(state.id)]
         print_table(rows)
         print()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import typer
 
@@ -13,6 +13,26 @@ from stackup.errors import UserError
 
 if TYPE_CHECKING:
     from stackup.engine.runtime.containerstate import ContainerState
+
+
+
+class Row(TypedDict):
+    """One container in `ps` (`--format json` prints these as they are: compose's names)."""
+
+    ID: str
+    Name: str
+    Image: str
+    Command: str
+    Service: str
+    State: str
+    Health: str
+    Status: str
+    ExitCode: int
+    CreatedAt: str
+    Publishers: list[str]
+    Ports: str
+    Project: str
+
 
 STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 
@@ -41,7 +61,7 @@ def _ago(stamp: str) -> str:
     return f"{hours // 24} days"
 
 
-def describe(state: ContainerState) -> dict[str, Any]:
+def describe(state: ContainerState) -> Row:
     """One row of `ps` (also `--format json`), compose's field names and status text
     (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`)."""
     from stackup.engine.runtime.containerstate import Status

@@ -32,8 +32,10 @@ from stackup.stackfile import support
 
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
-    from stackup.engine.runtime.container import Runtime
+    from stackup.engine.images.store import Image
+    from stackup.engine.runtime.container import ProcessRow, Runtime
     from stackup.engine.runtime.healthcheck import Check
+    from stackup.engine.runtime.spec import Mount
     from stackup.engine.runtime.usage import Sample
 
 ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
@@ -90,7 +92,7 @@ class Engine:
         self.project_volumes = dict((desired or {}).get("volumes") or {})
         self._runtime: Runtime | None = None
         self._store: ImageStore | None = None
-        self._resolved: dict[str, Any] = {}   # reference -> the image `image_id` found last
+        self._resolved: dict[str, Image] = {}   # reference -> the image `image_id` found last
 
     # -- engine parts ----------------------------------------------------------
 
@@ -214,7 +216,7 @@ class Engine:
         except NotFoundError:
             return False
 
-    def top(self, ref: str) -> list[dict[str, Any]]:
+    def top(self, ref: str) -> list[ProcessRow]:
         """The container's processes: uid, pid, ppid, cmd."""
         return self._containers.top(ref)
 
@@ -280,7 +282,7 @@ class Engine:
                                "by stackup yet; make the image first (stackup image import/load/pull)")
 
     def remove_image(self, reference: str) -> None:
-        def users(image: Any) -> list[str]:
+        def users(image: Image) -> list[str]:
             # any container of any project still on it keeps it (the store refuses)
             return [s.name for s in self.container_states({})
                     if s.container_spec().image_id == image.id]
@@ -301,7 +303,7 @@ class Engine:
     def network_name(self, key: str, config: Mapping[str, Any]) -> str:
         return naming.network_name(self.project, key, config)
 
-    def _mounts(self, request: ContainerRequest, image: Any) -> tuple[list[Any], dict[str, str]]:
+    def _mounts(self, request: ContainerRequest, image: Image) -> tuple[list[Mount], dict[str, str]]:
         """The runtime mounts of the service's volumes and tmpfs, and its anonymous
         volumes by container path: the ones the request hands on (a recreate's), else
         fresh ones."""
@@ -326,8 +328,8 @@ class Engine:
             handed_on = request.anonymous_volumes.get(target)
             # a handed-on volume is the old container's: used as it is (made again,
             # empty, only if someone removed it meanwhile), never removed on failure
-            name = volumes_mod.create_volume(handed_on or secrets.token_hex(32), labels=labels,
-                                             anonymous=True)["name"]
+            name = str(volumes_mod.create_volume(handed_on or secrets.token_hex(32), labels=labels,
+                                                 anonymous=True)["name"])
             if not handed_on:
                 made.append(name)
             by_target[target] = name
@@ -476,7 +478,8 @@ class Engine:
             path = self._containers.log_path(container)
         except NotFoundError:
             return []   # removed meanwhile
-        return logs.select(path, tail, since)
+        entries: list[LogEntry] = logs.select(path, tail, since)
+        return entries
 
     def follow_log(self, container: str, emit: Callable[[LogEntry], None], *, running: Callable[[], bool],
                    since: str | None = None, from_start: bool = False) -> None:
@@ -531,13 +534,12 @@ def _logs_module() -> Any:
     return logs
 
 
-def image_volumes(image: Any) -> list[str]:
+def image_volumes(image: Image) -> list[str]:
     """The image's VOLUME paths, normalized (a relative one is taken from /)."""
-    config = getattr(image, "config", None)
-    return sorted({anonymous.normalize(v) for v in getattr(config, "volumes", None) or []})
+    return sorted({anonymous.normalize(v) for v in image.config.volumes})
 
 
-def _layer_with(image: Any, target: str) -> Path | None:
+def _layer_with(image: Image, target: str) -> Path | None:
     """The topmost image layer that has `target`: where an empty named volume is
     filled from (an approximation of the merged image: whiteouts are ignored)."""
     for layer in reversed(list(image.layer_dirs())):
@@ -546,7 +548,7 @@ def _layer_with(image: Any, target: str) -> Path | None:
     return None
 
 
-def _quietly(fn: Any, *args: Any) -> None:
+def _quietly(fn: Callable[..., object], *args: object) -> None:
     try:
         fn(*args)
     except Exception:  # noqa: BLE001 - cleanup of what the failed step made, best effort

@@ -22,13 +22,14 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from stackup.engine import state as st
 from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
 from stackup.engine.runtime.containerstate import (
     ContainerState,
     DamagedState,
+    HealthRecord,
     StateStore,
     Status,
 )
@@ -157,6 +158,15 @@ def _reap_shims() -> None:
             _SHIMS.remove(pid)
 
 
+class ProcessRow(TypedDict):
+    """One process of a container, as `Runtime.top` lists it."""
+
+    pid: int
+    ppid: int
+    uid: int
+    cmd: str
+
+
 class Runtime:
     """The engine's container API (no knowledge of stacks or services)."""
 
@@ -175,7 +185,7 @@ class Runtime:
     def wirings(self) -> builtins.list[netns.NetworkWiring]:
         return self._wirings if self._wirings is not None else netns.wirings()
 
-    def _names_lock(self):
+    def _names_lock(self) -> contextlib.AbstractContextManager[None]:
         return st.locked(self.containers_dir / ".lock")
 
     def _read(self, cid: str) -> ContainerState | None:
@@ -407,7 +417,7 @@ class Runtime:
             raise
         return self._public(cid)
 
-    def _setup_network(self, state: ContainerState, spec: ContainerSpec) -> tuple[str, dict]:
+    def _setup_network(self, state: ContainerState, spec: ContainerSpec) -> tuple[str, dict[str, Any]]:
         """(netns path for PID 1 to join, results of the wirings)."""
         cid = state.id
         mode = spec.network_mode
@@ -648,8 +658,8 @@ class Runtime:
         shutil.rmtree(self.cdir(cid), ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
-    def top(self, ref: str) -> builtins.list[dict[str, Any]]:
-        rows = []
+    def top(self, ref: str) -> builtins.list[ProcessRow]:
+        rows: builtins.list[ProcessRow] = []
         for pid in cgroups.Cgroup(self.state(ref).id).pids():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -676,7 +686,7 @@ class Runtime:
                 if any(m.get("volume") == name or (m.get("source") or "").startswith(base)
                        for m in s.spec.get("mounts", []))]
 
-    def check_health(self, ref: str) -> dict[str, Any]:
+    def check_health(self, ref: str) -> HealthRecord:
         """Run the container's healthcheck now (the hook for orchestrators) and record it."""
         from stackup.engine.runtime.health import run_check
 

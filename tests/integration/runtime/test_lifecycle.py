@@ -65,7 +65,7 @@ def test_pause_freezes_and_unpause_thaws(rt):
     cid = state.id
     assert rt.pause(cid).status == "paused"
     assert cgroups.Cgroup(cid).frozen()
-    with open(f"/proc/{state['pid']}/stat") as f:
+    with open(f"/proc/{state.pid}/stat") as f:
         assert f.read().rsplit(")", 1)[1].split()[0] in ("D", "S")  # frozen tasks sleep
     with pytest.raises(ConflictError):
         rt.pause(cid)
