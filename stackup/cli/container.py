@@ -22,6 +22,7 @@ from stackup.errors import NotFoundError, UserError
 if TYPE_CHECKING:
     from stackup.engine.runtime.container import Runtime
     from stackup.engine.runtime.containerstate import ContainerState
+    from stackup.engine.runtime.logs import LogEntry
 
 app = typer.Typer(help=commands.COMMANDS["container"][1], no_args_is_help=True,
                   rich_markup_mode=None)
@@ -476,7 +477,7 @@ def top(container: str = typer.Argument(..., help="Container")) -> int:
 def _emitter(timestamps: bool):
     from stackup.engine.runtime import logs
 
-    def emit(entry: dict[str, Any]) -> None:
+    def emit(entry: "LogEntry") -> None:
         out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
         out.write(logs.format_entry(entry, timestamps))
         out.flush()

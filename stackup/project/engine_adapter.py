@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from stackup.engine.images.store import Image
     from stackup.engine.runtime.container import ProcessRow, Runtime
     from stackup.engine.runtime.healthcheck import Check
+    from stackup.engine.runtime.logs import LogEntry
     from stackup.engine.runtime.spec import Mount
     from stackup.engine.runtime.usage import Sample
 
@@ -45,7 +46,6 @@ ANONYMOUS_KEY = "-anonymous"                               # its volume key (no 
 _STATUS = {Status.CREATING: Status.CREATED, Status.STARTING: Status.RUNNING}
 # A container in one of these states may still write to its log.
 _LOGGING = (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.STARTING)
-LogEntry = dict[str, Any]         # one line of a container's log: log, stream, time
 
 
 class StartFailed(StackupError):

@@ -6,11 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stackup.engine.runtime.containerstate import ContainerState
-from stackup.project.engine_adapter import Engine, LogEntry
+from stackup.project.engine_adapter import Engine
 from stackup.project.events import LogLine, LogSources, OnEvent
 from stackup.project.session import Session
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.logs import LogEntry
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackup.engine.runtime import fdpass
 from stackup.engine.runtime.terminal import relay, write_all
@@ -22,6 +22,7 @@ from stackup.errors import StackupError
 
 if TYPE_CHECKING:
     from stackup.engine.runtime.container import Runtime
+    from stackup.engine.runtime.logs import LogEntry
 
 # The shim of a tty container started while this file is in its directory holds the
 # pty's output until a client attaches (or 10 s pass), so none is lost before then.
@@ -59,7 +60,7 @@ def follow_output(log: Path, alive: Callable[[], bool], *, from_start: bool) -> 
     """The container's log on our stdout and stderr, as it grows, until it stops."""
     from stackup.engine.runtime import logs
 
-    def emit(entry: dict[str, Any]) -> None:
+    def emit(entry: LogEntry) -> None:
         out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
         out.write(entry.get("log", ""))
         out.flush()
