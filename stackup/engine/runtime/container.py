@@ -3,8 +3,8 @@
 State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
 read and written through `containerstate.StateStore` under the container's lock (the
 shim takes the same lock when it records a start or an exit). The public methods hand
-their callers the typed `ContainerState`; its dict form, the file's content, is for
-writing the file and for output in that shape (`container inspect`). Names are unique under a global lock. Every command
+their callers the typed `ContainerState` (its `to_dict()`, the file's content, is for
+output in that shape). Names are unique under a global lock. Every command
 first repairs what a crash left behind: a container whose shim is gone is marked
 exited (and whatever is left of it in its cgroup is killed); a half-created one is
 removed.
