@@ -53,7 +53,7 @@ class Stackup:
         from stackup.engine.runtime.container import Runtime
 
         rt = Runtime()
-        return [rt.get(cid)["shim_pid"] for cid in ids]
+        return [rt.get(cid).shim_pid for cid in ids]
 
 
 def start_idle(tool, count: int) -> list[str]:

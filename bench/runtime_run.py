@@ -86,9 +86,9 @@ def engine_run(rt, layers, runs: int) -> list[float]:
     for _ in range(runs):
         t = time.perf_counter()
         state = rt.create(ContainerSpec(layers=layers, argv=["true"]))
-        rt.start(state["id"])
-        rt.wait(state["id"])
-        rt.remove(state["id"])
+        rt.start(state.id)
+        rt.wait(state.id)
+        rt.remove(state.id)
         times.append(time.perf_counter() - t)
     return times
 
@@ -103,12 +103,12 @@ def create_start(rt, layers, runs: int) -> tuple[list[float], list[float], list[
         t0 = time.perf_counter()
         state = rt.create(ContainerSpec(layers=layers, argv=["sleep", "1000"]))
         t1 = time.perf_counter()
-        rt.start(state["id"])
+        rt.start(state.id)
         t2 = time.perf_counter()
         creates.append(t1 - t0)
         starts.append(t2 - t1)
-        ids.append(state["id"])
-        settle(rt, state["id"])
+        ids.append(state.id)
+        settle(rt, state.id)
     return creates, starts, ids
 
 
@@ -117,7 +117,7 @@ def settle(rt, cid: str) -> None:
     measurement, so each figure is one container's start, not a queue of them."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        with open(f"/proc/{rt.get(cid)['shim_pid']}/cmdline", "rb") as f:
+        with open(f"/proc/{rt.get(cid).shim_pid}/cmdline", "rb") as f:
             if b"stackup-shim" in f.read() and rt.get(cid).get("restart_count") is not None:
                 break
         time.sleep(0.01)
@@ -167,7 +167,7 @@ def main() -> int:
         eng = engine_run(rt, layers, args.runs)
         creates, starts, ids = create_start(rt, layers, 10)
         time.sleep(1.0)  # let the shims settle to idle
-        mem = [memory_kb(rt.get(cid)["shim_pid"]) for cid in ids]
+        mem = [memory_kb(rt.get(cid).shim_pid) for cid in ids]
         total = [c + s for c, s in zip(creates, starts)]
         print(f"stackup runtime benchmark ({args.runs} runs, image {image})")
         print(f"  container run --rm IMAGE true, CLI end to end   {median_ms(e2e)}  (target < 250 ms)")

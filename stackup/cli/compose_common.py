@@ -7,11 +7,13 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from stackup.errors import UserError
 
 if TYPE_CHECKING:
+    import typer
+
     from stackup.project.events import OperationEvent
     from stackup.project.progress import Progress
     from stackup.project.session import Session
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
 
-def session(ctx: Any, need_file: bool = True) -> Session:
+def session(ctx: typer.Context, need_file: bool = True) -> Session:
     """The project the global options name (its loader's warnings shown here)."""
     from stackup.project.session import open_session
     from stackup.stackfile import LoadOptions
@@ -30,7 +32,7 @@ def session(ctx: Any, need_file: bool = True) -> Session:
     return sess
 
 
-def renderer(ctx: Any, **log_style: Any) -> Renderer:
+def renderer(ctx: typer.Context, **log_style: Any) -> Renderer:
     """A renderer with the progress mode of the global options; `log_style` as LogPrinter's."""
     return Renderer(getattr(ctx.obj, "progress", "auto"), **log_style)
 
@@ -115,7 +117,7 @@ class LogPrinter:
     container (when the output is a terminal and colours are wanted)."""
 
     def __init__(self, names: Iterable[str], *, colour: bool | None = None, prefix: bool = True,
-                 timestamps: bool = False, stream: Any = None):
+                 timestamps: bool = False, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
         names = list(names)
         self.width = max((len(n) for n in names), default=0)

@@ -5,14 +5,12 @@ the runtime stays independent of the image store. `dir:/path` as IMAGE runs a pl
 root file system directory as a one-layer image (useful for tests and rescue).
 """
 
-
-
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,6 +18,11 @@ from stackup.cli import commands
 from stackup.cli.objects import pairs
 from stackup.cli.table import print_table
 from stackup.errors import NotFoundError, UserError
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.container import Runtime
+    from stackup.engine.runtime.containerstate import ContainerState
+    from stackup.engine.runtime.logs import LogEntry
 
 app = typer.Typer(help=commands.COMMANDS["container"][1], no_args_is_help=True,
                   rich_markup_mode=None)
@@ -31,7 +34,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="container")
 
 
-def _runtime():
+def _runtime() -> "Runtime":
     from stackup.engine.runtime.container import Runtime
 
     import importlib.util
@@ -217,7 +220,7 @@ _SPEC_KEYS = ("env", "volume", "mount", "tmpfs", "workdir", "user", "entrypoint"
               "label", "add_host", "dns", "publish", "tty", "interactive")
 
 
-def _create(image: str, command: list[str], opts: dict[str, Any], auto_remove: bool) -> dict:
+def _create(image: str, command: list[str], opts: dict[str, Any], auto_remove: bool) -> "ContainerState":
     spec = build_spec(image, command, auto_remove=auto_remove,
                       **{k: opts[k] for k in _SPEC_KEYS})
     return _runtime().create(spec, name=opts["name"])
@@ -239,7 +242,7 @@ def run(image: str = typer.Argument(..., help="Image reference"),
         raise UserError("the input device is not a TTY: drop -t, or run from a terminal")
     rt = _runtime()
     state = _create(image, command or [], opts, auto_remove=rm and detach)
-    cid = state["id"]
+    cid = state.id
     if tty and not detach:
         _hold_output(rt, cid)
     try:
@@ -278,7 +281,7 @@ def create(image: str = typer.Argument(..., help="Image reference"),
            command: list[str] = typer.Argument(None, help="Command and arguments"),
            **opts: Any) -> int:
     """Create a container without starting it; prints its id."""
-    print(_create(image, command or [], opts, auto_remove=False)["id"])
+    print(_create(image, command or [], opts, auto_remove=False).id)
     return 0
 
 
@@ -311,34 +314,33 @@ def start(containers: list[str] = typer.Argument(..., help="Containers"),
     if len(containers) != 1:
         raise UserError("start -a/-i takes exactly one container")
     state = rt.get(containers[0])
-    spec = state["spec"]
-    interactive = interactive and bool(spec.get("stdin_open"))
-    if spec.get("tty"):
+    spec = state.container_spec()
+    interactive = interactive and spec.stdin_open
+    if spec.tty:
         if interactive and not os.isatty(0):
             raise UserError("the input device is not a TTY: drop -i, or run from a terminal")
-        _hold_output(rt, state["id"])
-    rt.start(state["id"])
-    _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
-    return rt.wait(state["id"])
+        _hold_output(rt, state.id)
+    rt.start(state.id)
+    _attach(rt, state.id, spec.tty, interactive, from_start=False)
+    return rt.wait(state.id)
 
 
 @app.command("attach")
 def attach_cmd(container: str = typer.Argument(..., help="Container"),
                no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin")) -> int:
     """Attach the terminal to a running container (its pty, or its output and stdin)."""
-    from stackup.engine.runtime.containerstate import Status
     from stackup.errors import ConflictError
 
     rt = _runtime()
     state = rt.get(container)
-    if not Status(state["status"]).is_up():
-        raise ConflictError(f"container {state['name']} is {state['status']}, not running")
-    spec = state["spec"]
-    interactive = bool(spec.get("stdin_open")) and not no_stdin
-    if spec.get("tty") and interactive and not os.isatty(0):
+    if not state.status.is_up():
+        raise ConflictError(f"container {state.name} is {state.status}, not running")
+    spec = state.container_spec()
+    interactive = spec.stdin_open and not no_stdin
+    if spec.tty and interactive and not os.isatty(0):
         raise UserError("the input device is not a TTY: use --no-stdin")
-    _attach(rt, state["id"], bool(spec.get("tty")), interactive, from_start=False)
-    return rt.wait(state["id"])
+    _attach(rt, state.id, spec.tty, interactive, from_start=False)
+    return rt.wait(state.id)
 
 
 @app.command()
@@ -414,12 +416,12 @@ def wait(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
     return 0
 
 
-def _status_text(s: dict[str, Any]) -> str:
+def _status_text(s: "ContainerState") -> str:
     from stackup.engine.runtime.containerstate import Status
 
-    status = Status(s["status"])
+    status = s.status
     if status is Status.EXITED:
-        return f"Exited ({s.get('exit_code')})" + (" OOMKilled" if s.get("oom_killed") else "")
+        return f"Exited ({s.exit_code})" + (" OOMKilled" if s.oom_killed else "")
     return {Status.RUNNING: "Up", Status.PAUSED: "Up (Paused)", Status.CREATED: "Created",
             Status.RESTARTING: "Restarting"}.get(status, status.capitalize())
 
@@ -434,37 +436,39 @@ def ps(all_: bool = typer.Option(False, "-a", "--all", help="Show all containers
     states = _runtime().list(all=all_)
     if quiet:
         for s in states:
-            print(s["id"][:12])
+            print(s.id[:12])
         return 0
     if format_ == "json":
         for s in states:
-            print(json.dumps({"ID": s["id"], "Names": s["name"], "Image": s["spec"]["image"],
-                              "Command": " ".join(s["spec"]["argv"]), "State": s["status"],
-                              "Status": _status_text(s), "CreatedAt": s["created_at"],
-                              "ExitCode": s.get("exit_code"), "Labels": s["spec"]["labels"]}))
+            spec = s.container_spec()
+            print(json.dumps({"ID": s.id, "Names": s.name, "Image": spec.image,
+                              "Command": " ".join(spec.argv), "State": s.status.value,
+                              "Status": _status_text(s), "CreatedAt": s.created_at,
+                              "ExitCode": s.exit_code, "Labels": spec.labels}))
         return 0
     rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
     for s in states:
-        cmd = " ".join(s["spec"]["argv"])
-        rows.append((s["id"][:12], s["spec"]["image"] or "-",
+        spec = s.container_spec()
+        cmd = " ".join(spec.argv)
+        rows.append((s.id[:12], spec.image or "-",
                      json.dumps(cmd if len(cmd) <= 20 else cmd[:19] + "…", ensure_ascii=False),
-                     s["created_at"][:19].replace("T", " "), _status_text(s), s["name"]))
+                     s.created_at[:19].replace("T", " "), _status_text(s), s.name))
     print_table(rows)
     return 0
 
 
 @app.command()
 def inspect(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
-    """Print containers' full state as JSON."""
+    """Print containers' full state as JSON (the state file's content)."""
     rt = _runtime()
-    print(json.dumps([rt.get(ref) for ref in containers], indent=2, sort_keys=True))
+    print(json.dumps([rt.get(ref).to_dict() for ref in containers], indent=2, sort_keys=True))
     return 0
 
 
 @app.command()
 def top(container: str = typer.Argument(..., help="Container")) -> int:
     """Show the processes of a container."""
-    rows = [("PID", "PPID", "UID", "CMD")]
+    rows: list[tuple[object, ...]] = [("PID", "PPID", "UID", "CMD")]
     rows += [(p["pid"], p["ppid"], p["uid"], p["cmd"]) for p in _runtime().top(container)]
     print_table(rows)
     return 0
@@ -473,7 +477,7 @@ def top(container: str = typer.Argument(..., help="Container")) -> int:
 def _emitter(timestamps: bool):
     from stackup.engine.runtime import logs
 
-    def emit(entry: dict[str, Any]) -> None:
+    def emit(entry: "LogEntry") -> None:
         out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
         out.write(logs.format_entry(entry, timestamps))
         out.flush()
@@ -495,15 +499,13 @@ def logs(container: str = typer.Argument(..., help="Container"),
     if tail != "all" and not tail.isdigit():
         raise UserError(f"invalid --tail {tail!r}: expected a number or all")
     since_at = lg.parse_since(since) if since else None
-    path = rt.log_path(state["id"])
+    path = rt.log_path(state.id)
     emit = _emitter(timestamps)
     for entry in lg.select(path, None if tail == "all" else int(tail), since_at):
         emit(entry)
     if follow:
-        from stackup.engine.runtime.containerstate import Status
 
-        lg.follow(path, lambda: Status(rt.get(state["id"])["status"]).is_up_or_starting(),
-                  emit, since_at)
+        lg.follow(path, lambda: rt.get(state.id).status.is_up_or_starting(), emit, since_at)
     return 0
 
 

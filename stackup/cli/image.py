@@ -6,8 +6,10 @@ import importlib
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +18,9 @@ from stackup.cli.table import print_table
 from stackup.engine.images.reference import parse_reference
 from stackup.engine.images.store import Image, ImageStore
 from stackup.errors import UserError
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.containerstate import ContainerState
 
 group = typer.Typer(no_args_is_help=True, help=commands.COMMANDS["image"][1],
                     context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +34,7 @@ def _store() -> ImageStore:
     return ImageStore()
 
 
-def _in_use():
+def _in_use() -> Callable[[Image], list[str]] | None:
     """Which containers use an image, asked of the container runtime when it is installed.
 
     A container uses an image when its spec names the image id, or stacks exactly the
@@ -39,15 +44,15 @@ def _in_use():
         runtime = importlib.import_module("stackup.engine.runtime.container")
     except ImportError:
         return None
-    containers = runtime.Runtime().list()
+    containers: list[ContainerState] = runtime.Runtime().list()
 
     def users(image: Image) -> list[str]:
         dirs = [str(p) for p in image.layer_dirs()]
         found = []
         for c in containers:
-            spec = c.get("spec") or {}
-            if spec.get("image_id") == image.id or list(spec.get("layers") or []) == dirs:
-                found.append(c.get("name") or c.get("id", "?"))
+            spec = c.container_spec()
+            if spec.image_id == image.id or spec.layers == dirs:
+                found.append(c.name or c.id)
         return found
     return users
 

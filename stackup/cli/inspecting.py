@@ -26,9 +26,9 @@ def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Ser
 
     sess = cc.session(ctx, need_file=False)
     for state in sess.containers(list(services or []), running_only=True):
-        print(state["name"])
-        rows = [("UID", "PID", "PPID", "CMD")]
-        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.top(state["id"])]
+        print(state.name)
+        rows: list[tuple[object, ...]] = [("UID", "PID", "PPID", "CMD")]
+        rows += [(p["uid"], p["pid"], p["ppid"], p["cmd"]) for p in sess.engine.top(state.id)]
         print_table(rows)
         print()
     return 0
@@ -45,7 +45,7 @@ def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
     states = [s for s in sess.containers([service]) if Engine.observed(s).number == index]
     if not states:
         raise NotFoundError(f"service {service}: no container with index {index}")
-    for binding in (states[0].get("network") or {}).get("ports") or []:
+    for binding in states[0].network.get("ports") or []:
         if binding.get("container_port") == private_port and binding.get("protocol", "tcp") == protocol:
             print(f"{binding.get('host_ip') or '0.0.0.0'}:{binding.get('host_port')}")
             return 0
@@ -59,15 +59,15 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
     sess = cc.session(ctx, need_file=False)
     rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
     for state in sess.containers(list(services or []), oneoff=None):
-        spec = state.get("spec") or {}
-        ref = spec.get("image", "")
-        image_id = spec.get("image_id", "")
+        spec = state.container_spec()
+        ref = spec.image
+        image_id = spec.image_id
         if quiet:
             print(image_id)
             continue
         repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
         size = sess.engine.image_size(image_id)   # None: removed since
-        rows.append((state["name"], repo, tag, image_id.split(":")[-1][:12],
+        rows.append((state.name, repo, tag, image_id.split(":")[-1][:12],
                      "-" if size is None else f"{size / 1e6:.1f}MB"))
     if not quiet:
         print_table(rows)
@@ -109,16 +109,16 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
     try:
         while True:
             states = sess.containers(list(services or []), oneoff=None, running_only=True)
-            before = {s["id"]: sess.engine.usage(s["id"]) for s in states}
+            before = {s.id: sess.engine.usage(s.id) for s in states}
             start = time.monotonic()
             time.sleep(0.5)
             elapsed = time.monotonic() - start
             rows = []
             for state in states:
-                after = sess.engine.usage(state["id"])
+                after = sess.engine.usage(state.id)
                 limit = usage.human(after.memory_limit) if after.memory_limit else "unlimited"
-                rows.append({"ID": state["id"][:12], "Name": state["name"],
-                             "CPUPerc": f"{usage.cpu_percent(before[state['id']], after, elapsed):.2f}%",
+                rows.append({"ID": state.id[:12], "Name": state.name,
+                             "CPUPerc": f"{usage.cpu_percent(before[state.id], after, elapsed):.2f}%",
                              "MemUsage": f"{usage.human(after.memory)} / {limit}", "PIDs": str(after.pids)})
             if fmt == "json":
                 for row in rows:

@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import typer
 
 from stackup.cli import commands
 from stackup.cli.table import print_table
 from stackup.errors import UserError
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.containerstate import ContainerState
+
+
+
+class Row(TypedDict):
+    """One container in `ps` (`--format json` prints these as they are: compose's names)."""
+
+    ID: str
+    Name: str
+    Image: str
+    Command: str
+    Service: str
+    State: str
+    Health: str
+    Status: str
+    ExitCode: int
+    CreatedAt: str
+    Publishers: list[str]
+    Ports: str
+    Project: str
+
 
 STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 
@@ -38,7 +61,7 @@ def _ago(stamp: str) -> str:
     return f"{hours // 24} days"
 
 
-def describe(state: dict[str, Any]) -> dict[str, Any]:
+def describe(state: ContainerState) -> Row:
     """One row of `ps` (also `--format json`), compose's field names and status text
     (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`). A running container one of
     whose helpers is gone says so where compose puts the health, in the status text
@@ -49,14 +72,14 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
     from stackup.project.engine_adapter import Engine
 
     c = Engine.observed(state)
-    spec = state.get("spec") or {}
+    spec = state.container_spec()
     status = c.status
-    check = health.Check.from_docker(spec.get("healthcheck"))
+    check = health.Check.from_docker(spec.healthcheck)
     health_status = ""
     if check is not None and c.running:
         health_status = health.current_status(state).get("status") or health.STARTING
     if status.is_up():
-        text = "Restarting" if status is Status.RESTARTING else f"Up {_ago(state.get('started_at', ''))}"
+        text = "Restarting" if status is Status.RESTARTING else f"Up {_ago(state.started_at)}"
         if status is Status.PAUSED:
             text += " (Paused)"
         elif health_status:
@@ -65,17 +88,17 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
         if problems:  # like the health in parentheses: a helper it relies on is gone
             text += f" (degraded: {', '.join(problems)})"
     elif status is Status.EXITED:
-        text = f"Exited ({c.exit_code if c.exit_code is not None else 0}) {_ago(state.get('finished_at', ''))} ago"
+        text = f"Exited ({c.exit_code if c.exit_code is not None else 0}) {_ago(state.finished_at)} ago"
     else:
         text = status.capitalize()
     ports = []
-    for binding in ((state.get("network") or {}).get("ports") or []):
+    for binding in (state.network.get("ports") or []):
         ip = binding.get("host_ip") or "0.0.0.0"
         ports.append(f"{ip}:{binding.get('host_port')}->{binding.get('container_port')}/{binding.get('protocol', 'tcp')}")
-    return {"ID": state["id"][:12], "Name": state["name"], "Image": spec.get("image", ""),
-            "Command": " ".join(spec.get("argv") or []), "Service": c.service, "State": status.value,
+    return {"ID": state.id[:12], "Name": state.name, "Image": spec.image,
+            "Command": " ".join(spec.argv), "Service": c.service, "State": status.value,
             "Health": health_status, "Status": text, "ExitCode": c.exit_code or 0,
-            "CreatedAt": state.get("created_at", ""), "Publishers": ports, "Ports": ", ".join(ports),
+            "CreatedAt": state.created_at, "Publishers": ports, "Ports": ", ".join(ports),
             "Project": c.project}
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from stackup.engine.runtime.containerstate import Status
-from stackup.project.engine_adapter import Engine, StateRecord
+from stackup.engine.runtime.containerstate import ContainerState, Status
+from stackup.project.engine_adapter import Engine
 from stackup.project.session import Session
 
 # (old status, new status) -> the event Docker names for that change
@@ -30,17 +30,17 @@ class ContainerEvent:
     image: str
 
 
-def changes(before: dict[str, StateRecord], after: dict[str, StateRecord]) -> list[tuple[StateRecord, str]]:
+def changes(before: dict[str, ContainerState], after: dict[str, ContainerState]) -> list[tuple[ContainerState, str]]:
     """What happened between two looks at the containers (by id): (state, action)."""
     found = []
     for cid, state in after.items():
         old = before.get(cid)
         if old is None:
             found.append((state, "create"))
-            if state["status"] == Status.RUNNING:
+            if state.status == Status.RUNNING:
                 found.append((state, "start"))
-        elif old["status"] != state["status"]:
-            found.append((state, TRANSITIONS.get((old["status"], state["status"])) or str(state["status"])))
+        elif old.status != state.status:
+            found.append((state, TRANSITIONS.get((old.status, state.status)) or str(state.status)))
     found += [(state, "destroy") for cid, state in before.items() if cid not in after]
     return found
 
@@ -49,8 +49,8 @@ def watch(session: Session, services: Sequence[str], on_event: Callable[[Contain
           interval: float = 0.25) -> None:
     """Report events until interrupted (KeyboardInterrupt ends it quietly)."""
 
-    def snapshot() -> dict[str, StateRecord]:
-        return {s["id"]: s for s in session.containers(services, oneoff=None)}
+    def snapshot() -> dict[str, ContainerState]:
+        return {s.id: s for s in session.containers(services, oneoff=None)}
 
     seen = snapshot()
     try:
@@ -58,9 +58,9 @@ def watch(session: Session, services: Sequence[str], on_event: Callable[[Contain
             time.sleep(interval)
             now = snapshot()
             for state, action in changes(seen, now):
-                on_event(ContainerEvent(datetime.now(timezone.utc).isoformat(), action, state["id"],
-                                        state["name"], Engine.observed(state).service,
-                                        (state.get("spec") or {}).get("image", "")))
+                on_event(ContainerEvent(datetime.now(timezone.utc).isoformat(), action, state.id,
+                                        state.name, Engine.observed(state).service,
+                                        state.container_spec().image))
             seen = now
     except KeyboardInterrupt:
         return

@@ -88,18 +88,18 @@ def each(session: Session, services: Sequence[str], action: Action, on_event: On
     failures = []
     with session.locked():
         for state in session.containers(services):
-            if not action.applies_to(Status(state["status"])):
+            if not action.applies_to(state.status):
                 continue
             try:
                 if action is Action.PAUSE:
-                    engine.pause_container(state["id"])
+                    engine.pause_container(state.id)
                 elif action is Action.UNPAUSE:
-                    engine.unpause_container(state["id"])
+                    engine.unpause_container(state.id)
                 else:
-                    engine.kill_container(state["id"], signal)
-                on_event(ContainerChanged(state["name"], action.done))
+                    engine.kill_container(state.id, signal)
+                on_event(ContainerChanged(state.name, action.done))
             except StackupError as exc:
-                failures.append(f"container {state['name']}: {exc}")
+                failures.append(f"container {state.name}: {exc}")
     if failures:
         raise StackupError(failures[0], problems=failures)
 
@@ -113,8 +113,8 @@ def wait(session: Session, services: Sequence[str], on_event: OnEvent, *, down_p
         raise UserError("no containers to wait for")
     code = 0
     for i, state in enumerate(states):
-        result = session.engine.wait_exited(state["id"], None)
-        on_event(Waited(state["name"], result))
+        result = session.engine.wait_exited(state.id, None)
+        on_event(Waited(state.name, result))
         if i == 0:
             code = result
         if down_project:

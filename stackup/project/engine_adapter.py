@@ -25,15 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
 from stackup.project import anonymous, containerspec, naming
-from stackup.engine.runtime.containerstate import Status
+from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
 from stackup.stackfile import support
 
 if TYPE_CHECKING:
     from stackup.engine.images.store import ImageStore
-    from stackup.engine.runtime.containerstate import ContainerState
-    from stackup.engine.runtime.container import Runtime
+    from stackup.engine.images.store import Image
+    from stackup.engine.runtime.container import ProcessRow, Runtime
+    from stackup.engine.runtime.healthcheck import Check
+    from stackup.engine.runtime.logs import LogEntry
+    from stackup.engine.runtime.spec import Mount
     from stackup.engine.runtime.usage import Sample
 
 ANONYMOUS_VOLUMES = naming.PREFIX + "anonymous-volumes"   # on a container: its anonymous volumes
@@ -43,8 +46,6 @@ ANONYMOUS_KEY = "-anonymous"                               # its volume key (no 
 _STATUS = {Status.CREATING: Status.CREATED, Status.STARTING: Status.RUNNING}
 # A container in one of these states may still write to its log.
 _LOGGING = (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.STARTING)
-StateRecord = dict[str, Any]      # the runtime's record of one container (its dict form)
-LogEntry = dict[str, Any]         # one line of a container's log: log, stream, time
 
 
 class StartFailed(StackupError):
@@ -73,13 +74,6 @@ def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
-def _typed(state: Mapping[str, Any]) -> ContainerState:
-    """A runtime record in its typed form."""
-    from stackup.engine.runtime.containerstate import ContainerState
-
-    return ContainerState.from_dict(dict(state))
-
-
 def _epoch(text: str) -> float:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
@@ -98,7 +92,7 @@ class Engine:
         self.project_volumes = dict((desired or {}).get("volumes") or {})
         self._runtime: Runtime | None = None
         self._store: ImageStore | None = None
-        self._resolved: dict[str, Any] = {}   # reference -> the image `image_id` found last
+        self._resolved: dict[str, Image] = {}   # reference -> the image `image_id` found last
 
     # -- engine parts ----------------------------------------------------------
 
@@ -159,19 +153,18 @@ class Engine:
 
     # -- EngineView -------------------------------------------------------------
 
-    def container_states(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    def container_states(self, labels: Mapping[str, str]) -> list[ContainerState]:
         if not self.has_runtime():
             return []
-        return [s for s in self._containers.list() if _matches(s["spec"].get("labels") or {}, labels)]
+        return [s for s in self._containers.list() if _matches(s.container_spec().labels, labels)]
 
     @staticmethod
-    def observed(state: Mapping[str, Any]) -> ObservedContainer:
-        spec = state.get("spec") or {}
-        status = Status(state["status"])
+    def observed(state: ContainerState) -> ObservedContainer:
+        spec = state.container_spec()
         return ObservedContainer(
-            id=state["id"], name=state["name"], status=_STATUS.get(status, status),
-            labels=dict(spec.get("labels") or {}), image_id=spec.get("image_id") or "",
-            created=_epoch(state.get("created_at", "")), exit_code=state.get("exit_code"))
+            id=state.id, name=state.name, status=_STATUS.get(state.status, state.status),
+            labels=dict(spec.labels), image_id=spec.image_id,
+            created=_epoch(state.created_at), exit_code=state.exit_code)
 
     def list_containers(self, labels: Mapping[str, str]) -> Iterable[ObservedContainer]:
         return [self.observed(s) for s in self.container_states(labels)]
@@ -211,7 +204,7 @@ class Engine:
                 return ObservedVolume(v["name"], dict(v.get("labels") or {}))
         return None
 
-    def container(self, ref: str) -> StateRecord:
+    def container(self, ref: str) -> ContainerState:
         """The runtime's record of one container (by id, id prefix or name); raises
         NotFoundError."""
         return self._containers.get(ref)
@@ -219,11 +212,11 @@ class Engine:
     def is_logging(self, ref: str) -> bool:
         """Whether the container may still write to its log (False once it is gone)."""
         try:
-            return self._containers.get(ref)["status"] in _LOGGING
+            return self._containers.get(ref).status in _LOGGING
         except NotFoundError:
             return False
 
-    def top(self, ref: str) -> list[dict[str, Any]]:
+    def top(self, ref: str) -> list[ProcessRow]:
         """The container's processes: uid, pid, ppid, cmd."""
         return self._containers.top(ref)
 
@@ -289,10 +282,10 @@ class Engine:
                                "by stackup yet; make the image first (stackup image import/load/pull)")
 
     def remove_image(self, reference: str) -> None:
-        def users(image: Any) -> list[str]:
+        def users(image: Image) -> list[str]:
             # any container of any project still on it keeps it (the store refuses)
-            return [s["name"] for s in self.container_states({})
-                    if (s.get("spec") or {}).get("image_id") == image.id]
+            return [s.name for s in self.container_states({})
+                    if s.container_spec().image_id == image.id]
 
         self._images.rm(reference, in_use=users)
 
@@ -310,7 +303,7 @@ class Engine:
     def network_name(self, key: str, config: Mapping[str, Any]) -> str:
         return naming.network_name(self.project, key, config)
 
-    def _mounts(self, request: ContainerRequest, image: Any) -> tuple[list[Any], dict[str, str]]:
+    def _mounts(self, request: ContainerRequest, image: Image) -> tuple[list[Mount], dict[str, str]]:
         """The runtime mounts of the service's volumes and tmpfs, and its anonymous
         volumes by container path: the ones the request hands on (a recreate's), else
         fresh ones."""
@@ -335,8 +328,8 @@ class Engine:
             handed_on = request.anonymous_volumes.get(target)
             # a handed-on volume is the old container's: used as it is (made again,
             # empty, only if someone removed it meanwhile), never removed on failure
-            name = volumes_mod.create_volume(handed_on or secrets.token_hex(32), labels=labels,
-                                             anonymous=True)["name"]
+            name = str(volumes_mod.create_volume(handed_on or secrets.token_hex(32), labels=labels,
+                                                 anonymous=True)["name"])
             if not handed_on:
                 made.append(name)
             by_target[target] = name
@@ -407,7 +400,7 @@ class Engine:
             for name in set(by_target.values()) - handed_on:   # only what this create made
                 _quietly(self._volumes_module().remove_volume, name, True)
             raise
-        return state["id"]
+        return state.id
 
     # -- helpers: shims, DNS servers, port proxies --------------------------------
 
@@ -428,29 +421,29 @@ class Engine:
                 done.append(f"network {net['name']}: its DNS server was restarted")
         for state in self.container_states(mine):
             # a one-off (`run`) is not started again: that would run its command twice
-            if self._containers.shim_lost(_typed(state)) and not self.observed(state).oneoff:
-                self._containers.recover(state["id"])
-                done.append(f"container {state['name']}: its shim had died; restarted")
-            elif Status(state["status"]) is Status.RUNNING and network.ensure_proxy(state["id"]):
-                done.append(f"container {state['name']}: its port proxy was restarted")
+            if self._containers.shim_lost(state) and not self.observed(state).oneoff:
+                self._containers.recover(state.id)
+                done.append(f"container {state.name}: its shim had died; restarted")
+            elif state.status is Status.RUNNING and network.ensure_proxy(state.id):
+                done.append(f"container {state.name}: its port proxy was restarted")
         return done
 
     @staticmethod
-    def helper_problems(state: Mapping[str, Any]) -> list[str]:
+    def helper_problems(state: ContainerState) -> list[str]:
         """What of a running container's helpers is gone (`ps` shows it degraded): its
         shim, its port proxy, the DNS server of a network it is on."""
-        if not Status(state["status"]).is_up():
+        if not state.status.is_up():
             return []
         from stackup.engine import network
         from stackup.engine.network import store
         from stackup.engine.runtime.container import Runtime
 
         problems = []
-        if Runtime.shim_lost(_typed(state)):
+        if Runtime.shim_lost(state):
             problems.append("shim gone")
-        if network.proxy_serving(state["id"]) is False:
+        if network.proxy_serving(state.id) is False:
             problems.append("port proxy down")
-        joined = set((state.get("network") or {}).get("networks") or {})
+        joined = set(state.network.get("networks") or {})
         if any(not network.dns_serving(n) for n in store.load_all() if n.get("name") in joined):
             problems.append("DNS server down")
         return problems
@@ -479,29 +472,29 @@ class Engine:
 
     def remove_container(self, container: str, volumes: bool) -> None:
         state = self._containers.get(container)
-        labels = (state.get("spec") or {}).get("labels") or {}
-        self._containers.remove(state["id"], force=True)
+        labels = state.container_spec().labels
+        self._containers.remove(state.id, force=True)
         volumes_mod = self._volumes_module()
-        volumes_mod.release(state["id"])
+        volumes_mod.release(state.id)
         if volumes:
             for name in filter(None, labels.get(ANONYMOUS_VOLUMES, "").split(",")):
                 _quietly(volumes_mod.remove_volume, name, True)
 
     # -- waiting ---------------------------------------------------------------
 
-    def _check(self, container: str) -> tuple[dict[str, Any], Any]:
+    def _check(self, container: str) -> tuple[ContainerState, Check | None]:
         from stackup.project import health
 
         state = self._containers.get(container)
-        return state, health.Check.from_docker((state.get("spec") or {}).get("healthcheck"))
+        return state, health.Check.from_docker(state.container_spec().healthcheck)
 
     def wait_healthy(self, container: str, timeout: float | None) -> None:
         state, check = self._check(container)
         if check is None:
-            raise StackupError(f"container {state['name']} has no healthcheck")
+            raise StackupError(f"container {state.name} has no healthcheck")
         from stackup.project import health
 
-        health.wait_healthy(self._containers, state["id"], check, timeout)
+        health.wait_healthy(self._containers, state.id, check, timeout)
 
     def wait_exited(self, container: str, timeout: float | None) -> int:
         return self._containers.wait(container, timeout)
@@ -509,9 +502,9 @@ class Engine:
     def wait_ready(self, container: str, timeout: float | None) -> None:
         state, check = self._check(container)
         if check is not None:
-            self.wait_healthy(state["id"], timeout)
-        elif Status(state["status"]) not in (Status.RUNNING, Status.STARTING):
-            raise StackupError(f"container {state['name']} is {state['status']}")
+            self.wait_healthy(state.id, timeout)
+        elif state.status not in (Status.RUNNING, Status.STARTING):
+            raise StackupError(f"container {state.name} is {state.status}")
 
     def log_tail(self, container: str, lines: int) -> list[str]:
         return [e.get("log", "").rstrip("\n") for e in self.log_entries(container, lines)]
@@ -531,7 +524,8 @@ class Engine:
             path = self._containers.log_path(container)
         except NotFoundError:
             return []   # removed meanwhile
-        return logs.select(path, tail, since)
+        entries: list[LogEntry] = logs.select(path, tail, since)
+        return entries
 
     def follow_log(self, container: str, emit: Callable[[LogEntry], None], *, running: Callable[[], bool],
                    since: str | None = None, from_start: bool = False) -> None:
@@ -586,13 +580,12 @@ def _logs_module() -> Any:
     return logs
 
 
-def image_volumes(image: Any) -> list[str]:
+def image_volumes(image: Image) -> list[str]:
     """The image's VOLUME paths, normalized (a relative one is taken from /)."""
-    config = getattr(image, "config", None)
-    return sorted({anonymous.normalize(v) for v in getattr(config, "volumes", None) or []})
+    return sorted({anonymous.normalize(v) for v in image.config.volumes})
 
 
-def _layer_with(image: Any, target: str) -> Path | None:
+def _layer_with(image: Image, target: str) -> Path | None:
     """The topmost image layer that has `target`: where an empty named volume is
     filled from (an approximation of the merged image: whiteouts are ignored)."""
     for layer in reversed(list(image.layer_dirs())):
@@ -601,7 +594,7 @@ def _layer_with(image: Any, target: str) -> Path | None:
     return None
 
 
-def _quietly(fn: Any, *args: Any) -> None:
+def _quietly(fn: Callable[..., object], *args: object) -> None:
     try:
         fn(*args)
     except Exception:  # noqa: BLE001 - cleanup of what the failed step made, best effort

@@ -7,7 +7,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stackup.engine.runtime.containerstate import Status
 from stackup.errors import ConflictError, NotFoundError
 from stackup.project.engine_adapter import Engine
 from stackup.project.session import Session
@@ -49,12 +48,12 @@ def exec_(session: Session, options: ExecOptions) -> int:
     if not states:
         raise NotFoundError(f"service {options.service}: no container with index {options.index}")
     state = states[0]
-    if not Status(state["status"]).can_exec():
-        raise ConflictError(f"service {options.service}: container {state['name']} is {state['status']}, "
+    if not state.status.can_exec():
+        raise ConflictError(f"service {options.service}: container {state.name} is {state.status}, "
                             "not running")
     env = environment(options.env, options.environ)
     if options.detach:
-        session.engine.exec_detached(state["id"], list(options.command), env, options.user, options.workdir)
+        session.engine.exec_detached(state.id, list(options.command), env, options.user, options.workdir)
         return 0
-    return session.engine.exec_in(state["id"], list(options.command), env, options.user, options.workdir,
+    return session.engine.exec_in(state.id, list(options.command), env, options.user, options.workdir,
                                   tty=options.tty, interactive=options.interactive)

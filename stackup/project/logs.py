@@ -6,10 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from stackup.project.engine_adapter import StateRecord, Engine, LogEntry
+from stackup.engine.runtime.containerstate import ContainerState
+from stackup.project.engine_adapter import Engine
 from stackup.project.events import LogLine, LogSources, OnEvent
 from stackup.project.session import Session
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.logs import LogEntry
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,12 @@ def logs(session: Session, options: LogsOptions, on_event: OnEvent) -> int:
     engine = session.engine
     since_at = engine.log_time(options.since) if options.since else None
     until_at = engine.log_time(options.until) if options.until else None
-    on_event(LogSources(tuple(s["name"] for s in states)))
+    on_event(LogSources(tuple(s.name for s in states)))
     entries = []
     for state in states:
-        for entry in engine.log_entries(state["id"], options.tail, since_at):
+        for entry in engine.log_entries(state.id, options.tail, since_at):
             if until_at is None or entry.get("time", "") <= until_at:
-                entries.append((entry.get("time", ""), state["name"], entry))
+                entries.append((entry.get("time", ""), state.name, entry))
     # one timeline: lines of all containers in the order they were written
     for _, name, entry in sorted(entries, key=lambda item: item[0]):
         on_event(line(name, entry))
@@ -57,14 +62,14 @@ def logs(session: Session, options: LogsOptions, on_event: OnEvent) -> int:
     return 0
 
 
-def follow(engine: Engine, states: Sequence[StateRecord], on_event: OnEvent, *, from_start: bool,
-           since: str | None = None, on_exit: Callable[[StateRecord], None] | None = None,
+def follow(engine: Engine, states: Sequence[ContainerState], on_event: OnEvent, *, from_start: bool,
+           since: str | None = None, on_exit: Callable[[ContainerState], None] | None = None,
            stop: threading.Event | None = None) -> list[threading.Thread]:
     """One thread per container reporting its log until it stops (or `stop` is set);
     `on_exit` is called with the container's final state."""
     threads = []
     for state in states:
-        cid, name = state["id"], state["name"]
+        cid, name = state.id, state.name
 
         def running(cid: str = cid) -> bool:
             if stop is not None and stop.is_set():

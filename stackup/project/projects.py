@@ -28,10 +28,10 @@ def list_projects(engine: Engine) -> list[ProjectSummary]:
     """Every project with a container, by name."""
     projects: dict[str, ProjectSummary] = {}
     for state in engine.container_states({}):
-        labels = (state.get("spec") or {}).get("labels") or {}
+        labels = state.container_spec().labels
         name = labels.get(naming.PROJECT)
         if not name:
             continue
         entry = projects.setdefault(name, ProjectSummary(name, labels.get(naming.CONFIG_FILES, "")))
-        entry.statuses[state["status"]] = entry.statuses.get(state["status"], 0) + 1
+        entry.statuses[state.status] = entry.statuses.get(state.status, 0) + 1
     return [projects[name] for name in sorted(projects)]

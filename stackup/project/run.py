@@ -103,8 +103,8 @@ def run(session: Session, options: OneOffOptions, on_event: OnEvent) -> RunResul
     cid = str(outcome.results[create.id])
     state = session.engine.container(cid)
     if options.detach:
-        return RunResult(state["name"], 0)
-    return RunResult(state["name"], _attached(session, cid, options))
+        return RunResult(state.name, 0)
+    return RunResult(state.name, _attached(session, cid, options))
 
 
 def _attached(session: Session, cid: str, options: OneOffOptions) -> int:

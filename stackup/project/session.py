@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stackup.project import naming
-from stackup.project.engine_adapter import Engine, StateRecord
+from stackup.engine.runtime.containerstate import ContainerState
+from stackup.project.engine_adapter import Engine
 from stackup.project.observed import Snapshot, observe
 from stackup.stackfile import support
 
@@ -53,7 +54,7 @@ class Session:
         support.check_supported(self.desired or {}, services)
 
     def containers(self, services: Sequence[str] = (), *, oneoff: bool | None = False,
-                   running_only: bool = False) -> list[StateRecord]:
+                   running_only: bool = False) -> list[ContainerState]:
         """The engine's records of the project's containers (of `services` if given),
         sorted by service then number. `oneoff`: False (service containers), True,
         None (both)."""
@@ -68,7 +69,7 @@ class Session:
                 continue
             if running_only and not c.running:
                 continue
-            found.append(((c.service, c.oneoff, c.number, state["name"]), state))
+            found.append(((c.service, c.oneoff, c.number, state.name), state))
         return [state for _, state in sorted(found, key=lambda item: item[0])]
 
     def check_services(self, services: Sequence[str]) -> None:

@@ -19,7 +19,7 @@ from types import FrameType
 
 from stackup.errors import UserError
 from stackup.project.apply import apply_plan
-from stackup.project.engine_adapter import StateRecord
+from stackup.engine.runtime.containerstate import ContainerState
 from stackup.project.events import (Attaching, ContainerExited, LogSources, OnEvent, PlanPreview, Repaired,
                                      Stopping)
 from stackup.project.reconcile import UpOptions, plan_images, reconcile, selection_closure
@@ -72,17 +72,17 @@ def follow_until_exit(session: Session, services: Sequence[str], timeout: float 
     from stackup.project.logs import follow
 
     states = session.containers(services)
-    names = tuple(s["name"] for s in states)
+    names = tuple(s.name for s in states)
     on_event(LogSources(names))
     on_event(Attaching(names))
-    exited: list[StateRecord] = []
+    exited: list[ContainerState] = []
     first_exit = threading.Event()
     lock = threading.Lock()
 
-    def on_exit(state: StateRecord) -> None:
+    def on_exit(state: ContainerState) -> None:
         with lock:
             exited.append(state)
-        on_event(ContainerExited(state["name"], state.get("exit_code")))
+        on_event(ContainerExited(state.name, state.exit_code))
         first_exit.set()
 
     interrupts: list[int] = []
@@ -114,10 +114,10 @@ def follow_until_exit(session: Session, services: Sequence[str], timeout: float 
         return 130
     if attach.exit_code_from:
         for state in session.containers([attach.exit_code_from]):
-            return int(state.get("exit_code") or 0)
+            return int(state.exit_code or 0)
         return 0
     if abort and exited:
-        return int(exited[0].get("exit_code") or 0)
+        return int(exited[0].exit_code or 0)
     return 0
 
 
@@ -137,7 +137,7 @@ def _stop_all(session: Session, services: Sequence[str], timeout: float | None, 
         if len(interrupts) > seen:
             for state in session.containers(services, running_only=True):
                 try:
-                    session.engine.kill_container(state["id"])
+                    session.engine.kill_container(state.id)
                 except Exception:  # noqa: BLE001 - it may have stopped meanwhile
                     pass
             seen = len(interrupts)

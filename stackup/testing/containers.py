@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from stackup.engine.runtime import cgroups
+from stackup.engine.runtime.containerstate import ContainerState
 from stackup.engine.runtime.spec import ContainerSpec
 
 
@@ -23,12 +24,12 @@ def output(rt, cid: str, stream: str | None = None) -> str:
                    if stream is None or e["stream"] == stream)
 
 
-def run(rt, argv, **kw) -> tuple[int, str, dict]:
+def run(rt, argv, **kw) -> tuple[int, str, ContainerState]:
     """Create, start and wait for a container; (exit code, its output, its state)."""
     state = rt.create(spec(rt, argv, **kw))
-    rt.start(state["id"])
-    code = rt.wait(state["id"], timeout=60)
-    return code, output(rt, state["id"]), rt.get(state["id"])
+    rt.start(state.id)
+    code = rt.wait(state.id, timeout=60)
+    return code, output(rt, state.id), rt.get(state.id)
 
 
 def sh(rt, script, **kw):

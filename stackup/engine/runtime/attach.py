@@ -14,32 +14,35 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stackup.engine.runtime import fdpass
-from stackup.engine.runtime.containerstate import Status
 from stackup.engine.runtime.terminal import relay, write_all
 from stackup.errors import StackupError
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.container import Runtime
+    from stackup.engine.runtime.logs import LogEntry
 
 # The shim of a tty container started while this file is in its directory holds the
 # pty's output until a client attaches (or 10 s pass), so none is lost before then.
 HOLD_OUTPUT = "attach-wait"
 
 
-def hold_output(runtime: Any, cid: str) -> None:
+def hold_output(runtime: Runtime, cid: str) -> None:
     """Before starting a tty container that a terminal will attach to: its first
     output waits for the terminal (see the shim's `wait_exit`)."""
     (runtime.cdir(cid) / HOLD_OUTPUT).touch()
 
 
-def attach_terminal(runtime: Any, cid: str, tty: bool, interactive: bool, *, from_start: bool) -> None:
+def attach_terminal(runtime: Runtime, cid: str, tty: bool, interactive: bool, *, from_start: bool) -> None:
     """Our terminal on a started container until it stops: its pty (tty containers),
     or its output from the log with our stdin copied to its stdin (`interactive`).
     The container was made with `tty` and `stdin_open=interactive` (and, for a tty,
     `hold_output` before it started, so that no output is lost before we are here)."""
 
     def alive() -> bool:  # it may still write output or read input
-        return Status(runtime.get(cid)["status"]).is_up_or_starting()
+        return runtime.get(cid).status.is_up_or_starting()
 
     if tty or interactive:
         conn, fd = connect(runtime.cdir(cid), alive=alive)
@@ -57,7 +60,7 @@ def follow_output(log: Path, alive: Callable[[], bool], *, from_start: bool) -> 
     """The container's log on our stdout and stderr, as it grows, until it stops."""
     from stackup.engine.runtime import logs
 
-    def emit(entry: dict[str, Any]) -> None:
+    def emit(entry: LogEntry) -> None:
         out = sys.stderr if entry.get("stream") == "stderr" else sys.stdout
         out.write(entry.get("log", ""))
         out.flush()

@@ -92,7 +92,7 @@ def own_procs_file():
 _warming: list[threading.Thread] = []  # the warm-up thread, while it runs
 
 
-def warm_up():
+def warm_up() -> None:
     """Make the next cgroup join fast, in the background.
 
     Moving a process between cgroups takes a global kernel lock whose first writer

@@ -2,9 +2,9 @@
 
 State is one JSON file per container, `$STACKUP_ROOT/containers/<id>/state.json`,
 read and written through `containerstate.StateStore` under the container's lock (the
-shim takes the same lock when it records a start or an exit). The methods here work
-on the typed `ContainerState` (`state`, `states`); the others hand their callers its
-dict form, the file's content. Names are unique under a global lock. Every command
+shim takes the same lock when it records a start or an exit). The public methods hand
+their callers the typed `ContainerState` (its `to_dict()`, the file's content, is for
+output in that shape). Names are unique under a global lock. Every command
 first repairs what a crash left behind: a container whose shim is gone is marked
 exited (and whatever is left of it in its cgroup is killed); a half-created one is
 removed.
@@ -22,13 +22,14 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from stackup.engine import state as st
 from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
 from stackup.engine.runtime.containerstate import (
     ContainerState,
     DamagedState,
+    HealthRecord,
     StateStore,
     Status,
 )
@@ -157,10 +158,20 @@ def _reap_shims() -> None:
             _SHIMS.remove(pid)
 
 
+class ProcessRow(TypedDict):
+    """One process of a container, as `Runtime.top` lists it."""
+
+    pid: int
+    ppid: int
+    uid: int
+    cmd: str
+
+
 class Runtime:
     """The engine's container API (no knowledge of stacks or services)."""
 
-    def __init__(self, root: Path | None = None, wirings: list[Any] | None = None):
+    def __init__(self, root: Path | None = None,
+                 wirings: builtins.list[netns.NetworkWiring] | None = None):
         self.root = Path(root) if root else st.root()
         self.containers_dir = self.root / "containers"
         self.netns_dir = self.root / "netns"
@@ -171,10 +182,10 @@ class Runtime:
     def cdir(self, cid: str) -> Path:
         return self.containers_dir / cid
 
-    def wirings(self) -> list[Any]:
+    def wirings(self) -> builtins.list[netns.NetworkWiring]:
         return self._wirings if self._wirings is not None else netns.wirings()
 
-    def _names_lock(self):
+    def _names_lock(self) -> contextlib.AbstractContextManager[None]:
         return st.locked(self.containers_dir / ".lock")
 
     def _read(self, cid: str) -> ContainerState | None:
@@ -188,11 +199,10 @@ class Runtime:
                 return None
             raise
 
-    def _public(self, cid: str) -> dict[str, Any] | None:
+    def _public(self, cid: str) -> ContainerState | None:
         """The state as the public methods return it; None once removed (an auto-remove
         container may be gone by the time its start or stop returns)."""
-        state = self._read(cid)
-        return state.to_dict() if state else None
+        return self._read(cid)
 
     def _update(self, cid: str, durable: bool = False, **changes: Any) -> ContainerState:
         try:
@@ -214,11 +224,12 @@ class Runtime:
             raise NotFoundError(f"no such container: {cid}")
         return state
 
-    def list(self, all: bool = True) -> list[dict[str, Any]]:
-        return [state.to_dict() for state in self.states(all)]
+    def list(self, all: bool = True) -> builtins.list[ContainerState]:
+        """The containers, newest first (after repairing them); only the up ones unless `all`."""
+        return self.states(all)
 
     def states(self, all: bool = True) -> builtins.list[ContainerState]:
-        """The typed form of `list`."""
+        """`list` (the name the runtime's own modules use)."""
         _reap_shims()
         if not self.containers_dir.exists():
             return []
@@ -231,12 +242,12 @@ class Runtime:
                 found.append(state)
         return sorted(found, key=lambda s: s.created_at, reverse=True)
 
-    def get(self, ref: str) -> dict[str, Any]:
+    def get(self, ref: str) -> ContainerState:
         """A container by id, unique id prefix or name (after repairing it)."""
-        return self.state(ref).to_dict()
+        return self.state(ref)
 
     def state(self, ref: str) -> ContainerState:
-        """The typed form of `get`."""
+        """`get` (the name the runtime's own modules use)."""
         if ref and self.state_files.exists(ref):
             state = self._repair(ref)
             if state:
@@ -279,12 +290,12 @@ class Runtime:
         leaves such a container as it is (it still serves); `recover` restarts it."""
         return state.status.is_up() and not shim_alive(state) and cls._orphaned(state)
 
-    def recover(self, ref: str) -> dict[str, Any] | None:
+    def recover(self, ref: str) -> ContainerState | None:
         """Restart a container whose shim died (see `shim_lost`): its processes are killed
         (never a second copy beside them), then it starts again under a new shim. Its state."""
         state = self.state(ref)
         if not self.shim_lost(state):
-            return state.to_dict()
+            return state
         cgroups.Cgroup(state.id).kill_all()
         self._mark_dead(state.id, "the container's shim died")
         return self.start(state.id)
@@ -319,7 +330,7 @@ class Runtime:
         return state
 
     # --- create --------------------------------------------------------------------
-    def create(self, spec: ContainerSpec, name: str | None = None) -> dict[str, Any]:
+    def create(self, spec: ContainerSpec, name: str | None = None) -> ContainerState:
         require_root()
         validate(spec)
         health_interval(spec)  # a malformed healthcheck is refused before anything exists
@@ -347,7 +358,7 @@ class Runtime:
             self._prepare(cid, spec)
             self._use_volumes(cid, spec)
             return self._update(cid, durable=True, status=Status.CREATED,
-                                creator_pid=0).to_dict()
+                                creator_pid=0)
         except BaseException:
             self._destroy(cid)
             raise
@@ -388,12 +399,12 @@ class Runtime:
         cgpaths.warm_up()
 
     # --- start ---------------------------------------------------------------------
-    def start(self, ref: str) -> dict[str, Any] | None:
+    def start(self, ref: str) -> ContainerState | None:
         require_root()
         state = self.state(ref)
         cid = state.id
         if state.status.is_up():
-            return state.to_dict()
+            return state
         if not state.status.can_start():
             raise ConflictError(f"container {state.name} is {state.status}")
         spec = ContainerSpec.from_dict(state.spec)
@@ -428,7 +439,7 @@ class Runtime:
             raise
         return self._public(cid)
 
-    def _setup_network(self, state: ContainerState, spec: ContainerSpec) -> tuple[str, dict]:
+    def _setup_network(self, state: ContainerState, spec: ContainerSpec) -> tuple[str, dict[str, Any]]:
         """(netns path for PID 1 to join, results of the wirings)."""
         cid = state.id
         mode = spec.network_mode
@@ -528,7 +539,7 @@ class Runtime:
                          f"(see {d / 'shim.err'})", 125)
 
     # --- stop, kill, pause ----------------------------------------------------------
-    def stop(self, ref: str, timeout: float | None = None) -> dict[str, Any] | None:
+    def stop(self, ref: str, timeout: float | None = None) -> ContainerState | None:
         state = self.state(ref)
         cid = state.id
         spec = ContainerSpec.from_dict(state.spec)
@@ -548,7 +559,7 @@ class Runtime:
             self._teardown_network(state)
         return self._public(cid)
 
-    def kill(self, ref: str, sig: str | int = "SIGKILL") -> dict[str, Any]:
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> ContainerState:
         state = self.state(ref)
         if not state.status.can_stop():
             raise ConflictError(f"container {state.name} is not running")
@@ -597,21 +608,21 @@ class Runtime:
         _reap_shims()
         return True
 
-    def pause(self, ref: str) -> dict[str, Any]:
+    def pause(self, ref: str) -> ContainerState:
         state = self.state(ref)
         if not state.status.can_pause():
             raise ConflictError(f"container {state.name} is not running")
         cgroups.Cgroup(state.id).freeze(True)
-        return self._update(state.id, status=Status.PAUSED).to_dict()
+        return self._update(state.id, status=Status.PAUSED)
 
-    def unpause(self, ref: str) -> dict[str, Any]:
+    def unpause(self, ref: str) -> ContainerState:
         state = self.state(ref)
         if not state.status.can_unpause():
             raise ConflictError(f"container {state.name} is not paused")
         cgroups.Cgroup(state.id).freeze(False)
-        return self._update(state.id, status=Status.RUNNING).to_dict()
+        return self._update(state.id, status=Status.RUNNING)
 
-    def restart(self, ref: str, timeout: float | None = None) -> dict[str, Any] | None:
+    def restart(self, ref: str, timeout: float | None = None) -> ContainerState | None:
         cid = self.state(ref).id
         self.stop(cid, timeout)
         return self.start(cid)
@@ -629,7 +640,7 @@ class Runtime:
         return int(state.exit_code or 0)
 
     # --- rename --------------------------------------------------------------------
-    def rename(self, ref: str, new_name: str) -> dict[str, Any]:
+    def rename(self, ref: str, new_name: str) -> ContainerState:
         """Give a container (id, unique id prefix or name; any status) another name. As in
         create, the name is checked to be free and taken under the names lock."""
         _check_name(new_name)
@@ -637,7 +648,7 @@ class Runtime:
             state = self.state(ref)
             if any(s.name == new_name and s.id != state.id for s in self.states()):
                 raise ConflictError(f"the container name {new_name!r} is already in use")
-            return self._update(state.id, name=new_name).to_dict()
+            return self._update(state.id, name=new_name)
 
     # --- remove --------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> None:
@@ -671,8 +682,8 @@ class Runtime:
         shutil.rmtree(self.cdir(cid), ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
-    def top(self, ref: str) -> builtins.list[dict[str, Any]]:
-        rows = []
+    def top(self, ref: str) -> builtins.list[ProcessRow]:
+        rows: builtins.list[ProcessRow] = []
         for pid in cgroups.Cgroup(self.state(ref).id).pids():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -699,7 +710,7 @@ class Runtime:
                 if any(m.get("volume") == name or (m.get("source") or "").startswith(base)
                        for m in s.spec.get("mounts", []))]
 
-    def check_health(self, ref: str) -> dict[str, Any]:
+    def check_health(self, ref: str) -> HealthRecord:
         """Run the container's healthcheck now (the hook for orchestrators) and record it."""
         from stackup.engine.runtime.health import run_check
 

@@ -14,12 +14,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from stackup.engine.runtime import statefile
 from stackup.engine.runtime.statefile import DamagedState
 
-__all__ = ["ContainerState", "DamagedState", "HealthStatus", "StateStore", "Status"]
+if TYPE_CHECKING:
+    from stackup.engine.runtime.spec import ContainerSpec
+
+__all__ = ["ContainerState", "DamagedState", "HealthProbe", "HealthRecord", "HealthStatus",
+           "StateStore", "Status"]
 
 
 class Status(StrEnum):
@@ -69,6 +73,23 @@ class HealthStatus(StrEnum):
     UNHEALTHY = "unhealthy"
 
 
+class HealthProbe(TypedDict):
+    """One run of the healthcheck, as the state's `health.log` keeps it."""
+
+    start: str
+    end: str
+    exit_code: int
+    output: str
+
+
+class HealthRecord(TypedDict, total=False):
+    """A state's `health` (Docker's `State.Health`); empty when no check has run."""
+
+    status: str              # a HealthStatus value
+    failing_streak: int
+    log: list[HealthProbe]   # the last few probes, oldest first
+
+
 @dataclass
 class ContainerState:
     """What the engine records about one container (its state file, typed)."""
@@ -89,7 +110,7 @@ class ContainerState:
     error: str = ""
     netns: str = ""        # the network namespace it was given (a path), if any
     network: dict[str, Any] = field(default_factory=dict)  # what the wirings reported
-    health: dict[str, Any] | None = None                   # once a healthcheck has run
+    health: HealthRecord | None = None                     # once a healthcheck has run
     # keys this version does not know (written by a newer one), kept as they were
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -108,6 +129,13 @@ class ContainerState:
             del out["health"]  # absent until the first check, as it always was
         out.update(self.extra)
         return out
+
+    def container_spec(self) -> ContainerSpec:
+        """The recorded `spec`, typed (the record keeps the file's form, so that keys a newer
+        version wrote survive a rewrite)."""
+        from stackup.engine.runtime.spec import ContainerSpec
+
+        return ContainerSpec.from_dict(self.spec)
 
     def replace(self, **changes: Any) -> ContainerState:
         if "status" in changes:

@@ -15,11 +15,20 @@ import select
 import signal
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
-from stackup.engine.runtime.containerstate import DamagedState, HealthStatus, StateStore, Status
+from stackup.engine.runtime.containerstate import (
+    DamagedState,
+    HealthRecord,
+    HealthStatus,
+    StateStore,
+    Status,
+)
 from stackup.engine.runtime.healthcheck import Check
 from stackup.errors import UserError
+
+if TYPE_CHECKING:
+    from stackup.engine.runtime.container import Runtime
 
 LOG_KEEP = 5
 OUTPUT_MAX = 4096
@@ -29,7 +38,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def run_check(runtime, ref: str) -> dict[str, Any]:
+def run_check(runtime: Runtime, ref: str) -> HealthRecord:
     """Run the test once, record the result, return the container's health."""
     from stackup.engine.runtime.exec import exec_in
 
@@ -81,7 +90,7 @@ def _collect(child: int, fd: int, timeout: float) -> tuple[int, str]:
 
 
 def _record(states: StateStore, cid: str, hc: Check, started: str, code: int,
-            output: str) -> dict[str, Any]:
+            output: str) -> HealthRecord:
     try:
         with states.locked(cid):
             return _record_locked(states, cid, hc, started, code, output)
@@ -90,17 +99,17 @@ def _record(states: StateStore, cid: str, hc: Check, started: str, code: int,
 
 
 def _record_locked(states: StateStore, cid: str, hc: Check, started: str, code: int,
-                   output: str) -> dict[str, Any]:
+                   output: str) -> HealthRecord:
     state = states.read(cid)
     if state is None:
         return {}
-    health = dict(state.health or {"status": HealthStatus.STARTING.value, "failing_streak": 0,
-                                   "log": []})
+    health: HealthRecord = (state.health.copy() if state.health else
+                            {"status": HealthStatus.STARTING.value, "failing_streak": 0, "log": []})
     health["log"] = (health.get("log", []) + [{"start": started, "end": _now(),
                                               "exit_code": code, "output": output}]
                      )[-LOG_KEEP:]
     if code == 0:
-        health.update(status=HealthStatus.HEALTHY.value, failing_streak=0)
+        health.update({"status": HealthStatus.HEALTHY.value, "failing_streak": 0})
     else:
         in_grace = _age(state.started_at) < hc.start_period
         if not in_grace:

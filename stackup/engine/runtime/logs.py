@@ -10,10 +10,19 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from stackup.errors import UserError
 from stackup.units import UnitError, parse_seconds
+
+
+class LogEntry(TypedDict, total=False):
+    """One line of the json-file log, as Docker's: `{"log": ..., "stream": ..., "time": ...}`
+    (read from the file: a key may be missing)."""
+
+    log: str
+    stream: str   # stdout or stderr
+    time: str     # RFC 3339 with nanoseconds, comparable as text
 
 def parse_since(value: str, now: datetime | None = None) -> str:
     """'10m', '1h30m' (a Go duration ago), a unix timestamp or an RFC 3339 time -> the
@@ -51,7 +60,7 @@ def log_files(path: Path, max_files: int = 10) -> list[Path]:
     return [p for p in rotated if p.exists()] + ([path] if path.exists() else [])
 
 
-def entries(path: Path) -> Iterator[dict[str, Any]]:
+def entries(path: Path) -> Iterator[LogEntry]:
     for file in log_files(path):
         with open(file, "rb") as f:
             for line in f:
@@ -61,8 +70,8 @@ def entries(path: Path) -> Iterator[dict[str, Any]]:
                     continue  # a line being written right now
 
 
-def select(path: Path, tail: int | None = None, since: str | None = None) -> list[dict[str, Any]]:
-    items: Iterator[dict[str, Any]] = entries(path)
+def select(path: Path, tail: int | None = None, since: str | None = None) -> list[LogEntry]:
+    items: Iterator[LogEntry] = entries(path)
     if since:
         items = (e for e in items if e.get("time", "") >= since)
     if tail is not None:
@@ -70,12 +79,12 @@ def select(path: Path, tail: int | None = None, since: str | None = None) -> lis
     return list(items)
 
 
-def format_entry(entry: dict[str, Any], timestamps: bool) -> str:
+def format_entry(entry: LogEntry, timestamps: bool) -> str:
     text = entry.get("log", "")
     return f"{entry.get('time', '')} {text}" if timestamps else text
 
 
-def follow(path: Path, running: Callable[[], bool], emit: Callable[[dict[str, Any]], None],
+def follow(path: Path, running: Callable[[], bool], emit: Callable[[LogEntry], None],
            since: str | None = None, poll: float = 0.05, from_start: bool = False) -> None:
     """Emit entries appended after now (or all, from_start) until the container stops."""
     f = open(path, "rb") if path.exists() else None

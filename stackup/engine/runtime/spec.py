@@ -91,7 +91,9 @@ class ContainerSpec:
     def from_dict(cls, data: dict[str, Any]) -> ContainerSpec:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["mounts"] = [Mount(**m) for m in values.get("mounts", [])]
+        mount_keys = {f.name for f in fields(Mount)}  # keys a newer version added are left out
+        values["mounts"] = [Mount(**{k: v for k, v in m.items() if k in mount_keys})
+                            for m in values.get("mounts", [])]
         return cls(**values)
 
 

@@ -31,5 +31,5 @@ def root(tmp_path, monkeypatch):
 
     rt = Runtime(root)
     for state in rt.list():
-        rt.remove(state["id"], force=True)
-        assert_no_trace(rt, state["id"])
+        rt.remove(state.id, force=True)
+        assert_no_trace(rt, state.id)

@@ -33,7 +33,7 @@ def cli(tmp_path, monkeypatch):
 
     rt = Runtime(root)
     for state in rt.list():
-        rt.remove(state["id"], force=True)
+        rt.remove(state.id, force=True)
 
 
 def one_error_line(result: subprocess.CompletedProcess, text: str) -> None:

@@ -27,7 +27,7 @@ def rt(tmp_path, monkeypatch, busybox_layer):
     runtime.layer = busybox_layer
     yield runtime
     for state in runtime.list():
-        runtime.remove(state["id"], force=True)
-        assert_no_trace(runtime, state["id"])
+        runtime.remove(state.id, force=True)
+        assert_no_trace(runtime, state.id)
 
 

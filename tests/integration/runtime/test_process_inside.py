@@ -12,13 +12,13 @@ def test_pid1_hostname_env_workdir(rt):
                           hostname="box", env=["FOO=bar", "PATH=/bin"], working_dir="/srv/app")
     assert code == 0
     assert out.strip() == "pid=1 host=box foo=bar home=/root pwd=/srv/app"
-    assert state["status"] == "exited" and state["exit_code"] == 0
+    assert state.status == "exited" and state.exit_code == 0
 
 
 def test_default_hostname_is_short_id_and_domainname(rt):
     code, out, state = sh(rt, "hostname; cat /proc/sys/kernel/domainname; cat /etc/hostname",
                           domainname="example.org")
-    assert out.split() == [state["id"][:12], "example.org", state["id"][:12]]
+    assert out.split() == [state.id[:12], "example.org", state.id[:12]]
 
 
 @pytest.mark.parametrize("user,expected", [
@@ -36,9 +36,9 @@ def test_unknown_user_fails_start(rt):
 
     state = rt.create(spec(rt, ["id"], user="ghost"))
     with pytest.raises(StartError, match="unable to find user ghost") as err:
-        rt.start(state["id"])
+        rt.start(state.id)
     assert err.value.exit_code == 125
-    assert rt.get(state["id"])["status"] == "exited"
+    assert rt.get(state.id).status == "exited"
 
 
 @pytest.mark.parametrize("script,code", [("exit 0", 0), ("exit 3", 3), ("exit 255", 255),
@@ -52,16 +52,16 @@ def test_missing_command_is_127(rt):
 
     state = rt.create(spec(rt, ["no-such-binary"]))
     with pytest.raises(StartError, match="executable file not found") as err:
-        rt.start(state["id"])
+        rt.start(state.id)
     assert err.value.exit_code == 127
 
 
 def test_stdout_and_stderr_are_separate_streams(rt):
     state = rt.create(spec(rt, ["sh", "-c", "echo out; echo err >&2"]))
-    rt.start(state["id"])
-    rt.wait(state["id"])
-    assert output(rt, state["id"], "stdout") == "out\n"
-    assert output(rt, state["id"], "stderr") == "err\n"
+    rt.start(state.id)
+    rt.wait(state.id)
+    assert output(rt, state.id, "stdout") == "out\n"
+    assert output(rt, state.id, "stderr") == "err\n"
 
 
 def test_ulimits_and_sysctls(rt):
@@ -88,7 +88,7 @@ def test_writes_stay_in_the_container_layer(rt):
     code, out, state = sh(rt, "echo hi > /etc/added; cat /etc/added")
     assert out == "hi\n"
     assert not (rt.layer / "etc" / "added").exists()
-    assert (rt.cdir(state["id"]) / "upper" / "etc" / "added").exists()
+    assert (rt.cdir(state.id) / "upper" / "etc" / "added").exists()
 
 
 def test_network_none_has_only_loopback_and_host_sees_host(rt):
@@ -116,8 +116,8 @@ def test_many_long_named_layers_stack_in_order(rt, tmp_path):
     from stackup.engine.runtime.spec import ContainerSpec
 
     state = rt.create(ContainerSpec(layers=layers, argv=["sh", "-c", "ls /stack | wc -l; cat /stack/top"]))
-    rt.start(state["id"])
-    rt.wait(state["id"])
+    rt.start(state.id)
+    rt.wait(state.id)
     from stackup.testing.containers import output
 
-    assert output(rt, state["id"]).split() == ["46", "44"]
+    assert output(rt, state.id).split() == ["46", "44"]

@@ -42,8 +42,8 @@ def layer_with_links(tmp_path, links: dict[str, str]):
 
 def run_to_exit(rt, spec):
     state = rt.create(spec)
-    rt.start(state["id"])
-    return rt.wait(state["id"], timeout=60), output(rt, state["id"])
+    rt.start(state.id)
+    return rt.wait(state.id, timeout=60), output(rt, state.id)
 
 
 def test_links_to_host_paths_stay_inside_the_container(rt, tmp_path, bait):
@@ -71,7 +71,7 @@ def test_proc_as_a_symlink_is_refused_with_one_line(rt, tmp_path, bait):
     top = layer_with_links(tmp_path, {"proc": bait["mnt"]})
     state = rt.create(ContainerSpec(layers=[str(rt.layer), top], argv=["true"]))
     with pytest.raises(StartError) as info:
-        rt.start(state["id"])
+        rt.start(state.id)
     assert str(info.value).endswith(
         "cannot mount on /proc: it is a symbolic link in the image, an ordinary directory "
         "is needed")
@@ -83,7 +83,7 @@ def test_symlink_loop_fails_with_one_line(rt, tmp_path, bait):
     top = layer_with_links(tmp_path, {"etc": "/loop", "loop": "etc"})
     state = rt.create(ContainerSpec(layers=[str(rt.layer), top], argv=["true"]))
     with pytest.raises(StartError) as info:
-        rt.start(state["id"])
+        rt.start(state.id)
     assert str(info.value).endswith(
         "cannot resolve /etc/hostname in the container's root: more than 255 symbolic links")
 

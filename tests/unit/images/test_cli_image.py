@@ -7,6 +7,7 @@ from pathlib import Path
 from stackup.cli import image as cli
 from stackup.engine.images.config import ImageConfig
 from stackup.engine.images.store import Image
+from stackup.engine.runtime.containerstate import ContainerState, Status
 
 
 class FakeLayers:
@@ -21,11 +22,11 @@ def make_image(image_id, chains):
 
 
 def test_users_by_image_id_or_by_identical_layers(monkeypatch):
-    containers = [
-        {"id": "c1", "name": "web-1", "spec": {"image_id": "sha256:aaa", "layers": []}},
-        {"id": "c2", "name": "db-1", "spec": {"image_id": "", "layers": ["/layers/x", "/layers/y"]}},
-        {"id": "c3", "name": "other", "spec": {"image_id": "sha256:ccc", "layers": ["/layers/x"]}},
-    ]
+    containers = [ContainerState(id=cid, name=name, status=Status.EXITED, spec=spec) for cid, name, spec in [
+        ("c1", "web-1", {"image_id": "sha256:aaa", "layers": []}),
+        ("c2", "db-1", {"image_id": "", "layers": ["/layers/x", "/layers/y"]}),
+        ("c3", "other", {"image_id": "sha256:ccc", "layers": ["/layers/x"]}),
+    ]]
     module = types.ModuleType("stackup.engine.runtime.container")
     module.Runtime = lambda: types.SimpleNamespace(list=lambda: containers)
     monkeypatch.setitem(sys.modules, "stackup.engine.runtime.container", module)

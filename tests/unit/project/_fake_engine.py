@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.errors import ConflictError, NotFoundError, StackupError
 from stackup.project import anonymous, naming
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
@@ -249,8 +250,8 @@ class FakeEngine:
     def container_states(self, labels):
         """The runtime's records, in their shape (what `Session.containers` reads)."""
         with self.lock:
-            return [{"id": c.id, "name": c.name, "status": c.status, "exit_code": c.exit_code,
-                     "spec": {"labels": dict(c.labels), "image_id": c.image_id}}
+            return [ContainerState(id=c.id, name=c.name, status=Status(c.status), exit_code=c.exit_code,
+                                   spec={"labels": dict(c.labels), "image_id": c.image_id})
                     for c in self.containers.values() if self.matches(c.labels, labels)]
 
     def pause_container(self, container):

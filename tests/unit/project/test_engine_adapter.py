@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stackup.engine.images.config import ImageConfig
+from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.errors import NotFoundError
 from stackup.project import naming
 from stackup.project.containerspec import NETWORK_EXTRAS
@@ -47,7 +48,7 @@ class RecordingRuntime:
 
     def create(self, spec, name=None):
         self.created.append((spec, name))
-        return {"id": "c" * 64, "name": name}
+        return ContainerState(id="c" * 64, name=name, status=Status.CREATED)
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_observed_container_from_runtime_state():
     state = {"id": "a" * 64, "name": "p-web-1", "status": "starting", "created_at": "2026-01-01T00:00:00Z",
              "exit_code": None, "spec": {"labels": {naming.PROJECT: "p", naming.SERVICE: "web",
                                                     naming.NUMBER: "2"}, "image_id": "sha256:x"}}
-    c = Engine.observed(state)
+    c = Engine.observed(ContainerState.from_dict(state))
     assert (c.status, c.service, c.number, c.image_id, c.created) == ("running", "web", 2, "sha256:x", 1767225600.0)
 
 

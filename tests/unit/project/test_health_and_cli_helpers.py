@@ -5,6 +5,7 @@ import io
 import pytest
 
 from stackup.cli.compose_common import LogPrinter, parse_scale, parse_timeout
+from stackup.engine.runtime.containerstate import ContainerState
 from stackup.errors import UserError
 from stackup.project.health import Check
 
@@ -54,11 +55,11 @@ class HookRuntime:
         self.start_period = start_period
         self.now = 0.0
         self.probes = []
-        self.state = {"id": "c", "status": "running", "started_at": "0000",
+        self.state = {"id": "c", "name": "c", "status": "running", "started_at": "0000",
                       "health": {"status": "healthy", "log": [{"start": "-old-run", "exit_code": 0}]}}
 
     def get(self, ref):
-        return self.state
+        return ContainerState.from_dict(self.state)
 
     def check_health(self, ref):
         self.probes.append(self.now)
@@ -131,11 +132,11 @@ def test_ps_status_text_like_compose():
                  "healthcheck": {"Test": ["CMD", "true"]}}}
     running = dict(base, status="running", started_at=iso(125),
                    health={"status": "healthy", "log": [{"start": iso(1), "exit_code": 0}]})
-    row = describe(running)
+    row = describe(ContainerState.from_dict(running))
     assert (row["State"], row["Health"], row["Status"]) == ("running", "healthy", "Up 2 minutes (healthy)")
     assert row["Ports"] == "127.0.0.1:8080->80/tcp"
     stale = dict(running, health={"status": "healthy", "log": [{"start": iso(500), "exit_code": 0}]})
-    assert describe(stale)["Status"] == "Up 2 minutes (starting)"        # a verdict of an earlier run
+    assert describe(ContainerState.from_dict(stale))["Status"] == "Up 2 minutes (starting)"        # a verdict of an earlier run
     exited = dict(base, status="exited", exit_code=3, finished_at=iso(310))
-    assert describe(exited)["Status"] == "Exited (3) 5 minutes ago"
-    assert describe(dict(base, status="created"))["Status"] == "Created"
+    assert describe(ContainerState.from_dict(exited))["Status"] == "Exited (3) 5 minutes ago"
+    assert describe(ContainerState.from_dict(dict(base, status="created")))["Status"] == "Created"

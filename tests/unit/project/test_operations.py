@@ -213,13 +213,15 @@ def test_list_projects_counts_each_projects_containers_by_status():
 def test_container_events_are_the_changes_between_two_looks():
     from stackup.project.container_events import changes
 
-    def state(cid, status):
-        return {"id": cid, "name": f"p-app-{cid}", "status": status}
+    from stackup.engine.runtime.containerstate import ContainerState
+
+    def state(cid, status):   # "removing" is Docker's, not ours: shown as it is
+        return ContainerState(id=cid, name=f"p-app-{cid}", status=status)
 
     before = {"1": state("1", "running"), "2": state("2", "paused"), "3": state("3", "exited")}
     after = {"1": state("1", "exited"), "2": state("2", "running"), "4": state("4", "running"),
              "3": state("3", "removing")}
-    assert [(s["id"], action) for s, action in changes(before, after)] == [
+    assert [(s.id, action) for s, action in changes(before, after)] == [
         ("1", "die"), ("2", "unpause"), ("4", "create"), ("4", "start"), ("3", "removing")]
-    assert [(s["id"], a) for s, a in changes(after, {})] == [("1", "destroy"), ("2", "destroy"),
+    assert [(s.id, a) for s, a in changes(after, {})] == [("1", "destroy"), ("2", "destroy"),
                                                              ("4", "destroy"), ("3", "destroy")]

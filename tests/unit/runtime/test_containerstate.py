@@ -56,6 +56,18 @@ def test_round_trip_keeps_unknown_keys_and_leaves_health_out_until_a_check(store
     assert store.read("d" * 64) is None  # no state file: None, not an error
 
 
+def test_the_recorded_spec_reads_as_a_container_spec_and_stays_as_written():
+    raw = dict(OLD_FORMAT, spec={"image_id": "sha256:ab", "labels": {"a": "b"}, "tty": True,
+                                 "from_a_newer_version": 1,
+                                 "mounts": [{"type": "bind", "target": "/t", "source": "/s",
+                                             "propagation": "rslave"}]})
+    state = ContainerState.from_dict(raw)
+    spec = state.container_spec()
+    assert (spec.image_id, spec.labels, spec.tty, spec.network_mode) == ("sha256:ab", {"a": "b"}, True, "none")
+    assert [(m.type, m.target, m.source) for m in spec.mounts] == [("bind", "/t", "/s")]
+    assert state.to_dict()["spec"] == raw["spec"]  # the record keeps what it does not know
+
+
 def test_replace_takes_status_words_and_members():
     state = ContainerState(id=CID, name="x", status=Status.CREATED)
     assert state.replace(status="running").status is Status.RUNNING

@@ -18,10 +18,10 @@ def rt(tmp_path):
 
 
 def test_rename_by_name_or_id_is_recorded(rt):
-    assert rt.rename("web", "front")["name"] == "front"
-    assert rt.get("front")["id"] == "0" * 64
-    assert rt.rename("1" * 12, "web")["name"] == "web"  # the freed name can be taken
-    assert sorted(s["name"] for s in rt.list()) == ["front", "web"]
+    assert rt.rename("web", "front").name == "front"
+    assert rt.get("front").id == "0" * 64
+    assert rt.rename("1" * 12, "web").name == "web"  # the freed name can be taken
+    assert sorted(s.name for s in rt.list()) == ["front", "web"]
 
 
 def test_rename_refuses_a_taken_name_a_bad_name_and_a_missing_container(rt):
@@ -31,5 +31,5 @@ def test_rename_refuses_a_taken_name_a_bad_name_and_a_missing_container(rt):
         rt.rename("web", "-x")
     with pytest.raises(NotFoundError):
         rt.rename("nope", "api")
-    assert sorted(s["name"] for s in rt.list()) == ["db", "web"]
-    assert rt.rename("web", "web")["name"] == "web"  # its own name is no conflict
+    assert sorted(s.name for s in rt.list()) == ["db", "web"]
+    assert rt.rename("web", "web").name == "web"  # its own name is no conflict
