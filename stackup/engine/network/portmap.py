@@ -12,13 +12,14 @@ $STACKUP_ROOT/ports/<container-id>.json for `stackup port`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import checkedjson, state
 from stackup.engine.network import procs, store
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import ConflictError, UserError
@@ -87,16 +88,45 @@ def _bind(b: PortBinding) -> tuple[socket.socket, int]:
     raise ConflictError(f"{where}{suffix} cannot be published: {last}")
 
 
+def _record_problem(record: object) -> str:
+    problem = checkedjson.object_with({"bindings": (list,)}, {"pid": (int, type(None)),
+                                                              "container_ip": (str,)}, record)
+    if problem:
+        return problem
+    assert isinstance(record, dict)
+    fields = {f.name for f in dataclasses.fields(PortBinding)}
+    for b in record["bindings"]:
+        if not isinstance(b, dict) or not {"container_port", "protocol"} <= set(b) \
+                or not set(b) <= fields:
+            return f"a binding is not a port binding: {b!r}"[:200]
+    return ""
+
+
+def _read(container_id: str) -> dict | None:
+    """The container's port record; None when it has none. A damaged one is set aside and
+    its proxy (found by its command line, which names the record) stopped, so that the
+    ports are free to be published again."""
+    path = _path(container_id)
+    try:
+        return checkedjson.read(str(path), _record_problem)  # type: ignore[return-value]
+    except checkedjson.DamagedState as exc:
+        state.set_aside(exc, f"the port record of container {container_id[:12]}",
+                        "its port proxy is stopped")
+    for pid in procs.find(MODULE, container_id, str(path)):
+        procs.stop(pid, container_id)
+    return None
+
+
 def published(container_id: str) -> list[PortBinding]:
     """The container's published ports, with the host ports that were chosen."""
-    data = state.read_json(_path(container_id), {}) or {}
+    data = _read(container_id) or {}
     return [PortBinding(**b) for b in data.get("bindings", [])]
 
 
 def unpublish(container_id: str) -> None:
     """Stop the container's port proxy (if any) and forget its bindings."""
     path = _path(container_id)
-    data = state.read_json(path)
+    data = _read(container_id)
     if data is None:
         return
     procs.stop(data.get("pid"), container_id)

@@ -75,6 +75,23 @@ def alive(pid: int | None, token: str) -> bool:
     return state not in ("Z", "X") and b"stackup" in cmdline and token.encode() in cmdline
 
 
+def find(module: str, *tokens: str) -> list[int]:
+    """Live helpers of `module` whose command line holds every token (a root, an id):
+    how a helper whose record is lost is found again."""
+    wanted = [module.encode(), *(t.encode() for t in tokens)]
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if all(w in cmdline for w in wanted) and alive(int(entry), tokens[0] if tokens else module):
+            found.append(int(entry))
+    return found
+
+
 def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:
     """Stop a helper (SIGTERM, then SIGKILL) if it is still the one we started."""
     if alive(pid, token):

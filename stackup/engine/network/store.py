@@ -15,7 +15,8 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import checkedjson, state
+from stackup.engine.checkedjson import DamagedState
 from stackup.errors import NotFoundError
 
 HOST_LOCK = Path("/run/lock/stackup-network.lock")
@@ -46,17 +47,52 @@ def host_lock() -> Iterator[None]:
         yield
 
 
+def shape_problem(net: object) -> str:
+    """What is wrong with a parsed network file ("" when nothing is): the keys the
+    engine indexes must be there, with their types."""
+    problem = checkedjson.object_with(
+        {"id": (str,), "name": (str,), "bridge": (str,), "ipam": (dict,), "endpoints": (dict,)},
+        {"labels": (dict,), "internal": (bool,), "dns_pid": (int, type(None)), "created": (str,)},
+        net)
+    if problem:
+        return problem
+    assert isinstance(net, dict)
+    problem = checkedjson.object_with({"subnet": (str,), "gateway": (str,)}, None, net["ipam"])
+    if problem:
+        return "ipam: " + problem
+    for cid, ep in net["endpoints"].items():
+        problem = checkedjson.object_with({"veth": (str,), "ip": (str,)}, None, ep)
+        if problem:
+            return f"endpoint {cid[:12]}: {problem}"
+    return ""
+
+
 def load_all() -> list[dict]:
+    """Every network's record. A damaged one is set aside with a warning, and what the
+    network left in the kernel (bridge, rules, DNS server) is taken away: the engine
+    cannot serve a network it has no plan of; the next `up` creates it again."""
     d = networks_dir()
     if not d.is_dir():
         return []
-    out = []
+    out: list[dict] = []
     for entry in sorted(os.scandir(d), key=lambda e: e.name):
         if entry.name.endswith(".json") and not entry.name.startswith("."):
-            data = state.read_json(Path(entry.path))
-            if data:
+            try:
+                data = checkedjson.read(entry.path, shape_problem)
+            except DamagedState as exc:
+                _forget_damaged(exc, entry.name[:-len(".json")])
+                continue
+            if isinstance(data, dict):
                 out.append(data)
     return sorted(out, key=lambda n: n.get("created", ""))
+
+
+def _forget_damaged(damage: DamagedState, network_id: str) -> None:
+    state.set_aside(damage, "the network file",
+                    "its bridge, rules and DNS server are removed; `up` creates it again")
+    from stackup.engine.network import networks  # the kernel side, loaded for this case only
+
+    networks.remove_leftovers(network_id)
 
 
 def find(name_or_id: str) -> dict:

@@ -24,8 +24,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from stackup.engine import notices
 from stackup.engine import state as st
-from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
+from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
 from stackup.engine.runtime.containerstate import (
     ContainerState,
     DamagedState,
@@ -178,15 +179,16 @@ class Runtime:
         return st.locked(self.containers_dir / ".lock")
 
     def _read(self, cid: str) -> ContainerState | None:
-        """The container's state; None when it has none, or only what a power loss left
-        of its first write (not JSON): `_repair` collects such a directory. A state file
-        of the wrong shape raises DamagedState."""
+        """The container's state; None when it has none. A damaged state file (empty, cut
+        short, not JSON, the wrong shape) is set aside with a warning and the container is
+        then stateless: `_repair` takes away what is left of it."""
         try:
             return self.state_files.read(cid)
         except DamagedState as exc:
-            if exc.not_json:
-                return None
-            raise
+            # beside the container's directory, which goes when the container does
+            st.set_aside(exc, f"container {cid[:12]}'s state file",
+                         stem=self.containers_dir / f"{cid}.state.json")
+            return None
 
     def _public(self, cid: str) -> dict[str, Any] | None:
         """The state as the public methods return it; None once removed (an auto-remove
@@ -268,17 +270,29 @@ class Runtime:
         return state
 
     def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
-        """A container directory without a state file (a create cut short by a power loss,
-        before its first write reached the disk) is removed once it is old enough that no
-        create can still be on its way to writing it."""
+        """Take away a container directory without a (readable) state file.
+
+        Its record is lost (deleted, or damaged and set aside), so the container cannot be
+        adopted (its spec, labels and name went with it); if it still runs, it is killed
+        and removed at once, so that its service's next container never runs beside it
+        (two databases on one volume). A directory that holds nothing yet may be a create
+        on its way to its first write: it is removed once it is old enough that no create
+        can still be (or after a power loss cut that create short)."""
         d = self.cdir(cid)
         if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
             return  # not a container's directory
         try:
-            if time.time() - d.stat().st_mtime < grace:
-                return
+            started = any(n != statefile.LOCK for n in os.listdir(d))
+            old = time.time() - d.stat().st_mtime >= grace
         except FileNotFoundError:
             return
+        live = bool(_shim_processes(cid) or cgroups.Cgroup(cid).pids())
+        if not (live or started or old):
+            return
+        if live or started:
+            notices.warn(f"container {cid[:12]} has no state: its processes are killed and "
+                         "it is removed (without its record it cannot be adopted)"
+                         if live else f"container {cid[:12]} has no state: it is removed")
         self._destroy(cid)
 
     def _mark_dead(self, cid: str, why: str) -> ContainerState | None:
@@ -433,7 +447,10 @@ class Runtime:
             results.update(attacher.attach(cid, str(path), info) or {})
         return str(path), results
 
-    def _teardown_network(self, state: ContainerState | None, force: bool = False) -> None:
+    def _teardown_network(self, state: ContainerState | None, force: bool = False,
+                          unknown: bool = False) -> None:
+        """Detach the container from its networks; `unknown`: its state is lost, so whether
+        it was attached is not known either (the attachers find it by its id)."""
         if not state:
             return
         cid = state.id
@@ -442,7 +459,7 @@ class Runtime:
         attached_mode = mode not in ("none", "host") and not mode.startswith("container:")
         # Only containers that were (or may have been) attached call the attachers, so that
         # none/host containers never load the network engine.
-        if state.network or (attached_mode and (force or path.exists())):
+        if state.network or unknown or (attached_mode and (force or path.exists())):
             for attacher in self.attachers():
                 with contextlib.suppress(Exception):
                     attacher.detach(cid)
@@ -630,20 +647,23 @@ class Runtime:
 
     def _destroy(self, cid: str) -> None:
         """Take away everything of the container: processes, cgroup, netns, files."""
-        try:
-            state = self._read(cid)
-        except DamagedState:
-            state = None
-        # without a readable state: what its id alone finds (the network by its netns path)
+        state = self._read(cid)
+        known = state is not None
+        # without a readable state: what its id alone finds (its endpoints, ports, volumes)
         state = state or ContainerState(id=cid, name="", status=Status.CREATING)
         _kill_shim_strays(cid)
         cgroups.Cgroup(cid).remove()
-        self._teardown_network(state, force=True)
-        if any(m.get("volume") for m in state.spec.get("mounts", [])):
+        self._teardown_network(state, force=True, unknown=not known)
+        if not known or any(m.get("volume") for m in state.spec.get("mounts", [])):
             from stackup.engine import volumes
 
             volumes.release(cid)
-        shutil.rmtree(self.cdir(cid), ignore_errors=True)
+        # moved out of sight first, so that no other command sees a directory without its
+        # state file in the middle of the removal (and takes it for a damaged container)
+        doomed = self.containers_dir / f".removing-{cid}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.cdir(cid), doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
     def top(self, ref: str) -> builtins.list[dict[str, Any]]:
