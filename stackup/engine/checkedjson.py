@@ -51,7 +51,8 @@ def read(path: str, shape_problem: "Callable[[object], str]") -> object:
     except UnicodeDecodeError:
         raise DamagedState(path, "not JSON: not UTF-8 text", not_json=True) from None
     except (ValueError, RecursionError) as exc:
-        raise DamagedState(path, "not JSON: %s" % exc, not_json=True) from None
+        reason = str(exc) if str(exc).startswith("not JSON") else "not JSON: %s" % exc
+        raise DamagedState(path, reason, not_json=True) from None
     problem = shape_problem(value)
     if problem:
         raise DamagedState(path, problem)

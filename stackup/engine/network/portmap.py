@@ -103,18 +103,16 @@ def _record_problem(record: object) -> str:
 
 
 def _read(container_id: str) -> dict | None:
-    """The container's port record; None when it has none. A damaged one is set aside and
-    its proxy (found by its command line, which names the record) stopped, so that the
-    ports are free to be published again."""
-    path = _path(container_id)
-    try:
-        return checkedjson.read(str(path), _record_problem)  # type: ignore[return-value]
-    except checkedjson.DamagedState as exc:
-        state.set_aside(exc, f"the port record of container {container_id[:12]}",
-                        "its port proxy is stopped")
-    for pid in procs.find(MODULE, container_id, str(path)):
+    """The container's port record; None when it has none. A damaged one is set aside (its
+    proxy, which watches the record, exits within seconds, or `unpublish` stops it)."""
+    return state.load_json(_path(container_id), _record_problem,
+                           f"the port record of container {container_id[:12]}")
+
+
+def _stop_strays(container_id: str) -> None:
+    """Stop the container's proxies found by their command line (which names the record)."""
+    for pid in procs.find(MODULE, container_id, str(_path(container_id))):
         procs.stop(pid, container_id)
-    return None
 
 
 def published(container_id: str) -> list[PortBinding]:
@@ -127,7 +125,8 @@ def unpublish(container_id: str) -> None:
     """Stop the container's port proxy (if any) and forget its bindings."""
     path = _path(container_id)
     data = _read(container_id)
-    if data is None:
+    if data is None:  # none, or lost: a proxy whose record is gone still holds the ports
+        _stop_strays(container_id)
         return
     procs.stop(data.get("pid"), container_id)
     with contextlib.suppress(FileNotFoundError):

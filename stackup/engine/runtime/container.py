@@ -282,7 +282,8 @@ class Runtime:
         if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
             return  # not a container's directory
         try:
-            started = any(n != statefile.LOCK for n in os.listdir(d))
+            # (its lock, and the temporary file of its first write, are there before it)
+            started = any(n != statefile.LOCK and not n.startswith(".") for n in os.listdir(d))
             old = time.time() - d.stat().st_mtime >= grace
         except FileNotFoundError:
             return
