@@ -77,7 +77,7 @@ def data_path(name: str) -> Path:
     return volumes_dir() / name / "_data"
 
 
-def _meta_problem(meta: object) -> str:
+def meta_problem(meta: object) -> str:
     return checkedjson.object_with({"name": (str,), "users": (list,)},
                                    {"labels": (dict,), "driver": (str,), "options": (dict,)}, meta)
 
@@ -86,7 +86,7 @@ def _read_meta(name: str) -> dict | None:
     """The volume's record; None when it has none. A damaged one is set aside: the volume
     is then as if it had no record, its data kept, and the next `create_volume` (the next
     `up`) writes a new record over the same data."""
-    return state.load_json(_meta_path(name), _meta_problem, f"volume {name}'s record")
+    return state.load_json(_meta_path(name), meta_problem, f"volume {name}'s record")
 
 
 @contextlib.contextmanager

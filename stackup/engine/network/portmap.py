@@ -88,7 +88,7 @@ def _bind(b: PortBinding) -> tuple[socket.socket, int]:
     raise ConflictError(f"{where}{suffix} cannot be published: {last}")
 
 
-def _record_problem(record: object) -> str:
+def record_problem(record: object) -> str:
     problem = checkedjson.object_with({"bindings": (list,)}, {"pid": (int, type(None)),
                                                               "container_ip": (str,)}, record)
     if problem:
@@ -105,7 +105,7 @@ def _record_problem(record: object) -> str:
 def _read(container_id: str) -> dict | None:
     """The container's port record; None when it has none. A damaged one is set aside (its
     proxy, which watches the record, exits within seconds, or `unpublish` stops it)."""
-    return state.load_json(_path(container_id), _record_problem,
+    return state.load_json(_path(container_id), record_problem,
                            f"the port record of container {container_id[:12]}")
 
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 _started: dict[int, subprocess.Popen] = {}  # our children: reaped when stopped
@@ -75,21 +76,33 @@ def alive(pid: int | None, token: str) -> bool:
     return state not in ("Z", "X") and b"stackup" in cmdline and token.encode() in cmdline
 
 
-def find(module: str, *tokens: str) -> list[int]:
-    """Live helpers of `module` whose command line holds every token (a root, an id):
-    how a helper whose record is lost is found again."""
-    wanted = [module.encode(), *(t.encode() for t in tokens)]
-    found = []
+def command_lines() -> Iterator[tuple[int, list[str]]]:
+    """(pid, argv) of every process we may look at."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if all(w in cmdline for w in wanted) and alive(int(entry), tokens[0] if tokens else module):
-            found.append(int(entry))
+        yield int(entry), argv
+
+
+def running(module: str) -> list[tuple[int, list[str]]]:
+    """Live helpers of `module`: (pid, the arguments after the module's name), found by
+    their command lines, which is how a helper whose record is lost is found again."""
+    found = []
+    for pid, argv in command_lines():
+        if module in argv and argv.index(module) > 0 and argv[argv.index(module) - 1] == "-m" \
+                and alive(pid, module):
+            found.append((pid, argv[argv.index(module) + 1:]))
     return found
+
+
+def find(module: str, *tokens: str) -> list[int]:
+    """Live helpers of `module` whose arguments hold every token (a root, an id)."""
+    return [pid for pid, args in running(module)
+            if all(any(t in arg for arg in args) for t in tokens)]
 
 
 def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:

@@ -101,7 +101,7 @@ def rebuild_lost(known: set[str], damaged: list[str]) -> list[dict]:
     """Rebuild the networks that this root's containers are on (their veths still exist)
     but that have no file among `known`; the rebuilt records. The `damaged` ones that
     cannot be rebuilt are taken away from the kernel."""
-    lost = _lost_copies(known)
+    lost = lost_copies(known)
     rebuilt = []
     for net_id, net in sorted(lost.items()):
         if shape_problem(net):
@@ -121,7 +121,7 @@ def rebuild_lost(known: set[str], damaged: list[str]) -> list[dict]:
     return rebuilt
 
 
-def _lost_copies(known: set[str]) -> dict[str, dict]:
+def lost_copies(known: set[str]) -> dict[str, dict]:
     """network id -> the record rebuilt from the copies kept by the containers still on it."""
     nets: dict[str, dict] = {}
     for path in (state.root() / "containers").glob("*/state.json"):
@@ -132,8 +132,10 @@ def _lost_copies(known: set[str]) -> dict[str, dict]:
         for net_id, copy in _copies_of(container).items():
             if net_id in known or not isinstance(copy.get("endpoint"), dict):
                 continue
-            if not _veth_exists(copy["endpoint"].get("veth")):
-                continue  # it left that network (disconnected, or the network was removed)
+            if not (_link_exists(copy["endpoint"].get("veth")) and _link_exists(copy.get("bridge"))):
+                # it left that network (disconnected, or the network was removed), or the
+                # bridge is gone too, and its subnet may be another network's by now
+                continue
             net = nets.setdefault(net_id, {k: v for k, v in copy.items() if k != "endpoint"}
                                   | {"endpoints": {}, "dns_pid": None})
             net["endpoints"][path.parent.name] = copy["endpoint"]
@@ -148,7 +150,7 @@ def _copies_of(container: object) -> dict[str, dict]:
     return {k: v for k, v in copies.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
-def _veth_exists(name: object) -> bool:
+def _link_exists(name: object) -> bool:
     if not isinstance(name, str) or not name:
         return False
     from stackup.engine.network import links  # pyroute2: only when a network is lost

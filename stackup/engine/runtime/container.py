@@ -646,6 +646,11 @@ class Runtime:
             self._wait_shim(state, 10.0)
         self._destroy(state.id)
 
+    def forget(self, cid: str) -> None:
+        """Take away what is left of a container this root has no (readable) record of:
+        its processes, cgroup, network, volumes' claims, and its directory."""
+        self._destroy(cid)
+
     def _destroy(self, cid: str) -> None:
         """Take away everything of the container: processes, cgroup, netns, files."""
         state = self._read(cid)

@@ -92,3 +92,29 @@ def test_a_damaged_state_file_converges(stack, kind):
     assert down.returncode == 0, down.stderr
     assert stack.wait_gone() == []
     assert shims(stack.root) == set()
+
+
+def test_system_check_lists_then_repairs_every_kind_of_damage(stack):
+    stack("up", "-d", "--wait")
+    paths = {kind: where(stack.root) for kind, where in FILES.items()}
+    paths["container"].write_text("{}")
+    paths["network"].unlink()
+    paths["port"].write_text("garbage")
+    paths["volume"].write_text("")
+    listed = stack("system", "check", "--dry-run", check=False)
+    no_traceback(listed)
+    assert listed.returncode == 1, listed.stdout
+    for kind in ("container", "port", "volume"):
+        assert f"found: {paths[kind]}: damaged" in listed.stdout, listed.stdout
+        assert paths[kind].exists(), "a dry run changes nothing"
+    assert "has no record but containers on it" in listed.stdout
+    repaired = stack("system", "check", check=False)
+    no_traceback(repaired)
+    assert repaired.returncode == 1 and repaired.stdout.startswith(listed.stdout.rsplit("\n", 2)[0])
+    assert "had no readable record: rebuilt from the" in repaired.stderr, repaired.stderr
+    again = stack("system", "check", check=False)
+    assert (again.returncode, again.stdout) == (0, "the engine's state is consistent\n"), again.stdout
+    stack("up", "-d", "--wait")
+    assert len(shims(stack.root)) == 2
+    stack("down", "-v")
+    assert stack.wait_gone() == []
