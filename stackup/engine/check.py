@@ -23,7 +23,6 @@ from stackup.engine.checkedjson import DamagedState
 from stackup.engine.runtime import statefile
 from stackup.engine.runtime.container import Runtime
 
-SHIM_NAME = "stackup-shim"  # the shim's argv[0]-like marker (see Runtime._spawn_shim)
 
 
 @dataclass
@@ -121,20 +120,9 @@ def _ports(rt: Runtime) -> list[Finding]:
 
 def _stray_shims(rt: Runtime) -> list[Finding]:
     """Shims (and their forks) of this root's containers whose directory is gone."""
-    from stackup.engine.network import procs
-
-    out = []
-    base = str(rt.containers_dir) + "/"
-    seen = set()
-    for pid, argv in procs.command_lines():
-        if SHIM_NAME not in argv or len(argv) < argv.index(SHIM_NAME) + 3:
-            continue
-        cdir, cid = argv[argv.index(SHIM_NAME) + 1], argv[argv.index(SHIM_NAME) + 2]
-        if cdir == base + cid and _is_id(cid) and cid not in seen and not rt.cdir(cid).exists():
-            seen.add(cid)
-            out.append(Finding(f"container {cid[:12]}: its shim runs (pid {pid}) but the "
-                               "container has no directory", partial(rt.forget, cid)))
-    return out
+    return [Finding(f"container {cid[:12]}: its shim runs (pid {pid}) but the container has "
+                    "no directory", partial(rt.forget, cid))
+            for cid, pid in sorted(rt.shims_without_directory().items())]
 
 
 def _stray_helpers(rebuilt: set[str]) -> list[Finding]:

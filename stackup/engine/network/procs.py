@@ -15,8 +15,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from stackup.engine import proctable
 
 _started: dict[int, subprocess.Popen] = {}  # our children: reaped when stopped
 
@@ -76,23 +77,11 @@ def alive(pid: int | None, token: str) -> bool:
     return state not in ("Z", "X") and b"stackup" in cmdline and token.encode() in cmdline
 
 
-def command_lines() -> Iterator[tuple[int, list[str]]]:
-    """(pid, argv) of every process we may look at."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        yield int(entry), argv
-
-
 def running(module: str) -> list[tuple[int, list[str]]]:
     """Live helpers of `module`: (pid, the arguments after the module's name), found by
     their command lines, which is how a helper whose record is lost is found again."""
     found = []
-    for pid, argv in command_lines():
+    for pid, argv in proctable.command_lines():
         if module in argv and argv.index(module) > 0 and argv[argv.index(module) - 1] == "-m" \
                 and alive(pid, module):
             found.append((pid, argv[argv.index(module) + 1:]))

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import notices
+from stackup.engine import notices, proctable
 from stackup.engine import state as st
 from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
 from stackup.engine.runtime.containerstate import (
@@ -37,6 +37,7 @@ from stackup.engine.runtime.spec import ContainerSpec, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
 PKG_ROOT = Path(__file__).resolve().parents[3]
+SHIM_NAME = "stackup-shim"  # the shim's first argument: how its processes are found
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
 _SHIMS: list[int] = []  # shims this process forked, reaped when they exit
 
@@ -122,17 +123,19 @@ def static_init() -> str | None:
 
 def _shim_processes(cid: str) -> list[int]:
     """Processes that carry this container's shim command line: the shim and its forks."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if b"stackup-shim" in cmdline and cid.encode() in cmdline:
-            found.append(int(entry))
+    return [pid for pid, argv in proctable.command_lines()
+            if SHIM_NAME in argv and cid in argv]
+
+
+def _shims_in(containers_dir: Path) -> dict[str, int]:
+    """container id -> a pid carrying its shim command line (`stackup-shim <dir>/<id> <id>`),
+    for the shims of the containers under `containers_dir`."""
+    found = {}
+    for pid, argv in proctable.command_lines():
+        if SHIM_NAME in argv and len(argv) > argv.index(SHIM_NAME) + 2:
+            cdir, cid = argv[argv.index(SHIM_NAME) + 1:argv.index(SHIM_NAME) + 3]
+            if cdir == f"{containers_dir}/{cid}":
+                found[cid] = pid
     return found
 
 
@@ -167,6 +170,7 @@ class Runtime:
         self.netns_dir = self.root / "netns"
         self.state_files = StateStore(self.containers_dir)
         self._attachers = attachers
+        self._swept = False  # shims without a container directory: looked for once
 
     # --- paths and state -----------------------------------------------------------
     def cdir(self, cid: str) -> Path:
@@ -224,6 +228,9 @@ class Runtime:
         _reap_shims()
         if not self.containers_dir.exists():
             return []
+        if not self._swept:
+            self._swept = True
+            self._forget_shims_without_directory()
         found = []
         for entry in sorted(self.containers_dir.iterdir()):
             if not entry.is_dir():
@@ -295,6 +302,19 @@ class Runtime:
                          "it is removed (without its record it cannot be adopted)"
                          if live else f"container {cid[:12]} has no state: it is removed")
         self._destroy(cid)
+
+    def shims_without_directory(self) -> dict[str, int]:
+        """Containers of this root whose shim runs but whose directory is gone (id -> pid)."""
+        return {cid: pid for cid, pid in _shims_in(self.containers_dir).items()
+                if not self.cdir(cid).exists()}
+
+    def _forget_shims_without_directory(self) -> None:
+        """A container whose whole directory was deleted while it ran is found by its
+        shim's command line and taken away, so that no second one runs beside it."""
+        for cid in self.shims_without_directory():
+            notices.warn(f"container {cid[:12]} has no directory but its shim runs: its "
+                         "processes are killed and it is removed")
+            self.forget(cid)
 
     def _mark_dead(self, cid: str, why: str) -> ContainerState | None:
         cgroups.Cgroup(cid).kill_all()
@@ -483,7 +503,7 @@ class Runtime:
         ready_r, ready_w = os.pipe()
         # Imported (from cached bytecode) rather than run as a script: compiling it, or
         # runpy for -m, would cost the shim memory.
-        argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, "stackup-shim", str(d), cid,
+        argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, SHIM_NAME, str(d), cid,
                 "READY", spec.restart, str(spec.log_max_size), str(spec.log_max_files),
                 "1" if spec.auto_remove else "0", str(health_interval(spec))]
         env = dict(os.environ, STACKUP_ROOT=str(self.root), STACKUP_PYTHON=sys.executable)
