@@ -153,3 +153,17 @@ def test_setting_aside_never_overwrites_an_earlier_damaged_file(tmp_path):
                                                           "f.json.damaged.2"]
     assert (tmp_path / "f.json.damaged").read_text() == "bad 0"
     assert checkedjson.set_aside(str(path)) == ""
+
+
+@pytest.mark.parametrize("how", [d for d in DAMAGE if d != "deleted"])
+def test_a_damaged_image_index_is_one_clear_error_and_is_kept(tmp_path, how):
+    # not set aside: nothing in the kernel rebuilds it, and without it a gc would take
+    # every layer for unused; the error names the file (one line, no traceback)
+    from stackup.engine.images.store import ImageStore
+
+    store = ImageStore(tmp_path / "images")
+    index = tmp_path / "images" / "index.json"
+    damage(index, {"images": {"sha256:" + "a" * 64: {"manifest": "m", "chain_ids": []}}}, how)
+    with pytest.raises(checkedjson.DamagedState, match=f"{index} is damaged"):
+        store.list()
+    assert index.exists()
