@@ -110,12 +110,19 @@ def _ports(rt: Runtime) -> list[Finding]:
         cid = path.stem
         reason = _damage(path, portmap.record_problem)
         if reason:
-            out.append(Finding(f"{path}: damaged ({reason})",
-                               partial(portmap.unpublish, cid)))
+            out.append(Finding(f"{path}: damaged ({reason})", partial(_forget_ports, cid)))
         elif not rt.cdir(cid).is_dir():
             out.append(Finding(f"{path}: the port record of a removed container",
                                partial(portmap.unpublish, cid)))
     return out
+
+
+def _forget_ports(container_id: str) -> None:
+    """Set the damaged record aside (as any reader does) and stop the proxy it named."""
+    from stackup.engine.network import portmap
+
+    portmap.unpublish(container_id)
+    portmap.stop_orphans()
 
 
 def _stray_shims(rt: Runtime) -> list[Finding]:

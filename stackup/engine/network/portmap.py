@@ -27,8 +27,12 @@ from stackup.errors import ConflictError, UserError
 MODULE = "stackup.engine.network.proxy"
 
 
+def _ports_dir() -> Path:
+    return state.root() / "ports"
+
+
 def _path(container_id: str) -> Path:
-    return state.root() / "ports" / f"{container_id}.json"
+    return _ports_dir() / f"{container_id}.json"
 
 
 def publish(container_id: str, container_ip: str,
@@ -42,7 +46,7 @@ def publish(container_id: str, container_ip: str,
     try:
         bound = []
         for b in bindings:
-            sock, port = _bind(b)
+            sock, port = _bind_freeing_orphans(b)
             sockets.append(sock)
             bound.append(PortBinding(b.container_port, b.protocol, b.host_ip, port))
         spec = [{"fd": s.fileno(), "protocol": b.protocol, "bind_ip": b.bind_ip,
@@ -57,6 +61,28 @@ def publish(container_id: str, container_ip: str,
     state.atomic_write_json(_path(container_id), {"pid": pid, "container_ip": container_ip,
                                                   "bindings": [b.to_json() for b in bound]})
     return bound
+
+
+def _bind_freeing_orphans(b: PortBinding) -> tuple[socket.socket, int]:
+    """`_bind`; when the port is taken, first stop the proxies of this root whose record is
+    lost (set aside as damaged, or deleted): one holds its ports until it notices, within
+    seconds, and a recreate of its container wants them now."""
+    try:
+        return _bind(b)
+    except ConflictError:
+        if not stop_orphans():
+            raise
+    return _bind(b)
+
+
+def stop_orphans() -> bool:
+    """Stop this root's proxies whose record is gone; True if there were any."""
+    ports_dir = f"{_ports_dir()}/"
+    orphans = [(pid, args[0]) for pid, args in procs.running(MODULE)
+               if len(args) > 2 and args[2].startswith(ports_dir) and not Path(args[2]).exists()]
+    for pid, container_id in orphans:
+        procs.stop(pid, container_id)
+    return bool(orphans)
 
 
 def _bind(b: PortBinding) -> tuple[socket.socket, int]:
@@ -104,15 +130,10 @@ def record_problem(record: object) -> str:
 
 def _read(container_id: str) -> dict | None:
     """The container's port record; None when it has none. A damaged one is set aside (its
-    proxy, which watches the record, exits within seconds, or `unpublish` stops it)."""
+    proxy, which watches the record, exits within seconds; a publish that wants its ports
+    stops it at once)."""
     return state.load_json(_path(container_id), record_problem,
                            f"the port record of container {container_id[:12]}")
-
-
-def _stop_strays(container_id: str) -> None:
-    """Stop the container's proxies found by their command line (which names the record)."""
-    for pid in procs.find(MODULE, container_id, str(_path(container_id))):
-        procs.stop(pid, container_id)
 
 
 def published(container_id: str) -> list[PortBinding]:
@@ -125,8 +146,7 @@ def unpublish(container_id: str) -> None:
     """Stop the container's port proxy (if any) and forget its bindings."""
     path = _path(container_id)
     data = _read(container_id)
-    if data is None:  # none, or lost: a proxy whose record is gone still holds the ports
-        _stop_strays(container_id)
+    if data is None:  # none, or lost (its proxy exits once it sees that: exit_when_gone)
         return
     procs.stop(data.get("pid"), container_id)
     with contextlib.suppress(FileNotFoundError):

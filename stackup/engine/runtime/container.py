@@ -233,7 +233,7 @@ class Runtime:
             self._forget_shims_without_directory()
         found = []
         for entry in sorted(self.containers_dir.iterdir()):
-            if not entry.is_dir():
+            if not entry.is_dir() or entry.name.startswith("."):  # e.g. a removal under way
                 continue
             state = self._repair(entry.name)
             if state and (all or state.status.is_up()):
