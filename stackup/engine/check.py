@@ -21,7 +21,7 @@ from pathlib import Path
 from stackup.engine import checkedjson, state
 from stackup.engine.checkedjson import DamagedState
 from stackup.engine.runtime import statefile
-from stackup.engine.runtime.container import Runtime
+from stackup.engine.runtime.container import Runtime, is_container_id
 
 
 
@@ -48,10 +48,6 @@ def _damage(path: Path, shape_problem: Callable[[object], str]) -> str:
     return ""
 
 
-def _is_id(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
-
-
 def _containers(rt: Runtime) -> list[Finding]:
     out: list[Finding] = []
     if not rt.containers_dir.is_dir():
@@ -60,7 +56,7 @@ def _containers(rt: Runtime) -> list[Finding]:
         if entry.name.startswith(".removing-") and entry.is_dir():
             out.append(Finding(f"{entry}: the removal of a container was cut short",
                                partial(rt.forget, entry.name[len(".removing-"):])))
-        if not (entry.is_dir() and _is_id(entry.name)):
+        if not (entry.is_dir() and is_container_id(entry.name)):
             continue
         path = entry / statefile.FILE
         reason = _damage(path, statefile.shape_problem)
@@ -126,10 +122,14 @@ def _forget_ports(container_id: str) -> None:
 
 
 def _stray_shims(rt: Runtime) -> list[Finding]:
-    """Shims (and their forks) of this root's containers whose directory is gone."""
+    """Shims and cgroups of this root's containers whose directory is gone."""
+    shims = rt.shims_without_directory()
     return [Finding(f"container {cid[:12]}: its shim runs (pid {pid}) but the container has "
                     "no directory", partial(rt.forget, cid))
-            for cid, pid in sorted(rt.shims_without_directory().items())]
+            for cid, pid in sorted(shims.items())] + [
+        Finding(f"container {cid[:12]}: its cgroup holds processes but the container has no "
+                "directory", partial(rt.forget, cid))
+        for cid in rt.cgroups_without_directory() if cid not in shims]
 
 
 def _stray_helpers(rebuilt: set[str]) -> list[Finding]:

@@ -170,7 +170,7 @@ class Runtime:
         self.netns_dir = self.root / "netns"
         self.state_files = StateStore(self.containers_dir)
         self._attachers = attachers
-        self._swept = False  # shims without a container directory: looked for once
+        self._swept = False  # containers running without a directory: looked for once
 
     # --- paths and state -----------------------------------------------------------
     def cdir(self, cid: str) -> Path:
@@ -230,7 +230,7 @@ class Runtime:
             return []
         if not self._swept:
             self._swept = True
-            self._forget_shims_without_directory()
+            self._forget_running_without_directory()
         found = []
         for entry in sorted(self.containers_dir.iterdir()):
             if not entry.is_dir() or entry.name.startswith("."):  # e.g. a removal under way
@@ -286,7 +286,7 @@ class Runtime:
         on its way to its first write: it is removed once it is old enough that no create
         can still be (or after a power loss cut that create short)."""
         d = self.cdir(cid)
-        if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
+        if not is_container_id(cid):
             return  # not a container's directory
         try:
             # (its lock, and the temporary file of its first write, are there before it)
@@ -308,12 +308,33 @@ class Runtime:
         return {cid: pid for cid, pid in _shims_in(self.containers_dir).items()
                 if not self.cdir(cid).exists()}
 
-    def _forget_shims_without_directory(self) -> None:
+    def cgroups_without_directory(self) -> builtins.list[str]:
+        """Containers of this root whose cgroup holds processes but whose directory is gone
+        (their shim killed too). Cgroups are the host's, shared by every root: one is this
+        root's when a process in it has its root file system in this root's containers."""
+        parents = {path.parent for path in cgroups.Cgroup("0" * 64).paths()}
+        ids = {entry.name for parent in parents if parent.is_dir() for entry in os.scandir(parent)
+               if entry.is_dir() and is_container_id(entry.name)}
+        return sorted(cid for cid in ids if not self.cdir(cid).exists() and self._mounted_here(cid))
+
+    def _mounted_here(self, cid: str) -> bool:
+        marker = f"{self.containers_dir}/{cid}/"
+        for pid in cgroups.Cgroup(cid).pids():
+            try:
+                with open(f"/proc/{pid}/mountinfo") as f:
+                    if marker in f.read():
+                        return True
+            except OSError:
+                continue
+        return False
+
+    def _forget_running_without_directory(self) -> None:
         """A container whose whole directory was deleted while it ran is found by its
-        shim's command line and taken away, so that no second one runs beside it."""
-        for cid in self.shims_without_directory():
-            notices.warn(f"container {cid[:12]} has no directory but its shim runs: its "
-                         "processes are killed and it is removed")
+        shim's command line, or by its cgroup, and taken away, so that no second one runs
+        beside it."""
+        for cid in sorted(set(self.shims_without_directory()) | set(self.cgroups_without_directory())):
+            notices.warn(f"container {cid[:12]} has no directory but its processes run: they "
+                         "are killed and it is removed")
             self.forget(cid)
 
     def _mark_dead(self, cid: str, why: str) -> ContainerState | None:
@@ -763,6 +784,10 @@ def _signum(sig: str | int) -> int:
         return int(signal.Signals[name])
     except KeyError:
         raise UserError(f"invalid signal {sig!r}") from None
+
+
+def is_container_id(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 def _check_name(name: str) -> None:

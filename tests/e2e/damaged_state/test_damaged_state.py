@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,5 +118,23 @@ def test_system_check_lists_then_repairs_every_kind_of_damage(stack):
     assert (again.returncode, again.stdout) == (0, "the engine's state is consistent\n"), again.stdout
     stack("up", "-d", "--wait")
     assert len(shims(stack.root)) == 2
+    stack("down", "-v")
+    assert stack.wait_gone() == []
+
+
+def test_a_container_whose_directory_and_shim_are_gone_is_found_by_its_cgroup(stack):
+    stack("up", "-d", "--wait")
+    state = container_state(stack.root, "db")
+    cid = state.parent.name
+    shim = json.loads(state.read_text())["shim_pid"]
+    os.kill(shim, signal.SIGKILL)
+    shutil.rmtree(state.parent)
+    up = stack("up", "-d", "--wait", check=False)
+    no_traceback(up)
+    assert up.returncode == 0, up.stderr
+    assert f"container {cid[:12]} has no directory but its processes run" in up.stderr
+    assert len(shims(stack.root)) == 2 and cid not in shims(stack.root)
+    cgroup_root = Path("/sys/fs/cgroup")
+    assert not [*cgroup_root.glob(f"stackup/{cid}"), *cgroup_root.glob(f"*/stackup/{cid}")]
     stack("down", "-v")
     assert stack.wait_gone() == []
