@@ -11,9 +11,12 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from stackup.engine import checkedjson, notices
+from stackup.engine.checkedjson import DamagedState
 
 DEFAULT_ROOT = "/var/lib/stackup"
 
@@ -67,6 +70,26 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
         return default
+
+
+def load_json(path: Path, shape_problem: Callable[[object], str], what: str) -> Any:
+    """The JSON in `path`, checked by `shape_problem` (see checkedjson.read); None when the
+    file is missing or damaged. A damaged file is set aside with a warning naming it:
+    `what` says whose file it is ("the network file", ...)."""
+    try:
+        return checkedjson.read(str(path), shape_problem)
+    except DamagedState as exc:
+        set_aside(exc, what)
+        return None
+
+
+def set_aside(damage: DamagedState, what: str, then: str = "", stem: Path | None = None) -> None:
+    """Rename the damaged file with a `.damaged` suffix (to `<stem>.damaged` when given)
+    and say so in one line; `then`: what the engine does about it."""
+    moved = checkedjson.set_aside(damage.path, str(stem or ""))
+    where = f", set aside as {moved}" if moved else ""
+    notices.warn(f"{what} {damage.path} is damaged ({damage.reason}){where}"
+                 + (f"; {then}" if then else ""))
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import state
+from stackup.engine import checkedjson, state
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 from stackup.shortsyntax import PROPAGATIONS, parse_volume
@@ -77,6 +77,18 @@ def data_path(name: str) -> Path:
     return volumes_dir() / name / "_data"
 
 
+def meta_problem(meta: object) -> str:
+    return checkedjson.object_with({"name": (str,), "users": (list,)},
+                                   {"labels": (dict,), "driver": (str,), "options": (dict,)}, meta)
+
+
+def _read_meta(name: str) -> dict | None:
+    """The volume's record; None when it has none. A damaged one is set aside: the volume
+    is then as if it had no record, its data kept, and the next `create_volume` (the next
+    `up`) writes a new record over the same data."""
+    return state.load_json(_meta_path(name), meta_problem, f"volume {name}'s record")
+
+
 @contextlib.contextmanager
 def _lock():
     with state.locked(volumes_dir() / ".lock"):
@@ -103,7 +115,7 @@ def create_volume(name: str | None = None, *, labels: Mapping[str, str] | None =
         name, anonymous = secrets.token_hex(32), True
     _validate_name(name)
     with _lock():
-        existing = state.read_json(_meta_path(name))
+        existing = _read_meta(name)
         if existing:
             return existing
         meta = {"name": name, "driver": "local", "labels": dict(labels or {}), "options": {},
@@ -115,7 +127,7 @@ def create_volume(name: str | None = None, *, labels: Mapping[str, str] | None =
 
 
 def get_volume(name: str) -> dict:
-    meta = state.read_json(_meta_path(name)) if NAME_RE.match(name or "") else None
+    meta = _read_meta(name) if NAME_RE.match(name or "") else None
     if not meta:
         raise NotFoundError(f"volume {name} not found")
     meta["in_use_by"] = in_use(name)
@@ -126,7 +138,7 @@ def list_volumes() -> list[dict]:
     d = volumes_dir()
     if not d.is_dir():
         return []
-    out = [state.read_json(p / "meta.json") for p in sorted(d.iterdir()) if p.is_dir()]
+    out = [_read_meta(p.name) for p in sorted(d.iterdir()) if p.is_dir()]
     return [m for m in out if m]
 
 
@@ -139,7 +151,7 @@ def register_in_use(provider: Callable[[str], list[str]] | None) -> None:
 def in_use(name: str) -> list[str]:
     if _in_use_provider is not None:  # it knows every container (the CLI registers the runtime)
         return list(_in_use_provider(name))
-    meta = state.read_json(_meta_path(name)) or {}
+    meta = _read_meta(name) or {}
     return list(meta.get("users", []))
 
 
@@ -180,7 +192,7 @@ def _add_user(name: str, container_id: str | None) -> None:
     if not container_id:
         return
     with _lock():
-        meta = state.read_json(_meta_path(name))
+        meta = _read_meta(name)
         if meta and container_id not in meta["users"]:
             meta["users"].append(container_id)
             state.atomic_write_json(_meta_path(name), meta)

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import checkedjson, state
 from stackup.engine.images import digest as dg
 from stackup.engine.images.diskio import mark_hierarchy_top, syncfs
 from stackup.engine.images.errors import DigestMismatchError, ImageError
@@ -47,7 +47,10 @@ class LayerStore:
         return (self.dir(chain_id) / META).is_file()
 
     def meta(self, chain_id: str) -> dict:
-        return state.read_json(self.dir(chain_id) / META, {}) or {}
+        """The layer's record ({} when it has none); a damaged one is an error naming it."""
+        meta = checkedjson.read(str(self.dir(chain_id) / META),
+                                lambda value: checkedjson.object_with({}, None, value))
+        return meta if isinstance(meta, dict) else {}
 
     def chain_ids(self) -> list[str]:
         if not self.root.is_dir():

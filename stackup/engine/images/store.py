@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import checkedjson, state
 from stackup.engine.images import digest as dg
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images import platform as plat
@@ -102,7 +102,11 @@ class ImageStore:
             raise
 
     def _index(self) -> dict:
-        return state.read_json(self._index_path, {"images": {}}) or {"images": {}}
+        """The index of images. A damaged one is an error that names it, not set aside: the
+        images it maps are not in the kernel to rebuild it from, and without it a gc would
+        take every layer and blob for unused."""
+        index = checkedjson.read(str(self._index_path), _index_problem)
+        return index if isinstance(index, dict) else {"images": {}}
 
     @contextlib.contextmanager
     def _editing(self) -> Iterator[dict]:
@@ -436,3 +440,16 @@ def temp_dir_in(store: ImageStore, prefix: str) -> Path:
 
     store.root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=store.root))
+
+
+def _index_problem(index: object) -> str:
+    problem = checkedjson.object_with({"images": (dict,)}, None, index)
+    if problem:
+        return problem
+    assert isinstance(index, dict)
+    for image_id, entry in index["images"].items():
+        problem = checkedjson.object_with({"manifest": (str,), "chain_ids": (list,)},
+                                          {"references": (list,)}, entry)
+        if problem:
+            return f"image {image_id[:19]}: {problem}"
+    return ""

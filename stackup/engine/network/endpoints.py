@@ -45,9 +45,14 @@ class Endpoint:
     mac: str
     names: list[str]
     internal: bool = False
+    # the network's definition and this endpoint's record in it, kept by the container
+    # too, so that a network whose file is lost can be rebuilt (see store.rebuild_lost)
+    network_copy: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["network_copy"]
+        return out
 
 
 def dns_names(container_id: str, att: Attachment) -> list[str]:
@@ -111,6 +116,7 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
                 record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns),
                                          "search": list(att.dns_search)}
                 net["endpoints"][container_id] = record
+                ep.network_copy = store.copy_for_rebuild(net, record)
                 endpoints.append(ep)
             for net, *_ in plans:
                 store.save(net, durable=False)  # the names resolve from here on

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from ipaddress import IPv4Network
 from typing import Any
 
-from stackup.engine.network import dns, firewall, ipam, links, names, store
+from stackup.engine import notices, state
+from stackup.engine.network import dns, firewall, ipam, links, names, procs, store
 from stackup.errors import ConflictError, UnsupportedError, UserError
 
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -84,6 +85,18 @@ def _teardown(net: dict) -> None:
                 links.delete_link(net["endpoints"][cid]["veth"])
         links.delete_link(net["bridge"])
     store.delete(net["id"])
+
+
+def remove_leftovers(network_id: str) -> None:
+    """Take away what a network whose record was lost left in the kernel: its DNS server
+    (found by its command line, which names the root and the network), rules and bridge."""
+    if links.exists(names.bridge_name(network_id)):
+        notices.warn(f"network {network_id[:12]} has no record: its bridge, rules and DNS "
+                     "server are removed")
+    servers: list[int | None] = [*procs.find(dns.MODULE, str(state.root()), network_id)] or [None]
+    for pid in servers:
+        _teardown({"id": network_id, "bridge": names.bridge_name(network_id), "endpoints": {},
+                   "dns_pid": pid})
 
 
 @contextlib.contextmanager

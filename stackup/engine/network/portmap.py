@@ -12,13 +12,14 @@ $STACKUP_ROOT/ports/<container-id>.json for `stackup port`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import checkedjson, state
 from stackup.engine.network import procs, sockettable, store
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import ConflictError, UserError
@@ -26,8 +27,12 @@ from stackup.errors import ConflictError, UserError
 MODULE = "stackup.engine.network.proxy"
 
 
+def _ports_dir() -> Path:
+    return state.root() / "ports"
+
+
 def _path(container_id: str) -> Path:
-    return state.root() / "ports" / f"{container_id}.json"
+    return _ports_dir() / f"{container_id}.json"
 
 
 def publish(container_id: str, container_ip: str,
@@ -46,7 +51,7 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
     try:
         bound = []
         for b in bindings:
-            sock, port = _bind(b)
+            sock, port = _bind_freeing_orphans(b)
             sockets.append(sock)
             bound.append(PortBinding(b.container_port, b.protocol, b.host_ip, port))
         spec = [{"fd": s.fileno(), "protocol": b.protocol, "bind_ip": b.bind_ip,
@@ -67,7 +72,7 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
 def serving(container_id: str) -> bool | None:
     """Whether the container's port proxy serves (alive, not stopped, every host socket
     still bound); None when the container publishes nothing."""
-    data = state.read_json(_path(container_id), {}) or {}
+    data = _read(container_id) or {}
     if not data.get("bindings"):
         return None
     pid = int(data.get("pid") or 0)
@@ -82,11 +87,33 @@ def ensure(container_id: str) -> bool:
     sockets, on the host ports it had; True when it was restarted."""
     if serving(container_id) is not False:
         return False
-    data = state.read_json(_path(container_id), {}) or {}
+    data = _read(container_id) or {}
     procs.stop(data.get("pid"), container_id, started=data.get("started"))  # alive, not serving
     procs.stop_strays(MODULE, container_id)  # one whose start was never recorded
     _serve(container_id, data["container_ip"], published(container_id))
     return True
+
+
+def _bind_freeing_orphans(b: PortBinding) -> tuple[socket.socket, int]:
+    """`_bind`; when the port is taken, first stop the proxies of this root whose record is
+    lost (set aside as damaged, or deleted): one holds its ports until it notices, within
+    seconds, and a recreate of its container wants them now."""
+    try:
+        return _bind(b)
+    except ConflictError:
+        if not stop_orphans():
+            raise
+    return _bind(b)
+
+
+def stop_orphans() -> bool:
+    """Stop this root's proxies whose record is gone; True if there were any."""
+    ports_dir = f"{_ports_dir()}/"
+    orphans = [(pid, args[0]) for pid, args in procs.running(MODULE)
+               if len(args) > 2 and args[2].startswith(ports_dir) and not Path(args[2]).exists()]
+    for pid, container_id in orphans:
+        procs.stop(pid, container_id)
+    return bool(orphans)
 
 
 def _bind(b: PortBinding) -> tuple[socket.socket, int]:
@@ -118,17 +145,39 @@ def _bind(b: PortBinding) -> tuple[socket.socket, int]:
     raise ConflictError(f"{where}{suffix} cannot be published: {last}")
 
 
+def record_problem(record: object) -> str:
+    problem = checkedjson.object_with({"bindings": (list,)}, {"pid": (int, type(None)),
+                                                              "container_ip": (str,)}, record)
+    if problem:
+        return problem
+    assert isinstance(record, dict)
+    fields = {f.name for f in dataclasses.fields(PortBinding)}
+    for b in record["bindings"]:
+        if not isinstance(b, dict) or not {"container_port", "protocol"} <= set(b) \
+                or not set(b) <= fields:
+            return f"a binding is not a port binding: {b!r}"[:200]
+    return ""
+
+
+def _read(container_id: str) -> dict | None:
+    """The container's port record; None when it has none. A damaged one is set aside (its
+    proxy, which watches the record, exits within seconds; a publish that wants its ports
+    stops it at once)."""
+    return state.load_json(_path(container_id), record_problem,
+                           f"the port record of container {container_id[:12]}")
+
+
 def published(container_id: str) -> list[PortBinding]:
     """The container's published ports, with the host ports that were chosen."""
-    data = state.read_json(_path(container_id), {}) or {}
+    data = _read(container_id) or {}
     return [PortBinding(**b) for b in data.get("bindings", [])]
 
 
 def unpublish(container_id: str) -> None:
     """Stop the container's port proxy (if any) and forget its bindings."""
     path = _path(container_id)
-    data = state.read_json(path)
-    if data is None:
+    data = _read(container_id)
+    if data is None:  # none, or lost (its proxy exits once it sees that: exit_when_gone)
         return
     procs.stop(data.get("pid"), container_id, started=data.get("started"))
     with contextlib.suppress(FileNotFoundError):

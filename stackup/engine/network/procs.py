@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from stackup.engine import proctable
+
 _started: dict[int, subprocess.Popen] = {}  # our children: reaped when stopped
 
 
@@ -89,6 +91,23 @@ def alive(pid: int | None, token: str, started: int | None = None) -> bool:
     return started is None or int(fields[19]) == started
 
 
+def running(module: str) -> list[tuple[int, list[str]]]:
+    """Live helpers of `module`: (pid, the arguments after the module's name), found by
+    their command lines, which is how a helper whose record is lost is found again."""
+    found = []
+    for pid, argv in proctable.command_lines():
+        if module in argv and argv.index(module) > 0 and argv[argv.index(module) - 1] == "-m" \
+                and alive(pid, module):
+            found.append((pid, argv[argv.index(module) + 1:]))
+    return found
+
+
+def find(module: str, *tokens: str) -> list[int]:
+    """Live helpers of `module` whose arguments hold every token (a root, an id)."""
+    return [pid for pid, args in running(module)
+            if all(any(t in arg for arg in args) for t in tokens)]
+
+
 def suspended(pid: int) -> bool:
     """`pid` is stopped (SIGSTOP, a debugger): alive, but it answers nobody."""
     try:
@@ -106,24 +125,12 @@ def start_time(pid: int) -> int | None:
         return None
 
 
-
 def stop_strays(module: str, token: str) -> None:
     """Stop every helper running `module` for `token` (its object's id): one a killed
     command started but never recorded still holds the sockets a restart must bind."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if _runs(argv, module) and token.encode() in argv:
-            stop(int(entry), token, started=start_time(int(entry)))
-
-
-def _runs(argv: list[bytes], module: str) -> bool:
-    """`argv` is `python ... -m module ...` (as `start_on_sockets` starts a helper)."""
-    return any(a == b"-m" and b == module.encode() for a, b in zip(argv, argv[1:]))
+    for pid, args in running(module):
+        if token in args:
+            stop(pid, token, started=start_time(pid))
 
 
 def stop(pid: int | None, token: str, timeout: float = 2.0, started: int | None = None) -> None:

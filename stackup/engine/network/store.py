@@ -15,7 +15,8 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import checkedjson, notices, state
+from stackup.engine.checkedjson import DamagedState
 from stackup.errors import NotFoundError
 
 HOST_LOCK = Path("/run/lock/stackup-network.lock")
@@ -46,17 +47,115 @@ def host_lock() -> Iterator[None]:
         yield
 
 
+def shape_problem(net: object) -> str:
+    """What is wrong with a parsed network file ("" when nothing is): the keys the
+    engine indexes must be there, with their types."""
+    problem = checkedjson.object_with(
+        {"id": (str,), "name": (str,), "bridge": (str,), "ipam": (dict,), "endpoints": (dict,)},
+        {"labels": (dict,), "internal": (bool,), "dns_pid": (int, type(None)), "created": (str,)},
+        net)
+    if problem:
+        return problem
+    assert isinstance(net, dict)
+    problem = checkedjson.object_with({"subnet": (str,), "gateway": (str,)}, None, net["ipam"])
+    if problem:
+        return "ipam: " + problem
+    for cid, ep in net["endpoints"].items():
+        problem = checkedjson.object_with({"veth": (str,), "ip": (str,)}, None, ep)
+        if problem:
+            return f"endpoint {cid[:12]}: {problem}"
+    return ""
+
+
 def load_all() -> list[dict]:
+    """Every network's record. A damaged one is set aside with a warning. A network whose
+    record is lost (damaged or deleted) while containers are still on it is rebuilt from
+    the copies its containers keep; without any, what it left in the kernel (bridge,
+    rules, DNS server) is taken away, and the next `up` creates it again."""
     d = networks_dir()
     if not d.is_dir():
         return []
-    out = []
+    out: list[dict] = []
+    damaged = []
     for entry in sorted(os.scandir(d), key=lambda e: e.name):
         if entry.name.endswith(".json") and not entry.name.startswith("."):
-            data = state.read_json(Path(entry.path))
-            if data:
+            try:
+                data = checkedjson.read(entry.path, shape_problem)
+            except DamagedState as exc:
+                state.set_aside(exc, "the network file")
+                damaged.append(entry.name[:-len(".json")])
+                continue
+            if isinstance(data, dict):
                 out.append(data)
+    out += rebuild_lost({n["id"] for n in out}, damaged)
     return sorted(out, key=lambda n: n.get("created", ""))
+
+
+def copy_for_rebuild(net: dict, endpoint: dict) -> dict:
+    """What a container keeps of a network it joins: the network's definition (not its
+    other endpoints, nor its DNS server's pid) and its own endpoint's record."""
+    return {k: v for k, v in net.items() if k not in ("endpoints", "dns_pid")} | {"endpoint": endpoint}
+
+
+def rebuild_lost(known: set[str], damaged: list[str]) -> list[dict]:
+    """Rebuild the networks that this root's containers are on (their veths still exist)
+    but that have no file among `known`; the rebuilt records. The `damaged` ones that
+    cannot be rebuilt are taken away from the kernel."""
+    lost = lost_copies(known)
+    rebuilt = []
+    for net_id, net in sorted(lost.items()):
+        if shape_problem(net):
+            continue
+        from stackup.engine.network import dns, procs
+
+        net["dns_pid"] = next(iter(procs.find(dns.MODULE, str(state.root()), net_id)), None)
+        save(net)
+        notices.warn(f"network {net['name']} had no readable record: rebuilt from the "
+                     f"{len(net['endpoints'])} container(s) on it")
+        rebuilt.append(net)
+    for net_id in damaged:
+        if net_id not in lost:
+            from stackup.engine.network import networks  # the kernel side, loaded for this case only
+
+            networks.remove_leftovers(net_id)
+    return rebuilt
+
+
+def lost_copies(known: set[str]) -> dict[str, dict]:
+    """network id -> the record rebuilt from the copies kept by the containers still on it."""
+    nets: dict[str, dict] = {}
+    for path in (state.root() / "containers").glob("*/state.json"):
+        try:
+            container = checkedjson.read(str(path), lambda value: "")
+        except DamagedState:
+            continue  # the runtime sets it aside when it reads it
+        for net_id, copy in _copies_of(container).items():
+            if net_id in known or not isinstance(copy.get("endpoint"), dict):
+                continue
+            if not (_link_exists(copy["endpoint"].get("veth")) and _link_exists(copy.get("bridge"))):
+                # it left that network (disconnected, or the network was removed), or the
+                # bridge is gone too, and its subnet may be another network's by now
+                continue
+            net = nets.setdefault(net_id, {k: v for k, v in copy.items() if k != "endpoint"}
+                                  | {"endpoints": {}, "dns_pid": None})
+            net["endpoints"][path.parent.name] = copy["endpoint"]
+    return nets
+
+
+def _copies_of(container: object) -> dict[str, dict]:
+    network = container.get("network") if isinstance(container, dict) else None
+    copies = network.get("network_copies") if isinstance(network, dict) else None
+    if not isinstance(copies, dict):
+        return {}
+    return {k: v for k, v in copies.items() if isinstance(k, str) and isinstance(v, dict)}
+
+
+def _link_exists(name: object) -> bool:
+    if not isinstance(name, str) or not name:
+        return False
+    from stackup.engine.network import links  # pyroute2: only when a network is lost
+
+    return links.exists(name)
 
 
 def find(name_or_id: str) -> dict:

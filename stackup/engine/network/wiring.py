@@ -70,7 +70,8 @@ class RuntimeWiring:
 
                 raise UserError("ports can only be published for a container on a network")
             ports = [b.to_json() for b in publish(container_id, first.ip, spec["ports"])]
-        return {"networks": {ep.network: ep.to_json() for ep in endpoints}, "ports": ports}
+        return {"networks": {ep.network: ep.to_json() for ep in endpoints}, "ports": ports,
+                "network_copies": {ep.network_id: ep.network_copy for ep in endpoints}}
 
     def disconnect(self, container_id: str) -> None:
         unpublish(container_id)

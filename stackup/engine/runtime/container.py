@@ -24,8 +24,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypedDict
 
+from stackup.engine import notices, proctable
 from stackup.engine import state as st
-from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
+from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
 from stackup.engine.runtime.containerstate import (
     ContainerState,
     DamagedState,
@@ -37,6 +38,7 @@ from stackup.engine.runtime.spec import ContainerSpec, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
 PKG_ROOT = Path(__file__).resolve().parents[3]
+SHIM_NAME = "stackup-shim"  # the shim's first argument: how its processes are found
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
 _SHIMS: list[int] = []  # shims this process forked, reaped when they exit
 
@@ -122,17 +124,19 @@ def static_init() -> str | None:
 
 def _shim_processes(cid: str) -> list[int]:
     """Processes that carry this container's shim command line: the shim and its forks."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if b"stackup-shim" in cmdline and cid.encode() in cmdline:
-            found.append(int(entry))
+    return [pid for pid, argv in proctable.command_lines()
+            if SHIM_NAME in argv and cid in argv]
+
+
+def _shims_in(containers_dir: Path) -> dict[str, int]:
+    """container id -> a pid carrying its shim command line (`stackup-shim <dir>/<id> <id>`),
+    for the shims of the containers under `containers_dir`."""
+    found = {}
+    for pid, argv in proctable.command_lines():
+        if SHIM_NAME in argv and len(argv) > argv.index(SHIM_NAME) + 2:
+            cdir, cid = argv[argv.index(SHIM_NAME) + 1:argv.index(SHIM_NAME) + 3]
+            if cdir == f"{containers_dir}/{cid}":
+                found[cid] = pid
     return found
 
 
@@ -177,6 +181,7 @@ class Runtime:
         self.netns_dir = self.root / "netns"
         self.state_files = StateStore(self.containers_dir)
         self._wirings = wirings
+        self._swept = False  # containers running without a directory: looked for once
 
     # --- paths and state -----------------------------------------------------------
     def cdir(self, cid: str) -> Path:
@@ -189,15 +194,16 @@ class Runtime:
         return st.locked(self.containers_dir / ".lock")
 
     def _read(self, cid: str) -> ContainerState | None:
-        """The container's state; None when it has none, or only what a power loss left
-        of its first write (not JSON): `_repair` collects such a directory. A state file
-        of the wrong shape raises DamagedState."""
+        """The container's state; None when it has none. A damaged state file (empty, cut
+        short, not JSON, the wrong shape) is set aside with a warning and the container is
+        then stateless: `_repair` takes away what is left of it."""
         try:
             return self.state_files.read(cid)
         except DamagedState as exc:
-            if exc.not_json:
-                return None
-            raise
+            # beside the container's directory, which goes when the container does
+            st.set_aside(exc, f"container {cid[:12]}'s state file",
+                         stem=self.containers_dir / f"{cid}.state.json")
+            return None
 
     def _public(self, cid: str) -> ContainerState | None:
         """The state as the public methods return it; None once removed (an auto-remove
@@ -233,9 +239,12 @@ class Runtime:
         _reap_shims()
         if not self.containers_dir.exists():
             return []
+        if not self._swept:
+            self._swept = True
+            self._forget_running_without_directory()
         found = []
         for entry in sorted(self.containers_dir.iterdir()):
-            if not entry.is_dir():
+            if not entry.is_dir() or entry.name.startswith("."):  # e.g. a removal under way
                 continue
             state = self._repair(entry.name)
             if state and (all or state.status.is_up()):
@@ -301,18 +310,65 @@ class Runtime:
         return self.start(state.id)
 
     def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
-        """A container directory without a state file (a create cut short by a power loss,
-        before its first write reached the disk) is removed once it is old enough that no
-        create can still be on its way to writing it."""
+        """Take away a container directory without a (readable) state file.
+
+        Its record is lost (deleted, or damaged and set aside), so the container cannot be
+        adopted (its spec, labels and name went with it); if it still runs, it is killed
+        and removed at once, so that its service's next container never runs beside it
+        (two databases on one volume). A directory that holds nothing yet may be a create
+        on its way to its first write: it is removed once it is old enough that no create
+        can still be (or after a power loss cut that create short)."""
         d = self.cdir(cid)
-        if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
+        if not is_container_id(cid):
             return  # not a container's directory
         try:
-            if time.time() - d.stat().st_mtime < grace:
-                return
+            # (its lock, and the temporary file of its first write, are there before it)
+            started = any(n != statefile.LOCK and not n.startswith(".") for n in os.listdir(d))
+            old = time.time() - d.stat().st_mtime >= grace
         except FileNotFoundError:
             return
+        live = bool(_shim_processes(cid) or cgroups.Cgroup(cid).pids())
+        if not (live or started or old):
+            return
+        if live or started:
+            notices.warn(f"container {cid[:12]} has no state: its processes are killed and "
+                         "it is removed (without its record it cannot be adopted)"
+                         if live else f"container {cid[:12]} has no state: it is removed")
         self._destroy(cid)
+
+    def shims_without_directory(self) -> dict[str, int]:
+        """Containers of this root whose shim runs but whose directory is gone (id -> pid)."""
+        return {cid: pid for cid, pid in _shims_in(self.containers_dir).items()
+                if not self.cdir(cid).exists()}
+
+    def cgroups_without_directory(self) -> builtins.list[str]:
+        """Containers of this root whose cgroup holds processes but whose directory is gone
+        (their shim killed too). Cgroups are the host's, shared by every root: one is this
+        root's when a process in it has its root file system in this root's containers."""
+        parents = {path.parent for path in cgroups.Cgroup("0" * 64).paths()}
+        ids = {entry.name for parent in parents if parent.is_dir() for entry in os.scandir(parent)
+               if entry.is_dir() and is_container_id(entry.name)}
+        return sorted(cid for cid in ids if not self.cdir(cid).exists() and self._mounted_here(cid))
+
+    def _mounted_here(self, cid: str) -> bool:
+        marker = f"{self.containers_dir}/{cid}/"
+        for pid in cgroups.Cgroup(cid).pids():
+            try:
+                with open(f"/proc/{pid}/mountinfo") as f:
+                    if marker in f.read():
+                        return True
+            except OSError:
+                continue
+        return False
+
+    def _forget_running_without_directory(self) -> None:
+        """A container whose whole directory was deleted while it ran is found by its
+        shim's command line, or by its cgroup, and taken away, so that no second one runs
+        beside it."""
+        for cid in sorted(set(self.shims_without_directory()) | set(self.cgroups_without_directory())):
+            notices.warn(f"container {cid[:12]} has no directory but its processes run: they "
+                         "are killed and it is removed")
+            self.forget(cid)
 
     def _mark_dead(self, cid: str, why: str) -> ContainerState | None:
         cgroups.Cgroup(cid).kill_all()
@@ -467,7 +523,10 @@ class Runtime:
             results.update(wiring.connect(cid, str(path), info) or {})
         return str(path), results
 
-    def _teardown_network(self, state: ContainerState | None, force: bool = False) -> None:
+    def _teardown_network(self, state: ContainerState | None, force: bool = False,
+                          unknown: bool = False) -> None:
+        """Disconnect the container from its networks; `unknown`: its state is lost, so
+        whether it was connected is not known either (the wirings find it by its id)."""
         if not state:
             return
         cid = state.id
@@ -476,7 +535,7 @@ class Runtime:
         attached_mode = mode not in ("none", "host") and not mode.startswith("container:")
         # Only containers that were (or may have been) attached call the wirings, so that
         # none/host containers never load the network engine.
-        if state.network or (attached_mode and (force or path.exists())):
+        if state.network or unknown or (attached_mode and (force or path.exists())):
             for wiring in self.wirings():
                 with contextlib.suppress(Exception):
                     wiring.disconnect(cid)
@@ -499,7 +558,7 @@ class Runtime:
         ready_r, ready_w = os.pipe()
         # Imported (from cached bytecode) rather than run as a script: compiling it, or
         # runpy for -m, would cost the shim memory.
-        argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, "stackup-shim", str(d), cid,
+        argv = [shim_python(), "-S", "-E", "-c", SHIM_BOOT, SHIM_NAME, str(d), cid,
                 "READY", spec.restart, str(spec.log_max_size), str(spec.log_max_files),
                 "1" if spec.auto_remove else "0", str(health_interval(spec))]
         env = dict(os.environ, STACKUP_ROOT=str(self.root), STACKUP_PYTHON=sys.executable)
@@ -664,22 +723,30 @@ class Runtime:
             self._wait_shim(state, 10.0)
         self._destroy(state.id)
 
+    def forget(self, cid: str) -> None:
+        """Take away what is left of a container this root has no (readable) record of:
+        its processes, cgroup, network, volumes' claims, and its directory."""
+        self._destroy(cid)
+
     def _destroy(self, cid: str) -> None:
         """Take away everything of the container: processes, cgroup, netns, files."""
-        try:
-            state = self._read(cid)
-        except DamagedState:
-            state = None
-        # without a readable state: what its id alone finds (the network by its netns path)
+        state = self._read(cid)
+        known = state is not None
+        # without a readable state: what its id alone finds (its endpoints, ports, volumes)
         state = state or ContainerState(id=cid, name="", status=Status.CREATING)
         _kill_shim_strays(cid)
         cgroups.Cgroup(cid).remove()
-        self._teardown_network(state, force=True)
-        if any(m.get("volume") for m in state.spec.get("mounts", [])):
+        self._teardown_network(state, force=True, unknown=not known)
+        if not known or any(m.get("volume") for m in state.spec.get("mounts", [])):
             from stackup.engine import volumes
 
             volumes.release(cid)
-        shutil.rmtree(self.cdir(cid), ignore_errors=True)
+        # moved out of sight first, so that no other command sees a directory without its
+        # state file in the middle of the removal (and takes it for a damaged container)
+        doomed = self.containers_dir / f".removing-{cid}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.cdir(cid), doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     # --- inspecting ----------------------------------------------------------------
     def top(self, ref: str) -> builtins.list[ProcessRow]:
@@ -753,6 +820,10 @@ def _signum(sig: str | int) -> int:
         return int(signal.Signals[name])
     except KeyError:
         raise UserError(f"invalid signal {sig!r}") from None
+
+
+def is_container_id(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 def _check_name(name: str) -> None:

@@ -10,12 +10,15 @@ format that files written by earlier versions keep using: add to them, never ren
 import fcntl
 import os
 
+from stackup.engine import checkedjson
+from stackup.engine.checkedjson import DamagedState
 from stackup.engine.runtime import minijson
-from stackup.errors import StackupError
 
 TYPE_CHECKING = False  # not typing's: the shim loads no typing; type checkers know the name
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+__all__ = ["DamagedState", "Locked", "read", "shape_problem", "update", "write"]
 
 FILE = "state.json"
 LOCK = "lock"
@@ -35,52 +38,17 @@ OPTIONAL = {
 }
 
 
-class DamagedState(StackupError):
-    """A state file that is not JSON, or not the shape of a container's state."""
-
-    def __init__(self, path: str, reason: str, not_json: bool = False) -> None:
-        super().__init__("the state file %s is damaged: %s" % (path, reason))
-        self.path = str(path)
-        self.reason = reason
-        # Empty or cut short: what a power loss leaves of a write that was not fsynced.
-        self.not_json = not_json
-
-
 def shape_problem(state: object) -> str:
     """What is wrong with the shape of a parsed state file; "" when nothing is."""
-    if not isinstance(state, dict):
-        return "a JSON object was expected, not %s" % type(state).__name__
-    for key in REQUIRED:
-        if key not in state:
-            return "%r is missing" % key
-    for key, types in list(REQUIRED.items()) + list(OPTIONAL.items()):
-        if key in state and not isinstance(state[key], types):
-            return "%r is %s, expected %s" % (key, type(state[key]).__name__,
-                                             " or ".join(t.__name__ for t in types))
-    if state["status"] not in STATUSES:
-        return "unknown status %r" % state["status"]
-    return ""
+    problem = checkedjson.object_with(REQUIRED, OPTIONAL, state)
+    if not problem and state["status"] not in STATUSES:  # type: ignore[index]
+        problem = "unknown status %r" % state["status"]  # type: ignore[index]
+    return problem
 
 
 def read(path: str) -> "dict | None":
     """The state in `path`, checked; None when there is no such file. Raises DamagedState."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return None
-    if not data.strip():
-        raise DamagedState(path, "the file is empty", not_json=True)
-    try:
-        state = minijson.loads(data.decode())
-    except UnicodeDecodeError:
-        raise DamagedState(path, "not JSON: not UTF-8 text", not_json=True) from None
-    except ValueError as exc:
-        raise DamagedState(path, str(exc), not_json=True) from None
-    problem = shape_problem(state)
-    if problem:
-        raise DamagedState(path, problem)
-    return state
+    return checkedjson.read(path, shape_problem)  # type: ignore[return-value]
 
 
 def write(path: str, state: dict, durable: bool = False) -> None:
