@@ -265,7 +265,27 @@ class Runtime:
             state = self._mark_dead(cid, "the start was interrupted")
         elif state.status.is_up() and not shim_alive(state):
             state = self._mark_dead(cid, "the container's shim died")
+        elif state.status is Status.EXITED and (state.network or state.netns):
+            state = self._release_exited(cid)
         return state
+
+    def _release_exited(self, cid: str) -> ContainerState | None:
+        """An exited container still holds its network (endpoints, published ports):
+        it exited by itself or was killed, or a stop was cut short between the exit and
+        the teardown. Released under the container's lock, so that a start (which
+        records STARTING under it before it touches the network) is never undone."""
+        try:
+            with self.state_files.locked(cid):
+                state = self._read(cid)
+                if state is None or state.status is not Status.EXITED or shim_alive(state):
+                    return state
+                self._release_network(state, force=False)
+                if state.netns or state.network:
+                    state = state.replace(netns="", network={})
+                    self.state_files.write(state)
+                return state
+        except FileNotFoundError:  # removed meanwhile
+            return None
 
     def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
         """A container directory without a state file (a create cut short by a power loss,
@@ -382,6 +402,9 @@ class Runtime:
                       spec.pids_limit, spec.privileged)
         cgpaths.warm_up()  # PID 1's cgroup join then finds the kernel's lock warm
         try:
+            # STARTING before the network is touched: a repair elsewhere leaves it alone
+            # while this process lives, and finishes the teardown if it is killed
+            state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="")
             path, network = self._setup_network(state, spec)
             # One durable write on the way in; the shim records "running" itself.
             state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="",
@@ -436,6 +459,14 @@ class Runtime:
     def _teardown_network(self, state: ContainerState | None, force: bool = False) -> None:
         if not state:
             return
+        self._release_network(state, force)
+        if state.netns or state.network:
+            with contextlib.suppress(NotFoundError):
+                self._update(state.id, netns="", network={})
+
+    def _release_network(self, state: ContainerState, force: bool) -> None:
+        """Detach the container from its networks and destroy its namespace (its state
+        is left as it is)."""
         cid = state.id
         path = self.netns_dir / cid
         mode = state.spec.get("network_mode", "none")
@@ -447,9 +478,6 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     attacher.detach(cid)
         netns.destroy(path)
-        if state.netns or state.network:
-            with contextlib.suppress(NotFoundError):
-                self._update(cid, netns="", network={})
 
     def _spawn_shim(self, state: ContainerState, spec: ContainerSpec) -> tuple[int, int]:
         """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).
