@@ -16,3 +16,27 @@ def test_recreate_after_an_exit_whose_network_was_kept(checks):
     checks.generation += 1
     checks.run("up", "-d")
     checks.check_converged(data=False)
+
+
+def _network(checks):
+    import json
+
+    [path] = (checks.cli.root / "networks").glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_network_whose_create_was_cut_before_its_address(checks):
+    """`up` killed while it created the network: the bridge exists, but without its
+    gateway address and with no DNS server. The next start's DNS server could not bind
+    ("cannot serve DNS on 10.89.0.1:53: Cannot assign requested address")."""
+    import os
+    import signal
+    import subprocess
+
+    checks.run("up", "-d")
+    checks.run("stop")
+    net = _network(checks)
+    os.kill(net["dns_pid"], signal.SIGKILL)
+    subprocess.run(["ip", "addr", "flush", "dev", net["bridge"]], check=True)
+    checks.run("up", "-d")
+    checks.check_converged(data=False)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from stackup.engine import state as st
-from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs
+from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
 from stackup.engine.runtime.containerstate import (
     ContainerState,
     DamagedState,
@@ -288,18 +288,22 @@ class Runtime:
             return None
 
     def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
-        """A container directory without a state file (a create cut short by a power loss,
-        before its first write reached the disk) is removed once it is old enough that no
-        create can still be on its way to writing it."""
+        """A container directory without a state file (a create killed or cut short by a
+        power loss before its first write reached the disk) is removed once no create
+        can still be on its way to writing it: when it is old enough, or at once when
+        the names lock is free (a create makes the directory and writes its first state
+        under it)."""
         d = self.cdir(cid)
         if len(cid) != 64 or any(c not in "0123456789abcdef" for c in cid):
             return  # not a container's directory
         try:
-            if time.time() - d.stat().st_mtime < grace:
-                return
+            young = time.time() - d.stat().st_mtime < grace
         except FileNotFoundError:
             return
-        self._destroy(cid)
+        with st.try_locked(self.containers_dir / ".lock") as alone:
+            if young and not (alone and not self.state_files.exists(cid)):
+                return
+            self._destroy(cid)
 
     def _mark_dead(self, cid: str, why: str) -> ContainerState | None:
         cgroups.Cgroup(cid).kill_all()
@@ -671,7 +675,7 @@ class Runtime:
             from stackup.engine import volumes
 
             volumes.release(cid)
-        shutil.rmtree(self.cdir(cid), ignore_errors=True)
+        _remove_state_last(self.cdir(cid))
 
     # --- inspecting ----------------------------------------------------------------
     def top(self, ref: str) -> builtins.list[dict[str, Any]]:
@@ -710,6 +714,28 @@ class Runtime:
 
     def log_path(self, ref: str) -> Path:
         return self.cdir(self.state(ref).id) / "container.log"
+
+
+def _remove_state_last(d: Path) -> None:
+    """Remove a container's directory, its state file last: a kill in between leaves a
+    container that the next command finds (and removes again), not a directory without
+    a state that it must guess about."""
+    try:
+        entries = builtins.list(os.scandir(d))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name in (statefile.FILE, statefile.LOCK):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    for name in (statefile.FILE, statefile.LOCK):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(d / name)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def health_interval(spec: ContainerSpec) -> float:
