@@ -40,3 +40,36 @@ def test_network_whose_create_was_cut_before_its_address(checks):
     subprocess.run(["ip", "addr", "flush", "dev", net["bridge"]], check=True)
     checks.run("up", "-d")
     checks.check_converged(data=False)
+
+
+def _forget_pid(path, key):
+    """Rewrite a record as a command killed right after starting its helper left it."""
+    import json
+
+    record = json.loads(path.read_text())
+    record[key] = None
+    path.write_text(json.dumps(record))
+
+
+def test_dns_server_started_by_a_killed_create_but_never_recorded(checks):
+    """`up` killed between starting the network's DNS server and recording its pid: the
+    next start found no server, started one, and it could not bind ("Address already in
+    use"); `down -v` then left the unrecorded one running."""
+    checks.run("up", "-d")
+    checks.run("stop")
+    [path] = (checks.cli.root / "networks").glob("*.json")
+    _forget_pid(path, "dns_pid")
+    checks.run("up", "-d")
+    checks.check_converged(data=False)
+
+
+def test_port_proxy_started_by_a_killed_start_but_never_recorded(checks):
+    """A start killed between starting the port's proxy and recording its pid: the
+    proxy kept the port, so the recreated container could not publish it."""
+    checks.run("up", "-d")
+    web = next(r["ID"] for r in checks.cli.ps() if r["Service"] == "web")
+    [path] = (checks.cli.root / "ports").glob(f"{web}*.json")
+    _forget_pid(path, "pid")
+    checks.generation += 1
+    checks.run("up", "-d")
+    checks.check_converged(data=False)

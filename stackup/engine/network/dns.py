@@ -56,12 +56,16 @@ def ensure(net: dict) -> bool:
     """Restart the DNS server if it died (e.g. was killed); True when `net` changed."""
     if running(net):
         return False
+    stop(net)  # one a killed create started but never recorded holds the address
     net["dns_pid"] = start(net)
     return True
 
 
 def stop(net: dict) -> None:
+    """Stop the network's server: the recorded one, and any the record missed."""
     procs.stop(net.get("dns_pid"), net["id"])
+    for pid in procs.strays(MODULE, net["id"]):
+        procs.stop(pid, net["id"])
     net["dns_pid"] = None
 
 

@@ -17,6 +17,7 @@ import json
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from stackup.engine import state
 from stackup.engine.network import procs, store
@@ -47,14 +48,17 @@ def publish(container_id: str, container_ip: str,
         spec = [{"fd": s.fileno(), "protocol": b.protocol, "bind_ip": b.bind_ip,
                  "container_ip": container_ip, "container_port": b.container_port}
                 for s, b in zip(sockets, bound)]
-        pid = procs.start_on_sockets(MODULE, [container_id, json.dumps(spec), str(_path(container_id))],
-                                     log=_log(container_id),
-                                     pass_fds=tuple(s.fileno() for s in sockets))
+        record: dict[str, Any] = {"pid": None, "container_ip": container_ip, "bindings": [b.to_json() for b in bound]}
+        # recorded before the proxy starts, its pid after: whatever moment kills this
+        # command, `unpublish` finds the proxy (by its command line while the pid is None)
+        state.atomic_write_json(_path(container_id), record)
+        record["pid"] = procs.start_on_sockets(MODULE, [container_id, json.dumps(spec), str(_path(container_id))],
+                                               log=_log(container_id),
+                                               pass_fds=tuple(s.fileno() for s in sockets))
     finally:
         for s in sockets:
             s.close()
-    state.atomic_write_json(_path(container_id), {"pid": pid, "container_ip": container_ip,
-                                                  "bindings": [b.to_json() for b in bound]})
+    state.atomic_write_json(_path(container_id), record)
     return bound
 
 
@@ -100,6 +104,9 @@ def unpublish(container_id: str) -> None:
     if data is None:
         return
     procs.stop(data.get("pid"), container_id)
+    if data.get("pid") is None:  # the command that started it was killed before recording it
+        for pid in procs.strays(MODULE, container_id):
+            procs.stop(pid, container_id)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     with contextlib.suppress(FileNotFoundError):

@@ -75,6 +75,23 @@ def alive(pid: int | None, token: str) -> bool:
     return state not in ("Z", "X") and b"stackup" in cmdline and token.encode() in cmdline
 
 
+def strays(module: str, token: str) -> list[int]:
+    """Live helpers running `module` with `token` among their arguments, found by their
+    command lines: one that a command killed right after starting it never recorded."""
+    found = []
+    wanted = (module.encode(), token.encode())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(word in argv for word in wanted) and alive(int(entry), token):
+            found.append(int(entry))
+    return found
+
+
 def stop(pid: int | None, token: str, timeout: float = 2.0) -> None:
     """Stop a helper (SIGTERM, then SIGKILL) if it is still the one we started."""
     if alive(pid, token):

@@ -38,6 +38,7 @@ from stackup.errors import ConflictError, NotFoundError, StackupError, Unsupport
 PKG_ROOT = Path(__file__).resolve().parents[3]
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
 _SHIMS: list[int] = []  # shims this process forked, reaped when they exit
+REMOVING = "removing"  # in a container's directory: its removal has begun (see _destroy)
 
 
 class StartError(StackupError):
@@ -256,6 +257,9 @@ class Runtime:
         state = self._read(cid)
         if state is None:
             self._collect_stateless(cid)
+            return None
+        if (self.cdir(cid) / REMOVING).exists():  # a removal was cut short: finished
+            self._destroy(cid)
             return None
         if state.status is Status.CREATING and not pid_alive(state.creator_pid):
             self._destroy(cid)
@@ -668,6 +672,8 @@ class Runtime:
             state = None
         # without a readable state: what its id alone finds (the network by its netns path)
         state = state or ContainerState(id=cid, name="", status=Status.CREATING)
+        with contextlib.suppress(FileNotFoundError):
+            (self.cdir(cid) / REMOVING).touch()  # from here on, the next command finishes it
         _kill_shim_strays(cid)
         cgroups.Cgroup(cid).remove()
         self._teardown_network(state, force=True)
@@ -717,22 +723,22 @@ class Runtime:
 
 
 def _remove_state_last(d: Path) -> None:
-    """Remove a container's directory, its state file last: a kill in between leaves a
-    container that the next command finds (and removes again), not a directory without
-    a state that it must guess about."""
+    """Remove a container's directory, its state file and REMOVING marker last: a kill in
+    between leaves a container that the next command finds and finishes removing, not a
+    directory without a state that it must guess about, nor a container to start."""
     try:
         entries = builtins.list(os.scandir(d))
     except FileNotFoundError:
         return
     for entry in entries:
-        if entry.name in (statefile.FILE, statefile.LOCK):
+        if entry.name in (statefile.FILE, REMOVING, statefile.LOCK):
             continue
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
-    for name in (statefile.FILE, statefile.LOCK):
+    for name in (statefile.FILE, REMOVING, statefile.LOCK):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(d / name)
     shutil.rmtree(d, ignore_errors=True)

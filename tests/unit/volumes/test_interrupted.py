@@ -23,10 +23,11 @@ def test_a_create_killed_before_its_volume_is_in_place_leaves_nothing(monkeypatc
     def killed(*args):
         raise Killed()
 
+    rename = os.rename
     monkeypatch.setattr(volumes.os, "rename", killed)
     with pytest.raises(Killed):
         volumes.create_volume("data", labels={"io.stackup.project": "p"})
-    monkeypatch.undo()
+    monkeypatch.setattr(volumes.os, "rename", rename)
     assert volumes.list_volumes() == []
     assert os.listdir(volumes.volumes_dir()) == [".lock"]   # the half-made one was collected
     assert volumes.create_volume("data")["name"] == "data"
