@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import state
+from stackup.engine import repairs, state
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 
@@ -128,6 +128,7 @@ def _collect_unfinished() -> None:
     """Remove what killed creates left aside (call under the lock: no create is under way)."""
     for path in volumes_dir().glob(f"{UNFINISHED}*"):
         shutil.rmtree(path, ignore_errors=True)
+        repairs.note(f"volume {path.name[len(UNFINISHED):]}: removed what an interrupted create made")
 
 
 def get_volume(name: str) -> dict:

@@ -2,6 +2,9 @@
 there (or the step's state is made directly), then `up -d` must converge and `down -v`
 leave nothing."""
 
+import contextlib
+from pathlib import Path
+
 import pytest
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
@@ -73,3 +76,42 @@ def test_port_proxy_started_by_a_killed_start_but_never_recorded(checks):
     checks.generation += 1
     checks.run("up", "-d")
     checks.check_converged(data=False)
+
+
+def test_start_killed_after_pid_1_began_but_before_its_shim(checks):
+    """`up` killed while a start's fork had started PID 1 but not yet become the shim:
+    PID 1 ran on with no shim, the state stayed "starting" (taken for running), and the
+    next `up` waited for its health forever. It is killed and started again, once."""
+    import json
+    import os
+    import signal
+    import subprocess
+
+    from stackup.engine.runtime.cgroups import Cgroup
+    from stackup.testing.containers import processes_mentioning
+
+    checks.run("up", "-d")
+    db = next(r["ID"] for r in checks.cli.ps() if r["Service"] == "db")
+    [path] = (checks.cli.root / "containers").glob(f"{db}*/state.json")
+    state = json.loads(path.read_text())
+    for pid in processes_mentioning(state["id"]):   # the shim and its forks (a healthcheck)
+        with contextlib.suppress(OSError):
+            if b"stackup-shim" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+    # what lives on in the container's cgroup: an orphaned PID 1
+    orphan = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    Cgroup(state["id"]).add(orphan.pid)
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    state.update(status="starting", creator_pid=dead, shim_pid=0, pid=0)
+    state.pop("health", None)   # no check ran yet
+    path.write_text(json.dumps(state))
+    try:
+        checks.run("up", "-d")
+        checks.check_converged(data=False)
+        assert orphan.poll() is not None, "the orphan in the container's cgroup was left running"
+    finally:
+        orphan.kill()
+        orphan.wait()

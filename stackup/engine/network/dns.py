@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import repairs, state
 from stackup.engine.network import procs, store
 from stackup.errors import StackupError
 
@@ -66,6 +66,7 @@ def stop(net: dict) -> None:
     procs.stop(net.get("dns_pid"), net["id"])
     for pid in procs.strays(MODULE, net["id"]):
         procs.stop(pid, net["id"])
+        repairs.note(f"network {net['name']}: stopped a DNS server that was never recorded")
     net["dns_pid"] = None
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Network
 from typing import Any
 
+from stackup.engine import repairs
 from stackup.engine.network import dns, firewall, ipam, links, names, store
 from stackup.errors import ConflictError, UnsupportedError, UserError
 
@@ -159,6 +160,8 @@ def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
         # create cut short before the bridge's address, which its DNS server needs): made
         # whole again, an existing bridge is reused
         links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
+    if not bridge_exists:
+        repairs.note(f"network {net['name']}: made its missing bridge again")
     if not bridge_exists or not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
         firewall.open_network(net["name"], net["bridge"], plan.subnet, net["internal"], check=False)
     changed |= dns.ensure(net)

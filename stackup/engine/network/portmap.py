@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import state
+from stackup.engine import repairs, state
 from stackup.engine.network import procs, store
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import ConflictError, UserError
@@ -107,6 +107,7 @@ def unpublish(container_id: str) -> None:
     if data.get("pid") is None:  # the command that started it was killed before recording it
         for pid in procs.strays(MODULE, container_id):
             procs.stop(pid, container_id)
+            repairs.note(f"container {container_id[:12]}: stopped a port proxy that was never recorded")
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     with contextlib.suppress(FileNotFoundError):
