@@ -65,8 +65,10 @@ class Killed:
     output: str
 
 
-# The commands a trial kills, as (setup before the kill, command). `GEN` changes the
-# config of some services, so that `up -d` with another GEN recreates them.
+# The commands a trial kills, as (setup before the kill, command). The setups: "up"
+# (the stack running), "down" (nothing of it), "absent" (nothing, nor its image: the
+# stack names its image by IMAGE, one in a registry). `GEN` changes the config of some
+# services, so that `up -d` with another GEN recreates them.
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "up": ("down", ("up", "-d")),
     "down": ("up", ("down",)),
@@ -74,6 +76,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "recreate": ("up", ("up", "-d")),        # with the next GEN: recreates db, web, worker
     "run": ("up", ("run", "--rm", "worker", "sh", "-c", "echo one-off; sleep 1")),
 }
+PULL = ("absent", ("pull",))                 # with a registry at hand (see tests/faults)
 
 
 @dataclass
@@ -130,6 +133,12 @@ class FaultTrials:
 
     # -- the trial cycle ---------------------------------------------------------------
 
+    def measure_pull(self) -> None:
+        """The duration of a pull of the stack's image (IMAGE, absent before)."""
+        self.durations["start"] = self.timed("ps")
+        self.run("image", "rm", self.cli.env["IMAGE"])
+        self.durations["pull"] = self.timed("pull")
+
     def measure(self) -> None:
         """Each command's duration when nothing kills it (the delays are drawn within),
         and the CLI's start (`ps`: loading the stack, no change), before which a kill
@@ -148,8 +157,10 @@ class FaultTrials:
     def trial(self, command: str) -> Killed:
         """One trial: ready the stack, kill `command` at a random moment, recover with
         `up -d`, check convergence, take it down with `down -v`, check for leaks."""
-        setup, args = COMMANDS[command]
+        setup, args = PULL if command == "pull" else COMMANDS[command]
         self.run(*(("up", "-d") if setup == "up" else ("down", "-v")))
+        if setup == "absent":
+            self.run("image", "rm", self.cli.env["IMAGE"])
         if setup == "up":
             self.write_sentinel()
         if command == "recreate":
@@ -176,7 +187,7 @@ class FaultTrials:
 
     def take_down(self) -> None:
         self.run("down", "-v")
-        left = self.cli.wait_gone(timeout=15) + self.stray_files()
+        left = self.cli.wait_gone(timeout=15) + self.stray_files() + self.image_scratch()
         assert left == [], f"down -v left {left}"
         self.sentinel = ""
 
@@ -243,6 +254,13 @@ class FaultTrials:
                     if text.startswith(marker):
                         found.append(text[len(marker):])
         return found
+
+    def image_scratch(self) -> list[str]:
+        """What pulls left half written in the image store (blobs and layers in the making)."""
+        images = self.cli.root / "images"
+        found = [*(images / "blobs" / "tmp").glob("*"), *(images / "layers").glob(".tmp-*"),
+                 *(images / "layers").glob(".del-*")]
+        return [f"file {path.relative_to(self.cli.root)}" for path in found]
 
     def stray_files(self) -> list[str]:
         """Files the project's containers, networks and ports left under the root (their
