@@ -14,35 +14,21 @@ from .conftest import TRIALS
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
 
-# What another part of issue 19 repairs: such a failure is expected until it lands.
-OTHER_PARTS = {
-    "cannot serve DNS": "supervise: a killed network's DNS server leaves its address behind",
-}
-
-
-def _xfail_if_other_part(error: AssertionError) -> None:
-    for marker, part in OTHER_PARTS.items():
-        if marker in str(error):
-            pytest.xfail(f"{part} ({str(error).splitlines()[0]})")
-
 
 @pytest.mark.parametrize("index", range(TRIALS))
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_kill_converges(trials, command, index):
     trials.reseed(command, index)
-    try:
-        trials.trial(command)
-    except AssertionError as error:
-        _xfail_if_other_part(error)
-        raise
+    trials.trial(command)
 
 
 def _both(trials, first, second):
     """Start two commands at once; their results (each may win the project's lock)."""
-    procs = [subprocess.Popen(stackup_command() + ["--progress", "plain", *args], cwd=trials.cli.workdir, env=trials.cli.env,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for args in (first, second)]
-    results = [(p.wait(120), *p.communicate()) for p in procs]
+    procs = [subprocess.Popen(stackup_command() + ["--progress", "plain", *args], cwd=trials.cli.workdir,
+                              env=trials.cli.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for args in (first, second)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    results = [(p.returncode, *output) for p, output in zip(procs, outputs)]
     trials.cli.remember()
     return results
 
