@@ -110,16 +110,27 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"stackup version {__version__}")
         return 0
-    if touches_links(argv):
-        from stackup.engine.network import linkworker
+    try:
+        if touches_links(argv):
+            from stackup.engine.network import linkworker
 
-        if linkworker.prefetch():  # pyroute2 loads on the other core while typer and the stack file do
-            try:
-                return run(argv, debug)
-            finally:
-                for failure in linkworker.finish():  # links deleted in the background
-                    print(f"stackup: warning: {failure}", file=sys.stderr)
-    return run(argv, debug)
+            if linkworker.prefetch():  # pyroute2 loads on the other core while typer and the stack file do
+                try:
+                    return run(argv, debug)
+                finally:
+                    for failure in linkworker.finish():  # links deleted in the background
+                        print(f"stackup: warning: {failure}", file=sys.stderr)
+        return run(argv, debug)
+    finally:
+        report_repairs()
+
+
+def report_repairs() -> None:
+    """One line for what the engine repaired of an interrupted command's leftovers."""
+    repairs = sys.modules.get("stackup.engine.repairs")  # loaded only by an engine that repaired
+    line = repairs.summary() if repairs is not None else None
+    if line:
+        print(f"stackup: {line}", file=sys.stderr)
 
 
 def run(argv: list[str], debug: bool) -> int:

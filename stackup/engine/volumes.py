@@ -24,13 +24,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import checkedjson, state
+from stackup.engine import checkedjson, repairs, state
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 from stackup.shortsyntax import PROPAGATIONS, parse_volume
 from stackup.units import parse_bytes
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+UNFINISHED = ".creating-"  # a volume's folder while it is made (see create_volume)
 
 _in_use_provider: Callable[[str], list[str]] | None = None
 
@@ -121,9 +122,25 @@ def create_volume(name: str | None = None, *, labels: Mapping[str, str] | None =
         meta = {"name": name, "driver": "local", "labels": dict(labels or {}), "options": {},
                 "anonymous": anonymous, "mountpoint": str(data_path(name)), "users": [],
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-        data_path(name).mkdir(parents=True, exist_ok=True, mode=0o755)
-        state.atomic_write_json(_meta_path(name), meta)
+        _collect_unfinished()
+        if (volumes_dir() / name).exists():
+            # its record is missing (an older version killed in between): the data is kept
+            data_path(name).mkdir(parents=True, exist_ok=True, mode=0o755)
+            state.atomic_write_json(_meta_path(name), meta)
+            return meta
+        # made whole aside, then renamed into place: a kill leaves no volume or all of it
+        staging = volumes_dir() / f"{UNFINISHED}{name}"
+        (staging / "_data").mkdir(parents=True, mode=0o755)
+        state.atomic_write_json(staging / "meta.json", meta)
+        os.rename(staging, volumes_dir() / name)
         return meta
+
+
+def _collect_unfinished() -> None:
+    """Remove what killed creates left aside (call under the lock: no create is under way)."""
+    for path in volumes_dir().glob(f"{UNFINISHED}*"):
+        shutil.rmtree(path, ignore_errors=True)
+        repairs.note(f"volume {path.name[len(UNFINISHED):]}: removed what an interrupted create made")
 
 
 def get_volume(name: str) -> dict:
@@ -138,7 +155,12 @@ def list_volumes() -> list[dict]:
     d = volumes_dir()
     if not d.is_dir():
         return []
-    out = [_read_meta(p.name) for p in sorted(d.iterdir()) if p.is_dir()]
+    folders = sorted(p for p in d.iterdir() if p.is_dir())
+    if any(p.name.startswith(UNFINISHED) for p in folders):
+        with state.try_locked(d / ".lock") as alone:
+            if alone:  # no create under way: these are what killed ones left
+                _collect_unfinished()
+    out = [_read_meta(p.name) for p in folders if not p.name.startswith(".")]
     return [m for m in out if m]
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
-from stackup.engine import state
+from stackup.engine import repairs, state
 from stackup.engine.network import procs, sockettable, store
 from stackup.errors import StackupError
 
@@ -60,15 +59,13 @@ def running(net: dict) -> bool:
     return sockettable.holds(pid, [("udp", address, port), ("tcp", address, port)])
 
 
-def ensure(net: dict, before_start: Callable[[], None] = lambda: None) -> bool:
+def ensure(net: dict) -> bool:
     """Restart the DNS server if it died (e.g. was killed) or lost its sockets; True when
-    `net` changed. `before_start` runs first when it must start (puts the gateway
-    address back, without which the bind fails)."""
+    `net` changed. The caller has made sure the bridge has its gateway address, without
+    which the bind fails (`networks._repair_one`)."""
     if running(net):
         return False
-    stop(net)  # one that is alive but does not serve
-    procs.stop_strays(MODULE, net["id"])  # one whose start was never recorded
-    before_start()
+    stop(net)  # one that is alive but does not serve, and any the record missed
     set_started(net, start(net))
     return True
 
@@ -80,7 +77,11 @@ def set_started(net: dict, pid: int) -> None:
 
 
 def stop(net: dict) -> None:
+    """Stop the network's server: the recorded one, and any the record missed (a killed
+    create started it but never recorded it, and it holds the address)."""
     procs.stop(net.get("dns_pid"), net["id"], started=net.get("dns_started"))
+    if procs.stop_strays(MODULE, net["id"]):
+        repairs.note(f"network {net['name']}: stopped a DNS server that was never recorded")
     net["dns_pid"] = None
     net["dns_started"] = None
 

@@ -80,6 +80,8 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
                         if cid == container_id}
         for att in attachments:
             net = _find(all_nets, att.network)
+            if container_id in net["endpoints"] and not links.exists(net["endpoints"][container_id]["veth"]):
+                del net["endpoints"][container_id]  # stale: its namespace went without a detach
             if container_id in net["endpoints"]:
                 raise ConflictError(f"container {container_id[:12]} is already on network {net['name']}")
             plan = ipam.Subnet.from_json(net["ipam"])

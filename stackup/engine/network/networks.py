@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Network
 from typing import Any
 
-from stackup.engine import notices, state
+from stackup.engine import notices, repairs, state
 from stackup.engine.network import dns, firewall, ipam, links, names, procs, store
 from stackup.errors import ConflictError, UnsupportedError, UserError
 
@@ -165,30 +165,26 @@ def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
     """Bring a recorded network back to its recorded shape; called under the root lock.
     `rules`: the firewall as read once for several networks (read here when not given)."""
     changed = _drop_stale_endpoints(net)
-    if not links.exists(net["bridge"]):  # e.g. after a reboot: the state outlived the kernel's objects
-        plan = ipam.Subnet.from_json(net["ipam"])
+    plan = ipam.Subnet.from_json(net["ipam"])
+    bridge_exists = links.exists(net["bridge"])
+    if not bridge_exists or not dns.running(net):
+        # missing (after a reboot the state outlives the kernel's objects), or half made (a
+        # create cut short before the bridge's address, which its DNS server needs): made
+        # whole again, an existing bridge is reused
         links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
+    if not bridge_exists:
+        repairs.note(f"network {net['name']}: made its missing bridge again")
+    if not bridge_exists or not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
         firewall.open_network(net["name"], net["bridge"], plan.subnet, net["internal"], check=False)
-    elif not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
-        firewall.open_network(net["name"], net["bridge"], ipam.Subnet.from_json(net["ipam"]).subnet,
-                              net["internal"], check=False)
-    changed |= dns.ensure(net, lambda: _restore_gateway(net))
+    changed |= dns.ensure(net)
     if changed:
         store.save(net)
     return net
 
 
-def _restore_gateway(net: dict) -> None:
-    """Put the bridge's gateway address back (and the bridge up): the DNS server binds it,
-    and a kill between making the bridge and addressing it leaves a bridge without it."""
-    plan = ipam.Subnet.from_json(net["ipam"])
-    links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
-
-
 def ensure_ready(net: dict, bridge_missing: bool = False) -> None:
-    """The join path's check: the DNS server runs; a full repair when the bridge is missing."""
-    if bridge_missing or (not dns.running(net) and not links.exists(net["bridge"])):
+    """The join path's check: the DNS server runs; a full repair when it does not (its
+    bridge may be missing, or without its address) or the bridge is missing."""
+    if bridge_missing or not dns.running(net):
         _repair_one(net)
-    elif dns.ensure(net, lambda: _restore_gateway(net)):
-        store.save(net)
 

@@ -18,8 +18,9 @@ import json
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-from stackup.engine import checkedjson, state
+from stackup.engine import checkedjson, repairs, state
 from stackup.engine.network import procs, sockettable, store
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import ConflictError, UserError
@@ -57,15 +58,18 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
         spec = [{"fd": s.fileno(), "protocol": b.protocol, "bind_ip": b.bind_ip,
                  "container_ip": container_ip, "container_port": b.container_port}
                 for s, b in zip(sockets, bound)]
-        pid = procs.start_on_sockets(MODULE, [container_id, json.dumps(spec), str(_path(container_id))],
-                                     log=_log(container_id),
-                                     pass_fds=tuple(s.fileno() for s in sockets))
+        record: dict[str, Any] = {"pid": None, "container_ip": container_ip, "bindings": [b.to_json() for b in bound]}
+        # recorded before the proxy starts, its pid after: whatever moment kills this
+        # command, `unpublish` finds the proxy (by its command line while the pid is None)
+        state.atomic_write_json(_path(container_id), record)
+        record["pid"] = procs.start_on_sockets(MODULE, [container_id, json.dumps(spec), str(_path(container_id))],
+                                               log=_log(container_id),
+                                               pass_fds=tuple(s.fileno() for s in sockets))
     finally:
         for s in sockets:
             s.close()
-    state.atomic_write_json(_path(container_id), {"pid": pid, "started": procs.start_time(pid),
-                                                  "container_ip": container_ip,
-                                                  "bindings": [b.to_json() for b in bound]})
+    record["started"] = procs.start_time(record["pid"])
+    state.atomic_write_json(_path(container_id), record)
     return bound
 
 
@@ -180,6 +184,9 @@ def unpublish(container_id: str) -> None:
     if data is None:  # none, or lost (its proxy exits once it sees that: exit_when_gone)
         return
     procs.stop(data.get("pid"), container_id, started=data.get("started"))
+    # the command that started it was killed before recording it
+    if data.get("pid") is None and procs.stop_strays(MODULE, container_id):
+        repairs.note(f"container {container_id[:12]}: stopped a port proxy that was never recorded")
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     with contextlib.suppress(FileNotFoundError):

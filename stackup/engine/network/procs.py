@@ -125,12 +125,14 @@ def start_time(pid: int) -> int | None:
         return None
 
 
-def stop_strays(module: str, token: str) -> None:
+def stop_strays(module: str, token: str) -> int:
     """Stop every helper running `module` for `token` (its object's id): one a killed
-    command started but never recorded still holds the sockets a restart must bind."""
-    for pid, args in running(module):
-        if token in args:
-            stop(pid, token, started=start_time(pid))
+    command started but never recorded still holds the sockets a restart must bind.
+    How many there were."""
+    strays = [pid for pid, args in running(module) if token in args]
+    for pid in strays:
+        stop(pid, token, started=start_time(pid))
+    return len(strays)
 
 
 def stop(pid: int | None, token: str, timeout: float = 2.0, started: int | None = None) -> None:

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypedDict
 
-from stackup.engine import notices, proctable
+from stackup.engine import notices, proctable, repairs
 from stackup.engine import state as st
 from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
 from stackup.engine.runtime.containerstate import (
@@ -41,6 +41,7 @@ PKG_ROOT = Path(__file__).resolve().parents[3]
 SHIM_NAME = "stackup-shim"  # the shim's first argument: how its processes are found
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
 _SHIMS: list[int] = []  # shims this process forked, reaped when they exit
+REMOVING = "removing"  # in a container's directory: its removal has begun (see _destroy)
 
 
 class StartError(StackupError):
@@ -277,14 +278,25 @@ class Runtime:
         if state is None:
             self._collect_stateless(cid)
             return None
+        if (self.cdir(cid) / REMOVING).exists():  # a removal was cut short: finished
+            self._destroy(cid)
+            repairs.note(f"container {state.name}: finished its interrupted removal")
+            return None
         if state.status is Status.CREATING and not pid_alive(state.creator_pid):
             self._destroy(cid)
+            repairs.note(f"container {state.name}: removed what its interrupted create made")
             return None
-        if state.status is Status.STARTING and not pid_alive(state.creator_pid) \
-                and not shim_alive(state) and not cgroups.Cgroup(cid).pids():
+        if state.status is Status.STARTING and not pid_alive(state.creator_pid) and not shim_alive(state):
+            # whatever runs in its cgroup (a PID 1 whose fork was killed before it became
+            # the shim) has no supervisor and never will: killed, so that the next start
+            # makes the only one
             state = self._mark_dead(cid, "the start was interrupted")
+            repairs.note(f"container {cid[:12] if state is None else state.name}: "
+                         "its start was interrupted, marked exited")
         elif state.status.is_up() and not shim_alive(state) and not self._orphaned(state):
             state = self._mark_dead(cid, "the container's shim died")
+        elif state.status is Status.EXITED and (state.network or state.netns):
+            state = self._release_exited(cid)
         return state
 
     @staticmethod
@@ -309,32 +321,61 @@ class Runtime:
         self._mark_dead(state.id, "the container's shim died")
         return self.start(state.id)
 
+    def _release_exited(self, cid: str) -> ContainerState | None:
+        """An exited container still holds its network (endpoints, published ports):
+        it exited by itself or was killed, or a stop was cut short between the exit and
+        the teardown. Released under the container's lock, so that a start (which
+        records STARTING under it before it touches the network) is never undone."""
+        try:
+            with self.state_files.locked(cid):
+                state = self._read(cid)
+                if state is None or state.status is not Status.EXITED or shim_alive(state):
+                    return state
+                self._release_network(state, force=False)
+                if state.netns or state.network:
+                    state = state.replace(netns="", network={})
+                    self.state_files.write(state)
+                return state
+        except FileNotFoundError:  # removed meanwhile
+            return None
+
     def _collect_stateless(self, cid: str, grace: float = 60.0) -> None:
         """Take away a container directory without a (readable) state file.
 
         Its record is lost (deleted, or damaged and set aside), so the container cannot be
         adopted (its spec, labels and name went with it); if it still runs, it is killed
         and removed at once, so that its service's next container never runs beside it
-        (two databases on one volume). A directory that holds nothing yet may be a create
-        on its way to its first write: it is removed once it is old enough that no create
-        can still be (or after a power loss cut that create short)."""
+        (two databases on one volume). A removal cut short (its REMOVING marker) is
+        finished. A directory that holds nothing yet may be a create on its way to its
+        first write: it is removed when no create can still be, that is when it is old
+        enough or at once when the names lock is free (a create makes the directory and
+        writes its first state under it)."""
         d = self.cdir(cid)
         if not is_container_id(cid):
             return  # not a container's directory
         try:
+            names = set(os.listdir(d))
             # (its lock, and the temporary file of its first write, are there before it)
-            started = any(n != statefile.LOCK and not n.startswith(".") for n in os.listdir(d))
-            old = time.time() - d.stat().st_mtime >= grace
+            started = any(n not in (statefile.LOCK, REMOVING) and not n.startswith(".") for n in names)
+            young = time.time() - d.stat().st_mtime < grace
         except FileNotFoundError:
             return
         live = bool(_shim_processes(cid) or cgroups.Cgroup(cid).pids())
-        if not (live or started or old):
-            return
         if live or started:
             notices.warn(f"container {cid[:12]} has no state: its processes are killed and "
                          "it is removed (without its record it cannot be adopted)"
                          if live else f"container {cid[:12]} has no state: it is removed")
-        self._destroy(cid)
+            self._destroy(cid)
+            return
+        if REMOVING in names:
+            self._destroy(cid)
+            repairs.note(f"container {cid[:12]}: finished its interrupted removal")
+            return
+        with st.try_locked(self.containers_dir / ".lock") as alone:
+            if young and not (alone and not self.state_files.exists(cid)):
+                return
+            self._destroy(cid)
+        repairs.note(f"container {cid[:12]}: removed what an interrupted create left without a state")
 
     def shims_without_directory(self) -> dict[str, int]:
         """Containers of this root whose shim runs but whose directory is gone (id -> pid)."""
@@ -472,6 +513,9 @@ class Runtime:
                       spec.pids_limit, spec.privileged)
         cgpaths.warm_up()  # PID 1's cgroup join then finds the kernel's lock warm
         try:
+            # STARTING before the network is touched: a repair elsewhere leaves it alone
+            # while this process lives, and finishes the teardown if it is killed
+            state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="")
             path, network = self._setup_network(state, spec)
             # One durable write on the way in; the shim records "running" itself.
             state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="",
@@ -529,6 +573,14 @@ class Runtime:
         whether it was connected is not known either (the wirings find it by its id)."""
         if not state:
             return
+        self._release_network(state, force, unknown)
+        if state.netns or state.network:
+            with contextlib.suppress(NotFoundError):
+                self._update(state.id, netns="", network={})
+
+    def _release_network(self, state: ContainerState, force: bool, unknown: bool = False) -> None:
+        """Disconnect the container from its networks and destroy its namespace (its state
+        is left as it is); `unknown` as in `_teardown_network`."""
         cid = state.id
         path = self.netns_dir / cid
         mode = state.spec.get("network_mode", "none")
@@ -540,9 +592,6 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     wiring.disconnect(cid)
         netns.destroy(path)
-        if state.netns or state.network:
-            with contextlib.suppress(NotFoundError):
-                self._update(cid, netns="", network={})
 
     def _spawn_shim(self, state: ContainerState, spec: ContainerSpec) -> tuple[int, int]:
         """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).
@@ -734,6 +783,8 @@ class Runtime:
         known = state is not None
         # without a readable state: what its id alone finds (its endpoints, ports, volumes)
         state = state or ContainerState(id=cid, name="", status=Status.CREATING)
+        with contextlib.suppress(FileNotFoundError):
+            (self.cdir(cid) / REMOVING).touch()  # from here on, the next command finishes it
         _kill_shim_strays(cid)
         cgroups.Cgroup(cid).remove()
         self._teardown_network(state, force=True, unknown=not known)
@@ -741,12 +792,7 @@ class Runtime:
             from stackup.engine import volumes
 
             volumes.release(cid)
-        # moved out of sight first, so that no other command sees a directory without its
-        # state file in the middle of the removal (and takes it for a damaged container)
-        doomed = self.containers_dir / f".removing-{cid}"
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(self.cdir(cid), doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        _remove_state_last(self.cdir(cid))
 
     # --- inspecting ----------------------------------------------------------------
     def top(self, ref: str) -> builtins.list[ProcessRow]:
@@ -785,6 +831,28 @@ class Runtime:
 
     def log_path(self, ref: str) -> Path:
         return self.cdir(self.state(ref).id) / "container.log"
+
+
+def _remove_state_last(d: Path) -> None:
+    """Remove a container's directory, its state file and REMOVING marker last: a kill in
+    between leaves a container that the next command finds and finishes removing, not a
+    directory without a state that it must guess about, nor a container to start."""
+    try:
+        entries = builtins.list(os.scandir(d))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name in (statefile.FILE, REMOVING, statefile.LOCK):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    for name in (statefile.FILE, REMOVING, statefile.LOCK):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(d / name)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def health_interval(spec: ContainerSpec) -> float:

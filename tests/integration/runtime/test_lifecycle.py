@@ -313,17 +313,27 @@ def test_healthcheck_by_the_shim_and_on_demand(rt):
 
 
 def test_a_container_directory_left_without_state_is_collected_when_old(rt):
-    """A power loss right after create's first (not fsynced) write may leave a directory
-    without its state file: an empty one is removed once older than a create could take
-    (a create may be about to write it); one that holds more at once, since a create
-    writes its state before anything else (issue 19: its state is lost, not in flight)."""
+    """A power loss right after create's first (not fsynced) write, or a kill between the
+    directory and that write, may leave a directory without its state file. An empty one
+    is removed once older than a create could take, or at once when no create holds the
+    names lock (under which a create makes the directory and writes its state); one that
+    holds more at once, since a create writes its state before anything else (issue 19:
+    its state is lost, not in flight)."""
+    import fcntl
+
     d = rt.cdir("f" * 64)
     d.mkdir(parents=True)
-    assert rt.list() == [] and d.exists()  # recent: a create may be writing it now
-    old = time.time() - 120
-    os.utime(d, (old, old))
-    assert rt.list() == [] and not d.exists()
+    fd = os.open(rt.containers_dir / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)   # a create under way
+        assert rt.list() == [] and d.exists()  # recent: that create may be writing it now
+        old = time.time() - 120
+        os.utime(d, (old, old))
+        assert rt.list() == [] and not d.exists()
+    finally:
+        os.close(fd)
+    d.mkdir()
+    assert rt.list() == [] and not d.exists()  # no create under way
     state = rt.create(spec(rt, ["true"]))
-    d = rt.cdir(state["id"])
-    (d / "state.json").unlink()
-    assert rt.list() == [] and not d.exists()
+    (rt.cdir(state.id) / "state.json").unlink()
+    assert rt.list() == [] and not rt.cdir(state.id).exists()
