@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_repairs() -> None:
     """One line for what the engine repaired of an interrupted command's leftovers."""
-    repairs = sys.modules.get("stackup.engine.repairs")  # loaded only by an engine that repaired
-    line = repairs.summary() if repairs is not None else None
+    notices = sys.modules.get("stackup.engine.notices")  # loaded only by an engine that may repair
+    line = notices.repairs_summary() if notices is not None else None
     if line:
         print(f"stackup: {line}", file=sys.stderr)
 

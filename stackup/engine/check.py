@@ -21,7 +21,7 @@ from pathlib import Path
 from stackup.engine import checkedjson, state
 from stackup.engine.checkedjson import DamagedState
 from stackup.engine.runtime import statefile
-from stackup.engine.runtime.container import Runtime, is_container_id
+from stackup.engine.runtime.container import REMOVING, Runtime, is_container_id
 
 
 
@@ -53,10 +53,11 @@ def _containers(rt: Runtime) -> list[Finding]:
     if not rt.containers_dir.is_dir():
         return out
     for entry in sorted(rt.containers_dir.iterdir()):
-        if entry.name.startswith(".removing-") and entry.is_dir():
-            out.append(Finding(f"{entry}: the removal of a container was cut short",
-                               partial(rt.forget, entry.name[len(".removing-"):])))
         if not (entry.is_dir() and is_container_id(entry.name)):
+            continue
+        if (entry / REMOVING).exists():
+            out.append(Finding(f"{entry}: the removal of a container was cut short",
+                               partial(rt.forget, entry.name)))
             continue
         path = entry / statefile.FILE
         reason = _damage(path, statefile.shape_problem)

@@ -1,8 +1,14 @@
-"""The engine's one-line warnings about what it found and repaired on its own (a damaged
-state file set aside, a leftover process or kernel object removed).
+"""What the engine tells the user of what it found and repaired on its own.
 
-Each goes to stderr at once, as `stackup: warning: ...`, and is kept for the command's
-lifetime, so that `stackup system check` can list what it repaired."""
+Two kinds, one home:
+- `warn(message)`: at once on stderr, `stackup: warning: ...`, for what the user may want
+  to know of or act on (a damaged state file set aside, processes of a container without
+  a record killed).
+- `repaired(what)`: what an interrupted command left (a kill, a crash) and this one
+  finished or undid (a removal or start cut short, a half-made network or volume). The
+  CLI prints them when the command ends, in one line:
+  `stackup: repaired what an interrupted command left: A; B`.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,25 @@ _repairs: list[str] = []
 
 
 def warn(message: str) -> None:
-    _repairs.append(message)
     print(f"stackup: warning: {message}", file=sys.stderr, flush=True)
 
 
-def repairs() -> list[str]:
-    """What was reported so far in this process."""
-    return list(_repairs)
+def repaired(what: str) -> None:
+    """Record one repair ("container web-1: finished its interrupted removal")."""
+    if what not in _repairs:
+        _repairs.append(what)
+
+
+def take_repairs() -> list[str]:
+    """The repairs recorded so far (and forget them)."""
+    taken = list(_repairs)
+    _repairs.clear()
+    return taken
+
+
+def repairs_summary() -> str | None:
+    """The one line that reports them; None when nothing was repaired."""
+    taken = take_repairs()
+    if not taken:
+        return None
+    return "repaired what an interrupted command left: " + "; ".join(taken)

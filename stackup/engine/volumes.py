@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import checkedjson, repairs, state
+from stackup.engine import checkedjson, notices, state
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 from stackup.shortsyntax import PROPAGATIONS, parse_volume
@@ -140,7 +140,7 @@ def _collect_unfinished() -> None:
     """Remove what killed creates left aside (call under the lock: no create is under way)."""
     for path in volumes_dir().glob(f"{UNFINISHED}*"):
         shutil.rmtree(path, ignore_errors=True)
-        repairs.note(f"volume {path.name[len(UNFINISHED):]}: removed what an interrupted create made")
+        notices.repaired(f"volume {path.name[len(UNFINISHED):]}: removed what an interrupted create made")
 
 
 def get_volume(name: str) -> dict:

@@ -14,7 +14,8 @@ from stackup.cli import system
 from stackup.engine import check
 from stackup.engine.runtime.container import Runtime
 
-GONE = "e" * 64
+GONE = "e" * 64        # removed: only its port record is left
+CUT = "d" * 64         # its removal was cut short
 
 
 @pytest.fixture
@@ -25,7 +26,8 @@ def root(tmp_path, monkeypatch):
     (root / "volumes" / "v1" / "meta.json").write_text('{"name": "v1"')      # cut short
     (root / "ports").mkdir()
     (root / "ports" / f"{GONE}.json").write_text(json.dumps({"pid": None, "bindings": []}))
-    (root / "containers" / f".removing-{GONE}" / "upper").mkdir(parents=True)
+    (root / "containers" / CUT / "upper").mkdir(parents=True)
+    (root / "containers" / CUT / "removing").touch()
     return root
 
 
@@ -36,7 +38,7 @@ def rt() -> Runtime:
 def test_it_lists_each_problem_and_a_repair_leaves_nothing_to_find(root):
     found = [f.problem for f in check.findings(rt())]
     assert [line.split(" (")[0] for line in found] == [
-        f"{root}/containers/.removing-{GONE}: the removal of a container was cut short",
+        f"{root}/containers/{CUT}: the removal of a container was cut short",
         f"{root}/volumes/v1/meta.json: damaged",
         f"{root}/ports/{GONE}.json: the port record of a removed container",
     ]
@@ -44,7 +46,7 @@ def test_it_lists_each_problem_and_a_repair_leaves_nothing_to_find(root):
     for finding in check.findings(rt()):
         finding.repair()
     assert check.findings(rt()) == []
-    assert not (root / "containers" / f".removing-{GONE}").exists()
+    assert not (root / "containers" / CUT).exists()
     assert (root / "volumes" / "v1" / "meta.json.damaged").exists()
     assert (root / "volumes" / "v1" / "_data").is_dir(), "the data is kept"
     assert not (root / "ports" / f"{GONE}.json").exists()

@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from stackup.engine import repairs, state
+from stackup.engine import notices, state
 from stackup.engine.network import procs, sockettable, store
 from stackup.errors import StackupError
 
@@ -81,7 +81,7 @@ def stop(net: dict) -> None:
     create started it but never recorded it, and it holds the address)."""
     procs.stop(net.get("dns_pid"), net["id"], started=net.get("dns_started"))
     if procs.stop_strays(MODULE, net["id"]):
-        repairs.note(f"network {net['name']}: stopped a DNS server that was never recorded")
+        notices.repaired(f"network {net['name']}: stopped a DNS server that was never recorded")
     net["dns_pid"] = None
     net["dns_started"] = None
 

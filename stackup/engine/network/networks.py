@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Network
 from typing import Any
 
-from stackup.engine import notices, repairs, state
+from stackup.engine import notices, state
 from stackup.engine.network import dns, firewall, ipam, links, names, procs, store
 from stackup.errors import ConflictError, UnsupportedError, UserError
 
@@ -173,7 +173,7 @@ def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
         # whole again, an existing bridge is reused
         links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
     if not bridge_exists:
-        repairs.note(f"network {net['name']}: made its missing bridge again")
+        notices.repaired(f"network {net['name']}: made its missing bridge again")
     if not bridge_exists or not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
         firewall.open_network(net["name"], net["bridge"], plan.subnet, net["internal"], check=False)
     changed |= dns.ensure(net)

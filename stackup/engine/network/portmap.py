@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import checkedjson, repairs, state
+from stackup.engine import checkedjson, notices, state
 from stackup.engine.network import procs, sockettable, store
 from stackup.engine.network.ports import PortBinding, parse_ports
 from stackup.errors import ConflictError, UserError
@@ -186,7 +186,7 @@ def unpublish(container_id: str) -> None:
     procs.stop(data.get("pid"), container_id, started=data.get("started"))
     # the command that started it was killed before recording it
     if data.get("pid") is None and procs.stop_strays(MODULE, container_id):
-        repairs.note(f"container {container_id[:12]}: stopped a port proxy that was never recorded")
+        notices.repaired(f"container {container_id[:12]}: stopped a port proxy that was never recorded")
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     with contextlib.suppress(FileNotFoundError):

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypedDict
 
-from stackup.engine import notices, proctable, repairs
+from stackup.engine import notices, proctable
 from stackup.engine import state as st
 from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
 from stackup.engine.runtime.containerstate import (
@@ -280,18 +280,18 @@ class Runtime:
             return None
         if (self.cdir(cid) / REMOVING).exists():  # a removal was cut short: finished
             self._destroy(cid)
-            repairs.note(f"container {state.name}: finished its interrupted removal")
+            notices.repaired(f"container {state.name}: finished its interrupted removal")
             return None
         if state.status is Status.CREATING and not pid_alive(state.creator_pid):
             self._destroy(cid)
-            repairs.note(f"container {state.name}: removed what its interrupted create made")
+            notices.repaired(f"container {state.name}: removed what its interrupted create made")
             return None
         if state.status is Status.STARTING and not pid_alive(state.creator_pid) and not shim_alive(state):
             # whatever runs in its cgroup (a PID 1 whose fork was killed before it became
             # the shim) has no supervisor and never will: killed, so that the next start
             # makes the only one
             state = self._mark_dead(cid, "the start was interrupted")
-            repairs.note(f"container {cid[:12] if state is None else state.name}: "
+            notices.repaired(f"container {cid[:12] if state is None else state.name}: "
                          "its start was interrupted, marked exited")
         elif state.status.is_up() and not shim_alive(state) and not self._orphaned(state):
             state = self._mark_dead(cid, "the container's shim died")
@@ -369,13 +369,13 @@ class Runtime:
             return
         if REMOVING in names:
             self._destroy(cid)
-            repairs.note(f"container {cid[:12]}: finished its interrupted removal")
+            notices.repaired(f"container {cid[:12]}: finished its interrupted removal")
             return
         with st.try_locked(self.containers_dir / ".lock") as alone:
             if young and not (alone and not self.state_files.exists(cid)):
                 return
             self._destroy(cid)
-        repairs.note(f"container {cid[:12]}: removed what an interrupted create left without a state")
+        notices.repaired(f"container {cid[:12]}: removed what an interrupted create left without a state")
 
     def shims_without_directory(self) -> dict[str, int]:
         """Containers of this root whose shim runs but whose directory is gone (id -> pid)."""

@@ -30,8 +30,18 @@ def test_a_state_of_the_wrong_shape_is_set_aside_with_one_line_not_a_key_error(r
 
 
 def test_a_state_cut_short_is_taken_for_a_create_a_crash_cut_short(rt):
-    # what a power loss leaves of the first, unsynced write: no container yet, and the
-    # directory is left alone while a create may still be on its way (the grace period)
+    # what a power loss leaves of the first, unsynced write: no container yet; the
+    # directory is left alone while a create may still be on its way (it holds the names
+    # lock, within the grace period), and removed when none is
+    import fcntl
+    import os
+
     (rt.cdir(CID) / "state.json").write_text('{"id": "' + CID + '", "na')
-    assert rt.list() == []
-    assert rt.cdir(CID).is_dir()
+    fd = os.open(rt.containers_dir / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert rt.list() == []
+        assert rt.cdir(CID).is_dir()
+    finally:
+        os.close(fd)
+    assert rt.list() == [] and not rt.cdir(CID).exists()
