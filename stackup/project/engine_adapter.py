@@ -408,7 +408,9 @@ class Engine:
         """Bring back the project's helpers that died or stop serving (any `up` calls this
         first): a network's DNS server, a container whose shim died (restarted: its
         processes are killed first), a container's port proxy. What was repaired, a line
-        each. The checks read /proc only; the network engine is loaded for a repair."""
+        each. The checks read /proc only; the network engine is loaded for a repair. What a
+        killed pull left half written in the image store goes too (reported by the engine)."""
+        self._images.sweep_leftovers()
         if not self.has_runtime():
             return []
         from stackup.engine import network

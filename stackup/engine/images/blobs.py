@@ -74,13 +74,17 @@ class BlobStore:
         self._dir.mkdir(parents=True, exist_ok=True)
         return BlobWriter(self)
 
-    def sweep_tmp(self) -> None:
-        """Remove half-written blobs; only while no writer can be at work (gc.lock)."""
+    def sweep_tmp(self) -> int:
+        """Remove half-written blobs; only while no writer can be at work (gc.lock). How
+        many there were."""
+        removed = 0
         if self.tmp_dir.is_dir():
             for e in os.scandir(self.tmp_dir):
                 if e.name.startswith(TMP_PREFIX):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(e.path)
+                        removed += 1
+        return removed
 
     def delete(self, digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -402,8 +402,10 @@ class ImageStore:
 
     def _sweep(self) -> None:
         """Under gc.lock held exclusively: nothing is being added, so temp files are leftovers."""
-        self.layers.sweep()
-        self.blobs.sweep_tmp()
+        if self.layers.sweep() or self.blobs.sweep_tmp():
+            from stackup.engine import notices
+
+            notices.repaired("images: removed what an interrupted pull or load left half written")
 
     def _collect(self) -> None:
         """Under both locks: delete what no image in the index needs."""
