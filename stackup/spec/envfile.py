@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from collections.abc import Callable
 
+from stackup.spec import textfile
 from stackup.spec.interpolation import InterpolationError, substitute
 
 _EXPORT = re.compile(r"^export\s+")
@@ -137,7 +138,9 @@ def read_files(paths: list[Path], environ: dict[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in paths:
         try:
-            text = path.read_text()
+            text = textfile.read_text(path)
+        except textfile.NotText as exc:
+            raise EnvFileError(str(exc)) from None
         except FileNotFoundError:
             raise EnvFileError(f"couldn't find env file: {path}") from None
         except IsADirectoryError:

@@ -16,6 +16,9 @@ from typing import Any
 Lookup = Callable[[str], "str | None"]
 
 _NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+# Defaults nest (`${A:-${B:-c}}`) and each level is a recursive call: far deeper than any real
+# file needs, far shallower than Python's recursion limit.
+MAX_NESTING = 64
 
 
 class InterpolationError(Exception):
@@ -30,10 +33,13 @@ class MissingRequired(InterpolationError):
         super().__init__(f"{text}: {reason}" if reason else text)
 
 
-def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) -> str:
+def substitute(template: str, lookup: Lookup, unset: list[str] | None = None, depth: int = 0) -> str:
     """`template` with every variable replaced; `unset` collects names that had no value."""
     if "$" not in template:
         return template
+    if depth > MAX_NESTING:
+        raise InterpolationError(f"invalid interpolation: variables nest deeper than {MAX_NESTING} levels "
+                                 f"(as in ${{A:-${{B:-…}}}})")
     out: list[str] = []
     i, n = 0, len(template)
     while i < n:
@@ -53,7 +59,7 @@ def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) ->
             end = _closing_brace(template, i + 1)
             if end < 0:
                 raise InterpolationError(f"invalid interpolation {template!r}: an unclosed '${{' (write a literal $ as $$)")
-            out.append(_braced(template[i + 2:end], template, lookup, unset))
+            out.append(_braced(template[i + 2:end], template, lookup, unset, depth))
             i = end + 1
             continue
         match = _NAME.match(template, i + 1)
@@ -87,7 +93,7 @@ def _closing_brace(text: str, start: int) -> int:
     return -1
 
 
-def _braced(body: str, template: str, lookup: Lookup, unset) -> str:
+def _braced(body: str, template: str, lookup: Lookup, unset, depth: int) -> str:
     match = _NAME.match(body)
     if not match:
         raise InterpolationError(f"invalid interpolation {template!r} (write a literal $ as $$)")
@@ -108,11 +114,11 @@ def _braced(body: str, template: str, lookup: Lookup, unset) -> str:
     value = lookup(name)
     present = value is not None and (not colon or value != "")
     if op == "-":
-        return value if present else substitute(argument, lookup, unset)  # type: ignore[return-value]
+        return value if present else substitute(argument, lookup, unset, depth + 1)  # type: ignore[return-value]
     if op == "+":
-        return substitute(argument, lookup, unset) if present else (value or "")
+        return substitute(argument, lookup, unset, depth + 1) if present else (value or "")
     if not present:
-        raise MissingRequired(name, substitute(argument, lookup, unset))
+        raise MissingRequired(name, substitute(argument, lookup, unset, depth + 1))
     return value  # type: ignore[return-value]
 
 

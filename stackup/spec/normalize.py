@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from stackup.spec import envfile
+from stackup.spec import envfile, textfile
 from stackup.spec.problems import Problems
 
 SERVICE_PREFIX = "service:"
@@ -227,8 +227,9 @@ def resolve_env_files(model: dict, environ: dict[str, str], problems: Problems) 
 
 def _read_mapping_file(path: str, fmt: str | None, lookup, existing: dict) -> dict:
     try:
-        with open(path) as handle:
-            text = handle.read()
+        text = textfile.read_text(path)
+    except textfile.NotText as exc:
+        raise envfile.EnvFileError(f"line {exc.line}, column {exc.column}: {exc.problem}") from None
     except OSError as exc:
         raise envfile.EnvFileError(exc.strerror or str(exc)) from None
     if fmt == "raw":
