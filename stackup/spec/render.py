@@ -6,6 +6,7 @@ durations (`1m0s`), octal file modes (`"0440"`), shell-split commands, and so on
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from stackup.spec import units
@@ -92,6 +93,8 @@ def file_mode(value: Any, path: tuple) -> str:
             value = int(value, 8)
         except ValueError:
             raise RenderError(path, f"invalid file mode {value!r} (an octal number like 0440)") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RenderError(path, f"invalid file mode {value} (an octal number like 0440)")
     return "0" + format(int(value), "o")
 
 

@@ -331,6 +331,8 @@ def load_documents(text: str, filename: str) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
         problem = exc.problem or exc.context or "invalid YAML"
+        if problem == "exceeded maximum nesting depth":  # libyaml's own bound (1,000), above ours
+            problem = f"the document nests deeper than {MAX_DEPTH} levels"
         if mark is not None and "\t" in problem + _char_at(text, mark.line, mark.column) and "tab" not in problem:
             problem += " (a tab: YAML indents with spaces only)"
         elif mark is not None and "tab" in problem:
