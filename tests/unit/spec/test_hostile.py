@@ -171,3 +171,12 @@ def test_a_file_mode_that_is_not_a_number_is_refused(tmp_path):
     line = one_line_error(run(tmp_path, text))
     assert line == "stackup: compose.yaml:4:33: services.web.secrets[0].mode: invalid file mode inf " \
                    "(an octal number like 0440)"
+
+
+def test_a_long_env_file_reads_in_linear_time():
+    from stackup.spec import envfile
+
+    text = "".join(f"KEY{i}=value{i}\n" for i in range(100_000))
+    started = time.monotonic()
+    assert len(envfile.parse(text)) == 100_000
+    assert time.monotonic() - started < 20  # was quadratic: about 80 s
