@@ -13,7 +13,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from stackup.spec import textfile
-from stackup.spec.interpolation import InterpolationError, substitute
+from stackup.spec.interpolation import MAX_GROWTH, InterpolationError, TooLarge, substitute, too_large
 
 _EXPORT = re.compile(r"export\s+")
 _WHITESPACE = re.compile(r"\s*")
@@ -54,6 +54,7 @@ def parse(text: str, lookup: Callable[[str], str | None] | None = None) -> dict[
     # The text is read by advancing an index, never by slicing off what was read: slicing made
     # a file of n lines cost n² (a 3 MB file took minutes).
     line, pos = 1, 0
+    room = len(text) + MAX_GROWTH  # for all the values: substitution may add MAX_GROWTH at most
     while True:
         spaces = _WHITESPACE.match(text, pos)
         start, pos = pos, spaces.end() if spaces else pos
@@ -76,7 +77,8 @@ def parse(text: str, lookup: Callable[[str], str | None] | None = None) -> dict[
                 out[key] = value
             line += 1
             continue
-        value, pos, line = _value(text, pos, line, resolve)
+        value, pos, line = _value(text, pos, line, resolve, room)
+        room -= len(value)
         out[key] = value
     return out
 
@@ -106,13 +108,13 @@ def _key(text: str, pos: int, line: int) -> tuple[str, int, bool]:
     return text[pos:].rstrip(), len(text), True
 
 
-def _value(text: str, pos: int, line: int, resolve) -> tuple[str, int, int]:
+def _value(text: str, pos: int, line: int, resolve, room: int) -> tuple[str, int, int]:
     """The value at `pos`, where the text goes on after it, and the line it goes on at."""
     if pos == len(text) or text[pos] not in "'\"":
         end = text.find("\n", pos)
         end = len(text) if end < 0 else end
         value = text[pos:end].split(" #", 1)[0].rstrip()
-        return _expand(value, resolve, line), min(end + 1, len(text)), line + 1
+        return _expand(value, resolve, line, room), min(end + 1, len(text)), line + 1
     quote = text[pos]
     chars: list[str] = []
     escaped = False
@@ -135,16 +137,18 @@ def _value(text: str, pos: int, line: int, resolve) -> tuple[str, int, int]:
             continue
         value = "".join(chars)
         if quote == '"':
-            value = _expand(_expand_escapes(value), resolve, line)
+            value = _expand(_expand_escapes(value), resolve, line, room)
         return value, i + 1, line
     raise EnvFileError(f"line {line}: unterminated quoted value {_line_at(text, pos)}")
 
 
-def _expand(value: str, resolve, line: int) -> str:
+def _expand(value: str, resolve, line: int, room: int) -> str:
     try:
-        return substitute(value, resolve)
+        return substitute(value, resolve, limit=room)
     except InterpolationError as exc:
         raise EnvFileError(f"line {line}: {exc}") from None
+    except TooLarge:
+        raise EnvFileError(f"line {line}: {too_large()}") from None
 
 
 def read_files(paths: list[Path], environ: dict[str, str]) -> dict[str, str]:

@@ -180,3 +180,20 @@ def test_a_long_env_file_reads_in_linear_time():
     started = time.monotonic()
     assert len(envfile.parse(text)) == 100_000
     assert time.monotonic() - started < 20  # was quadratic: about 80 s
+
+
+def test_a_large_variable_used_thousands_of_times_is_refused(tmp_path):
+    uses = "".join(f"      V{i}: ${{A}}\n" for i in range(2000))
+    line = one_line_error(run(tmp_path, GOOD + "    environment:\n" + uses, files={".env": "A=" + "x" * 200_000}))
+    assert line.startswith("stackup: compose.yaml:") and \
+        "variables expand to more than 16 MiB of text" in line, line
+    line = one_line_error(run(tmp_path, f'services:\n  web:\n    image: nginx\n    command: "{"${A}" * 200}"\n'))
+    assert line.startswith("stackup: compose.yaml:4:14: services.web.command: variables expand to more than"), line
+
+
+def test_an_env_file_whose_lines_double_the_one_before_is_refused(tmp_path):
+    lines = ["A=" + "x" * 1000] + [f"B{i}=${{{'A' if i == 0 else f'B{i - 1}'}}}${{{'A' if i == 0 else f'B{i - 1}'}}}"
+                                    for i in range(40)]
+    line = one_line_error(run(tmp_path, GOOD, files={".env": "\n".join(lines) + "\n"}))
+    assert line.startswith(f"stackup: failed to read {tmp_path}/.env: line ") and \
+        line.endswith("variables expand to more than 16 MiB of text (a large value used many times?)"), line
