@@ -9,6 +9,7 @@ the way compose's reset processor records them.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, NamedTuple
 
@@ -110,12 +111,15 @@ def _parse_int(text: str) -> int | None:
     body = text.lstrip("+-").replace("_", "")
     try:
         if body[:2] in ("0b", "0o", "0x"):
-            return sign * int(body, {"0b": 2, "0o": 8, "0x": 16}[body[:2]])
-        if len(body) > 1 and body[0] == "0":
-            return sign * int(body, 8)
-        return sign * int(body)
+            number = sign * int(body, {"0b": 2, "0o": 8, "0x": 16}[body[:2]])
+        elif len(body) > 1 and body[0] == "0":
+            number = sign * int(body, 8)
+        else:
+            number = sign * int(body)
     except ValueError:
         return None
+    # as go-yaml: an integer is an int64 or a uint64; a larger one is read as a float, or text
+    return number if -2 ** 63 <= number < 2 ** 64 else None
 
 
 def plain_scalar(text: str) -> Any:
@@ -131,7 +135,8 @@ def plain_scalar(text: str) -> Any:
         if number is not None:
             return number
         if _FLOAT.match(text):
-            return float(text)
+            value = float(text)
+            return text if math.isinf(value) else value  # out of a float's range: text, as go-yaml
         if text in _SPECIAL_FLOAT:
             return _SPECIAL_FLOAT[text]
     return text

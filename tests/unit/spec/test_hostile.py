@@ -197,3 +197,13 @@ def test_an_env_file_whose_lines_double_the_one_before_is_refused(tmp_path):
     line = one_line_error(run(tmp_path, GOOD, files={".env": "\n".join(lines) + "\n"}))
     assert line.startswith(f"stackup: failed to read {tmp_path}/.env: line ") and \
         line.endswith("variables expand to more than 16 MiB of text (a large value used many times?)"), line
+
+
+def test_numbers_past_64_bits_read_as_go_yaml_reads_them(tmp_path):
+    """A float or text (as compose prints them), never an integer too long to print."""
+    text = GOOD + f"x-hex: 0x{'f' * 4000}\nx-dec: {'9' * 40}\nx-huge: {'9' * 400}\nx-max: 18446744073709551615\n"
+    outcome = run(tmp_path, text, "config", "--format", "json")
+    assert outcome.code == 0, outcome.err
+    assert f'"x-hex": "0x{"f" * 4000}"' in outcome.out and '"x-dec": 1e+40' in outcome.out
+    assert f'"x-huge": "{"9" * 400}"' in outcome.out and '"x-max": 18446744073709551615' in outcome.out
+    assert run(tmp_path, text).code == 0
