@@ -30,7 +30,7 @@ SECONDS = 30.0          # wall time a run may take (the machine may be busy)
 
 # Values a mutation writes where a value was: other types, huge numbers, odd unicode, templates.
 TOKENS = ["null", "~", "[]", "{}", "[x, [y]]", "{a: {b: c}}", "true", "yes", "-1", "0", "0.5", "1e999",
-          "-1e999", ".nan", "9" * 40, "-" + "9" * 400, "0x" + "f" * 80, "0o777777777777777777777",
+          "-1e999", ".nan", "9" * 40, "-" + "9" * 400, "0x" + "f" * 80, "0x" + "f" * 4000, "0o777777777777777777777",
           "99999999999999999999g", "9999999999999999999h", "1e400s", "1:2:3:4", "65536:80",
           "${X}", "${X:-${Y:-z}}", "${X:?required}", "$${X}", "${", "$", "!reset", "!override x",
           "'\u202etxet'", "\"\\u0000\"", "'\ufeffbom'", "\U0001f600", "'a\u2028b'", "ｆｕｌｌ", "\"\\x85\"",

@@ -21,7 +21,7 @@ from tests.unit.spec import hostile
 SEEDS = hostile.seed_projects()
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.randoms(use_true_random=False))
 def test_mutated_projects_end_cleanly_within_bounds(tmp_path_factory, seed, rng):
