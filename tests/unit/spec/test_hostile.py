@@ -207,3 +207,12 @@ def test_numbers_past_64_bits_read_as_go_yaml_reads_them(tmp_path):
     assert f'"x-hex": "0x{"f" * 4000}"' in outcome.out and '"x-dec": 1e+40' in outcome.out
     assert f'"x-huge": "{"9" * 400}"' in outcome.out and '"x-max": 18446744073709551615' in outcome.out
     assert run(tmp_path, text).code == 0
+
+
+def test_an_env_file_that_grows_named_by_many_services_is_refused_once(tmp_path):
+    lines = ["A=" + "x" * 1000] + [f"B{i}=${{{'A' if i == 0 else f'B{i - 1}'}}}${{{'A' if i == 0 else f'B{i - 1}'}}}"
+                                    for i in range(13)]  # about 16 MiB of values for each service
+    services = "".join(f"  s{i}:\n    image: nginx\n    env_file: big.env\n" for i in range(100))
+    line = one_line_error(run(tmp_path, "services:\n" + services, files={"big.env": "\n".join(lines) + "\n"}))
+    assert line.startswith("stackup: compose.yaml:") and f"reading {tmp_path}/big.env: variables expand to " \
+        "more than 16 MiB of text" in line, line
