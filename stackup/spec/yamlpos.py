@@ -158,6 +158,9 @@ MAX_ALIAS_TEXT = 16 * 1024 * 1024
 # Every later step (interpolation, merging, rendering) walks the tree recursively: a depth that
 # no stack file needs, well within Python's recursion limit whatever the step.
 MAX_DEPTH = 128
+# Each document of a file is merged over the ones before, at a cost that grows with all of them
+# (20,000 one-line documents took minutes): real files have one, or a few.
+MAX_DOCUMENTS = 100
 
 
 def allowed_alias_share(nodes: int) -> float:
@@ -321,7 +324,7 @@ _DROP = object()
 
 def load_documents(text: str, filename: str) -> list[Document]:
     """Every document of a YAML text, with positions and reset/override paths."""
-    documents = []
+    documents: list[Document] = []
     loader = None
     try:
         loader = _Loader(text)
@@ -329,6 +332,9 @@ def load_documents(text: str, filename: str) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 continue
+            if len(documents) == MAX_DOCUMENTS:
+                raise YamlError(f"{Pos(filename, node.start_mark.line + 1, node.start_mark.column + 1)}: "
+                                f"more than {MAX_DOCUMENTS} YAML documents in one file")
             builder = _Builder(filename)
             value = builder.build(node, ())
             documents.append(Document(None if value is _DROP else value, builder.resets, builder.overrides))

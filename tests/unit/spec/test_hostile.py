@@ -216,3 +216,11 @@ def test_an_env_file_that_grows_named_by_many_services_is_refused_once(tmp_path)
     line = one_line_error(run(tmp_path, "services:\n" + services, files={"big.env": "\n".join(lines) + "\n"}))
     assert line.startswith("stackup: compose.yaml:") and f"reading {tmp_path}/big.env: variables expand to " \
         "more than 16 MiB of text" in line, line
+
+
+def test_a_file_of_thousands_of_documents_is_refused(tmp_path):
+    documents = "".join(f"---\nx-k{i}: 1\n" for i in range(20_000))
+    line = one_line_error(run(tmp_path, GOOD + documents))
+    assert line == "stackup: compose.yaml:203:1: more than 100 YAML documents in one file", line
+    outcome = run(tmp_path, GOOD + "".join(f"---\nx-k{i}: 1\n" for i in range(99)))
+    assert outcome.code == 0 and "x-k98: 1" in outcome.out, outcome.err
