@@ -9,6 +9,7 @@ exactly where compose casts them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -156,7 +157,10 @@ def _to_bool(text: str) -> bool:
 
 
 def _to_float(text: str) -> float:
-    return float(text)
+    number = float(text)
+    if not math.isfinite(number):  # as compose's ParseFloat, which refuses what is out of range
+        raise ValueError(f"invalid number: {text}")
+    return number
 
 
 def _to_int(text: str) -> int:

@@ -158,13 +158,15 @@ def _ulimits_yaml(value, path):
 
 
 def cpus(value: Any, path: tuple) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RenderError(path, f"invalid number of CPUs {value!r}") from None
     # compose holds cpus as a float32 (and Go prints 1, not 1.0)
     import struct
-    number = float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+    try:
+        number = float(value)
+        number = float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+        if not math.isfinite(number):
+            raise ValueError(number)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: past a float32's range
+        raise RenderError(path, f"invalid number of CPUs {value!r}") from None
     return int(number) if number.is_integer() else number
 
 

@@ -224,3 +224,14 @@ def test_a_file_of_thousands_of_documents_is_refused(tmp_path):
     assert line == "stackup: compose.yaml:203:1: more than 100 YAML documents in one file", line
     outcome = run(tmp_path, GOOD + "".join(f"---\nx-k{i}: 1\n" for i in range(99)))
     assert outcome.code == 0 and "x-k98: 1" in outcome.out, outcome.err
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-1e999", 'services.a.cpus: "-1e999" is not a valid number'),
+    (".inf", "services.a.cpus: invalid number of CPUs inf"),
+    ("1e300", "services.a.cpus: invalid number of CPUs 1e+300"),  # past a float32: compose's type
+])
+def test_cpus_out_of_range_are_refused_by_config_and_up(tmp_path, value, message):
+    text = f"services:\n  a:\n    image: x\n    cpus: {value}\n"
+    for argv in (["config"], ["up", "--dry-run"]):
+        assert one_line_error(run(tmp_path, text, *argv)) == f"stackup: compose.yaml:4:11: {message}"
