@@ -60,7 +60,7 @@ def substitute(template: str, lookup: Lookup, unset: list[str] | None = None, de
     size = 0
     i, n = 0, len(template)
     while i < n:
-        if out:
+        if out:  # every pass appends one piece: count the one before
             size += len(out[-1])
             if size > limit:
                 raise TooLarge()

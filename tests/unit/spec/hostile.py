@@ -1,6 +1,6 @@
 """Stack files as hostile input: mutations of real projects, and the CLI run on them within bounds.
 
-Shared by the fuzz test beside this file (a few dozen derandomized examples) and the soak run
+Shared by the fuzz test beside this file (twenty derandomized examples) and the soak run
 in bench/spec_fuzz.py (as many as asked, each replayable from its seed). A mutation is made
 from a `random.Random`, so hypothesis (through `st.randoms()`) and the soak script drive the
 same code.
