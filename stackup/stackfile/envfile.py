@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from collections.abc import Callable
 
-from stackup.stackfile.interpolation import InterpolationError, substitute
+from stackup.stackfile import textfile
+from stackup.stackfile.interpolation import MAX_GROWTH, InterpolationError, TooLarge, substitute, too_large
 
-_EXPORT = re.compile(r"^export\s+")
+_EXPORT = re.compile(r"export\s+")
+_WHITESPACE = re.compile(r"\s*")
 _ESCAPE = re.compile(r'\\(?:[abcfnrtv$"\\]|0\d{0,3})')
 _SPACE = "\t\v\f\r \x85\xa0"
 _ESCAPES = {"a": "\a", "b": "\b", "c": "\\c", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
@@ -49,23 +51,24 @@ def parse(text: str, lookup: Callable[[str], str | None] | None = None) -> dict[
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n")
-    line = 1
-    rest = text
+    # The text is read by advancing an index, never by slicing off what was read: slicing made
+    # a file of n lines cost n² (a 3 MB file took minutes).
+    line, pos = 1, 0
+    room = len(text) + MAX_GROWTH  # for all the values: substitution may add MAX_GROWTH at most
     while True:
-        stripped = rest.lstrip()
-        line += rest[: len(rest) - len(stripped)].count("\n")
-        rest = stripped
-        if not rest:
+        spaces = _WHITESPACE.match(text, pos)
+        start, pos = pos, spaces.end() if spaces else pos
+        line += text.count("\n", start, pos)
+        if pos == len(text):
             break
-        if rest[0] == "#":
-            newline = rest.find("\n")
-            if newline < 0:
+        if text[pos] == "#":
+            pos = text.find("\n", pos)
+            if pos < 0:
                 break
-            rest = rest[newline:]
             continue
-        if _EXPORT.match(rest):
-            rest = rest[len("export"):].lstrip(_SPACE)
-        key, rest, inherited = _key(rest, line)
+        if _EXPORT.match(text, pos):
+            pos = _skip(text, pos + len("export"), _SPACE)
+        key, pos, inherited = _key(text, pos, line)
         if " " in key:
             raise EnvFileError(f"line {line}: key cannot contain a space")
         if inherited:
@@ -74,35 +77,49 @@ def parse(text: str, lookup: Callable[[str], str | None] | None = None) -> dict[
                 out[key] = value
             line += 1
             continue
-        value, rest, line = _value(rest, line, resolve)
+        value, pos, line = _value(text, pos, line, resolve, room)
+        room -= len(value)
         out[key] = value
     return out
 
 
-def _key(src: str, line: int) -> tuple[str, str, bool]:
-    for i, char in enumerate(src):
+def _skip(text: str, pos: int, chars: str) -> int:
+    while pos < len(text) and text[pos] in chars:
+        pos += 1
+    return pos
+
+
+def _line_at(text: str, pos: int) -> str:
+    end = text.find("\n", pos)
+    return text[pos:] if end < 0 else text[pos:end]
+
+
+def _key(text: str, pos: int, line: int) -> tuple[str, int, bool]:
+    """The key at `pos`, where its value starts, and whether it has none (inherited)."""
+    for i in range(pos, len(text)):
+        char = text[i]
         if char in _SPACE:
             continue
         if char in "=:\n":
-            key = src[:i].rstrip()
-            return key, src[i + 1:].lstrip(_SPACE), char == "\n"
+            return text[pos:i].rstrip(), _skip(text, i + 1, _SPACE), char == "\n"
         if char in "_.-[]" or char.isalnum():
             continue
-        first_line = src.split("\n", 1)[0]
-        raise EnvFileError(f"line {line}: unexpected character {char!r} in variable name {first_line!r}")
-    return src.rstrip(), "", True
+        raise EnvFileError(f"line {line}: unexpected character {char!r} in variable name {_line_at(text, pos)!r}")
+    return text[pos:].rstrip(), len(text), True
 
 
-def _value(src: str, line: int, resolve) -> tuple[str, str, int]:
-    if not src or src[0] not in "'\"":
-        value, _, rest = src.partition("\n")
-        value = value.split(" #", 1)[0].rstrip()
-        return _expand(value, resolve, line), rest, line + 1
-    quote = src[0]
+def _value(text: str, pos: int, line: int, resolve, room: int) -> tuple[str, int, int]:
+    """The value at `pos`, where the text goes on after it, and the line it goes on at."""
+    if pos == len(text) or text[pos] not in "'\"":
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        value = text[pos:end].split(" #", 1)[0].rstrip()
+        return _expand(value, resolve, line, room), min(end + 1, len(text)), line + 1
+    quote = text[pos]
     chars: list[str] = []
     escaped = False
-    for i in range(1, len(src)):
-        char = src[i]
+    for i in range(pos + 1, len(text)):
+        char = text[i]
         if char == "\n":
             line += 1
         if char != quote:
@@ -120,16 +137,18 @@ def _value(src: str, line: int, resolve) -> tuple[str, str, int]:
             continue
         value = "".join(chars)
         if quote == '"':
-            value = _expand(_expand_escapes(value), resolve, line)
-        return value, src[i + 1:], line
-    raise EnvFileError(f"line {line}: unterminated quoted value {src.split(chr(10), 1)[0]}")
+            value = _expand(_expand_escapes(value), resolve, line, room)
+        return value, i + 1, line
+    raise EnvFileError(f"line {line}: unterminated quoted value {_line_at(text, pos)}")
 
 
-def _expand(value: str, resolve, line: int) -> str:
+def _expand(value: str, resolve, line: int, room: int) -> str:
     try:
-        return substitute(value, resolve)
+        return substitute(value, resolve, limit=room)
     except InterpolationError as exc:
         raise EnvFileError(f"line {line}: {exc}") from None
+    except TooLarge:
+        raise EnvFileError(f"line {line}: {too_large()}") from None
 
 
 def read_files(paths: list[Path], environ: dict[str, str]) -> dict[str, str]:
@@ -137,7 +156,9 @@ def read_files(paths: list[Path], environ: dict[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in paths:
         try:
-            text = path.read_text()
+            text = textfile.read_text(path)
+        except textfile.NotText as exc:
+            raise EnvFileError(str(exc)) from None
         except FileNotFoundError:
             raise EnvFileError(f"couldn't find env file: {path}") from None
         except IsADirectoryError:

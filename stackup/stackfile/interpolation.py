@@ -9,6 +9,7 @@ exactly where compose casts them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,20 @@ from typing import Any
 Lookup = Callable[[str], "str | None"]
 
 _NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+# Defaults nest (`${A:-${B:-c}}`) and each level is a recursive call: far deeper than any real
+# file needs, far shallower than Python's recursion limit.
+MAX_NESTING = 64
+# What substitution may add to a file: a large variable used thousands of times (or an .env
+# whose lines double an earlier one) would otherwise grow without bound.
+MAX_GROWTH = 16 * 2 ** 20
+
+
+class TooLarge(Exception):
+    """Substitution would produce more than it may (MAX_GROWTH characters)."""
+
+
+def too_large() -> str:
+    return f"variables expand to more than {MAX_GROWTH // 2 ** 20} MiB of text (a large value used many times?)"
 
 
 class InterpolationError(Exception):
@@ -30,13 +45,25 @@ class MissingRequired(InterpolationError):
         super().__init__(f"{text}: {reason}" if reason else text)
 
 
-def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) -> str:
-    """`template` with every variable replaced; `unset` collects names that had no value."""
+def substitute(template: str, lookup: Lookup, unset: list[str] | None = None, depth: int = 0,
+               limit: int = MAX_GROWTH) -> str:
+    """`template` with every variable replaced; `unset` collects names that had no value.
+
+    TooLarge when the result would be longer than `limit` characters.
+    """
     if "$" not in template:
         return template
+    if depth > MAX_NESTING:
+        raise InterpolationError(f"invalid interpolation: variables nest deeper than {MAX_NESTING} levels "
+                                 f"(as in ${{A:-${{B:-…}}}})")
     out: list[str] = []
+    size = 0
     i, n = 0, len(template)
     while i < n:
+        if out:  # every pass appends one piece: count the one before
+            size += len(out[-1])
+            if size > limit:
+                raise TooLarge()
         char = template[i]
         if char != "$":
             j = template.find("$", i)
@@ -53,7 +80,7 @@ def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) ->
             end = _closing_brace(template, i + 1)
             if end < 0:
                 raise InterpolationError(f"invalid interpolation {template!r}: an unclosed '${{' (write a literal $ as $$)")
-            out.append(_braced(template[i + 2:end], template, lookup, unset))
+            out.append(_braced(template[i + 2:end], template, lookup, unset, depth, limit))
             i = end + 1
             continue
         match = _NAME.match(template, i + 1)
@@ -68,6 +95,8 @@ def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) ->
             continue
         out.append("$")
         i += 1
+    if out and size + len(out[-1]) > limit:
+        raise TooLarge()
     return "".join(out)
 
 
@@ -87,7 +116,7 @@ def _closing_brace(text: str, start: int) -> int:
     return -1
 
 
-def _braced(body: str, template: str, lookup: Lookup, unset) -> str:
+def _braced(body: str, template: str, lookup: Lookup, unset, depth: int, limit: int) -> str:
     match = _NAME.match(body)
     if not match:
         raise InterpolationError(f"invalid interpolation {template!r} (write a literal $ as $$)")
@@ -108,11 +137,11 @@ def _braced(body: str, template: str, lookup: Lookup, unset) -> str:
     value = lookup(name)
     present = value is not None and (not colon or value != "")
     if op == "-":
-        return value if present else substitute(argument, lookup, unset)  # type: ignore[return-value]
+        return value if present else substitute(argument, lookup, unset, depth + 1, limit)  # type: ignore[return-value]
     if op == "+":
-        return substitute(argument, lookup, unset) if present else (value or "")
+        return substitute(argument, lookup, unset, depth + 1, limit) if present else (value or "")
     if not present:
-        raise MissingRequired(name, substitute(argument, lookup, unset))
+        raise MissingRequired(name, substitute(argument, lookup, unset, depth + 1, limit))
     return value  # type: ignore[return-value]
 
 
@@ -128,7 +157,10 @@ def _to_bool(text: str) -> bool:
 
 
 def _to_float(text: str) -> float:
-    return float(text)
+    number = float(text)
+    if not math.isfinite(number):  # as compose's ParseFloat, which refuses what is out of range
+        raise ValueError(f"invalid number: {text}")
+    return number
 
 
 def _to_int(text: str) -> int:
@@ -172,21 +204,46 @@ def _caster(path: tuple[str, ...]):
 
 def interpolate(tree: Any, lookup: Lookup, on_error: Callable[[tuple, str], None],
                 path: tuple[str, ...] = (), unset: list[str] | None = None) -> Any:
-    """Substitute every string value of `tree` in place; problems go to `on_error(path, msg)`."""
+    """Substitute every string value of `tree` in place; problems go to `on_error(path, msg)`.
+
+    All of the substitutions may add at most MAX_GROWTH characters to the tree.
+    """
+    try:
+        return _interpolate(tree, lookup, on_error, path, unset, _Budget(MAX_GROWTH))
+    except _Overgrown as exc:
+        on_error(exc.path, too_large())
+        return tree
+
+
+class _Budget:
+    def __init__(self, left: int):
+        self.left = left
+
+
+class _Overgrown(Exception):
+    def __init__(self, path: tuple[str, ...]):
+        self.path = path
+
+
+def _interpolate(tree: Any, lookup: Lookup, on_error: Callable[[tuple, str], None],
+                 path: tuple[str, ...], unset: list[str] | None, budget: _Budget) -> Any:
     if isinstance(tree, dict):
         for key in list(tree):
-            tree[key] = interpolate(tree[key], lookup, on_error, path + (key,), unset)
+            tree[key] = _interpolate(tree[key], lookup, on_error, path + (key,), unset, budget)
         return tree
     if isinstance(tree, list):
         for index, item in enumerate(tree):
-            tree[index] = interpolate(item, lookup, on_error, path + (str(index),), unset)
+            tree[index] = _interpolate(item, lookup, on_error, path + (str(index),), unset, budget)
         return tree
     if isinstance(tree, str):
         try:
-            value = substitute(tree, lookup, unset)
+            value = substitute(tree, lookup, unset, limit=len(tree) + budget.left)
         except InterpolationError as exc:
             on_error(path, str(exc))
             return tree
+        except TooLarge:
+            raise _Overgrown(path) from None
+        budget.left -= max(0, len(value) - len(tree))
         cast = _caster(path)
         if cast is not None:
             try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stackup.stackfile import canonical as canon
-from stackup.stackfile import envfile, merge, pathmatch, paths
+from stackup.stackfile import envfile, merge, pathmatch, paths, textfile
 from stackup.stackfile.interpolation import interpolate
 from stackup.stackfile.problems import Problems
 from stackup.stackfile.yamlpos import YamlError, load_documents
@@ -48,20 +48,28 @@ class Loader:
         if filename in self.texts:
             return self.texts[filename]
         if filename == "-":
-            text = self.stdin if self.stdin is not None else sys.stdin.read()
+            text = self.stdin if self.stdin is not None else self.read_stdin()
         else:
             try:
-                text = Path(filename).read_text()
+                text = textfile.read_text(filename, self.display(filename))
+            except textfile.NotText as exc:
+                self.abort(str(exc))
             except FileNotFoundError:
                 self.abort(f"file not found: {filename}")
             except IsADirectoryError:
                 self.abort(f"{filename} is a directory, not a stack file")
-            except UnicodeDecodeError:
-                self.abort(f"{filename}: not a text file (it is not UTF-8)")
             except OSError as exc:
                 self.abort(f"cannot read {filename}: {exc.strerror}")
         self.texts[filename] = text
         return text
+
+    def read_stdin(self) -> str:
+        if not hasattr(sys.stdin, "buffer"):  # already text (replaced by a caller)
+            return sys.stdin.read()
+        try:
+            return textfile.decode(sys.stdin.buffer.read(), "<stdin>")
+        except textfile.NotText as exc:
+            self.abort(str(exc))
 
     def parse(self, filename: str, *, keep: bool = False) -> list:
         """The YAML documents of a file; `keep` lets the next load_file reuse them."""

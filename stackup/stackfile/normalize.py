@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from stackup.stackfile import envfile
+from stackup.stackfile import envfile, textfile
+from stackup.stackfile.interpolation import MAX_GROWTH, TooLarge, too_large
 from stackup.stackfile.problems import Problems
 
 SERVICE_PREFIX = "service:"
@@ -174,61 +175,86 @@ def apply_profiles(model: dict, profiles: list[str]) -> dict:
     return disabled
 
 
+class _Growth:
+    """What substitution added to the values of every env and label file read for the project:
+    each service reads its files again, so one file that grows near the bound, named by a
+    hundred services, would grow a hundredfold past it."""
+
+    def __init__(self) -> None:
+        self.left = MAX_GROWTH
+
+    def spend(self, values: dict, text: str, path: str) -> None:
+        self.left -= max(0, sum(len(v) for v in values.values() if isinstance(v, str)) - len(text))
+        if self.left < 0:
+            raise TooLarge(path)
+
+
 def resolve_env_files(model: dict, environ: dict[str, str], problems: Problems) -> None:
     """`env_file` contents merged under `environment` (which wins); `label_file` into labels."""
-    for name, service in (model.get("services") or {}).items():
-        env = _as_mapping(service.get("environment"))
-        # `KEY` alone in environment takes the project's value (as compose resolves it)
-        env = {k: (environ.get(k) if v is None and k in environ else v) for k, v in env.items()}
-        files = service.pop("env_file", None) or []
-        if files:
-            merged: dict[str, str] = {}
-            for entry in files:
-                path = entry.get("path", "") if isinstance(entry, dict) else entry
-                required = entry.get("required", True) if isinstance(entry, dict) else True
-                fmt = entry.get("format") if isinstance(entry, dict) else None
-                if not os.path.exists(path):
-                    if required:
-                        problems.add(f"env file {path} not found", ("services", name, "env_file"))
-                    continue
-
-                def lookup(key, _env=env):
-                    if key in environ:
-                        return environ[key]
-                    value = _env.get(key)
-                    return value
-
-                try:
-                    merged.update(_read_mapping_file(path, fmt, lookup, merged))
-                except envfile.EnvFileError as exc:
-                    problems.add(f"failed to read {path}: {exc}", ("services", name, "env_file"))
-            for key, value in env.items():
-                merged[key] = value
-            env = merged
-        if env:
-            service["environment"] = env
-        else:
-            service.pop("environment", None)  # an empty mapping is not printed
-        label_files = service.pop("label_file", None) or []
-        if label_files:
-            labels: dict[str, Any] = {}
-            for path in label_files:
-                if not os.path.exists(path):
-                    problems.add(f"label file {path} not found", ("services", name, "label_file"))
-                    continue
-                try:
-                    labels.update(_read_mapping_file(path, None, lambda k, _l=labels: _l.get(k), labels))
-                except envfile.EnvFileError as exc:
-                    problems.add(f"failed to read {path}: {exc}", ("services", name, "label_file"))
-            labels.update(_as_mapping(service.get("labels")))
-            if labels:
-                service["labels"] = labels
-
-
-def _read_mapping_file(path: str, fmt: str | None, lookup, existing: dict) -> dict:
+    growth, name = _Growth(), ""
     try:
-        with open(path) as handle:
-            text = handle.read()
+        for name, service in (model.get("services") or {}).items():
+            _resolve_files_of(name, service, environ, problems, growth)
+    except TooLarge as exc:
+        problems.add(f"reading {exc}: {too_large()}", ("services", name))
+
+
+def _resolve_files_of(name: str, service: dict, environ: dict[str, str], problems: Problems,
+                      growth: _Growth) -> None:
+    """One service's env_file entries merged under its environment, its label_file into its labels."""
+    env = _as_mapping(service.get("environment"))
+    # `KEY` alone in environment takes the project's value (as compose resolves it)
+    env = {k: (environ.get(k) if v is None and k in environ else v) for k, v in env.items()}
+    files = service.pop("env_file", None) or []
+    if files:
+        merged: dict[str, str] = {}
+        for entry in files:
+            path = entry.get("path", "") if isinstance(entry, dict) else entry
+            required = entry.get("required", True) if isinstance(entry, dict) else True
+            fmt = entry.get("format") if isinstance(entry, dict) else None
+            if not os.path.exists(path):
+                if required:
+                    problems.add(f"env file {path} not found", ("services", name, "env_file"))
+                continue
+
+            def lookup(key, _env=env):
+                if key in environ:
+                    return environ[key]
+                value = _env.get(key)
+                return value
+
+            try:
+                merged.update(_read_mapping_file(path, fmt, lookup, merged, growth))
+            except envfile.EnvFileError as exc:
+                problems.add(f"failed to read {path}: {exc}", ("services", name, "env_file"))
+        for key, value in env.items():
+            merged[key] = value
+        env = merged
+    if env:
+        service["environment"] = env
+    else:
+        service.pop("environment", None)  # an empty mapping is not printed
+    label_files = service.pop("label_file", None) or []
+    if label_files:
+        labels: dict[str, Any] = {}
+        for path in label_files:
+            if not os.path.exists(path):
+                problems.add(f"label file {path} not found", ("services", name, "label_file"))
+                continue
+            try:
+                labels.update(_read_mapping_file(path, None, lambda k, _l=labels: _l.get(k), labels, growth))
+            except envfile.EnvFileError as exc:
+                problems.add(f"failed to read {path}: {exc}", ("services", name, "label_file"))
+        labels.update(_as_mapping(service.get("labels")))
+        if labels:
+            service["labels"] = labels
+
+
+def _read_mapping_file(path: str, fmt: str | None, lookup, existing: dict, growth: _Growth) -> dict:
+    try:
+        text = textfile.read_text(path)
+    except textfile.NotText as exc:
+        raise envfile.EnvFileError(f"line {exc.line}, column {exc.column}: {exc.problem}") from None
     except OSError as exc:
         raise envfile.EnvFileError(exc.strerror or str(exc)) from None
     if fmt == "raw":
@@ -239,14 +265,16 @@ def _read_mapping_file(path: str, fmt: str | None, lookup, existing: dict) -> di
             key, sep, value = line.partition("=")
             if sep:
                 out[key.strip()] = value
-        return out
+        return out  # nothing substituted: nothing grows
     if fmt not in (None, "", "env"):
         raise envfile.EnvFileError(f"unsupported env_file format {fmt!r}")
 
     def chained(key):
         value = lookup(key)
         return value if value is not None else existing.get(key)
-    return envfile.parse(text, chained)
+    values = envfile.parse(text, chained)
+    growth.spend(values, text, path)
+    return values
 
 
 def _as_mapping(value: Any) -> dict:

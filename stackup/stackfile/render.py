@@ -6,6 +6,7 @@ durations (`1m0s`), octal file modes (`"0440"`), shell-split commands, and so on
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from stackup import units
@@ -92,6 +93,8 @@ def file_mode(value: Any, path: tuple) -> str:
             value = int(value, 8)
         except ValueError:
             raise RenderError(path, f"invalid file mode {value!r} (an octal number like 0440)") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RenderError(path, f"invalid file mode {value} (an octal number like 0440)")
     return "0" + format(int(value), "o")
 
 
@@ -155,13 +158,15 @@ def _ulimits_yaml(value, path):
 
 
 def cpus(value: Any, path: tuple) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RenderError(path, f"invalid number of CPUs {value!r}") from None
     # compose holds cpus as a float32 (and Go prints 1, not 1.0)
     import struct
-    number = float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+    try:
+        number = float(value)
+        number = float(f"{struct.unpack('f', struct.pack('f', number))[0]:.7g}")
+        if not math.isfinite(number):
+            raise ValueError(number)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: past a float32's range
+        raise RenderError(path, f"invalid number of CPUs {value!r}") from None
     return int(number) if number.is_integer() else number
 
 

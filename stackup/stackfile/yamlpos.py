@@ -9,6 +9,7 @@ the way compose's reset processor records them.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, NamedTuple
 
@@ -110,12 +111,15 @@ def _parse_int(text: str) -> int | None:
     body = text.lstrip("+-").replace("_", "")
     try:
         if body[:2] in ("0b", "0o", "0x"):
-            return sign * int(body, {"0b": 2, "0o": 8, "0x": 16}[body[:2]])
-        if len(body) > 1 and body[0] == "0":
-            return sign * int(body, 8)
-        return sign * int(body)
+            number = sign * int(body, {"0b": 2, "0o": 8, "0x": 16}[body[:2]])
+        elif len(body) > 1 and body[0] == "0":
+            number = sign * int(body, 8)
+        else:
+            number = sign * int(body)
     except ValueError:
         return None
+    # as go-yaml: an integer is an int64 or a uint64; a larger one is read as a float, or text
+    return number if -2 ** 63 <= number < 2 ** 64 else None
 
 
 def plain_scalar(text: str) -> Any:
@@ -131,7 +135,8 @@ def plain_scalar(text: str) -> Any:
         if number is not None:
             return number
         if _FLOAT.match(text):
-            return float(text)
+            value = float(text)
+            return text if math.isinf(value) else value  # out of a float's range: text, as go-yaml
         if text in _SPECIAL_FLOAT:
             return _SPECIAL_FLOAT[text]
     return text
@@ -143,25 +148,77 @@ class Document(NamedTuple):
     override_paths: list[tuple[str, ...]]
 
 
-MAX_NODES = 200_000  # aliases can make a small text huge ("billion laughs"): stop well before
+# What aliases may make of a small text ("billion laughs"), bounded as go-yaml v3 bounds it for
+# compose: past 1,000 nodes, at most 99% of the nodes built may come from aliases, a share that
+# falls to 10% between 400,000 and 4,000,000 nodes. A file without aliases is never refused.
+ALIAS_SHARE_FROM, ALIAS_SHARE_TO = 400_000, 4_000_000
+# go-yaml counts nodes only, so a long string aliased a few thousand times passes it and prints as
+# hundreds of megabytes: the text that aliases copy is bounded too (far above any real file's).
+MAX_ALIAS_TEXT = 16 * 1024 * 1024
+# Every later step (interpolation, merging, rendering) walks the tree recursively: a depth that
+# no stack file needs, well within Python's recursion limit whatever the step.
+MAX_DEPTH = 128
+# Each document of a file is merged over the ones before, at a cost that grows with all of them
+# (20,000 one-line documents took minutes): real files have one, or a few.
+MAX_DOCUMENTS = 100
+
+
+def allowed_alias_share(nodes: int) -> float:
+    """The share of `nodes` that may come from expanding aliases."""
+    if nodes <= ALIAS_SHARE_FROM:
+        return 0.99
+    if nodes >= ALIAS_SHARE_TO:
+        return 0.10
+    return 0.99 - 0.89 * (nodes - ALIAS_SHARE_FROM) / (ALIAS_SHARE_TO - ALIAS_SHARE_FROM)
 
 
 class _Builder:
     def __init__(self, filename: str):
         self.filename = filename
-        self.built = 0
         self.resets: list[tuple[str, ...]] = []
         self.overrides: list[tuple[str, ...]] = []
         self.active: set[int] = set()
+        # where each node is written (its parent and place there): met anywhere else, it is an alias
+        self.homes: dict[int, tuple[int, int]] = {}
+        self.nodes = 0
+        self.aliased_nodes = 0
+        self.aliased_text = 0
+        self.alias_depth = 0
 
     def pos(self, node) -> Pos:
         mark = node.start_mark
         return Pos(self.filename, mark.line + 1, mark.column + 1)
 
-    def build(self, node, path: tuple[str, ...]) -> Any:
-        self.built += 1
-        if self.built > MAX_NODES:
-            raise YamlError(f"{self.pos(node)}: the document expands to too many nodes (aliases used recursively?)")
+    def build(self, node, path: tuple[str, ...], depth: int = 0, place: tuple[int, int] = (0, 0)) -> Any:
+        """The value of `node`, found at `place` (its parent's id and its index there)."""
+        if depth > MAX_DEPTH:
+            raise YamlError(f"{self.pos(node)}: the document nests deeper than {MAX_DEPTH} levels")
+        if self.homes.setdefault(id(node), place) != place:
+            self.count(node, path)  # the alias itself, then its target as copied by the alias
+            self.alias_depth += 1
+            try:
+                return self.build_node(node, path, depth)
+            finally:
+                self.alias_depth -= 1
+        return self.build_node(node, path, depth)
+
+    def count(self, node, path: tuple[str, ...]) -> None:
+        self.nodes += 1
+        if not self.alias_depth:
+            return
+        self.aliased_nodes += 1
+        if isinstance(node, yaml.ScalarNode):
+            self.aliased_text += len(node.value)
+            if self.aliased_text > MAX_ALIAS_TEXT:
+                raise YamlError(f"{self.pos(node)}: {'.'.join(path) or 'the document'}: excessive aliasing: "
+                                f"aliases copy more than {MAX_ALIAS_TEXT // 2 ** 20} MiB of text")
+        if (self.aliased_nodes > 100 and self.nodes > 1000
+                and self.aliased_nodes > allowed_alias_share(self.nodes) * self.nodes):
+            raise YamlError(f"{self.pos(node)}: excessive aliasing: the document's aliases expand to too many "
+                            f"nodes ({self.aliased_nodes:,} of {self.nodes:,})")
+
+    def build_node(self, node, path: tuple[str, ...], depth: int) -> Any:
+        self.count(node, path)
         tag = node.tag
         if tag == RESET_TAG:
             self.resets.append(path)
@@ -175,8 +232,8 @@ class _Builder:
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                return self.sequence(node, path)
-            return self.mapping(node, path)
+                return self.sequence(node, path, depth)
+            return self.mapping(node, path, depth)
         finally:
             self.active.discard(id(node))
 
@@ -190,23 +247,24 @@ class _Builder:
             return value
         return node.value
 
-    def sequence(self, node, path) -> YSeq:
+    def sequence(self, node, path, depth: int) -> YSeq:
         seq = YSeq(pos=self.pos(node))
         for index, item in enumerate(node.value):
-            value = self.build(item, path + (str(index),))
+            value = self.build(item, path + (str(index),), depth + 1, (id(node), index))
             if value is _DROP:
                 continue
             seq.append(value)
             seq.ipos.append(self.pos(item))
         return seq
 
-    def mapping(self, node, path) -> YMap:
+    def mapping(self, node, path, depth: int) -> YMap:
         result = YMap(pos=self.pos(node))
         merged: list[tuple[Any, Pos, Pos, Any]] = []
         seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
+            self.count(key_node, path)
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.tag == PLAIN_TAG:
-                merged.extend(self.merge_sources(value_node, path))
+                merged.extend(self.merge_sources(value_node, path, depth, (id(node), index)))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlError(f"{self.pos(key_node)}: a mapping key must be a plain value, not a "
@@ -221,7 +279,7 @@ class _Builder:
             if key in seen:
                 raise YamlError(f"{self.pos(key_node)}: mapping key \"{key}\" already defined at line {seen[key]}")
             seen[key] = line
-            value = self.build(value_node, path + (key,))
+            value = self.build(value_node, path + (key,), depth + 1, (id(node), index))
             if value is _DROP:
                 continue
             result[key] = value
@@ -235,17 +293,20 @@ class _Builder:
                 result.vpos[key] = vpos
         return result
 
-    def merge_sources(self, node, path):
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        out = []
-        for source in sources:
-            value = self.build(source, path)
+    def merge_sources(self, node, path, depth: int, place: tuple[int, int]):
+        if isinstance(node, yaml.SequenceNode):
+            sources = [(source, (id(node), index)) for index, source in enumerate(node.value)]
+        else:
+            sources = [(node, place)]
+        out: dict[str, tuple[Any, Pos, Pos, Any]] = {}  # the first source to name a key wins
+        for source, where in sources:
+            value = self.build(source, path, depth, where)
             if not isinstance(value, YMap):
                 raise YamlError(f"{self.pos(source)}: a merge key (<<) needs a mapping or a list of mappings")
             for key in value:
-                if key not in [k for k, *_ in out]:
-                    out.append((key, value.kpos.get(key), value.vpos.get(key), value[key]))
-        return out
+                if key not in out:
+                    out[key] = (key, value.kpos[key], value.vpos[key], value[key])
+        return list(out.values())
 
 
 def _key_text(key: Any) -> str:
@@ -263,7 +324,7 @@ _DROP = object()
 
 def load_documents(text: str, filename: str) -> list[Document]:
     """Every document of a YAML text, with positions and reset/override paths."""
-    documents = []
+    documents: list[Document] = []
     loader = None
     try:
         loader = _Loader(text)
@@ -271,6 +332,9 @@ def load_documents(text: str, filename: str) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 continue
+            if len(documents) == MAX_DOCUMENTS:
+                raise YamlError(f"{Pos(filename, node.start_mark.line + 1, node.start_mark.column + 1)}: "
+                                f"more than {MAX_DOCUMENTS} YAML documents in one file")
             builder = _Builder(filename)
             value = builder.build(node, ())
             documents.append(Document(None if value is _DROP else value, builder.resets, builder.overrides))
@@ -278,6 +342,8 @@ def load_documents(text: str, filename: str) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
         problem = exc.problem or exc.context or "invalid YAML"
+        if problem == "exceeded maximum nesting depth":  # libyaml's own bound (1,000), above ours
+            problem = f"the document nests deeper than {MAX_DEPTH} levels"
         if mark is not None and "\t" in problem + _char_at(text, mark.line, mark.column) and "tab" not in problem:
             problem += " (a tab: YAML indents with spaces only)"
         elif mark is not None and "tab" in problem:
