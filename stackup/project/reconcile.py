@@ -58,6 +58,8 @@ PULL_CHOICES = ("policy", "always", "missing", "never")
 RMI_CHOICES = ("local", "all")
 RECREATE_DIVERGED, RECREATE_FORCE, RECREATE_NEVER = "diverged", "force", "never"
 
+MAX_REPLICAS = 10_000  # of one service: more is a typo, and its plan alone would fill memory
+
 
 @dataclass(frozen=True)
 class UpOptions:
@@ -262,6 +264,9 @@ class _Up:
         scale = naming.service_scale(self.config(service), self.options.scale.get(service))
         if scale < 0:
             raise UserError(f"services.{service}: scale must not be negative")
+        if scale > MAX_REPLICAS:  # each is a container with its own address: a plan of millions is a typo
+            raise UserError(f"services.{service}: {scale} replicas is more than stackup runs of one "
+                            f"service (at most {MAX_REPLICAS})")
         if scale > 1 and self.config(service).get("container_name"):
             raise UserError(f"services.{service}: container_name {self.config(service)['container_name']!r} "
                             f"is unique and cannot be used with {scale} replicas")

@@ -4,6 +4,7 @@ containers) and a second `up` plans nothing. Hypothesis explores the states."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
@@ -229,3 +230,17 @@ def test_anonymous_volumes_survive_a_recreate_unless_renewed():
     assert set(first.values()) <= set(engine.volumes)   # the old ones are left, as compose
     down(engine, desired, volumes=True)
     assert engine.volumes == {} and engine.names() == []
+
+
+def test_a_replica_count_past_the_bound_is_refused_before_any_plan():
+    """A typo such as replicas: 9223372036854775807 must not plan (and fill memory with)
+    that many containers: one line, exit code 2 (found by the stack-file fuzz)."""
+    from stackup.errors import UserError
+    from stackup.project.reconcile import MAX_REPLICAS
+
+    engine = FakeEngine(images=dict(st.IMAGE_IDS, **{st.NGINX: st.NGINX_ID}))
+    with pytest.raises(UserError, match=f"services.worker: {2**63 - 1} replicas is more than stackup runs"):
+        up(engine, st.chain(), scale={"worker": 2**63 - 1})
+    with pytest.raises(UserError, match=f"at most {MAX_REPLICAS}"):
+        up(engine, st.chain(), scale={"worker": MAX_REPLICAS + 1})
+    assert engine.containers == {}
