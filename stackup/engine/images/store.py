@@ -402,7 +402,8 @@ class ImageStore:
 
     def _sweep(self) -> None:
         """Under gc.lock held exclusively: nothing is being added, so temp files are leftovers."""
-        if self.layers.sweep() or self.blobs.sweep_tmp():
+        layers, blobs = self.layers.sweep(), self.blobs.sweep_tmp()  # both, whatever the first found
+        if layers or blobs:
             from stackup.engine import notices
 
             notices.repaired("images: removed what an interrupted pull or load left half written")
