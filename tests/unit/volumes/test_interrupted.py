@@ -12,13 +12,6 @@ class Killed(BaseException):
     """The SIGKILL, at the step the test chose."""
 
 
-@pytest.fixture(autouse=True)
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "root"))
-    volumes.register_in_use(None)
-    yield tmp_path
-
-
 def test_a_create_killed_before_its_volume_is_in_place_leaves_nothing(monkeypatch):
     def killed(*args):
         raise Killed()

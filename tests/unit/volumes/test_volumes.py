@@ -8,13 +8,6 @@ from stackup.engine import volumes
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 
 
-@pytest.fixture(autouse=True)
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path / "root"))
-    volumes.register_in_use(None)
-    yield tmp_path
-
-
 def test_short_syntax_strings_are_read_strictly(root):
     """A string is read by the one short-syntax parser, refusing unknown options as `docker run -v` does."""
     m = volumes.resolve_mounts(["data:/var/lib/data:ro,nocopy"])[0]
