@@ -52,6 +52,15 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
+def remove_unfinished_writes(path: Path) -> None:
+    """Remove what atomic writes of `path` left when killed between creating their temp
+    file and renaming it (`.NAME.*.tmp` beside it). Call where no writer of `path` can be
+    at work: when its object is removed, under the lock its writers take."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

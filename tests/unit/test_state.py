@@ -47,3 +47,15 @@ def test_lock_serializes_read_modify_write(tmp_path):
     for t in threads:
         t.join()
     assert state.read_json(counter) == 200
+
+
+def test_what_killed_atomic_writes_left_goes_with_the_object(tmp_path):
+    """A write killed between its temp file and the rename leaves `.NAME.*.tmp`; removing
+    the object removes those too (and nothing of another object)."""
+    from stackup.engine import state
+
+    record = tmp_path / "abc.json"
+    (tmp_path / ".abc.json.5a329b258d35.tmp").write_text("{")
+    (tmp_path / ".abcd.json.5a329b258d35.tmp").write_text("{")
+    state.remove_unfinished_writes(record)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".abcd.json.5a329b258d35.tmp"]

@@ -180,6 +180,7 @@ def published(container_id: str) -> list[PortBinding]:
 def unpublish(container_id: str) -> None:
     """Stop the container's port proxy (if any) and forget its bindings."""
     path = _path(container_id)
+    state.remove_unfinished_writes(path)  # a publish killed mid-write (under the same locks)
     data = _read(container_id)
     if data is None:  # none, or lost (its proxy exits once it sees that: exit_when_gone)
         return

@@ -187,6 +187,7 @@ def save(net: dict, durable: bool = True) -> None:
 
 
 def delete(network_id: str) -> None:
+    state.remove_unfinished_writes(path_of(network_id))
     with contextlib.suppress(FileNotFoundError):
         path_of(network_id).unlink()
 
