@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING, TypedDict
 
 import typer
@@ -61,7 +62,7 @@ def _ago(stamp: str) -> str:
     return f"{hours // 24} days"
 
 
-def describe(state: ContainerState) -> Row:
+def describe(state: ContainerState, dns_down: Collection[str] = ()) -> Row:
     """One row of `ps` (also `--format json`), compose's field names and status text
     (`Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`). A running container one of
     whose helpers is gone says so where compose puts the health, in the status text
@@ -84,7 +85,7 @@ def describe(state: ContainerState) -> Row:
             text += " (Paused)"
         elif health_status:
             text += f" ({health_status})"
-        problems = Engine.helper_problems(state)
+        problems = Engine.helper_problems(state, dns_down)
         if problems:  # like the health in parentheses: a helper it relies on is gone
             text += f" (degraded: {', '.join(problems)})"
     elif status is Status.EXITED:
@@ -113,6 +114,7 @@ def ps(
 ) -> int:
     from stackup.cli import compose_common as cc
     from stackup.engine.runtime.containerstate import Status
+    from stackup.project.engine_adapter import Engine
 
     if fmt not in ("table", "json"):
         raise UserError(f"--format {fmt!r}: expected table or json")
@@ -121,7 +123,8 @@ def ps(
             raise UserError(f"--status {s!r}: expected one of {', '.join(STATUSES)}")
     sess = cc.session(ctx, need_file=False)
     states = sess.containers(list(services or []), oneoff=None if all_ else False)
-    rows = [describe(s) for s in states]
+    dns_down = Engine.networks_without_dns() if any(s.status.is_up() for s in states) else set()
+    rows = [describe(s, dns_down) for s in states]
     if status:
         rows = [r for r in rows if r["State"] in status]
     elif not all_:

@@ -18,7 +18,7 @@ build without the runtime) is reported as one clear line when it is needed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -431,13 +431,21 @@ class Engine:
         return done
 
     @staticmethod
-    def helper_problems(state: ContainerState) -> list[str]:
+    def networks_without_dns() -> set[str]:
+        """The names of the networks whose DNS server does not serve (read once for a
+        whole listing, not once per container)."""
+        from stackup.engine import network
+
+        return {n["name"] for n in network.network_records() if not network.dns_serving(n)}
+
+    @staticmethod
+    def helper_problems(state: ContainerState, dns_down: Collection[str] = ()) -> list[str]:
         """What of a running container's helpers is gone (`ps` shows it degraded): its
-        shim, its port proxy, the DNS server of a network it is on."""
+        shim, its port proxy, the DNS server of a network it is on (`dns_down`: the
+        names from `networks_without_dns`)."""
         if not state.status.is_up():
             return []
         from stackup.engine import network
-        from stackup.engine.network import store
         from stackup.engine.runtime.container import Runtime
 
         problems = []
@@ -445,8 +453,7 @@ class Engine:
             problems.append("shim gone")
         if network.proxy_serving(state.id) is False:
             problems.append("port proxy down")
-        joined = set(state.network.get("networks") or {})
-        if any(not network.dns_serving(n) for n in store.load_all() if n.get("name") in joined):
+        if set(state.network.get("networks") or {}) & set(dns_down):
             problems.append("DNS server down")
         return problems
 

@@ -25,7 +25,7 @@ _EXPORTS = {
     "PortBinding": "ports", "parse_ports": "ports",
     "publish": "portmap", "unpublish": "portmap", "published": "portmap",
     "proxy_serving": ("portmap", "serving"), "ensure_proxy": ("portmap", "ensure"),
-    "dns_serving": ("dns", "running"),
+    "dns_serving": ("dns", "running"), "network_records": ("store", "load_all"),
     "RuntimeWiring": "wiring", "runtime_wiring": "wiring",
 }
 
