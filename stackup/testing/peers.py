@@ -24,7 +24,6 @@ import contextlib
 import ctypes
 import os
 import resource
-import shlex
 import shutil
 import signal
 import subprocess
@@ -216,19 +215,10 @@ def _remove_new_links(before: set[str], prefixes: tuple[str, ...]) -> None:
             subprocess.run(["ip", "link", "del", name], capture_output=True)
 
 
-def _iptables_chains() -> set[tuple[str, str]]:
-    chains: set[tuple[str, str]] = set()
-    if not shutil.which("iptables"):
-        return chains
-    for table in ("nat", "filter"):
-        out = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout
-        chains |= {(table, line.split()[1]) for line in out.splitlines() if line.startswith("-N ")}
-    return chains
-
-
 @dataclass(frozen=True)
 class HostFirewall:
-    """What a stock dockerd changes in the host's firewall, as it was before it started."""
+    """The host firewall as a peer found it (a stock dockerd's chains, policy, forwarding and
+    br_netfilter; podman's netavark or CNI chains), to take back what the peer added."""
 
     rules: dict[str, frozenset[str]]  # table -> the lines of `iptables -t TABLE -S`
     ip_forward: str
@@ -247,7 +237,7 @@ class HostFirewall:
     def restore(self, marks: tuple[str, ...]) -> None:
         """Take back the rules and chains that appeared and mention one of `marks` (the
         peer's chains and bridges: others' rules, stackup's among them, stay), the
-        `FORWARD` policy, ip forwarding, and the bridge netfilter switches (the module
+        `FORWARD` policy, ip forwarding (unless stackup's bridges need it now), and the bridge netfilter switches (the module
         itself cannot be unloaded here: switched off, it lets frames pass as without it)."""
         now = HostFirewall.read()
         for table, lines in now.rules.items():
@@ -259,7 +249,8 @@ class HostFirewall:
             if script:
                 subprocess.run(["iptables-restore", "-w", "--noflush"], capture_output=True, text=True,
                                input=f"*{table}\n" + "\n".join(script) + "\nCOMMIT\n")
-        Path(IP_FORWARD).write_text(self.ip_forward)
+        if self.ip_forward == "1" or not any(name.startswith("stk-") for name in _links()):
+            Path(IP_FORWARD).write_text(self.ip_forward)  # (stackup's bridges need it on)
         for path in Path("/proc/sys/net/bridge").glob("bridge-nf-call-*"):
             path.write_text((self.bridge_nf or {}).get(path.name, "0"))
 
@@ -271,25 +262,6 @@ def _own_bridge(name: str) -> None:
     subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True, capture_output=True)
     subprocess.run(["ip", "addr", "add", f"172.31.{third}.1/24", "dev", name], check=True, capture_output=True)
     subprocess.run(["ip", "link", "set", name, "up"], check=True, capture_output=True)
-
-
-def _remove_new_chains(before: set[tuple[str, str]], prefix: str | tuple[str, ...]) -> None:
-    """netavark and CNI's firewall plugin (podman's network backends) leave their chains
-    (and the jumps into them) after the last network is gone; remove the ones that
-    appeared while our podman ran."""
-    new = {(t, c) for t, c in _iptables_chains() - before if c.startswith(prefix)}
-    if not new:
-        return
-    for table in {t for t, _ in new}:
-        out = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            words = shlex.split(line)  # comments are quoted: "netavark firewall plugin rules"
-            if words[:1] == ["-A"] and "-j" in words and (table, words[words.index("-j") + 1]) in new:
-                subprocess.run(["iptables", "-t", table, "-D", *words[1:]], capture_output=True)
-    for table, chain in new:
-        subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True)
-    for table, chain in new:
-        subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
 
 
 # Paths outside its folder that a peer makes whatever flags it gets: dockerd's trust key
@@ -506,7 +478,7 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
         wrapper.write_text("#!/bin/sh\nexec " + " ".join(f"'{a}'" for a in argv) + ' "$@"\n')
         wrapper.chmod(0o755)
         links_before = _links()
-        chains_before = _iptables_chains()
+        host_firewall = HostFirewall.read()
         strays = _absent(PODMAN_STRAYS)
         cgroups = [name for name in ("libpod_parent",) if not _cgroup_dirs(name)]
         try:
@@ -519,7 +491,7 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
                 peer.remove_all()
             _finish(short, [], links_before, ())
             _finish(folder, cgroups, links_before, ("podman",))
-            _remove_new_chains(chains_before, ("NETAVARK", "CNI-"))
+            host_firewall.restore(("NETAVARK", "CNI-"))  # netavark's or CNI's, by its backend
             _remove_strays(strays)
 
 
