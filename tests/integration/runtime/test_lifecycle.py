@@ -319,19 +319,15 @@ def test_a_container_directory_left_without_state_is_collected_when_old(rt):
     names lock (under which a create makes the directory and writes its state); one that
     holds more at once, since a create writes its state before anything else (issue 19:
     its state is lost, not in flight)."""
-    import fcntl
+    from stackup.engine import state as st
 
     d = rt.cdir("f" * 64)
     d.mkdir(parents=True)
-    fd = os.open(rt.containers_dir / ".lock", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)   # a create under way
+    with st.locked(rt.containers_dir / ".lock"):  # the names lock: a create under way
         assert rt.list() == [] and d.exists()  # recent: that create may be writing it now
         old = time.time() - 120
         os.utime(d, (old, old))
         assert rt.list() == [] and not d.exists()
-    finally:
-        os.close(fd)
     d.mkdir()
     assert rt.list() == [] and not d.exists()  # no create under way
     state = rt.create(spec(rt, ["true"]))

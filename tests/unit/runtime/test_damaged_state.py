@@ -33,15 +33,10 @@ def test_a_state_cut_short_is_taken_for_a_create_a_crash_cut_short(rt):
     # what a power loss leaves of the first, unsynced write: no container yet; the
     # directory is left alone while a create may still be on its way (it holds the names
     # lock, within the grace period), and removed when none is
-    import fcntl
-    import os
+    from stackup.engine import state as st
 
     (rt.cdir(CID) / "state.json").write_text('{"id": "' + CID + '", "na')
-    fd = os.open(rt.containers_dir / ".lock", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with st.locked(rt.containers_dir / ".lock"):  # the names lock: a create under way
         assert rt.list() == []
         assert rt.cdir(CID).is_dir()
-    finally:
-        os.close(fd)
     assert rt.list() == [] and not rt.cdir(CID).exists()

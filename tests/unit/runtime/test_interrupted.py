@@ -1,7 +1,6 @@
 """What a kill of the CLI at a step of a create or a remove leaves, and what the next
 command makes of it (no kernel: these containers are only their directories)."""
 
-import os
 import shutil
 
 import pytest
@@ -60,15 +59,9 @@ def test_a_directory_a_killed_create_left_without_its_state_is_collected(rt):
 
 def test_while_a_create_holds_the_names_lock_its_young_directory_is_left_alone(rt):
     rt.cdir(CID).mkdir(parents=True)
-    fd = os.open(rt.containers_dir / ".lock", os.O_RDWR | os.O_CREAT)
-    try:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with st.locked(rt.containers_dir / ".lock"):  # the names lock: a create under way
         assert rt.states() == []
         assert rt.cdir(CID).is_dir()
-    finally:
-        os.close(fd)
     assert rt.states() == [] and not rt.cdir(CID).exists()
 
 
