@@ -7,7 +7,7 @@ that cannot use the file `set_aside` it (renamed with a `.damaged` suffix, never
 deleted, so a person can still look at it) and rebuild what they can from the kernel.
 
 The shim imports this module (through statefile), so it uses only interpreter
-built-ins and `minijson`.
+built-ins, `minijson` and `stackup.errors`.
 """
 
 import os

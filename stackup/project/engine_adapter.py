@@ -44,8 +44,6 @@ ANONYMOUS = naming.PREFIX + "anonymous"                    # on a volume: made f
 ANONYMOUS_KEY = "-anonymous"                               # its volume key (no stack key starts with -)
 # the engine's transient statuses, as Docker shows them
 _STATUS = {Status.CREATING: Status.CREATED, Status.STARTING: Status.RUNNING}
-# A container in one of these states may still write to its log.
-_LOGGING = (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.STARTING)
 
 
 class StartFailed(StackupError):
@@ -172,11 +170,9 @@ class Engine:
     def _networks(self) -> list[dict[str, Any]]:
         # the network records, read without the network engine's kernel modules
         # (pyroute2 costs a no-change `up` a fifth of a second)
-        try:
-            from stackup.engine.network import store
-        except ImportError:
-            return []
-        return list(store.load_all())
+        from stackup.engine import network
+
+        return list(network.network_records())
 
     def list_networks(self, labels: Mapping[str, str]) -> Iterable[ObservedNetwork]:
         return [ObservedNetwork(n["id"], n["name"], dict(n.get("labels") or {}))
@@ -212,7 +208,7 @@ class Engine:
     def is_logging(self, ref: str) -> bool:
         """Whether the container may still write to its log (False once it is gone)."""
         try:
-            return self._containers.get(ref).status in _LOGGING
+            return self._containers.get(ref).status.is_up_or_starting()
         except NotFoundError:
             return False
 
@@ -463,10 +459,6 @@ class Engine:
     def unpause_container(self, container: str) -> None:
         self._containers.unpause(container)
 
-    def restart_container(self, container: str, timeout: float | None = None) -> None:
-        self.stop_container(container, timeout)
-        self.start_container(container)
-
     def pause_container(self, container: str) -> None:
         self._containers.pause(container)
 
@@ -537,7 +529,7 @@ class Engine:
         return entries
 
     def follow_log(self, container: str, emit: Callable[[LogEntry], None], *, running: Callable[[], bool],
-                   since: str | None = None, from_start: bool = False) -> None:
+                   from_start: bool = False) -> None:
         """Emit the log's entries as they are written (all of them first with `from_start`,
         else from now) until `running()` says the writer is done."""
         logs = _logs_module()
@@ -545,7 +537,7 @@ class Engine:
             path = self._containers.log_path(container)
         except NotFoundError:
             return   # removed meanwhile: it writes nothing more
-        logs.follow(path, running, emit, since, from_start=from_start)
+        logs.follow(path, running, emit, None, from_start=from_start)
 
     def start_attached(self, container: str, tty: bool) -> None:
         """Start a container a terminal will attach to: a tty's first output waits for it."""

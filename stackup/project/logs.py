@@ -63,27 +63,21 @@ def logs(session: Session, options: LogsOptions, on_event: OnEvent) -> int:
 
 
 def follow(engine: Engine, states: Sequence[ContainerState], on_event: OnEvent, *, from_start: bool,
-           since: str | None = None, on_exit: Callable[[ContainerState], None] | None = None,
-           stop: threading.Event | None = None) -> list[threading.Thread]:
-    """One thread per container reporting its log until it stops (or `stop` is set);
-    `on_exit` is called with the container's final state."""
+           on_exit: Callable[[ContainerState], None] | None = None) -> list[threading.Thread]:
+    """One thread per container reporting its log until it stops; `on_exit` is called
+    with the container's final state."""
     threads = []
     for state in states:
         cid, name = state.id, state.name
-
-        def running(cid: str = cid) -> bool:
-            if stop is not None and stop.is_set():
-                return False
-            return engine.is_logging(cid)
 
         def work(cid: str = cid, name: str = name) -> None:
             from stackup.errors import NotFoundError
 
             try:
-                engine.follow_log(cid, lambda e: on_event(line(name, e)), running=running, since=since,
-                                  from_start=from_start)
+                engine.follow_log(cid, lambda e: on_event(line(name, e)),
+                                  running=lambda: engine.is_logging(cid), from_start=from_start)
             finally:
-                if on_exit is not None and not (stop is not None and stop.is_set()):
+                if on_exit is not None:
                     try:
                         on_exit(engine.container(cid))
                     except NotFoundError:

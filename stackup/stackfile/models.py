@@ -403,7 +403,7 @@ class ServiceModel(Strict):
     group_add: Optional[Annotated[list[IntOrStr], AfterValidator(_unique), _UNIQUE]] = None
     extends: Optional[Union[str, ExtendsLong]] = None
     label_file: Optional[StringOrList] = None
-    # compose knows these; stackup accepts them in `config` but cannot run them yet (spec/support.py)
+    # compose knows these; stackup accepts them in `config` but cannot run them yet (stackfile/support.py)
     annotations: Optional[ListOrDict] = None
     attach: Optional[BoolOrStr] = None
     blkio_config: Optional[BlkioConfig] = None
@@ -530,14 +530,3 @@ class ComposeFile(Strict):
     secrets: Optional[dict[Name, SecretModel]] = None
     configs: Optional[dict[Name, ConfigModel]] = None
     models: Optional[dict[str, ModelModel]] = None
-
-
-MODELS_BY_PATH = [
-    ((), ComposeFile), (("services", "*"), ServiceModel), (("services", "*", "build"), Build),
-    (("services", "*", "healthcheck"), Healthcheck), (("services", "*", "deploy"), Deploy),
-    (("services", "*", "logging"), Logging), (("networks", "*"), NetworkModel),
-    (("volumes", "*"), VolumeModel), (("secrets", "*"), SecretModel), (("configs", "*"), ConfigModel),
-    (("services", "*", "depends_on", "*"), DependsOnEntry), (("services", "*", "networks", "*"), ServiceNetwork),
-    (("services", "*", "ports", "*"), PortLong), (("services", "*", "volumes", "*"), VolumeLong),
-    (("services", "*", "secrets", "*"), FileRef), (("services", "*", "configs", "*"), FileRef),
-]

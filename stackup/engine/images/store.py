@@ -388,17 +388,10 @@ class ImageStore:
 
         Never waits: returns False when another process holds the gc lock.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            self._sweep()
-            return True
-        finally:
-            os.close(fd)
+        with state.try_locked(self.root / "gc.lock") as alone:
+            if alone:
+                self._sweep()
+            return alone
 
     def _sweep(self) -> None:
         """Under gc.lock held exclusively: nothing is being added, so temp files are leftovers."""

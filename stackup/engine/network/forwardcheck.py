@@ -12,9 +12,6 @@ tables, which stackup's chain handles where the host's `iptables` is legacy.
 from __future__ import annotations
 
 import fnmatch
-import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from ipaddress import IPv4Network, ip_network
 
@@ -139,8 +136,5 @@ def check(name: str, bridge: str, subnet: IPv4Network) -> None:
 
 
 def _ruleset() -> list[dict]:
-    tool = shutil.which("nft") or "/usr/sbin/nft"
-    proc = subprocess.run([tool, "-j", "list", "ruleset"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        return []  # nothing to read is nothing found: creating the rules would have failed first
-    return json.loads(proc.stdout).get("nftables", [])
+    # nothing to read is nothing found: creating the rules would have failed first
+    return nft.listing("ruleset") or []

@@ -68,14 +68,20 @@ def _nft(script: str | None = None, *args: str) -> str:
     return proc.stdout
 
 
-def _rules() -> list[dict] | None:
-    """The rules of stackup's table (as nft's JSON objects), or None when there is no table."""
+def listing(*scope: str) -> list[dict] | None:
+    """`nft -j list SCOPE...` as nft's JSON objects, or None when nft refuses (no such table)."""
     tool = shutil.which("nft") or "/usr/sbin/nft"
-    proc = subprocess.run([tool, "-j", "list", "table", FAMILY, TABLE], capture_output=True, text=True)
+    proc = subprocess.run([tool, "-j", "list", *scope], capture_output=True, text=True)
     if proc.returncode != 0:
         return None
-    items = json.loads(proc.stdout).get("nftables", [])
-    return [i["rule"] for i in items if "rule" in i]
+    items: list[dict] = json.loads(proc.stdout).get("nftables", [])
+    return items
+
+
+def _rules() -> list[dict] | None:
+    """The rules of stackup's table (as nft's JSON objects), or None when there is no table."""
+    items = listing("table", FAMILY, TABLE)
+    return None if items is None else [i["rule"] for i in items if "rule" in i]
 
 
 def add_network(bridge: str, subnet: IPv4Network, internal: bool, fresh: bool = False) -> None:

@@ -76,25 +76,28 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
 def serving(container_id: str) -> bool | None:
     """Whether the container's port proxy serves (alive, not stopped, every host socket
     still bound); None when the container publishes nothing."""
-    data = _read(container_id) or {}
-    if not data.get("bindings"):
+    return _serving(_read(container_id) or {}, container_id)
+
+
+def _serving(data: dict, container_id: str) -> bool | None:
+    bindings = _bindings(data)
+    if not bindings:
         return None
     pid = int(data.get("pid") or 0)
     if not procs.alive(pid, container_id, data.get("started")) or procs.suspended(pid):
         return False
-    wanted = [(b.protocol, b.bind_ip, b.host_port) for b in published(container_id)]
-    return sockettable.holds(pid, wanted)
+    return sockettable.holds(pid, [(b.protocol, b.bind_ip, b.host_port) for b in bindings])
 
 
 def ensure(container_id: str) -> bool:
     """Start the container's port proxy again if it died (e.g. was killed) or lost its
     sockets, on the host ports it had; True when it was restarted."""
-    if serving(container_id) is not False:
-        return False
     data = _read(container_id) or {}
+    if _serving(data, container_id) is not False:
+        return False
     procs.stop(data.get("pid"), container_id, started=data.get("started"))  # alive, not serving
     procs.stop_strays(MODULE, container_id)  # one whose start was never recorded
-    _serve(container_id, data["container_ip"], published(container_id))
+    _serve(container_id, data["container_ip"], _bindings(data))
     return True
 
 
@@ -173,8 +176,11 @@ def _read(container_id: str) -> dict | None:
 
 def published(container_id: str) -> list[PortBinding]:
     """The container's published ports, with the host ports that were chosen."""
-    data = _read(container_id) or {}
-    return [PortBinding(**b) for b in data.get("bindings", [])]
+    return _bindings(_read(container_id) or {})
+
+
+def _bindings(record: dict) -> list[PortBinding]:
+    return [PortBinding(**b) for b in record.get("bindings", [])]
 
 
 def unpublish(container_id: str) -> None:

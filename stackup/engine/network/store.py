@@ -87,8 +87,19 @@ def load_all() -> list[dict]:
                 continue
             if isinstance(data, dict):
                 out.append(data)
-    out += rebuild_lost({n["id"] for n in out}, damaged)
+    # a network can be lost only with a damaged file, or with a bridge of no record here
+    # (one listing of the links; the containers' records are read only then)
+    if damaged or _unrecorded_bridge({n.get("bridge") for n in out}):
+        out += rebuild_lost({n["id"] for n in out}, damaged)
     return sorted(out, key=lambda n: n.get("created", ""))
+
+
+def _unrecorded_bridge(recorded: set[str | None]) -> bool:
+    """A bridge of stackup's that no record of this root names (another root's, or one
+    whose record is lost)."""
+    from stackup.engine.network.names import BRIDGE_PREFIX
+
+    return any(name.startswith(BRIDGE_PREFIX) and name not in recorded for name in os.listdir("/sys/class/net"))
 
 
 def copy_for_rebuild(net: dict, endpoint: dict) -> dict:

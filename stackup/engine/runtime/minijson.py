@@ -18,7 +18,6 @@ class _Ctx:
 _scan = _json.make_scanner(_Ctx())  # type: ignore[arg-type]
 _encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None,  # type: ignore[arg-type]
                              ": ", ", ", True, False, True)
-encode_string = _json.encode_basestring_ascii
 
 
 _WHITESPACE = " \t\n\r"
@@ -44,8 +43,3 @@ def loads(text):
 
 def dumps(value):
     return "".join(_encode(value, 0))
-
-
-def load_file(path):
-    with open(path) as f:
-        return loads(f.read())

@@ -1,8 +1,9 @@
 """A container's state file, `<container dir>/state.json`: its status words, its shape,
 the one reader and the one writer, and the lock that every read-modify-write holds.
 
-The shim imports this module, so it uses only interpreter built-ins and `minijson`
-(see shim.py for why); `containerstate` builds the typed form (`Status`,
+The shim imports this module, so it uses only interpreter built-ins, `minijson`,
+`checkedjson` and `stackup.errors` (small, and nothing they import is heavy; see
+shim.py for why); `containerstate` builds the typed form (`Status`,
 `ContainerState`) on it for the rest of the engine. The keys and words are an on-disk
 format that files written by earlier versions keep using: add to them, never rename.
 """
