@@ -1,0 +1,207 @@
+"""The builder end to end on the real kernel: stages, the cache, cache mounts, ONBUILD, config.
+
+Each test builds on a busybox base in a private STACKUP_ROOT and runs the result in a
+container of stackup's runtime where what is inside matters.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from stackup.engine.build import build
+from stackup.engine.build.model import BuildOptions, StepEvent
+from stackup.engine.images.store import ImageStore
+from stackup.engine.runtime.container import Runtime
+from stackup.errors import StackupError, UserError
+from stackup.engine.runtime.spec import ContainerSpec
+from stackup.testing.containers import leftovers, output
+from stackup.testing.images import busybox_image
+
+pytestmark = pytest.mark.root
+
+if os.geteuid() != 0:
+    pytest.skip("needs root (mounts, containers)", allow_module_level=True)
+
+BASE = "stackup.local/busybox:latest"
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    monkeypatch.setenv("STACKUP_ROOT", str(root))
+    busybox_image(ImageStore(), BASE)
+    yield root
+    assert nothing_left(root) == []
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, event):
+        self.events.append(event)
+
+    def statuses(self):
+        """{step title without its [n/m] prefix: last status} for the Dockerfile's steps."""
+        out = {}
+        for e in self.events:
+            if isinstance(e, StepEvent) and e.title.startswith("["):
+                out[e.title.split("] ", 1)[1]] = e.status
+        return out
+
+
+def make_context(folder: Path, dockerfile: str, files: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(dockerfile)
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def do_build(context: Path, **kw):
+    recorder = Recorder()
+    image = build(BuildOptions(context=context, **kw), recorder)
+    return image, recorder
+
+
+def output_of(image, argv):
+    rt = Runtime()
+    state = rt.create(ContainerSpec(layers=[str(p) for p in image.layer_dirs()], argv=list(argv),
+                                    env=image.config.env))
+    try:
+        rt.start(state.id)
+        code = rt.wait(state.id, timeout=60)
+        return code, output(rt, state.id)
+    finally:
+        rt.remove(state.id, force=True)
+
+
+def nothing_left(root: Path) -> list[str]:
+    """Containers, mounts under the root and build scratch folders left behind."""
+    left = leftovers(root)
+    with open("/proc/self/mountinfo") as f:
+        left += [line.split()[4] for line in f if str(root) in line]
+    scratch = root / "build" / "tmp"
+    if scratch.is_dir():
+        left += [str(p) for p in scratch.iterdir()]
+    return left
+
+
+def test_copy_and_run_then_a_rebuild_runs_nothing_and_gives_the_same_image(root, tmp_path):
+    ctx = make_context(tmp_path / "ctx", f"""\
+FROM {BASE}
+WORKDIR /app
+COPY a.txt b.txt ./
+RUN cat a.txt b.txt > both.txt && rm /bin/vi
+ENV GREETING=hello
+CMD ["cat", "/app/both.txt"]
+""", {"a.txt": "A\n", "b.txt": "B\n"})
+    first, rec1 = do_build(ctx, tags=["stackup.local/t:1"])
+    assert set(rec1.statuses().values()) == {"done"}
+    code, out = output_of(first, ["sh", "-c", "cat /app/both.txt; test -e /bin/vi || echo gone"])
+    assert (code, out) == (0, "A\nB\ngone\n")
+    assert first.config.cmd == ["cat", "/app/both.txt"]
+    assert "GREETING=hello" in first.config.env
+    assert first.config.working_dir == "/app"
+
+    os.utime(ctx / "a.txt", (1, 1))  # a touch is not a change
+    again, rec2 = do_build(ctx, tags=["stackup.local/t:1"])
+    assert set(s for t, s in rec2.statuses().items() if not t.startswith("FROM")) == {"cached"}
+    assert again.id == first.id
+
+    (ctx / "b.txt").write_text("B2\n")
+    changed, rec3 = do_build(ctx)
+    statuses = rec3.statuses()
+    assert statuses["WORKDIR /app"] == "cached"
+    assert statuses["COPY a.txt b.txt ./"] == "done"
+    assert statuses["RUN cat a.txt b.txt > both.txt && rm /bin/vi"] == "done"
+    assert output_of(changed, ["cat", "/app/both.txt"]) == (0, "A\nB2\n")
+
+    _, rec4 = do_build(ctx, no_cache=True)
+    assert "cached" not in rec4.statuses().values()
+
+
+def test_multi_stage_target_builds_only_what_it_needs(root, tmp_path):
+    ctx = make_context(tmp_path / "ctx", f"""\
+FROM {BASE} AS base
+RUN echo base > /base.txt
+
+FROM base AS unused
+RUN exit 3
+
+FROM {BASE} AS builder
+RUN mkdir /out && echo built > /out/artifact
+
+FROM base AS final
+COPY --from=builder /out/artifact /artifact
+CMD ["cat", "/artifact"]
+
+FROM final AS test
+RUN cat /artifact /base.txt
+""")
+    image, rec = do_build(ctx, target="final")
+    titles = " ".join(rec.statuses())
+    assert "exit 3" not in titles and "cat /artifact /base.txt" not in titles
+    assert output_of(image, ["sh", "-c", "cat /artifact /base.txt"]) == (0, "built\nbase\n")
+    with pytest.raises(UserError, match="target stage 'nope' could not be found"):
+        do_build(ctx, target="nope")
+
+
+def test_a_failing_run_names_the_line_the_command_and_its_code_and_leaves_nothing(root, tmp_path):
+    ctx = make_context(tmp_path / "ctx", f"FROM {BASE}\nRUN echo first\nRUN echo oops; exit 7\n")
+    with pytest.raises(StackupError) as err:
+        do_build(ctx)
+    text = str(err.value)
+    assert "Dockerfile:3" in text and "exit code: 7" in text and "oops" in text
+    # the step that finished is reused by the next build
+    (ctx / "Dockerfile").write_text(f"FROM {BASE}\nRUN echo first\n")
+    _, rec = do_build(ctx)
+    assert rec.statuses()["RUN echo first"] == "cached"
+
+
+def test_cache_mount_keeps_its_content_between_builds(root, tmp_path):
+    dockerfile = f"""\
+FROM {BASE}
+ARG N
+RUN --mount=type=cache,target=/cache echo $N >> /cache/runs && cat /cache/runs > /seen
+"""
+    ctx = make_context(tmp_path / "ctx", dockerfile)
+    do_build(ctx, build_args={"N": "1"})
+    image, _ = do_build(ctx, build_args={"N": "2"})
+    assert output_of(image, ["cat", "/seen"]) == (0, "1\n2\n")
+    code, out = output_of(image, ["sh", "-c", "ls /cache 2>&1 | wc -l"])
+    assert out.strip() == "0"  # the cache's content is not in the image
+
+
+def test_onbuild_triggers_run_in_the_child(root, tmp_path):
+    parent = make_context(tmp_path / "parent", f"FROM {BASE}\nONBUILD RUN echo triggered > /t\n")
+    image, _ = do_build(parent, tags=["stackup.local/parent:1"])
+    assert image.config  # the trigger is recorded, not run
+    child = make_context(tmp_path / "child", "FROM stackup.local/parent:1\n")
+    image, _ = do_build(child)
+    assert output_of(image, ["cat", "/t"]) == (0, "triggered\n")
+
+
+def test_metadata_instructions_shape_the_config(root, tmp_path):
+    ctx = make_context(tmp_path / "ctx", f"""\
+FROM {BASE}
+ARG VERSION=1.2
+LABEL org.example.version=$VERSION other="a b"
+EXPOSE 80 53/udp
+VOLUME ["/data"]
+USER 1000:1000
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD wget -q -O- localhost || exit 1
+ENTRYPOINT ["/bin/sh", "-c"]
+""")
+    image, _ = do_build(ctx, labels={"from.cli": "yes"})
+    c = image.config
+    assert c.labels == {"org.example.version": "1.2", "other": "a b", "from.cli": "yes"}
+    assert c.exposed_ports == ["53/udp", "80/tcp"]
+    assert c.volumes == ["/data"]
+    assert c.user == "1000:1000" and c.stop_signal == "SIGINT"
+    assert c.entrypoint == ["/bin/sh", "-c"] and c.cmd is None  # the base's CMD is dropped
+    assert c.healthcheck["Test"] == ["CMD-SHELL", "wget -q -O- localhost || exit 1"]
+    assert c.healthcheck["Interval"] == 5_000_000_000 and c.healthcheck["Retries"] == 2
