@@ -193,7 +193,8 @@ def run_step(step: RunStep, output: Callable[[str], None], *,
             code = rt.wait(state.id)
         rt.take_upper(state.id, upper)
         rt.remove(state.id, force=True)
-        clean_stubs(upper, step.layers, list(RUNTIME_STUBS) + [m.target for m in spec.mounts])
+        clean_stubs(upper, step.layers, list(RUNTIME_STUBS) + [m.target for m in spec.mounts],
+                    keep=spec.working_dir)
     except BaseException:
         _discard(rt, name, upper)
         raise

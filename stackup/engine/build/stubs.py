@@ -25,9 +25,10 @@ OPAQUE = "trusted.overlay.opaque"
 MAX_LINKS = 40
 
 
-def clean_stubs(upper: Path, layers: list[Path], targets: list[str]) -> list[str]:
+def clean_stubs(upper: Path, layers: list[Path], targets: list[str], keep: str = "/") -> list[str]:
     """Remove the stubs of `targets` (paths in the container) from `upper`, given the lower
-    `layers` (base first). The container paths removed, deepest first."""
+    `layers` (base first); `keep` (the working directory, which Docker creates and keeps)
+    and the folders above it stay. The container paths removed, deepest first."""
     lowers = LowerTree(layers)
     candidates: set[str] = set()
     for target in targets:
@@ -35,6 +36,10 @@ def clean_stubs(upper: Path, layers: list[Path], targets: list[str]) -> list[str
         while path != "/":
             candidates.add(path)
             path = os.path.dirname(path)
+    path = lowers.resolve(keep)
+    while path != "/":
+        candidates.discard(path)
+        path = os.path.dirname(path)
     removed = []
     for path in sorted(candidates, key=lambda p: (-p.count("/"), p)):
         host = str(upper) + path
