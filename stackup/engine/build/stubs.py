@@ -55,11 +55,11 @@ def clean_stubs(upper: Path, layers: list[Path], targets: list[str], keep: str =
 
 def _is_stub(host: str, st: os.stat_result, below: os.stat_result | None) -> bool:
     if stat.S_ISDIR(st.st_mode):
-        if os.listdir(host) or _opaque(host):
+        if os.listdir(host):
             return False
         if below is None:
-            return True
-        return (stat.S_ISDIR(below.st_mode) and below.st_mode == st.st_mode
+            return True  # (opaque when made over a lower layer's whiteout)
+        return (stat.S_ISDIR(below.st_mode) and not _opaque(host) and below.st_mode == st.st_mode
                 and (below.st_uid, below.st_gid) == (st.st_uid, st.st_gid))
     # a file the runtime made is new and empty (it never touches the image's files)
     return below is None and stat.S_ISREG(st.st_mode) and st.st_size == 0

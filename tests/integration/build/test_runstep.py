@@ -246,3 +246,34 @@ def test_sweep_leaves_a_running_build_alone(root, layers, created):
     seen: list[list[str]] = []
     run_step(step(layers, "echo x"), lambda line: seen.append(runstep.sweep()))
     assert seen == [[]]
+
+
+def test_mount_stubs_are_found_through_the_lower_layers(root, layers, created, tmp_path):
+    # a second layer that deletes /www (a whiteout) and makes /var/run a link to /run
+    top = tmp_path / "top"
+    (top / "var").mkdir(parents=True)
+    os.mknod(top / "www", stat.S_IFCHR | 0o000, os.makedev(0, 0))
+    os.symlink("../run", top / "var" / "run")
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    mounts = [RunMount("bind", "/www/data", str(tmp_path)),
+              RunMount("bind", "/var/run/secrets/token", str(token), read_only=True)]
+    result = run_step(step([*layers, top], "cat /run/secrets/token; ls /www", mounts=mounts),
+                      lambda line: None)
+    assert (result.exit_code, result.tail) == (0, ["t", "data"])
+    assert entries(result.upper) == []
+
+
+def test_step_containers_are_not_the_users_containers(root, layers, created):
+    listed: list[subprocess.CompletedProcess] = []
+
+    def list_containers(line: str) -> None:
+        # the CLI's listing repairs and sweeps the user's containers: a step container
+        # (another runtime root) is neither shown nor taken for a stray and killed
+        listed.append(subprocess.run([sys.executable, "-m", "stackup", "container", "ps", "-a"],
+                                     capture_output=True, text=True, timeout=60))
+
+    result = run_step(step(layers, "echo listing; sleep 0.5; echo done"), list_containers)
+    assert (result.exit_code, result.tail) == (0, ["listing", "done"])
+    assert listed[0].returncode == 0, listed[0].stderr
+    assert "stackup-build" not in listed[0].stdout and len(listed[0].stdout.splitlines()) == 1
