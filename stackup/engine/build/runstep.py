@@ -186,7 +186,8 @@ def run_step(step: RunStep, output: Callable[[str], None], *,
             started = rt.start(state.id)
         except StartError as exc:
             code = exc.exit_code
-            tail.append(str(exc))
+            # the runtime's message without "cannot start container <step container>: "
+            tail.append(str(exc).removeprefix(f"cannot start container {name}: "))
         else:
             with _ShimWatch(started.shim_pid if started else 0) as running:
                 _stream(rt.cdir(state.id) / "container.log", running, _Lines(output, tail))

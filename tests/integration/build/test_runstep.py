@@ -148,7 +148,7 @@ def test_user_workdir_env_and_a_missing_command(root, layers, created):
     assert (result.exit_code, lines) == (0, ["1000", "/home/app", "hello", "buildkitsandbox"])
     missing = run_step(RunStep(layers=layers, argv=["/no/such/tool"], env=[], network="none"),
                        lambda line: None)
-    assert missing.exit_code == 127 and "/no/such/tool" in missing.tail[-1]
+    assert missing.exit_code == 127 and missing.tail == ["exec '/no/such/tool': No such file or directory"]
     assert missing.upper.is_dir()
 
 
