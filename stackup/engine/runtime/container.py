@@ -772,6 +772,16 @@ class Runtime:
             self._wait_shim(state, 10.0)
         self._destroy(state.id)
 
+    def take_upper(self, ref: str, dest: Path) -> None:
+        """Move a stopped container's upper folder (its changes to the image, in overlay
+        form) to `dest`, which must not exist and must be on the same file system: a
+        rename, no copy. The container cannot start again; remove it next."""
+        state = self.state(ref)
+        if state.status.is_up_or_starting():
+            raise ConflictError(f"container {state.name} is {state.status}: its upper "
+                                "folder can only be taken once it has stopped")
+        os.rename(self.cdir(state.id) / "upper", dest)
+
     def forget(self, cid: str) -> None:
         """Take away what is left of a container this root has no (readable) record of:
         its processes, cgroup, network, volumes' claims, and its directory."""
