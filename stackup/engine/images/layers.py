@@ -102,6 +102,30 @@ class LayerStore:
             return reader.digest(), reader.size
         return self._install(chain_id, diff_id, parent, what, fill, batch)
 
+    def adopt(self, folder: Path, diff_id: str, chain_id: str, parent: str | None, size: int) -> bool:
+        """Install `folder` (a layer's files, made on this store's filesystem, e.g. a build
+        step's overlay upper) as layer `chain_id` by renaming it: no copy. The caller vouches
+        for `diff_id` (it made the layer's tar from these files). True when installed; False
+        when the layer was there already, and `folder` is removed.
+
+        An OSError (EXDEV: `folder` is on another filesystem) leaves `folder` where it was."""
+        if self.has(chain_id):
+            shutil.rmtree(folder)
+            return False
+        import tempfile  # (imported on use, as in _install)
+
+        self._ensure_root()
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            os.rename(folder, tmp / "diff")
+        except OSError:
+            os.rmdir(tmp)
+            raise
+        meta = {"diff_id": diff_id, "chain_id": chain_id, "parent": parent, "size": size}
+        with LayerBatch(self) as batch:
+            batch.add(tmp, meta)  # removed by the batch unless installed
+            return batch.install() == 1
+
     def _install(self, chain_id: str, diff_id: str, parent: str | None, what: str,
                  fill: Callable[[Path], tuple[str, int]], batch: LayerBatch | None = None) -> bool:
         """Fill a temporary directory, check the diff_id, then install it (or hand it to `batch`)."""

@@ -2,7 +2,8 @@
 
     images/blobs/sha256/<hex>     manifests, configs, compressed layers (content-addressed)
     images/layers/<chain hex>/    each layer unpacked once, shared by the images that have it
-    images/index.json             image id -> manifest, names, repo digests, chain ids, size
+    images/index.json             image id -> manifest, names, repo digests, chain ids, size;
+                                  and pins: blobs and layers kept for an owner (the build cache)
 
 An image's id is the digest of its config. A name (normalized reference with a tag)
 points at one image at a time: tagging another image with it moves it, and the old
@@ -304,6 +305,31 @@ class ImageStore:
             if entry is not None:
                 entry["repo_digests"] = sorted(set(entry.get("repo_digests", [])) | {repo_digest})
 
+    # --- pins --------------------------------------------------------------------------
+
+    def pin(self, owner: str, name: str, blobs: Sequence[str], chains: Sequence[str]) -> None:
+        """Keep `blobs` and layers `chains` from garbage collection under `owner`/`name`
+        (e.g. the build cache's entry for a step), until unpinned. Pinning a name again
+        replaces what it kept."""
+        with self._editing() as index:
+            pins = index.setdefault("pins", {}).setdefault(owner, {})
+            pins[name] = {"blobs": sorted(set(blobs)), "chains": sorted(set(chains))}
+
+    def unpin(self, owner: str, name: str) -> None:
+        """Let go of what `owner`/`name` kept (collected by the next gc unless an image or
+        another pin needs it)."""
+        with self._editing() as index:
+            pins = index.get("pins", {}).get(owner, {})
+            pins.pop(name, None)
+            if not pins:
+                index.get("pins", {}).pop(owner, None)
+
+    def pins(self, owner: str) -> dict[str, dict[str, builtins.list[str]]]:
+        """name -> {"blobs": [...], "chains": [...]} of what `owner` keeps."""
+        pins = self._index().get("pins", {}).get(owner, {})
+        return {name: {"blobs": list(p.get("blobs", [])), "chains": list(p.get("chains", []))}
+                for name, p in pins.items()}
+
     # --- removing ----------------------------------------------------------------------
 
     def rm(self, ref: str, force: bool = False, in_use: InUse | None = None) -> builtins.list[str]:
@@ -403,7 +429,8 @@ class ImageStore:
 
     def _collect(self) -> None:
         """Under both locks: delete what no image in the index needs."""
-        images = self._index()["images"]
+        index = self._index()
+        images = index["images"]
         keep_blobs: set[str] = set()
         keep_chains: set[str] = set()
         for image_id, entry in images.items():
@@ -412,6 +439,10 @@ class ImageStore:
             with contextlib.suppress(NotFoundError, ValueError, KeyError):
                 manifest = json.loads(self.blobs.read(entry["manifest"]))
                 keep_blobs |= {d["digest"] for d in manifest.get("layers", [])}
+        for owner in index.get("pins", {}).values():
+            for pinned in owner.values():
+                keep_blobs |= set(pinned.get("blobs", []))
+                keep_chains |= set(pinned.get("chains", []))
         for blob in list(self.blobs.digests()):
             if blob not in keep_blobs:
                 self.blobs.delete(blob)
@@ -439,7 +470,7 @@ def temp_dir_in(store: ImageStore, prefix: str) -> Path:
 
 
 def _index_problem(index: object) -> str:
-    problem = checkedjson.object_with({"images": (dict,)}, None, index)
+    problem = checkedjson.object_with({"images": (dict,)}, {"pins": (dict,)}, index)
     if problem:
         return problem
     assert isinstance(index, dict)
