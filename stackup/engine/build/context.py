@@ -350,21 +350,48 @@ class ContentHasher:
         path, type, permission bits (with setuid/setgid/sticky), uid, gid, size, the sha256
         of a file's bytes, a symlink's target, a device's numbers, which paths are hard
         links of each other. Never a time: `touch` keeps the digest."""
+        listing = [(source, list(walk(root, source, matcher, exclude))) for source in sources]
+        known = self._cached([st for _, entries in listing for _, st in entries if stat.S_ISREG(st.st_mode)])
         total = hashlib.sha256()
         fresh: list[tuple[int, int, int, int, int, bytes]] = []
-        with self._lock:
-            db = self._connect()
-        for source in sources:
+        for source, entries in listing:
             total.update(b"source\0%s\0%s\0%d\n" % (_b(source.path), _b(source.resolved), source.is_dir))
             links: dict[tuple[int, int], str] = {}
             base = _host(root, source.resolved)
-            for rel, st in walk(root, source, matcher, exclude):
-                total.update(self._record(db, base, rel, st, links, fresh))
+            for rel, st in entries:
+                total.update(self._record(known, base, rel, st, links, fresh))
         if fresh:
             self._store(fresh)
         return "sha256:" + total.hexdigest()
 
-    def _record(self, db: sqlite3.Connection | None, base: str, rel: str, st: os.stat_result,
+    def _cached(self, files: list[os.stat_result]) -> dict[tuple[int, int], bytes]:
+        """The cached sha256 of each of these files whose stat still agrees with the cache,
+        looked up in batches (one query per 500 files rather than one each)."""
+        with self._lock:
+            db = self._connect()
+            if db is None or not files:
+                return {}
+            by_dev: dict[int, dict[int, os.stat_result]] = {}
+            for st in files:
+                by_dev.setdefault(_signed(st.st_dev), {})[_signed(st.st_ino)] = st
+            known: dict[tuple[int, int], bytes] = {}
+            try:
+                for dev, inodes in by_dev.items():
+                    numbers = list(inodes)
+                    for start in range(0, len(numbers), 500):
+                        chunk = numbers[start:start + 500]
+                        rows = db.execute(
+                            "SELECT ino, size, mtime_ns, ctime_ns, sha256 FROM files WHERE dev=? AND ino IN "
+                            f"({','.join('?' * len(chunk))})", [dev, *chunk])
+                        for ino, size, mtime_ns, ctime_ns, sha in rows:
+                            st = inodes[ino]
+                            if (size, mtime_ns, ctime_ns) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+                                known[(st.st_dev, st.st_ino)] = bytes(sha)
+            except sqlite3.Error:
+                return known  # a busy or damaged cache: what is not known is read
+            return known
+
+    def _record(self, known: dict[tuple[int, int], bytes], base: str, rel: str, st: os.stat_result,
                 links: dict[tuple[int, int], str], fresh: list[tuple[int, int, int, int, int, bytes]]) -> bytes:
         mode = st.st_mode
         kind = stat.S_IFMT(mode)
@@ -379,7 +406,7 @@ class ContentHasher:
                 if first != rel:
                     extra = b"hardlink\0" + _b(first)
             if not extra:
-                extra = self._file_sha(db, host, rel, st, fresh)
+                extra = known.get(key) or self._file_sha(host, rel, st, fresh)
         elif kind == stat.S_IFLNK:
             extra = os.readlink(os.fsencode(host))
         elif kind in (stat.S_IFCHR, stat.S_IFBLK):
@@ -387,22 +414,12 @@ class ContentHasher:
         return b"%s\0%o\0%o\0%d\0%d\0%d\0%s\n" % (_b(rel), kind, stat.S_IMODE(mode), st.st_uid,
                                                   st.st_gid, size, extra)
 
-    def _file_sha(self, db: sqlite3.Connection | None, host: str, rel: str, st: os.stat_result,
+    def _file_sha(self, host: str, rel: str, st: os.stat_result,
                   fresh: list[tuple[int, int, int, int, int, bytes]]) -> bytes:
-        dev, ino = _signed(st.st_dev), _signed(st.st_ino)
-        if db is not None:
-            try:
-                with self._lock:
-                    row = db.execute("SELECT size, mtime_ns, ctime_ns, sha256 FROM files WHERE dev=? AND ino=?",
-                                     (dev, ino)).fetchone()
-            except sqlite3.Error:
-                row = None
-            if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns and row[2] == st.st_ctime_ns:
-                return bytes(row[3])
         sha, steady = _read_sha(host, rel, st)
         self.files_read += 1
         if steady and st.st_ctime_ns < time.time_ns() - self.racy_window_ns:
-            fresh.append((dev, ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha))
+            fresh.append((_signed(st.st_dev), _signed(st.st_ino), st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha))
         return sha
 
     def _connect(self) -> sqlite3.Connection | None:
