@@ -224,7 +224,10 @@ def walk(root: Path, source: Source, matcher: Matcher | None,
     or `exclude` (COPY --exclude, matched from the source) exclude are left out; an
     excluded folder appears only when something inside it is kept. Symlinks below the
     source are not followed."""
-    st = os.lstat(_host(root, source.resolved))
+    try:
+        st = os.lstat(_host(root, source.resolved))
+    except OSError as err:
+        raise SourceError(f'cannot read "{source.path}" in the build context: {err.strerror}') from None
     yield ".", st
     if not stat.S_ISDIR(st.st_mode):
         return
@@ -253,6 +256,8 @@ def _entries(root: Path, folder: str, matcher: Matcher | None, exclude: Matcher 
             entries = sorted(it, key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         return  # removed meanwhile
+    except OSError as err:
+        raise SourceError(f'cannot read "{folder}" in the build context: {err.strerror}') from None
     top = folder == "."
     for entry in entries:
         name = entry.name

@@ -289,3 +289,10 @@ def test_an_unreadable_cache_location_only_costs_reading(tmp_path: Path, ctx: Pa
     blocker.write_text("")
     with ContentHasher(blocker / "stat.db") as h:
         assert h.digest(ctx, resolve_sources(ctx, ["lib"], None), None) == digest_of(tmp_path, ctx, ["lib"])
+
+
+def test_a_vanished_source_is_a_clear_error(ctx: Path) -> None:
+    (source,) = resolve_sources(ctx, ["lib/a.py"], None)
+    (ctx / "lib/a.py").unlink()
+    with pytest.raises(SourceError, match='^cannot read "lib/a.py" in the build context: No such file or directory$'):
+        list(walk(ctx, source, None))
