@@ -25,6 +25,7 @@ from typing import Any, Self, TypedDict
 from stackup.engine.build import shellwords
 from stackup.engine.build.dockerfile import Dockerfile, DockerfileError, Heredoc, Node, parse, parse_heredoc_word
 from stackup.engine.images.platform import Platform
+from stackup.errors import UserError
 
 PIPES_DIR = "/dev/pipes"  # where a RUN heredoc script with a shebang is mounted (as BuildKit)
 
@@ -376,8 +377,9 @@ def split_stages(dockerfile: Dockerfile) -> tuple[list[Arg], list[Stage]]:
     return meta, stages
 
 
-class _Refused(Exception):
-    """An instruction's arguments or flags Docker refuses; parse_instruction adds where."""
+class _Refused(UserError):
+    """An instruction's arguments or flags Docker refuses; parse_instruction adds where
+    (a UserError so a direct caller of parse_mount still gets one)."""
 
 
 def _named(keyword: str, message: str) -> str:
