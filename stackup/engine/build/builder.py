@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stackup.engine.build import dispatch, dockerfile, instructions
 from stackup.engine.build.cache import BuildCache
+from stackup.engine.build.instructions import Stage
 from stackup.engine.build.model import BuildOptions, LayerRef, Progress, StepEvent, StepOutput
 from stackup.engine.build.stage import StageState, start_config
-from stackup.engine.build.steps import StepContext
+from stackup.engine.build.steps import Cancelled, StepContext
 from stackup.engine.images import platform as plat
 from stackup.engine.images.reference import parse_reference
 from stackup.engine.images.store import Image, ImageStore
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
-
-
-class BuildError(StackupError):
-    """A build that failed while running (a RUN that exited non-zero, a failed download)."""
 
 
 @dataclass
@@ -86,14 +82,18 @@ class Builder:
     def run(self) -> Image:
         self._check_platform()
         source, name = self._read_dockerfile()
-        parsed = dockerfile.parse(source, name)
-        meta_args, stages = instructions.split_stages(parsed)
-        globals_ = self._meta_args(meta_args)
+        meta_args, stages = instructions.split_stages(dockerfile.parse(source, name))
+        meta = instructions.meta_arg_values(meta_args, self.options.build_args)
         target = self._target(stages)
-        needed = self._needed(stages, target, globals_)
+        needed = self._needed(stages, target, meta)
         with ExitStack() as cleanup:
+            # held shared all along: a gc never takes a layer between its commit and its pin
+            cleanup.enter_context(self.store.adding())
             context = StepContext.open(self.options, self.store, self.cache, self.vertices, cleanup)
-            results = self._build_stages(stages, needed, globals_, context)
+            context.stages = stages
+            context.pull_base = lambda ref: self._base_image(ref, context)
+            context.used_args.update(a for arg in meta_args for a, _ in arg.args)
+            results = self._build_stages(stages, needed, meta, context)
             final = results[target.index].result()
             self._warn_unused_args(context)
             vertex = self.vertices.start("exporting to image")
@@ -102,21 +102,21 @@ class Builder:
             return image
 
     def _check_platform(self) -> None:
-        if self.options.platform and plat.parse(self.options.platform) != self.host \
-                and plat.parse(self.options.platform).architecture != self.host.architecture:
+        if not self.options.platform:
+            return
+        wanted = plat.parse(self.options.platform)
+        if (wanted.os, wanted.architecture) != (self.host.os, self.host.architecture):
             raise UnsupportedError(f"platform {self.options.platform}: stackup builds only for this "
                                    f"machine's platform ({self.host})")
 
     def _read_dockerfile(self) -> tuple[str, str]:
-        vertex = self.vertices.start("[internal] load build definition from "
-                                     + (self.options.dockerfile.name if self.options.dockerfile
-                                        else "Dockerfile"))
-        if self.options.dockerfile_inline is not None:
-            vertex.done()
-            return self.options.dockerfile_inline, "Dockerfile"
-        path = self.options.dockerfile or self.options.context / "Dockerfile"
-        if not self.options.context.is_dir():
-            raise UserError(f"build context {self.options.context}: not a folder")
+        options = self.options
+        if not options.context.is_dir():
+            raise UserError(f"build context {options.context}: not a folder")
+        if options.dockerfile_inline is not None:
+            return options.dockerfile_inline, "Dockerfile"
+        path = options.dockerfile or options.context / "Dockerfile"
+        vertex = self.vertices.start(f"[internal] load build definition from {path.name}")
         try:
             text = path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
@@ -126,22 +126,7 @@ class Builder:
         vertex.done()
         return text, path.name
 
-    def _meta_args(self, meta_args: list[Any]) -> dict[str, str | None]:
-        """The ARGs before the first FROM, with the predefined platform args, after --build-arg."""
-        values: dict[str, str | None] = dict(instructions.platform_args(self.host))
-        for arg in meta_args:
-            for name, default in arg.pairs:
-                if name in self.options.build_args:
-                    values[name] = self.options.build_args[name]
-                elif default is not None:
-                    values[name] = instructions.expand_value(default, _known(values))
-                else:
-                    values.setdefault(name, None)
-        return values
-
-    def _target(self, stages: list[Any]) -> Any:
-        if not stages:
-            raise UserError("Dockerfile: no FROM instruction: a Dockerfile must start a stage")
+    def _target(self, stages: list[Stage]) -> Stage:
         if not self.options.target:
             return stages[-1]
         for stage in stages:
@@ -150,40 +135,35 @@ class Builder:
         names = ", ".join(s.name for s in stages if s.name) or "none"
         raise UserError(f"target stage {self.options.target!r} could not be found (stages: {names})")
 
-    def _needed(self, stages: list[Any], target: Any, globals_: dict[str, str | None]) -> list[int]:
+    def _needed(self, stages: list[Stage], target: Stage, meta: Mapping[str, str]) -> list[int]:
         """The indexes of the stages the target needs, itself included, in file order."""
         needed: set[int] = set()
         pending = [target.index]
         while pending:
             index = pending.pop()
-            if index in needed:
-                continue
-            needed.add(index)
-            pending += dispatch.stage_references(stages, stages[index], globals_)
+            if index not in needed:
+                needed.add(index)
+                pending += dispatch.stage_references(stages, stages[index], meta)
         return sorted(needed)
 
-    def _build_stages(self, stages: list[Any], needed: list[int], globals_: dict[str, str | None],
+    def _build_stages(self, stages: list[Stage], needed: list[int], meta: Mapping[str, str],
                       context: StepContext) -> dict[int, Future[StageState]]:
         results: dict[int, Future[StageState]] = {}
-        pool = ThreadPoolExecutor(max_workers=max(1, len(needed)), thread_name_prefix="stage")
         context.stage_result = lambda index: results[index].result()
+        pool = ThreadPoolExecutor(max_workers=len(needed), thread_name_prefix="stage")
         try:
-            for index in needed:  # in file order: a stage only refers to earlier ones
-                results[index] = pool.submit(self._stage, stages, stages[index], globals_, context)
-            for index in needed:
-                results[index].exception()  # wait for all, so none runs on after a failure
+            for index in needed:  # in file order: a stage refers only to earlier ones
+                runner = dispatch.StageRunner(stages[index], stages, meta, context, self._base_state)
+                results[index] = pool.submit(runner.run)
+                results[index].add_done_callback(
+                    lambda done: context.cancelled.set() if done.exception() else None)
         finally:
-            context.cancelled.set()
             pool.shutdown(wait=True)
-        for index in needed:
-            if results[index].exception() is not None:
-                results[index].result()  # re-raise the first failure, in stage order
+        failures = [results[i].exception() for i in needed if results[i].exception()]
+        real = [f for f in failures if not isinstance(f, Cancelled)]
+        if failures:
+            raise (real or failures)[0]  # type: ignore[misc]
         return results
-
-    def _stage(self, stages: list[Any], stage: Any, globals_: dict[str, str | None],
-               context: StepContext) -> StageState:
-        runner = dispatch.StageRunner(stage, len(stages), globals_, context, self._base_state)
-        return runner.run()
 
     # --- bases --------------------------------------------------------------------------
 
@@ -199,37 +179,40 @@ class Builder:
         manifest = self.store.manifest(image)
         layers = [LayerRef(diff_id, desc["digest"], int(desc["size"]), desc["mediaType"], chain)
                   for desc, diff_id, chain in zip(manifest["layers"], image.diff_ids, image.chain_ids)]
-        state = StageState(layers=layers, layer_dirs=image.layer_dirs(),
-                           config=start_config(document.get("config")),
-                           history=list(document.get("history") or []), key=image.id,
-                           created=str(document.get("created") or ""),
-                           architecture=image.architecture, os=image.os,
-                           variant=str(document.get("variant") or ""))
-        state.onbuild = list((document.get("config") or {}).get("OnBuild") or [])  # type: ignore[attr-defined]
-        return state
+        return StageState(layers=layers, layer_dirs=image.layer_dirs(),
+                          config=start_config(document.get("config")),
+                          history=list(document.get("history") or []), key=image.id,
+                          created=str(document.get("created") or ""),
+                          architecture=image.architecture, os=image.os,
+                          variant=str(document.get("variant") or ""),
+                          onbuild=list((document.get("config") or {}).get("OnBuild") or []))
 
     def _base_image(self, name: str, context: StepContext) -> Image:
-        ref = parse_reference(name).normalized()
+        """A base image from the store; pulled first with --pull or when it is not here."""
+        try:
+            ref = parse_reference(name).normalized()
+        except StackupError as exc:
+            raise UserError(f"base image {name!r}: {exc}") from None
+        with context.pull_lock:  # one pull of a name at a time, even for stages in parallel
+            if self.options.pull or not self.store.exists(ref):
+                if (ref not in context.pulled) or not self.store.exists(ref):
+                    self._pull(name, ref)
+                    context.pulled.add(ref)
+            return self.store.resolve(ref)
+
+    def _pull(self, name: str, ref: str) -> None:
+        from stackup.engine.images.pull import pull
+
         vertex = self.vertices.start(f"[internal] load metadata for {ref}")
         try:
-            if self.options.pull or not self.store.exists(ref):
-                with context.pull_lock:
-                    if self.options.pull or not self.store.exists(ref):
-                        from stackup.engine.images.pull import pull
-
-                        try:
-                            pull(self.store, ref)
-                        except StackupError as exc:
-                            if self.options.pull and self.store.exists(ref):
-                                raise
-                            raise NotFoundError(f"base image {name}: not found here and could not "
-                                                f"be pulled: {exc}") from None
-            image = self.store.resolve(ref)
+            pull(self.store, ref)
         except StackupError as exc:
             vertex.failed(str(exc))
-            raise
+            if self.store.exists(ref):
+                raise
+            raise NotFoundError(f"base image {name}: not in the image store and not pulled: "
+                                f"{exc}") from None
         vertex.done()
-        return image
 
     # --- the image ----------------------------------------------------------------------
 
@@ -240,33 +223,24 @@ class Builder:
         document: dict[str, Any] = {
             "architecture": final.architecture or self.host.architecture,
             "os": final.os or "linux",
-            "created": final.created or _epoch_zero(),
-            "config": {k: v for k, v in config.items() if v not in (None, [], {}, "")
-                       or k in ("Cmd", "Entrypoint") and v == []},
+            "created": final.created or EPOCH,
+            "config": {k: v for k, v in config.items() if v not in (None, {}, "")},
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in final.layers]},
             "history": final.history,
         }
+        if final.author:
+            document["author"] = final.author
         if final.variant:
             document["variant"] = final.variant
         blobs = [(layer.blob, layer.size, layer.media_type) for layer in final.layers]
-        with self.store.adding():
-            return self.store.write_image(document, blobs, list(self.options.tags))
+        return self.store.write_image(document, blobs, list(self.options.tags))
 
     def _warn_unused_args(self, context: StepContext) -> None:
-        unused = sorted(set(self.options.build_args) - context.used_args
-                        - set(instructions.PROXY_ARGS))
+        unused = sorted(set(self.options.build_args) - context.used_args - instructions.PROXY_ARGS)
         if unused:
             from stackup.engine import notices
 
             notices.warn(f"build-args {', '.join(unused)} were not consumed by any ARG")
 
 
-def _known(values: dict[str, str | None]) -> dict[str, str]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _epoch_zero() -> str:
-    return "1970-01-01T00:00:00Z"
-
-
-Emit = Callable[[str], None]
+EPOCH = "1970-01-01T00:00:00Z"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import errno
+import functools
 import lzma
 import os
 import posixpath
@@ -39,7 +40,9 @@ import zstandard
 from stackup.engine.runtime.securejoin import resolve_in_root
 from stackup.errors import StackupError, UserError
 
-Excluded = Callable[[str], bool]
+Excluded = Callable[[str], bool]  # a path below the source being copied
+# (the source's path as given, a path below it): whether to leave it out
+SourceExcluded = Callable[[str, str], bool]
 COPY_CHUNK = 1 << 20
 
 
@@ -51,7 +54,7 @@ class CopyError(StackupError):
 
 def copy_in(src_root: Path, sources: Iterable[tuple[str, bool]], dest_root: Path, dest: str, *,
             workdir: str = "/", chown: str | None = None, chmod: str | None = None,
-            parents: bool = False, excluded: Excluded | None = None, keep_owners: bool = False,
+            parents: bool = False, excluded: SourceExcluded | None = None, keep_owners: bool = False,
             unpack_archives: bool = False, what: str = "COPY") -> None:
     """Copy `sources` ((path relative to `src_root`, is_dir) pairs) into `dest_root` at `dest`.
 
@@ -67,8 +70,11 @@ def copy_in(src_root: Path, sources: Iterable[tuple[str, bool]], dest_root: Path
     if len(items) > 1 and not folder_form and not target.is_dir():
         raise UserError(f"When using {what} with more than one source file, the destination "
                         "must be a directory and end with a /")
-    copier = _Copier(dest_root, owner, mode, keep_owners, excluded)
+    copier = _Copier(dest_root, owner, mode, keep_owners, None)
     for rel, _ in items:
+        # what `excluded` is asked: the path below this source (fsutil's --exclude rule),
+        # with the source's own path at hand for a context-wide rule (.dockerignore)
+        copier.excluded = functools.partial(excluded, rel) if excluded is not None else None
         src = Path(resolve_in_root(str(src_root), rel))  # a named symlink is followed, in its root
         try:
             st = os.lstat(src)

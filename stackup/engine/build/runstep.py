@@ -54,7 +54,7 @@ def steps_root() -> Path:
 
 
 def scratch_root() -> Path:
-    """Where the uppers of finished steps are moved (the builder's scratch space)."""
+    """Where the uppers of finished steps are moved unless the caller names a folder."""
     return st.root() / "build" / "tmp"
 
 
@@ -165,20 +165,21 @@ def _mount(m: RunMount, workdir: str) -> Mount:
 
 
 def run_step(step: RunStep, output: Callable[[str], None], *,
-             network: BuildNetwork | None = None) -> RunResult:
+             network: BuildNetwork | None = None, into: Path | None = None) -> RunResult:
     """Run one RUN step; its exit code, its changes (an upper folder the caller owns and
     removes, also for a failed step) and its last output lines.
 
     `network`: the build's network for `default` steps; without one a network is made
-    for this step alone. A command that cannot start (not found: 127, not executable:
+    for this step alone. `into`: the (locked) scratch folder the upper is moved into
+    (a build's own, so a sweep by another build never takes it). A command that cannot start (not found: 127, not executable:
     126) is a result too, with the runtime's message as its tail."""
     if step.network == "default" and network is None:
         with BuildNetwork() as own:
-            return run_step(step, output, network=own)
+            return run_step(step, output, network=own, into=into)
     spec = container_spec(step, network.name() if step.network == "default" and network else "")
     rt = _runtime(step.network == "default")
     name = f"stackup-build-{os.urandom(8).hex()}"
-    upper = st.ensure_dir(scratch_root()) / f"run-{name.removeprefix('stackup-build-')}"
+    upper = (into or st.ensure_dir(scratch_root())) / f"run-{name.removeprefix('stackup-build-')}"
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         state = rt.create(spec, name)

@@ -17,9 +17,6 @@ from stackup.engine.runtime.process import DEFAULT_PATH
 
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-# build args every RUN may see without an ARG line, never in the cache key or the history
-PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
-              "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass
@@ -36,11 +33,14 @@ class StageState:
     architecture: str = ""
     os: str = "linux"
     variant: str = ""
+    onbuild: list[str] = field(default_factory=list)  # the base's triggers, run after FROM
+    author: str = ""  # MAINTAINER
 
     def fork(self) -> StageState:
         """A copy for a stage built FROM this one (each stage has its own args)."""
         twin = copy.deepcopy(self)
         twin.args = {}
+        twin.onbuild = []
         return twin
 
     # --- what instructions see ------------------------------------------------------------

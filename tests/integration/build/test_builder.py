@@ -46,7 +46,7 @@ class Recorder:
         """{step title without its [n/m] prefix: last status} for the Dockerfile's steps."""
         out = {}
         for e in self.events:
-            if isinstance(e, StepEvent) and e.title.startswith("["):
+            if isinstance(e, StepEvent) and e.title.startswith("[") and "[internal]" not in e.title:
                 out[e.title.split("] ", 1)[1]] = e.status
         return out
 
@@ -85,7 +85,7 @@ def nothing_left(root: Path) -> list[str]:
         left += [line.split()[4] for line in f if str(root) in line]
     scratch = root / "build" / "tmp"
     if scratch.is_dir():
-        left += [str(p) for p in scratch.iterdir()]
+        left += [str(p) for p in scratch.iterdir() if p.name != ".lock"]
     return left
 
 
@@ -108,7 +108,8 @@ CMD ["cat", "/app/both.txt"]
 
     os.utime(ctx / "a.txt", (1, 1))  # a touch is not a change
     again, rec2 = do_build(ctx, tags=["stackup.local/t:1"])
-    assert set(s for t, s in rec2.statuses().items() if not t.startswith("FROM")) == {"cached"}
+    statuses = rec2.statuses()
+    assert set(s for t, s in statuses.items() if not t.startswith("FROM")) == {"cached"}, statuses
     assert again.id == first.id
 
     (ctx / "b.txt").write_text("B2\n")
@@ -171,8 +172,8 @@ RUN --mount=type=cache,target=/cache echo $N >> /cache/runs && cat /cache/runs >
     do_build(ctx, build_args={"N": "1"})
     image, _ = do_build(ctx, build_args={"N": "2"})
     assert output_of(image, ["cat", "/seen"]) == (0, "1\n2\n")
-    code, out = output_of(image, ["sh", "-c", "ls /cache 2>&1 | wc -l"])
-    assert out.strip() == "0"  # the cache's content is not in the image
+    # the cache's content is not in the image, nor the folder made only to mount it on
+    assert output_of(image, ["sh", "-c", "test -e /cache || echo absent"]) == (0, "absent\n")
 
 
 def test_onbuild_triggers_run_in_the_child(root, tmp_path):

@@ -142,7 +142,7 @@ def test_parents_and_exclude(ctx, root):
     copy_in(ctx, [("app/sub/data.txt", False), ("one.txt", False)], root, "/p/", parents=True)
     assert (root / "p/app/sub/data.txt").read_text() == "data" and (root / "p/one.txt").exists()
     assert mode(root / "p/app/sub") == 0o750  # the source's folders, as they are there
-    copy_in(ctx, [("app", True)], root, "/e/", excluded=lambda rel: rel.endswith(".txt"))
+    copy_in(ctx, [("app", True)], root, "/e/", excluded=lambda source, rel: rel.endswith(".txt"))
     assert sorted(os.listdir(root / "e/sub")) == [] and (root / "e/main.py").exists()
 
 
