@@ -171,6 +171,11 @@ class Builder:
         """A stage's starting state: an earlier stage's result, scratch, or an image."""
         if stage_index is not None:
             return context.stage_result(stage_index).fork()
+        named = self.options.additional_contexts.get(name, "")
+        if named.startswith("docker-image://"):  # FROM a named context (compose: service:NAME)
+            name = named[len("docker-image://"):]
+        elif named:
+            raise UserError(f"FROM {name}: the named context {name!r} is a folder, not an image")
         if name == "scratch":
             return StageState(config=start_config(None), architecture=self.host.architecture,
                               os=self.host.os, variant=self.host.variant)

@@ -206,3 +206,63 @@ ENTRYPOINT ["/bin/sh", "-c"]
     assert c.entrypoint == ["/bin/sh", "-c"] and c.cmd is None  # the base's CMD is dropped
     assert c.healthcheck["Test"] == ["CMD-SHELL", "wget -q -O- localhost || exit 1"]
     assert c.healthcheck["Interval"] == 5_000_000_000 and c.healthcheck["Retries"] == 2
+
+
+def test_heredocs_secrets_binds_and_archives(root, tmp_path):
+    import tarfile
+
+    secret = tmp_path / "token"
+    secret.write_text("s3cret")
+    ctx = make_context(tmp_path / "ctx", f"""\
+FROM {BASE} AS data
+RUN mkdir /d && echo from-stage > /d/f
+
+FROM {BASE}
+COPY <<EOF /etc/motd
+hello $HOSTNAME
+EOF
+RUN <<EOF
+echo heredoc > /h
+EOF
+RUN --mount=type=secret,id=token cat /run/secrets/token > /leak && rm /leak && echo ok > /s
+RUN --mount=type=secret,id=token,env=TOKEN test "${{#TOKEN}}" = 6 && echo env-ok > /se
+RUN --mount=type=bind,source=sub,target=/mnt cat /mnt/in.txt > /bound
+RUN --mount=type=bind,from=data,source=/d,target=/mnt cat /mnt/f > /from-stage
+ADD files.tar /unpacked/
+""", {"sub/in.txt": "in\n"})
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "x.txt").write_text("x\n")
+    with tarfile.open(ctx / "files.tar", "w") as tar:
+        tar.add(src / "x.txt", arcname="x.txt")
+    image, _ = do_build(ctx, secrets={"token": secret})
+    code, out = output_of(image, ["sh", "-c",
+                                  "cat /etc/motd /h /s /se /bound /from-stage /unpacked/x.txt;"
+                                  "test -e /run/secrets/token || echo no-secret-left"])
+    assert (code, out) == (0, "hello \nheredoc\nok\nenv-ok\nin\nfrom-stage\nx\nno-secret-left\n")
+    assert "s3cret" not in str(ImageStore().config_document(image))
+
+
+def test_output_of_a_run_is_streamed_as_step_output(root, tmp_path):
+    from stackup.engine.build.model import StepOutput
+
+    ctx = make_context(tmp_path / "ctx", f"FROM {BASE}\nRUN echo one && echo two >&2\n")
+    _, rec = do_build(ctx)
+    assert [e.text for e in rec.events if isinstance(e, StepOutput)] == ["one", "two"]
+
+
+def test_independent_stages_both_build_and_a_network_none_step_has_no_network(root, tmp_path):
+    ctx = make_context(tmp_path / "ctx", f"""\
+FROM {BASE} AS a
+RUN echo a > /a
+
+FROM {BASE} AS b
+RUN --network=none sh -c "ls /sys/class/net > /b"
+
+FROM {BASE}
+COPY --from=a /a /a
+COPY --from=b /b /b
+""")
+    image, rec = do_build(ctx)
+    assert output_of(image, ["cat", "/a", "/b"]) == (0, "a\nlo\n")
+    assert any(e.title.startswith("[a 2/2] RUN") for e in rec.events if isinstance(e, StepEvent))
