@@ -327,10 +327,11 @@ class BuildFailed(StackupError):
     """A build that failed (exit code 1): the builder's message, as BuildKit words it
     (`failed to solve: ...`), and the failing step's last output lines in `tail`."""
 
-    def __init__(self, message: str, tail: list[str]):
+    def __init__(self, message: str, tail: list[str], step: str = ""):
         if not message.startswith("failed to solve"):
             message = f"failed to solve: {message}"
-        super().__init__(message)
+        lines = [message] + ([f" > {step}:"] if step and tail else []) + [f"   {line}" for line in tail]
+        super().__init__(message, problems=lines)
         self.tail = tail
 
 
@@ -343,6 +344,7 @@ class StepTail:
     def __init__(self) -> None:
         self.lines: dict[int, list[str]] = {}
         self.failed: int | None = None
+        self.step = ""   # the failed step's title
         self.lock = threading.Lock()
 
     def __call__(self, event: StepEvent | StepOutput) -> None:
@@ -352,7 +354,11 @@ class StepTail:
                 kept.append(event.text)
                 del kept[:-self.LINES]
             elif event.status == "error" and self.failed is None:
-                self.failed = event.vertex
+                self.failed, self.step = event.vertex, event.title
+
+    def failure(self, error: BaseException) -> BuildFailed:
+        """The build's failure, with the failing step's last lines."""
+        return BuildFailed(str(error), self.tail(), self.step)
 
     def tail(self) -> list[str]:
         with self.lock:

@@ -306,7 +306,7 @@ class Engine:
             except UserError:
                 raise
             except StackupError as exc:
-                raise mapping.BuildFailed(str(exc), tail.tail()) from exc
+                raise tail.failure(exc) from exc
 
     def remove_image(self, reference: str) -> None:
         def users(image: Image) -> list[str]:
