@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -151,7 +150,7 @@ def _refuse(build: Mapping[str, Any], where: str) -> None:
 
 def _path(base: Path, text: str) -> Path:
     path = Path(os.path.expanduser(text))
-    return path if path.is_absolute() else (base / path)
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
 def _bool(value: Any) -> bool:
@@ -309,6 +308,8 @@ def secret_files(spec: ServiceBuild, environ: Mapping[str, str], options: BuildO
     if not spec.env_secrets:
         yield options
         return
+    import tempfile  # only here: `up` without secrets must not load it
+
     with tempfile.TemporaryDirectory(prefix="stackup-build-secrets-") as folder:
         secrets = dict(options.secrets)
         for secret_id, variable in sorted(spec.env_secrets.items()):
