@@ -21,9 +21,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _cache() -> Any:
-    from stackup.engine.build import cache
+    """The engine's build cache (`prune(all) -> (entries, bytes)`, `usage() -> entries`)."""
+    import importlib
 
-    return cache
+    return importlib.import_module("stackup.engine.build.cache")
 
 
 @group.command("prune")

@@ -90,8 +90,8 @@ def test_stackup_build_flags_reach_every_build():
         plan_build(d, BuildCommandOptions(services=("nope",)))
 
 
-def _up(engine, desired, options=UpOptions()):
-    plan = plan_images(desired, observe(engine, "p", desired), options)
+def _up(engine, desired, options=None):
+    plan = plan_images(desired, observe(engine, "p", desired), options or UpOptions())
     return plan, execute(plan, engine)
 
 

@@ -19,10 +19,10 @@ from stackup.stackfile import support
 NATIVE = str(platform.host())
 
 
-def spec_of(build, *, image=None, services=None, secrets=None, flags=BuildFlags(), project_dir="/proj"):
+def spec_of(build, *, image=None, services=None, secrets=None, flags=None, project_dir="/proj"):
     config = {"build": build} | ({"image": image} if image else {})
     return service_build("shop", "web", config, services=services, secrets=secrets, project_dir=project_dir,
-                         flags=flags)
+                         flags=flags or BuildFlags())
 
 
 def test_the_short_form_is_the_context_relative_to_the_project():
