@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "container": ("stackup.cli.container", "Manage single containers (run, ps, exec, logs...)"),
     "network": ("stackup.cli.network", "Manage networks"),
     "volume": ("stackup.cli.volume", "Manage volumes"),
+    "builder": ("stackup.cli.builder", "Manage the build cache (prune, du)"),
     "system": ("stackup.cli.system", "Check the engine's state against the kernel and repair it"),
 }
 

@@ -14,6 +14,7 @@ from stackup.errors import UserError
 if TYPE_CHECKING:
     import typer
 
+    from stackup.cli.build_progress import BuildView
     from stackup.project.events import OperationEvent
     from stackup.project.progress import Progress
     from stackup.project.session import Session
@@ -64,6 +65,7 @@ class Renderer:
         self.colour, self.prefix, self.timestamps = colour, prefix, timestamps
         self.progress: Progress | None = None
         self.printer: LogPrinter | None = None
+        self.build_view: BuildView | None = None
 
     def __call__(self, event: OperationEvent) -> None:
         from stackup.project import events
@@ -102,6 +104,24 @@ class Renderer:
             print(event.exit_code)
         elif isinstance(event, events.ImageChanged):
             print(f" Image {event.reference}  {event.status}", file=sys.stderr)
+        elif isinstance(event, events.BuildProgress):
+            self._build_step(event)
+
+    def _build_step(self, event: Any) -> None:
+        """A build's step: BuildKit's plain lines in plain mode; on a terminal, the step
+        that runs becomes the status of the image's progress line (its output folded)."""
+        from stackup.cli.build_progress import PlainBuildView, resolve_mode
+        from stackup.engine.build.model import StepEvent
+        from stackup.project.progress import WORKING, Event
+
+        mode = resolve_mode(self.progress_mode)
+        if mode == "plain":
+            if self.build_view is None:
+                self.build_view = PlainBuildView()
+            self.build_view(event.image, event.event)
+        elif mode == "tty" and self.progress is not None and isinstance(event.event, StepEvent) \
+                and event.event.status == "started":
+            self.progress(Event(f"Image {event.image}", event.event.title, WORKING))
 
     def _new_printer(self, names: Iterable[str]) -> LogPrinter:
         return LogPrinter(names, colour=self.colour, prefix=self.prefix, timestamps=self.timestamps)

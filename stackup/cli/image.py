@@ -325,3 +325,41 @@ def save(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@group.command("build")
+def build(
+    ctx: typer.Context,
+    context: str = typer.Argument(..., metavar="CONTEXT", help="The build context: a folder"),
+    tag: list[str] = typer.Option([], "-t", "--tag", help="Name and optionally a tag (NAME[:TAG]), repeatable"),
+    file: str = typer.Option(None, "-f", "--file", help="The Dockerfile (default: CONTEXT/Dockerfile; '-' for stdin)"),
+    target: str = typer.Option("", "--target", help="The build stage to build"),
+    build_arg: list[str] = typer.Option([], "--build-arg", help="Set a build-time variable NAME[=VALUE]"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the cache when building"),
+    pull: bool = typer.Option(False, "--pull", help="Always pull a newer version of the base images"),
+    label: list[str] = typer.Option([], "--label", help="Set a label on the image KEY=VALUE"),
+    network: str = typer.Option("default", "--network", help="The network of RUN steps: default, none or host"),
+    add_host: list[str] = typer.Option([], "--add-host", help="Add a host-to-IP mapping (host:ip)"),
+    secret: list[str] = typer.Option([], "--secret", help="A secret file for RUN --mount=type=secret: id=ID,src=PATH"),
+    platform: str = typer.Option(None, "--platform", help="This machine's platform (no other is built)"),
+    progress: str = typer.Option(None, "--progress", help="auto, tty, plain or quiet"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress; print the image ID"),
+    iidfile: str = typer.Option(None, "--iidfile", help="Write the image ID to the file"),
+) -> None:
+    """Build an image from a Dockerfile, as `docker build` does."""
+    from stackup.cli.build import parse_build_args, progress_mode
+    from stackup.cli.build_progress import make_view
+    from stackup.cli.image_build import build_options, run_build
+
+    options = build_options(
+        context, tags=tag, file=file, target=target, args=parse_build_args(build_arg), no_cache=no_cache,
+        pull=pull, labels=label, network=network, add_hosts=add_host, secrets=secret, platform=platform)
+    view = make_view(progress_mode(ctx, quiet, progress))
+    try:
+        image = run_build(options, view)
+    finally:
+        view.close()
+    if iidfile:
+        Path(iidfile).write_text(image.id)
+    if quiet:
+        print(image.id)

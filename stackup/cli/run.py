@@ -41,6 +41,7 @@ def run(
     user: str = typer.Option(None, "-u", "--user", help="User"),
     label: list[str] = typer.Option([], "-l", "--label", help="Add a label KEY=VALUE"),
     pull: str = typer.Option("policy", "--pull", help="Pull images: always, missing, never"),
+    build: bool = typer.Option(False, "--build", help="Build the image before starting the container"),
 ) -> int:
     from stackup.cli import compose_common as cc
     from stackup.project.engine_adapter import StartFailed
@@ -58,7 +59,7 @@ def run(
         volumes=tuple(_volume(v) for v in volume), workdir=workdir or None, user=user or None,
         labels=dict(item.partition("=")[::2] for item in label), name=name or None,
         tty=use_tty, stdin_open=stdin_open, detach=detach, rm=rm, no_deps=no_deps,
-        service_ports=service_ports, pull=pull)
+        service_ports=service_ports, pull=pull, build=build)
     _quiet_progress(ctx)
     try:
         result = compose_run(sess, options, cc.renderer(ctx))

@@ -22,6 +22,7 @@ def up(
     services: list[str] = typer.Argument(None, help="Services (default: all)"),
     detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background"),
     build: bool = typer.Option(False, "--build", help="Build images before starting"),
+    no_build: bool = typer.Option(False, "--no-build", help="Don't build an image, even if it's missing"),
     pull: str = typer.Option("policy", "--pull", help="Pull images: always, missing, never (default: each service's pull_policy)"),
     force_recreate: bool = typer.Option(False, "--force-recreate", help="Recreate containers even if unchanged"),
     always_recreate_deps: bool = typer.Option(False, "--always-recreate-deps", help="Recreate dependent containers"),
@@ -60,7 +61,7 @@ def up(
         services=tuple(services or []), no_deps=no_deps, force_recreate=force_recreate,
         always_recreate_deps=always_recreate_deps, no_recreate=no_recreate, no_start=no_start,
         renew_anon_volumes=renew_anon_volumes,
-        pull=pull, build=build, scale=cc.parse_scale(scale), remove_orphans=remove_orphans,
+        pull=pull, build=build, no_build=no_build, scale=cc.parse_scale(scale), remove_orphans=remove_orphans,
         timeout=cc.parse_timeout(timeout), wait=wait,
         wait_timeout=None if wait_timeout is None else float(wait_timeout))
     attach = None if detach else AttachOptions(abort_on_container_exit=abort_on_container_exit,

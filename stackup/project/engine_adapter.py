@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING, Any
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
 from stackup.project import anonymous, containerspec, naming
 from stackup.engine.runtime.containerstate import ContainerState, Status
+from stackup.project.events import BuildProgress
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
 from stackup.stackfile import support
 
 if TYPE_CHECKING:
+    from stackup.engine.build.model import StepEvent, StepOutput
     from stackup.engine.images.store import ImageStore
     from stackup.engine.images.store import Image
     from stackup.engine.runtime.container import ProcessRow, Runtime
@@ -91,6 +93,8 @@ class Engine:
         self._runtime: Runtime | None = None
         self._store: ImageStore | None = None
         self._resolved: dict[str, Image] = {}   # reference -> the image `image_id` found last
+        self.environment: dict[str, str] = {}    # the stack's environment (a build's args and secrets)
+        self.on_build: Callable[[BuildProgress], None] | None = None   # a build's steps, as they go
 
     # -- engine parts ----------------------------------------------------------
 
@@ -274,8 +278,35 @@ class Engine:
         push(self._images, reference)
 
     def build_image(self, request: BuildRequest) -> None:
-        raise UnsupportedError(f"services.{request.service}.build: building images is not supported "
-                               "by stackup yet; make the image first (stackup image import/load/pull)")
+        """Build the service's image with the engine's builder (its `service:NAME`
+        contexts are the images those services have now, the plan built them first);
+        each step is reported to `on_build`. A failed build raises BuildFailed with the
+        failing step's last lines; bad input (a Dockerfile error) the builder's UserError."""
+        from stackup.engine.build import build
+        from stackup.project import build as mapping
+
+        spec = request.spec
+        if spec is None:
+            spec = mapping.service_build(self.project, request.service, {"image": request.image,
+                                                                          "build": request.build})
+        image_ids = {image: found for _, image in spec.service_contexts.values()
+                     if (found := self.image_id(image)) is not None}
+        options = mapping.resolved(spec, self.environment, image_ids)
+        tail = mapping.StepTail()
+        report = self.on_build
+
+        def progress(event: StepEvent | StepOutput) -> None:
+            tail(event)
+            if report is not None:
+                report(BuildProgress(request.image, request.service, event))
+
+        with mapping.secret_files(spec, self.environment, options) as final:
+            try:
+                build(final, progress)
+            except UserError:
+                raise
+            except StackupError as exc:
+                raise tail.failure(exc) from exc
 
     def remove_image(self, reference: str) -> None:
         def users(image: Image) -> list[str]:

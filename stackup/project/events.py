@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from stackup.project.progress import Event as Progress
+
+if TYPE_CHECKING:
+    from stackup.engine.build.model import StepEvent, StepOutput
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,18 @@ class ImageChanged:
     status: str
 
 
+@dataclass(frozen=True)
+class BuildProgress:
+    """A step of an image build began, wrote a line, or ended (the builder's event)."""
+
+    image: str              # the image being built: one build among several at once
+    service: str            # "" for a build of no service
+    event: StepEvent | StepOutput
+
+
 OperationEvent = Union[Progress, PlanWarning, Repaired, PlanStarted, PlanFinished, PlanPreview, LogSources,
                        Attaching, LogLine, ContainerExited, Stopping, ContainerChanged, Waited,
-                       ImageChanged]
+                       ImageChanged, BuildProgress]
 OnEvent = Callable[[OperationEvent], None]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stackup.errors import StackupError
+from stackup.errors import StackupError, UserError
 from stackup.project.plan import (
     COMPLETED,
     HEALTHY,
@@ -125,6 +125,10 @@ class ExecutionError(StackupError):
         lines = [line for failure in failures for line in failure.lines()]
         super().__init__(lines[0] if lines else "the plan failed", problems=lines)
         self.failures = failures
+        # a build refused for bad input (a Dockerfile error, a missing file) is the
+        # user's to fix: exit code 2, as `stackup build` alone gives
+        if failures and all(f.op.kind is Kind.BUILD and isinstance(f.error, UserError) for f in failures):
+            self.exit_code = UserError.exit_code
 
 
 @dataclass
@@ -201,6 +205,8 @@ class _Run:
             case Kind.CREATE_VOLUME:
                 return a.create_volume(op.request)
             case Kind.PULL:
+                if isinstance(op.request, BuildRequest):
+                    return self.pull_else_build(op, op.request)
                 return a.pull_image(op.subject)
             case Kind.BUILD:
                 return a.build_image(op.request)
@@ -223,6 +229,15 @@ class _Run:
             case Kind.REMOVE_IMAGE:
                 return a.remove_image(op.subject)
         raise StackupError(f"unknown operation {op.kind}")
+
+    def pull_else_build(self, op: Op, request: BuildRequest) -> None:
+        """The plan's "built if the pull fails": a service with `image:` and `build:`
+        whose image no registry gives (compose's rule)."""
+        try:
+            self.actions.pull_image(op.subject)
+        except StackupError as error:
+            self.emit(Event(_resource(op), f"Building (pull failed: {error})", WORKING))
+            self.actions.build_image(request)
 
     def wait(self, op: Op) -> None:
         """Every target container must meet the condition (checked one by one:
@@ -254,6 +269,8 @@ class _Run:
                 container = self.container_of(op)
             except StackupError:
                 container = None
+        if op.kind in (Kind.BUILD, Kind.PULL):  # a failed build's last output lines
+            failure.log = [str(line) for line in getattr(error, "tail", [])][-LOG_LINES:]
         if container is not None:
             try:
                 failure.log = list(self.actions.log_tail(container, LOG_LINES))

@@ -11,7 +11,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stackup.project.build import ServiceBuild
 
 
 class Kind(str, enum.Enum):
@@ -82,11 +85,13 @@ class VolumeRequest:
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """An image to build for a service (its `build:` section)."""
+    """An image to build for a service (its `build:` section), and that section mapped
+    onto the builder's options (`spec`, see `stackup.project.build`)."""
 
     service: str
     image: str
     build: Mapping[str, Any]
+    spec: ServiceBuild | None = None
 
 
 @dataclass
@@ -109,7 +114,8 @@ class Op:
     timeout: float | None = None      # STOP grace period, WAIT limit
     volumes: bool = False             # REMOVE: also the container's anonymous volumes
     best_effort: bool = False         # a failure is reported but does not stop the plan
-    request: Any = None               # CREATE / CREATE_NETWORK / CREATE_VOLUME / BUILD
+    request: Any = None               # CREATE / CREATE_NETWORK / CREATE_VOLUME / BUILD (a PULL's
+                                      # BuildRequest: built when the pull fails)
 
     def describe(self) -> str:
         """`create webdemo-web-1`, `rename webdemo-web-1 -> 1a2b_webdemo-web-1`, ..."""

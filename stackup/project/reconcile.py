@@ -4,7 +4,9 @@ options) to a `Plan`. Nothing here touches the engine.
 `up` (`reconcile`), in this order of plan operations:
 1. networks and volumes the selected services use, created when missing (an
    external one that is missing is an error);
-2. images: pulled or built by the service's `pull_policy` or `--pull`/`--build`;
+2. images: pulled or built by the service's `pull_policy` or `--pull`/`--build`/
+   `--no-build` (`_image_action`, compose's rules); a build that takes another
+   service's image as a `service:NAME` context comes after that image's op;
 3. containers, service by service in dependency order:
    - scale down: the obsolete then the highest-numbered containers are stopped
      and removed;
@@ -41,6 +43,7 @@ from typing import Any
 from stackup.errors import NotFoundError, UnsupportedError, UserError
 from stackup.project import anonymous, naming
 from stackup.engine.runtime.containerstate import Status
+from stackup.project.build import ServiceBuild, service_build
 from stackup.project.observed import ObservedContainer, Snapshot
 from stackup.project.plan import (
     COMPLETED,
@@ -73,7 +76,8 @@ class UpOptions:
     no_recreate: bool = False
     no_start: bool = False
     pull: str = "policy"                    # --pull: policy (the service's pull_policy) | always | missing | never
-    build: bool = False                     # --build
+    build: bool = False                     # --build: build every service that has a build section
+    no_build: bool = False                  # --no-build: build none (a missing image is an error)
     scale: Mapping[str, int] = field(default_factory=dict)
     remove_orphans: bool = False
     timeout: float | None = None            # -t: stop grace period
@@ -165,15 +169,32 @@ def _shared_namespace_parents(config: Mapping[str, Any]) -> list[str]:
 # images
 
 
+@dataclass(frozen=True)
+class ImageAction:
+    """How one service gets its image: PULL or BUILD, and why. A PULL with
+    `build_fallback` builds when no registry has the image (a service with both
+    `image:` and `build:`, as compose's `up` does); a `best_effort` PULL only warns
+    when it fails (the image is present, as compose ignores the failed pull of an
+    image it can build)."""
+
+    kind: Kind
+    reason: str
+    build_fallback: bool = False
+    best_effort: bool = False
+
+
 def _image_action(project: str, service: str, config: Mapping[str, Any], snapshot: Snapshot,
-                  options: UpOptions) -> tuple[Kind, str] | None:
-    """PULL or BUILD (with its reason) for one service, or None."""
+                  options: UpOptions) -> ImageAction | None:
+    """What `up` does for one service's image (compose's ensureImagesExists: pull what
+    the policy asks for, a failed pull of a buildable image is not an error, then build
+    what is still missing, or everything with `--build`), or None."""
     ref = naming.service_image(project, service, config)
     has_build = bool(config.get("build"))
     has_image = bool(config.get("image"))
     present = snapshot.image(ref) is not None
+    can_build = has_build and not options.no_build
     if options.build and has_build:
-        return Kind.BUILD, "--build"
+        return ImageAction(Kind.BUILD, "--build")
     if options.pull != "policy":
         policy, source = options.pull, f"--pull {options.pull}"
     else:
@@ -186,16 +207,28 @@ def _image_action(project: str, service: str, config: Mapping[str, Any], snapsho
     if policy == "build":
         if not has_build:
             raise UserError(f"services.{service}: pull_policy is build but the service has no build section")
-        return Kind.BUILD, source
-    if policy == "always" and has_image:
-        return Kind.PULL, source
+        if can_build:
+            return ImageAction(Kind.BUILD, source)
+    elif policy == "always" and has_image:
+        if has_build and present:
+            return ImageAction(Kind.PULL, source + "; the present image is kept if the pull fails",
+                               best_effort=True)
+        if can_build:
+            return ImageAction(Kind.PULL, source + "; built if the pull fails", build_fallback=True)
+        return ImageAction(Kind.PULL, source)
     if present:
         return None
-    if has_build:
-        return Kind.BUILD, "image not present"
-    if policy == "never":
+    if has_build and not can_build:
+        if has_image and policy == "missing":  # compose still pulls it; failing, there is no image
+            return ImageAction(Kind.PULL, "image not present (--no-build)")
+        raise NotFoundError(f"services.{service}: image {ref} is not present and --no-build forbids building it")
+    if policy == "never" and not has_build:
         raise NotFoundError(f"services.{service}: image {ref} is not present and {source} forbids pulling it")
-    return Kind.PULL, "image not present"
+    if has_build and has_image and policy == "missing":
+        return ImageAction(Kind.PULL, "image not present; built if the pull fails", build_fallback=True)
+    if has_build:
+        return ImageAction(Kind.BUILD, "image not present")
+    return ImageAction(Kind.PULL, "image not present")
 
 
 def plan_images(desired: Mapping[str, Any], observed: Snapshot, options: UpOptions = UpOptions()) -> Plan:
@@ -233,6 +266,8 @@ class _Up:
             raise UserError("--renew-anon-volumes and --no-recreate cannot be used together")
         if options.pull not in PULL_CHOICES:
             raise UserError(f"--pull {options.pull!r}: expected one of {', '.join(PULL_CHOICES)}")
+        if options.build and options.no_build:
+            raise UserError("--build and --no-build cannot be used together")
         self.desired = desired
         self.project = str(desired.get("name") or observed.project)
         self.services: Mapping[str, Any] = desired.get("services") or {}
@@ -348,14 +383,37 @@ class _Up:
         for service in self.infra_services:
             if self.scale(service) == 0 and service in self.scope:
                 continue
-            action = _image_action(self.project, service, self.config(service), self.observed, self.options)
-            ref = self.image_ref(service)
-            if action is None or ref in self.image_ops:
-                continue
-            kind, reason = action
-            request = BuildRequest(service, ref, self.config(service).get("build") or {}) if kind is Kind.BUILD else None
-            self.image_ops[ref] = self.plan.add(kind, ref, reason, service=service,
-                                                request=request).id
+            self.image_op(service)
+
+    def image_op(self, service: str, visiting: tuple[str, ...] = ()) -> int | None:
+        """The op that provides the service's image (None: it is there), planned after
+        the image ops of the services its build takes as `service:` contexts."""
+        if service in visiting:
+            cycle = " -> ".join(visiting[visiting.index(service):] + (service,))
+            raise UserError(f"services.{service}.build.additional_contexts: the services' builds need each "
+                            f"other ({cycle})")
+        ref = self.image_ref(service)
+        if ref in self.image_ops:
+            return self.image_ops[ref]
+        action = _image_action(self.project, service, self.config(service), self.observed, self.options)
+        if action is None:
+            return None
+        request = None
+        deps: list[int | None] = []
+        if action.kind is Kind.BUILD or action.build_fallback:
+            spec = self.build_spec(service)
+            self.plan.warnings.extend(w for w in spec.warnings if w not in self.plan.warnings)
+            deps = [self.image_op(dep, visiting + (service,)) for dep in spec.depends_on]
+            request = BuildRequest(service, ref, self.config(service).get("build") or {}, spec)
+        op = self.plan.add(action.kind, ref, action.reason, deps, service=service, request=request,
+                           best_effort=action.best_effort)
+        self.image_ops[ref] = op.id
+        return op.id
+
+    def build_spec(self, service: str) -> ServiceBuild:
+        return service_build(self.project, service, self.config(service), services=self.services,
+                             secrets=self.desired.get("secrets") or {},
+                             project_dir=self.options.working_dir or ".")
 
     def infrastructure(self, service: str) -> list[int]:
         """The ops a service's containers need done before they are created."""
@@ -650,6 +708,7 @@ class RunOptions:
     service_ports: bool = False             # publish the service's ports (compose: only with --service-ports)
     start: bool = True                      # False: the caller starts it (e.g. after attaching)
     pull: str = "policy"
+    build: bool = False                     # --build
     config_files: tuple[str, ...] = ()
     working_dir: str | None = None
 
@@ -671,7 +730,7 @@ def plan_run(desired: Mapping[str, Any], observed: Snapshot, service: str, optio
     if service not in services:
         raise NotFoundError(f"no such service: {service}")
     deps = [] if options.no_deps else _dependencies(services, service)
-    up = _Up(desired, observed, UpOptions(services=tuple(deps), pull=options.pull,
+    up = _Up(desired, observed, UpOptions(services=tuple(deps), pull=options.pull, build=options.build,
                                           config_files=options.config_files, working_dir=options.working_dir))
     if not deps:
         up.scope, up.order = set(), []

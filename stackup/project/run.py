@@ -40,6 +40,7 @@ class OneOffOptions:
     no_deps: bool = False
     service_ports: bool = False
     pull: str = "policy"
+    build: bool = False                               # --build: build the image first
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def plan(session: Session, options: OneOffOptions, token: str) -> Plan:
     # attached, the caller starts it: after the shim is told to hold a tty's output
     run_options = RunOptions(token=token, no_deps=options.no_deps, overrides=overrides(config, options),
                              service_ports=options.service_ports, start=options.detach, pull=options.pull,
+                             build=options.build,
                              config_files=session.config_files, working_dir=session.working_dir)
     result = plan_run(session.desired or {}, session.observe(), options.service, run_options)
     if options.name:
@@ -94,6 +96,7 @@ def run(session: Session, options: OneOffOptions, on_event: OnEvent) -> RunResul
     `rm`, after removing the container)."""
     session.check_services([options.service])
     session.check_supported([options.service])
+    session.engine.on_build = on_event   # the steps of the images it builds
     with session.locked():
         oneoff = plan(session, options, naming.new_oneoff_token())
         outcome = apply_plan(oneoff, session.engine, on_event)

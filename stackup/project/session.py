@@ -35,6 +35,7 @@ class Session:
     working_dir: str | None = None
     disabled_services: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)   # the stack's (os.environ and .env)
 
     @property
     def services(self) -> dict[str, Any]:
@@ -95,8 +96,10 @@ def open_session(options: LoadOptions, *, need_file: bool = True) -> Session:
             raise
         return Session(name=options.project_name, desired=None, engine=Engine(options.project_name))
     desired = project.to_dict()
-    return Session(name=project.name, desired=desired, engine=Engine(project.name, desired),
+    engine = Engine(project.name, desired)
+    engine.environment = dict(project.environment)  # for builds: value-less args, environment secrets
+    return Session(name=project.name, desired=desired, engine=engine,
                    config_files=tuple(str(f) for f in project.config_files),
                    working_dir=str(project.working_dir),
                    disabled_services=frozenset(project.disabled_services),
-                   warnings=list(project.warnings))
+                   warnings=list(project.warnings), environment=dict(project.environment))

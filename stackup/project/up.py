@@ -51,6 +51,7 @@ def up(session: Session, options: UpOptions, on_event: OnEvent, *, attach: Attac
     if dry_run:
         on_event(PlanPreview(reconcile(session.desired or {}, session.observe(), options).render() or NOTHING_TO_DO))
         return 0
+    session.engine.on_build = on_event   # the steps of the images it builds
     with session.locked():
         for repaired in session.engine.repair_helpers():   # any `up`, also one that changes nothing
             on_event(Repaired(repaired))

@@ -16,7 +16,7 @@ from stackup.errors import UnsupportedError
 
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
-    "annotations", "attach", "blkio_config", "build", "cgroup", "cgroup_parent", "configs",
+    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "configs",
     "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
     "cpuset", "credential_spec", "develop", "device_cgroup_rules", "devices", "dns_opt",
     "external_links", "gpus", "group_add", "ipc", "isolation", "label_file", "links",
@@ -31,7 +31,7 @@ UNSUPPORTED_SERVICE_KEYS = frozenset({
 # (the rest), within the limits below. `expose` only documents ports (no links between
 # containers to open), as in compose. A unit test checks that the two sets cover the model.
 HONOURED_SERVICE_KEYS = frozenset({
-    "cap_add", "cap_drop", "command", "container_name", "cpu_shares", "cpus", "depends_on",
+    "build", "cap_add", "cap_drop", "command", "container_name", "cpu_shares", "cpus", "depends_on",
     "deploy", "dns", "dns_search", "domainname", "entrypoint", "env_file", "environment",
     "expose", "extends", "extra_hosts", "healthcheck", "hostname", "image", "init", "labels",
     "logging", "mem_limit", "memswap_limit", "network_mode", "networks", "pids_limit", "ports",
@@ -55,6 +55,15 @@ NETWORK_DRIVERS = (None, "bridge")
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
 IPAM_DRIVERS = (None, "default")
 VOLUME_DRIVERS = (None, "local")
+# `build:` keys the builder cannot honour (the rest are mapped by stackup.project.build;
+# cache_from/cache_to only warn there: stackup keeps its own cache). A platform other
+# than the machine's is refused there too (it needs the engine to know the machine's).
+BUILD_UNSUPPORTED = ("entitlements", "no_cache_filter", "privileged", "ssh", "ulimits")
+BUILD_ATTESTATIONS = ("provenance", "sbom")
+BUILD_ISOLATIONS = (None, "", "default")
+BUILD_NETWORKS = (None, "", "default", "none", "host")
+# a context that is a URL (a git repository or an archive), not a folder
+URL_PREFIXES = ("http://", "https://", "git://", "git@", "ssh://", "github.com/")
 
 
 def _set(value: Any) -> bool:
@@ -91,6 +100,8 @@ def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
     if mode and mode not in NETWORK_MODES:
         found.append(f"{where}.network_mode ({mode})")
     found += _deploy(where, config.get("deploy") or {})
+    if isinstance(config.get("build"), Mapping):
+        found += _build(f"{where}.build", config["build"])
     logging = config.get("logging") or {}
     if logging.get("driver") not in LOG_DRIVERS:
         found.append(f"{where}.logging.driver ({logging['driver']})")
@@ -124,6 +135,32 @@ def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
     limits = resources.get("limits") or {}
     found += [f"{where}.deploy.resources.limits.{key}" for key in sorted(limits)
               if key not in RESOURCE_LIMITS and _set(limits[key])]
+    return found
+
+
+def is_url(text: str) -> bool:
+    """Whether a build context names a git repository or an archive URL."""
+    return text.startswith(URL_PREFIXES) or text.endswith(".git")
+
+
+def _build(where: str, build: Mapping[str, Any]) -> list[str]:
+    found = [f"{where}.{key}" for key in BUILD_UNSUPPORTED
+             if key in build and build[key] not in (None, [], {}, False, "", "false")]
+    found += [f"{where}.{key}" for key in BUILD_ATTESTATIONS
+              if build.get(key) not in (None, False, "", "false", "False")]
+    context = str(build.get("context") or "")
+    if is_url(context):
+        found.append(f"{where}.context ({context}: a git or archive URL)")
+    if build.get("isolation") not in BUILD_ISOLATIONS:
+        found.append(f"{where}.isolation ({build['isolation']})")
+    if build.get("network") not in BUILD_NETWORKS:
+        found.append(f"{where}.network ({build['network']})")
+    contexts = build.get("additional_contexts") or {}
+    if isinstance(contexts, Mapping):
+        for name, target in sorted(contexts.items()):
+            target = str(target or "")
+            if not target.startswith(("service:", "docker-image://")) and ("://" in target or is_url(target)):
+                found.append(f"{where}.additional_contexts.{name} ({target})")
     return found
 
 

@@ -106,6 +106,30 @@ def _build_stack():
     }
 
 
+def _image_and_build_stack():
+    """Builds of every kind: `app` builds only; `api` has `image:` and `build:`; `web`
+    builds FROM base's image (a `service:` context); `tool` builds by pull_policy."""
+    b = {"context": "/src/app", "dockerfile": "Dockerfile"}
+    common = {"command": None, "entrypoint": None, "network_mode": "none"}
+    return {
+        "name": "mix",
+        "services": {
+            "app": {"build": dict(b), **common},
+            "api": {"build": dict(b, context="/src/api"), "image": "registry.example/api:1", **common},
+            "base": {"build": dict(b, context="/src/base"), **common},
+            "web": {"build": dict(b, context="/src/web", additional_contexts={"base": "service:base"}),
+                    "depends_on": {"api": {"condition": "service_started"}}, **common},
+            "tool": {"build": dict(b, context="/src/tool"), "image": "tool:1", "pull_policy": "build", **common},
+        },
+    }
+
+
+def _mix_present(*services):
+    refs = {"app": "mix-app", "api": "registry.example/api:1", "base": "mix-base", "web": "mix-web",
+            "tool": "tool:1"}
+    return Snapshot("mix", images={refs[s]: "sha256:" + str(i) * 64 for i, s in enumerate(services, 1)})
+
+
 def _external_stack():
     d = st.webdemo()
     d["networks"]["outside"] = {"name": "outside", "ipam": {}, "external": True}
@@ -162,6 +186,22 @@ SCENARIOS = {
     "up-build-missing": up(_build_stack(), Snapshot("built", images={st.NGINX: st.NGINX_ID})),
     "up-build-flag": up(_build_stack(), Snapshot("built", images=dict(st.IMAGE_IDS, **{"built-app": "sha256:1"})),
                         build=True),
+    # compose's build rules (pkg/compose ensureImagesExists, build): pull what the policy
+    # asks for, a failed pull of a buildable image builds it, then build what is missing
+    "up-build-mix-fresh": up(_image_and_build_stack(), _mix_present()),
+    "up-build-mix-present": up(_image_and_build_stack(), _mix_present("app", "api", "base", "web", "tool")),
+    "up-build-mix-flag": up(_image_and_build_stack(), _mix_present("app", "api", "base", "web", "tool"),
+                            build=True),
+    "up-build-mix-pull-always": up(_image_and_build_stack(), _mix_present("app", "api", "base", "web", "tool"),
+                                   pull="always"),
+    "up-build-mix-pull-always-missing": up(_image_and_build_stack(), _mix_present("app", "base", "web", "tool"),
+                                           pull="always"),
+    "up-build-mix-no-build": up(_image_and_build_stack(), _mix_present("app", "base", "web", "tool"),
+                                no_build=True),
+    "up-build-service-context-only-web": up(_image_and_build_stack(), _mix_present("api", "tool", "base"),
+                                            services=("web",), no_deps=True),
+    "run-build": run(_image_and_build_stack(), _mix_present("app", "api", "base", "web", "tool"), "web",
+                     build=True),
     "up-wait": up(st.webdemo(), st.deployed(st.webdemo()), wait=True, wait_timeout=30),
     "up-duplicate-after-crash": up(st.webdemo(), _duplicate_after_crash()),
     "up-interrupted-recreate": up(st.webdemo(), _interrupted_recreate()),
