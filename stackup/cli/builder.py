@@ -20,13 +20,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="builder")
 
 
-def _cache() -> Any:
-    """The engine's build cache (`prune(all) -> (entries, bytes)`, `usage() -> entries`)."""
-    import importlib
-
-    return importlib.import_module("stackup.engine.build.cache")
-
-
 @group.command("prune")
 def prune(all_: bool = typer.Option(False, "-a", "--all", help="Remove all build cache, not just what "
                                                                 "no current image uses"),
@@ -38,7 +31,9 @@ def prune(all_: bool = typer.Option(False, "-a", "--all", help="Remove all build
         what = "all build cache" if all_ else "all dangling build cache"
         if not typer.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?"):
             return
-    removed, freed = _cache().prune(all=all_)
+    from stackup.engine.build import cache
+
+    removed, freed = cache.prune(all_entries=all_)
     print(f"Deleted build cache objects: {removed}")
     print(f"Total reclaimed space: {human_size(freed)}")
 
@@ -48,7 +43,9 @@ def du(verbose: bool = typer.Option(False, "-v", "--verbose", help="Show the ful
     """Show what the build cache holds and its disk usage."""
     from stackup.cli.image import human_size
 
-    entries = sorted(_cache().usage(), key=lambda e: (-int(e.size), str(e.id)))
+    from stackup.engine.build import cache
+
+    entries = sorted(cache.usage(), key=lambda e: (-int(e.size), str(e.id)))
     rows = [["ID", "KIND", "SIZE", "LAST USED", "DESCRIPTION"]]
     for entry in entries:
         ident = str(entry.id)

@@ -134,25 +134,25 @@ def test_tty_progress_folds_a_finished_steps_output_and_keeps_a_failed_ones():
     assert "=> => still going" in text                                       # running: shown
 
 
-def test_builder_du_and_prune_render_what_the_cache_reports(monkeypatch, capsys):
+def test_builder_du_and_prune_show_and_empty_a_real_cache(tmp_path, monkeypatch, capsys):
     from stackup.cli import builder
+    from stackup.engine.build.cache import BuildCache
+    from stackup.engine.images.store import ImageStore
 
-    entries = [SimpleNamespace(id="sha256:" + "a" * 64, size=2_500_000, last_used=time.time() - 120,
-                               description="[web 2/3] RUN make", kind="layer"),
-               SimpleNamespace(id="mount-apt", size=40_000_000, last_used=None, description="cache mount apt",
-                               kind="cache-mount")]
-    calls = []
-    cache = SimpleNamespace(usage=lambda: entries, prune=lambda all: calls.append(all) or (2, 42_500_000))
-    monkeypatch.setattr(builder, "_cache", lambda: cache)
+    monkeypatch.setenv("STACKUP_ROOT", str(tmp_path))
+    cache = BuildCache(ImageStore())
+    cache.put("sha256:" + "a" * 64, None, "RUN make", "2026-01-01T00:00:00Z")
+    (cache.mount_dir("/root/.cache") / "pkg").write_bytes(b"x" * 40_000)
     builder.du(verbose=False)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ID", "KIND", "SIZE", "LAST", "USED", "DESCRIPTION"]
-    assert lines[1].split()[:3] == ["mount-apt", "cache-mount", "40MB"] and "never" in lines[1]
-    assert lines[2].split()[:3] == ["a" * 12, "layer", "2.5MB"] and "2 minutes ago" in lines[2]
-    assert lines[-1] == "Total:\t42.5MB"
+    assert lines[1].split()[1:3] == ["exec.cachemount", "41kB"] and "/root/.cache" in lines[1]
+    assert lines[2].split()[:3] == ["a" * 12, "regular", "0B"] and "RUN make" in lines[2]
+    assert lines[-1].startswith("Total:")
     builder.prune(all_=True, force=True)
-    assert calls == [True]
-    assert capsys.readouterr().out.splitlines() == ["Deleted build cache objects: 2", "Total reclaimed space: 42.5MB"]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Deleted build cache objects: 2"
+    assert cache.usage() == []
 
 
 STACK = """\
