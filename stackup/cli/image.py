@@ -167,10 +167,17 @@ def _split(name: str) -> tuple[str, str]:
     return ref.familiar().rsplit(":", 1)[0] if ref.tag else ref.familiar(), ref.tag or "<none>"
 
 
+def _familiar_digest(repo_digest: str) -> str:
+    name, at, digest = repo_digest.partition("@")
+    return f"{parse_reference(name).familiar()}{at}{digest}" if at else repo_digest
+
+
 def inspect_document(store: ImageStore, image: Image) -> dict:
     doc = store.config_document(image)
     return {
-        "Id": image.id, "RepoTags": image.references, "RepoDigests": image.repo_digests,
+        # as Docker shows them: docker.io names in their familiar form (busybox:latest)
+        "Id": image.id, "RepoTags": [parse_reference(r).familiar() for r in image.references],
+        "RepoDigests": [_familiar_digest(d) for d in image.repo_digests],
         "Created": image.created, "Architecture": image.architecture, "Os": image.os,
         "Variant": doc.get("variant", ""), "Size": image.size, "Config": doc.get("config", {}),
         "RootFS": {"Type": "layers", "Layers": image.diff_ids},

@@ -194,6 +194,8 @@ class Builder:
 
     def _base_image(self, name: str, context: StepContext) -> Image:
         """A base image from the store; pulled first with --pull or when it is not here."""
+        if name.startswith("sha256:"):  # an image id (compose's service:NAME context) is never pulled
+            return self.store.resolve(name)
         try:
             ref = parse_reference(name).normalized()
         except StackupError as exc:
