@@ -273,13 +273,14 @@ def make_rootfs(t: Target, lines: list[str], out: Path, progress: Progress) -> N
         argv = [MMDEBSTRAP, "--variant=minbase", "--mode=auto", "--format=tar", "--components=main",
                 *_hooks(t, Path(work)), t.suite, "-", *lines]
         tail: list[str] = []
-        with open(out, "wb") as sink:
+        with open(out, "wb") as sink, tempfile.TemporaryFile() as filter_errors:
             mm = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False,
                                   env={"PATH": PATH, "TMPDIR": work, "LC_ALL": "C.UTF-8"})
             try:
                 assert mm.stdout is not None and mm.stderr is not None
                 # Device nodes are the runtime's to make: the tar keeps /dev but not its contents.
-                filt = subprocess.Popen([TARFILTER, "--path-exclude=/dev/*"], stdin=mm.stdout, stdout=sink)
+                filt = subprocess.Popen([TARFILTER, "--path-exclude=/dev/*"], stdin=mm.stdout, stdout=sink,
+                                        stderr=filter_errors)
                 mm.stdout.close()
                 hooks_said = False
                 for raw in mm.stderr:
@@ -294,6 +295,8 @@ def make_rootfs(t: Target, lines: list[str], out: Path, progress: Progress) -> N
                     elif not line.startswith("W: Download is performed unsandboxed"):
                         progress.message(f"  {line}")
                 code, filter_code = mm.wait(), filt.wait()
+                filter_errors.seek(0)
+                filter_tail = filter_errors.read().decode(errors="replace").strip().splitlines()[-1:]
             except BaseException:
                 mm.terminate()  # mmdebstrap unmounts and removes its chroot on SIGTERM
                 mm.wait()
@@ -302,7 +305,7 @@ def make_rootfs(t: Target, lines: list[str], out: Path, progress: Progress) -> N
         errors = [line for line in tail if line.startswith("E:")] or tail[-1:]
         raise StackupError(f"mmdebstrap failed (exit code {code}): {' / '.join(errors) or 'no output'}")
     if filter_code != 0:
-        raise StackupError(f"{TARFILTER} failed (exit code {filter_code})")
+        raise StackupError(f"{TARFILTER} failed (exit code {filter_code}): {' '.join(filter_tail)}")
 
 
 def import_image(store: ImageStore, t: Target, tar: Path, lines: list[str]) -> Image:

@@ -250,7 +250,7 @@ def _mirror(table: Any, where: str) -> Mirror:
     return Mirror(location, _bool(table, "insecure", where), pull_from)
 
 
-def _check_keys(table: dict, known: set[str], where: str) -> None:
+def _check_keys(table: dict[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(table) - known)
     if unknown:
         raise UserError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -269,14 +269,14 @@ def _check_location(text: str, where: str) -> None:
         raise UserError(f"{where} {text!r} is not host[:port][/namespace...]")
 
 
-def _string(table: dict, key: str, where: str) -> str:
+def _string(table: dict[str, Any], key: str, where: str) -> str:
     value = table.get(key, "")
     if not isinstance(value, str):
         raise UserError(f"{where}: {key} must be a string, not {value!r}")
     return value.strip()
 
 
-def _bool(table: dict, key: str, where: str) -> bool:
+def _bool(table: dict[str, Any], key: str, where: str) -> bool:
     value = table.get(key, False)
     if not isinstance(value, bool):
         raise UserError(f"{where}: {key} must be true or false, not {value!r}")
