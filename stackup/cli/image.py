@@ -1,4 +1,4 @@
-"""`stackup image …`: pull, push, load, save, import, ls, inspect, tag, rm, prune."""
+"""`stackup image …`: pull, push, load, save, import, bootstrap, ls, inspect, tag, rm, prune."""
 
 from __future__ import annotations
 
@@ -258,6 +258,23 @@ def pull(
     with for_mode("quiet" if quiet else _progress_mode(ctx)) as progress:
         image = do_pull(_store(), name, platform=plat.parse(platform) if platform else None, progress=progress)
     print(parse_reference(name).familiar() if not quiet else image.id)
+
+
+@group.command("bootstrap")
+def bootstrap(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="debian:SUITE[-slim]"),
+    mirror: str = typer.Option(None, "--mirror", metavar="URL",
+                               help="Debian mirror (default: the one this host's apt uses)"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress progress output"),
+) -> None:
+    """Make a Debian base image here (mmdebstrap minbase from the host's Debian mirror)."""
+    from stackup.engine.images.bootstrap import bootstrap as do_bootstrap
+    from stackup.engine.images.progress import for_mode
+
+    with for_mode("quiet" if quiet else _progress_mode(ctx)) as progress:
+        image = do_bootstrap(_store(), name, mirror=mirror, progress=progress)
+    print(parse_reference(image.references[0]).familiar() if not quiet else image.id)
 
 
 @group.command("push")

@@ -4,12 +4,13 @@ Every blob is verified against its digest as it is written; every layer against
 its diff_id as it is unpacked. Layers download and unpack in parallel (bounded), each
 in a child process of its own (see forked.py) reporting to the pull's Progress, into
 temporary directories; they are installed together after one syncfs (see
-layers.LayerBatch). Docker Hub pulls try the configured mirrors first.
+layers.LayerBatch). Mirrors configured for a name are tried first (mirrors.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 
@@ -21,7 +22,7 @@ from stackup.engine.images.errors import DigestMismatchError, ImageError, Regist
 from stackup.engine.images.layers import LayerBatch
 from stackup.engine.images.progress import Progress
 from stackup.engine.images.reference import Reference, parse_reference
-from stackup.engine.images.registry import DOCKER_HUB, RegistryClient, RegistrySettings
+from stackup.engine.images.registry import RegistryClient, RegistrySettings
 from stackup.engine.images.store import Image, ImageStore
 from stackup.errors import NotFoundError, UnsupportedError, UserError
 
@@ -210,10 +211,13 @@ class Puller:
             source.close()
         self.progress.finish(key, "Pull complete")
 
-    def pull(self, ref: Reference) -> Image:
-        repo = ref.repository
+    def pull(self, ref: Reference, source: Reference | None = None) -> Image:
+        """Pull `ref`, fetched as `source` names it on the client's registry (a mirror's or a
+        redirection's name for it; default `ref` itself), and store it under `ref`."""
+        source = source or ref
+        repo = source.repository
         what = ref.familiar()
-        body, media, top_digest = self._manifest(repo, ref.digest or ref.tag or "latest", ref.digest)
+        body, media, top_digest = self._manifest(repo, source.digest or source.tag or "latest", source.digest)
         extra: list[str] = []
         if media in mt.INDEXES:
             chosen = select_manifest(json.loads(body), self.platform, what)
@@ -251,26 +255,31 @@ class Puller:
 def pull(store: ImageStore, ref: str, platform: plat.Platform | None = None,
          settings: RegistrySettings | None = None, progress: Progress | None = None,
          parallel: int = MAX_PARALLEL) -> Image:
-    """Pull `ref` into `store` and return the image."""
+    """Pull `ref` into `store` and return the image: from its mirrors first, in order, then
+    from where it lives (see mirrors.py)."""
     parsed = parse_reference(ref)
     settings = settings or RegistrySettings.load()
     progress = progress or Progress()
     platform = platform or plat.host()
-    endpoints: list[str | None] = list(settings.mirrors) if parsed.registry == DOCKER_HUB else []
-    endpoints.append(None)
+    sources = settings.registries.sources(parsed, settings.mirrors)
     last: Exception | None = None
     with store.adding():
-        for endpoint in endpoints:
+        for n, source in enumerate(sources):
             try:
-                with RegistryClient(parsed.registry, settings, endpoint=endpoint) as client:
-                    via = f" from mirror {endpoint}" if endpoint else ""
+                client_settings = settings if not source.insecure else \
+                    dataclasses.replace(settings, insecure=[*settings.insecure, source.reference.registry])
+                with RegistryClient(source.reference.registry, client_settings,
+                                    endpoint=source.endpoint) as client:
+                    via = f" from mirror {source.describe()}" if source.mirror else \
+                        f" from {source.describe()}" if source.reference.name != parsed.name else ""
                     progress.message(f"Pulling {parsed.familiar()}{via}")
-                    image = Puller(store, client, progress, platform, parallel).pull(parsed)
+                    image = Puller(store, client, progress, platform, parallel).pull(parsed, source.reference)
                 progress.message(f"Status: downloaded {parsed.familiar()}")
                 return image
             except (RegistryError, NotFoundError) as exc:
-                if endpoint is None:
+                if n == len(sources) - 1:
                     raise
                 last = exc
-                progress.message(f"mirror {endpoint} failed ({exc}); trying the next source")
+                progress.message(f"{'mirror ' if source.mirror else ''}{source.describe()} failed ({exc}); "
+                                 "trying the next source")
     raise last or UserError(f"cannot pull {ref}")

@@ -3,7 +3,8 @@
 One RegistryClient talks to one registry host. It answers auth challenges itself
 (see auth.py), keeps a token per scope, and turns registry errors into one-line
 RegistryError / NotFoundError messages. Docker Hub's API host is
-registry-1.docker.io; its mirrors (settings.mirrors) are tried first for pulls.
+registry-1.docker.io. Which places a pull tries (mirrors, redirections) is decided by
+mirrors.py; a client talks to the one place it is given.
 
 Plain HTTP is used only for loopback registries and those the user marked
 insecure, and for those only after HTTPS failed, as Docker does.
@@ -25,6 +26,7 @@ import httpx
 
 from stackup.engine import state
 from stackup.engine.images import auth
+from stackup.engine.images import mirrors as mirrors_conf
 from stackup.engine.images import mediatypes as mt
 from stackup.engine.images.errors import AuthError, RegistryError
 from stackup.errors import NotFoundError, UserError
@@ -43,11 +45,13 @@ class RegistrySettings:
 
     Read from `$STACKUP_ROOT/registries.json` ({"registry-mirrors": [...],
     "insecure-registries": [...]}, as in Docker's daemon.json) and the environment
-    (STACKUP_REGISTRY_MIRRORS, STACKUP_INSECURE_REGISTRIES, comma-separated).
+    (STACKUP_REGISTRY_MIRRORS, STACKUP_INSECURE_REGISTRIES, comma-separated), and the
+    registries.conf-style mirrors and redirections of any registry (see mirrors.py).
     """
 
     mirrors: list[str] = field(default_factory=list)
     insecure: list[str] = field(default_factory=list)
+    registries: mirrors_conf.RegistriesConf = field(default_factory=mirrors_conf.RegistriesConf)
 
     @classmethod
     def load(cls) -> RegistrySettings:
@@ -60,7 +64,7 @@ class RegistrySettings:
         insecure = list(doc.get("insecure-registries") or [])
         for var, target in (("STACKUP_REGISTRY_MIRRORS", mirrors), ("STACKUP_INSECURE_REGISTRIES", insecure)):
             target += [v.strip() for v in os.environ.get(var, "").split(",") if v.strip()]
-        return cls(mirrors, insecure)
+        return cls(mirrors, insecure, mirrors_conf.load())
 
 
 @functools.lru_cache(maxsize=1)
