@@ -82,11 +82,8 @@ def docker_built(docker, work):
 
 
 @pytest.fixture(scope="module")
-def stackup_store(work):
-    """A stackup root of the module's own with the same busybox base."""
-    reason = builder_missing()
-    if reason:
-        pytest.skip(reason)
+def stackup_root(work):
+    """A stackup root of the module's own (STACKUP_ROOT) with the same busybox base."""
     root = work / "stackup"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STACKUP_ROOT", str(root))
@@ -95,6 +92,14 @@ def stackup_store(work):
         yield store
         assert builds.mounts_under(root) == [], "a build left mounts behind"
         assert leftovers(root) == [], "a build left containers behind"
+
+
+@pytest.fixture(scope="module")
+def stackup_store(stackup_root):
+    reason = builder_missing()
+    if reason:
+        pytest.skip(reason)
+    return stackup_root
 
 
 def stackup_built(store, case, work) -> builds.Built:
@@ -106,6 +111,15 @@ def stackup_built(store, case, work) -> builds.Built:
 def test_enough_cases_cover_the_builder():
     assert len(CASES) >= 25
     assert all(case.doc for case in CASES + STACKUP_ONLY), "every case says what it covers"
+
+
+def test_both_builders_start_from_the_same_base(docker, stackup_root, work):
+    """The base image imported into both reads back as the same tree and config, so a
+    difference in a case is the builders'."""
+    theirs = builds.docker_image(docker, BUSYBOX_REF, work / "base.docker.tar")
+    ours = builds.stackup_image(stackup_root, stackup_root.resolve(BUSYBOX_REF))
+    assert builds.differences(theirs, ours) == []
+    assert theirs.tree["bin/busybox"].size > 0 and theirs.config["Cmd"] == ["/bin/sh"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
