@@ -224,7 +224,7 @@ def docker_build_argv(case: Case, context: Path, tag: str, dockerfile: str | Non
     return [*argv, str(context)]
 
 
-def docker_buildkit(peer: Peer, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+def docker_buildkit(peer: Peer, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`DOCKER_BUILDKIT=1 docker ARGV` on `peer`; the caller checks the exit code."""
     env = dict(peer.env, DOCKER_BUILDKIT="1")
     return subprocess.run(peer.command(*argv), env=env, capture_output=True, text=True,
@@ -240,7 +240,7 @@ def docker_build_case(peer: Peer, case: Case, context: Path, tag: str) -> Built:
     return docker_image(peer, tag, context.parent / f"{case.name}.docker.tar")
 
 
-def _check(proc: subprocess.CompletedProcess, case: Case, dockerfile: str) -> None:
+def _check(proc: subprocess.CompletedProcess[str], case: Case, dockerfile: str) -> None:
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise AssertionError(f"docker build of {case.name}/{dockerfile} failed "
@@ -296,14 +296,17 @@ def stackup_build_case(case: Case, context: Path, tag: str,
     from stackup.engine.build.model import BuildOptions
 
     if build is None:
-        from stackup.engine.build import build
+        from stackup.engine.build import build as default
+
+        build = default
+    run: Callable[..., Image] = build
     for before in case.before:
-        build(BuildOptions(context=context, dockerfile=context / before["dockerfile"],
+        run(BuildOptions(context=context, dockerfile=context / before["dockerfile"],
                            build_args=dict(case.build_args), tags=[before["tag"]],
                            secrets=case.secret_files()))
-    return build(BuildOptions(context=context, dockerfile=context / case.dockerfile,
-                              target=case.target, build_args=dict(case.build_args),
-                              labels=dict(case.labels), tags=[tag], secrets=case.secret_files()))
+    return run(BuildOptions(context=context, dockerfile=context / case.dockerfile,
+                            target=case.target, build_args=dict(case.build_args),
+                            labels=dict(case.labels), tags=[tag], secrets=case.secret_files()))
 
 
 def mounts_under(folder: Path) -> list[str]:
