@@ -1,0 +1,2 @@
+FROM stackup.local/busybox:latest
+COPY . /ctx/
