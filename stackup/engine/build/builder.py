@@ -169,8 +169,10 @@ class Builder:
 
     def _base_state(self, name: str, context: StepContext, stage_index: int | None) -> StageState:
         """A stage's starting state: an earlier stage's result, scratch, or an image."""
-        if stage_index is not None:
-            return context.stage_result(stage_index).fork()
+        if stage_index is not None:  # the stage's ONBUILD triggers run here, as an image's would
+            state = context.stage_result(stage_index).fork()
+            state.onbuild = list(state.config.pop("OnBuild", None) or [])
+            return state
         named = self.options.additional_contexts.get(name, "")
         if named.startswith("docker-image://"):  # FROM a named context (compose: service:NAME)
             name = named[len("docker-image://"):]

@@ -117,7 +117,7 @@ class StageState:
 
 def start_config(base_config: dict[str, Any] | None) -> dict[str, Any]:
     """A stage's config from its base image's (scratch: just PATH, as BuildKit sets it)."""
-    config = copy.deepcopy(base_config or {})
+    config = copy.deepcopy(base_config or {"WorkingDir": "/"})  # scratch: as BuildKit has it
     if not any(e.startswith("PATH=") for e in config.get("Env") or []):
         config["Env"] = [f"PATH={DEFAULT_PATH}", *(config.get("Env") or [])]
     config.pop("OnBuild", None)  # the base's triggers run in this stage, not in its children

@@ -103,6 +103,15 @@ class StepContext:
                 self._network = self.cleanup.enter_context(runstep.BuildNetwork())
             return self._network
 
+    def check_platform(self, text: str, where: str) -> None:
+        """FROM --platform: the machine's own platform only (no emulation)."""
+        from stackup.engine.images import platform as plat
+
+        wanted, host = plat.parse(text), plat.host()
+        if (wanted.os, wanted.architecture) != (host.os, host.architecture):
+            raise UnsupportedError(f"{where}: FROM --platform={text}: stackup builds only for this "
+                                   f"machine's platform ({host})")
+
     def private_dir(self, prefix: str) -> Path:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.scratch))
 
@@ -221,6 +230,8 @@ def _mounts(context: StepContext, state: StageState, ins: Run,
             keyed.append(["tmpfs", target, spec.size])
         elif spec.type == "bind":
             source, digest = _bind_source(context, spec, scope)
+            if not spec.readonly:
+                source = _writable_copy(context, source)
             mounts.append(RunMount("bind", target, str(source), read_only=spec.readonly))
             keyed.append(["bind", target, spec.source, spec.from_, digest, spec.readonly])
         elif spec.type == "secret":
@@ -236,9 +247,10 @@ def _mounts(context: StepContext, state: StageState, ins: Run,
 
 
 def _cache_mount(context: StepContext, spec: MountSpec, target: str, scope: ExitStack) -> RunMount:
-    folder = context.cache.mount_dir(spec.id or target)
     mode = spec.mode if spec.mode is not None else 0o755
     uid, gid = spec.uid or 0, spec.gid or 0
+    # BuildKit shares a cache between mounts of the same id with the same owner and mode
+    folder = context.cache.mount_dir(f"{spec.id or target} mode={mode:o} uid={uid} gid={gid}")
     lock = folder.with_name(folder.name + ".lock")
     if spec.sharing == "locked":
         scope.enter_context(st.locked(lock))
@@ -253,6 +265,17 @@ def _cache_mount(context: StepContext, spec: MountSpec, target: str, scope: Exit
             source, _ = _bind_source(context, spec, scope)
             shutil.copytree(source, folder, symlinks=True, dirs_exist_ok=True)
     return RunMount("bind", target, str(folder))
+
+
+def _writable_copy(context: StepContext, source: Path) -> Path:
+    """A bind mount with rw: the step may write, but its writes are thrown away, never
+    reaching the context (or a stage): it gets a copy."""
+    copied = context.private_dir("bind-rw-") / "copy"
+    if source.is_dir():
+        shutil.copytree(source, copied, symlinks=True)
+    else:
+        shutil.copy2(source, copied)
+    return copied
 
 
 def _bind_source(context: StepContext, spec: MountSpec, scope: ExitStack) -> tuple[Path, str]:
@@ -371,9 +394,11 @@ def _excluded(matcher: dockerignore.Matcher | None,
         return None
 
     def excluded(source: str, below: str) -> bool:
-        if matcher and matcher.excludes(posixpath.normpath(posixpath.join(source, below))):
+        path = posixpath.normpath(posixpath.join(source, below))
+        # an excluded folder an exception may bring something back from is still walked
+        if matcher and matcher.excludes(path) and not matcher.may_include_below(path):
             return True
-        return exclude is not None and exclude.excludes(below)
+        return exclude is not None and exclude.excludes(below) and not exclude.may_include_below(below)
     return excluded
 
 

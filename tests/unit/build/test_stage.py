@@ -19,7 +19,7 @@ def test_proxies_reach_run_but_not_the_history():
 
 
 def test_scratch_starts_with_path_and_a_base_keeps_its_own():
-    assert start_config(None) == {"Env": [f"PATH={DEFAULT_PATH}"]}
+    assert start_config(None) == {"Env": [f"PATH={DEFAULT_PATH}"], "WorkingDir": "/"}
     assert start_config({"Env": ["PATH=/x"], "OnBuild": ["RUN x"]}) == {"Env": ["PATH=/x"]}
 
 
