@@ -168,8 +168,8 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def _familiar_digest(repo_digest: str) -> str:
-    name, at, digest = repo_digest.partition("@")
-    return f"{parse_reference(name).familiar()}{at}{digest}" if at else repo_digest
+    """name@digest in the familiar form (busybox@sha256:...)."""
+    return parse_reference(repo_digest).familiar() if "@" in repo_digest else repo_digest
 
 
 def inspect_document(store: ImageStore, image: Image) -> dict:

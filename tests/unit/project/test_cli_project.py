@@ -30,11 +30,12 @@ def test_up_dry_run_on_an_empty_root_prints_the_whole_plan(tmp_path):
         "#1 create-network webdemo_default: not found",
         "#2 create-volume webdemo_site: not found",
         "#3 pull stackup.local/busybox:latest: image not present",
-        "#4 create webdemo-backend-1: no existing container [after #1 #2 #3]",
-        "#5 start webdemo-backend-1: created [after #4]",
-        "#6 wait healthy backend (webdemo-backend-1): web depends on it [after #5]",
-        "#7 create webdemo-web-1: no existing container [after #1 #3 #6]",
-        "#8 start webdemo-web-1: created [after #7]",
+        "#4 build webdemo-web: image not present",
+        "#5 create webdemo-backend-1: no existing container [after #1 #2 #3]",
+        "#6 start webdemo-backend-1: created [after #5]",
+        "#7 wait healthy backend (webdemo-backend-1): web depends on it [after #6]",
+        "#8 create webdemo-web-1: no existing container [after #1 #4 #7]",
+        "#9 start webdemo-web-1: created [after #8]",
     ]
     assert not (tmp_path / "root" / "containers").exists()   # nothing was made
 
