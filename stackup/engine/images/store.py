@@ -236,7 +236,11 @@ class ImageStore:
         `layer_blobs` are (digest, size, media type) of each layer, base first.
         """
         config_bytes = canonical_json(config_doc)
-        config_digest = self.blobs.put_bytes(config_bytes)
+        config_digest = dg.of_bytes(config_bytes)
+        known = self._unchanged(config_digest, references)
+        if known is not None:  # a rebuild that changed nothing: no write, no fsync
+            return known
+        self.blobs.put_bytes(config_bytes, config_digest)
         manifest = {
             "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
             "config": {"mediaType": mt.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
@@ -244,6 +248,18 @@ class ImageStore:
         }
         manifest_digest = self.blobs.put_bytes(canonical_json(manifest))
         return self.register(manifest_digest, references)
+
+    def _unchanged(self, image_id: str, references: Sequence[str]) -> Image | None:
+        """The image `image_id` if it is stored whole and every reference already names it."""
+        entry = self._index()["images"].get(image_id)
+        if entry is None or not self.blobs.has(image_id) or not self.blobs.has(entry["manifest"]):
+            return None
+        wanted = {parse_reference(r).normalized() for r in references}
+        if not wanted <= set(entry.get("references", [])):
+            return None
+        if not all(self.layers.has(chain) for chain in entry.get("chain_ids", [])):
+            return None
+        return self._image(image_id, entry)
 
     def import_rootfs(self, tar_path: Path, ref: str, changes: Sequence[str] = (),
                       message: str = "") -> Image:
