@@ -35,6 +35,11 @@ def test_up_builds_the_missing_image_and_up_build_rebuilds_it(stack, tmp_path):
     (rebuilt,) = json.loads(stack("image", "inspect", "e2e-build-up-web").stdout)
     assert rebuilt["Id"] != image["Id"]
 
+    running = stack("ps", "-q").stdout
+    again = stack("up", "-d", "--build")      # nothing changed: every step cached, same image,
+    assert "CACHED" in again.stderr           # so the container is not recreated
+    assert stack("ps", "-q").stdout == running
+
     stack("down", "-v")
     assert stack.wait_gone() == []
 
