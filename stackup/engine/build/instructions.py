@@ -622,24 +622,12 @@ def _parse_arg(node: Node) -> Arg:
     return Arg(**_base(node), args=args)
 
 
-def _parse_workdir(node: Node) -> Workdir:
-    _Flags(node)
-    return Workdir(**_base(node), path=_one_arg(node))
-
-
-def _parse_user(node: Node) -> User:
-    _Flags(node)
-    return User(**_base(node), user=_one_arg(node))
-
-
-def _parse_stopsignal(node: Node) -> StopSignal:
-    _Flags(node)
-    return StopSignal(**_base(node), signal=_one_arg(node))
-
-
-def _parse_maintainer(node: Node) -> Maintainer:
-    _Flags(node)
-    return Maintainer(**_base(node), name=_one_arg(node))
+def _one_arg_parser(cls: type[Instruction], field_name: str) -> Callable[[Node], Instruction]:
+    """The parser of an instruction with no flags and one argument (WORKDIR, USER, ...)."""
+    def parse(node: Node) -> Instruction:
+        _Flags(node)
+        return cls(**_base(node), **{field_name: _one_arg(node)})
+    return parse
 
 
 def _parse_expose(node: Node) -> Expose:
@@ -776,10 +764,11 @@ def _parse_onbuild(node: Node) -> Onbuild:
 
 _PARSERS = {
     "FROM": _parse_from, "RUN": _parse_run, "COPY": _parse_copy, "ADD": _parse_add,
-    "WORKDIR": _parse_workdir, "ENV": _parse_env, "ARG": _parse_arg, "LABEL": _parse_label,
-    "USER": _parse_user, "EXPOSE": _parse_expose, "VOLUME": _parse_volume, "CMD": _parse_cmd,
+    "WORKDIR": _one_arg_parser(Workdir, "path"), "ENV": _parse_env, "ARG": _parse_arg, "LABEL": _parse_label,
+    "USER": _one_arg_parser(User, "user"), "EXPOSE": _parse_expose, "VOLUME": _parse_volume, "CMD": _parse_cmd,
     "ENTRYPOINT": _parse_entrypoint, "HEALTHCHECK": _parse_healthcheck, "SHELL": _parse_shell,
-    "STOPSIGNAL": _parse_stopsignal, "ONBUILD": _parse_onbuild, "MAINTAINER": _parse_maintainer,
+    "STOPSIGNAL": _one_arg_parser(StopSignal, "signal"), "ONBUILD": _parse_onbuild,
+    "MAINTAINER": _one_arg_parser(Maintainer, "name"),
 }
 
 
