@@ -102,6 +102,10 @@ def report(exc: BaseException, debug: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("STACKUP_DEBUG") == "1"
+    if debug:
+        from stackup.engine import notices
+
+        notices.set_debug(True)
     if not argv or argv in (["--help"], ["-h"]):
         sys.stdout.write(static_help())
         return 0

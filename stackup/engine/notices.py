@@ -1,6 +1,6 @@
 """What the engine tells the user of what it found and repaired on its own.
 
-Two kinds, one home:
+Three kinds, one home:
 - `warn(message)`: at once on stderr, `stackup: warning: ...`, for what the user may want
   to know of or act on (a damaged state file set aside, processes of a container without
   a record killed).
@@ -8,17 +8,33 @@ Two kinds, one home:
   finished or undid (a removal or start cut short, a half-made network or volume). The
   CLI prints them when the command ends, in one line:
   `stackup: repaired what an interrupted command left: A; B`.
+- `debug(message)`: only with --debug, why the engine chose what it did.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 _repairs: list[str] = []
+_debug = os.environ.get("STACKUP_DEBUG") == "1"
 
 
 def warn(message: str) -> None:
     print(f"stackup: warning: {message}", file=sys.stderr, flush=True)
+
+
+def set_debug(on: bool) -> None:
+    """Turn `debug` lines on (the CLI's --debug) or off."""
+    global _debug
+    _debug = on
+
+
+def debug(message: str) -> None:
+    """A line on stderr, `stackup: debug: ...`, only with --debug (or STACKUP_DEBUG=1): why
+    the engine chose what it did where the user might wonder (a stop without grace)."""
+    if _debug:
+        print(f"stackup: debug: {message}", file=sys.stderr, flush=True)
 
 
 def repaired(what: str) -> None:

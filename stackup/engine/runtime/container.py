@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 
 from stackup.engine import notices, proctable
 from stackup.engine import state as st
-from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, statefile
+from stackup.engine.runtime import cgpaths, cgroups, netns, rootfs, sigdisp, statefile
 from stackup.engine.runtime.containerstate import (
     ContainerState,
     DamagedState,
@@ -655,7 +655,7 @@ class Runtime:
             (self.cdir(cid) / "stop-requested").touch()
             grace = spec.stop_timeout if timeout is None else timeout
             if state.status is not Status.RESTARTING and state.pid:
-                self._signal(state, _signum(spec.stop_signal))
+                self._signal(state, self._stop_signal(state, _signum(spec.stop_signal)))
             if state.status is Status.PAUSED:
                 cgroups.Cgroup(cid).freeze(False)
             if not self._wait_shim(state, grace):
@@ -666,6 +666,16 @@ class Runtime:
         else:
             self._teardown_network(state)
         return self._public(cid)
+
+    def _stop_signal(self, state: ContainerState, signum: int) -> int:
+        """The signal stop sends first: SIGKILL at once when the stop signal cannot have
+        any effect on PID 1 (see sigdisp), else the stop signal, with its grace period."""
+        if not sigdisp.stop_signal_is_futile(state.pid, signum):
+            return signum
+        notices.debug(f"container {state.name}: its PID 1 neither catches, ignores nor blocks "
+                      f"{signal.Signals(signum).name}, which can have no effect: SIGKILL at "
+                      "once instead of waiting the grace period")
+        return signal.SIGKILL
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> ContainerState:
         state = self.state(ref)
