@@ -41,6 +41,7 @@ HONOURED_SERVICE_KEYS = frozenset({
 })
 NETWORK_MODES = ("none", "host", "bridge")
 SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "priority")
+SERVICE_NETWORK_KEYS += ("ipv6_address",)  # dual stack (issue 18)
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
 DEPLOY_MODES = (None, "replicated")
 # the runtime restarts at once and counts attempts for ever: no delay, no window
@@ -183,8 +184,6 @@ def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
     if config.get("external"):  # only looked up, never made
         return []
     found = _driver(where, config, NETWORK_DRIVERS)
-    if config.get("enable_ipv6"):
-        found.append(f"{where}.enable_ipv6")
     found += [f"{where}.driver_opts.{opt}" for opt in sorted(config.get("driver_opts") or {})
               if opt != NETWORK_MTU_OPTION]
     ipam = config.get("ipam") or {}
@@ -192,11 +191,6 @@ def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
         found.append(f"{where}.ipam.driver ({ipam['driver']})")
     if _set(ipam.get("options")):
         found.append(f"{where}.ipam.options")
-    configs = ipam.get("config") or []
-    if len(configs) > 1:
-        found.append(f"{where}.ipam.config (more than one entry)")
-    found += [f"{where}.ipam.config.aux_addresses" for entry in configs
-              if _set((entry or {}).get("aux_addresses"))]
     return found
 
 
