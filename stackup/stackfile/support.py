@@ -56,6 +56,7 @@ NETWORK_DRIVERS = (None, "bridge")
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
 IPAM_DRIVERS = (None, "default")
 VOLUME_DRIVERS = (None, "local")
+VOLUME_DRIVER_OPTS = ("type", "o", "device")  # the local driver's, as mount(8) takes them
 # `build:` keys the builder cannot honour (the rest are mapped by stackup.project.build;
 # cache_from/cache_to only warn there: stackup keeps its own cache). A platform other
 # than the machine's is refused there too (it needs the engine to know the machine's).
@@ -198,7 +199,8 @@ def unsupported_volume(key: str, config: Mapping[str, Any]) -> list[str]:
     where = f"volumes.{key}"
     if config.get("external"):
         return []
-    return _driver(where, config, VOLUME_DRIVERS) + ([f"{where}.driver_opts"] if _set(config.get("driver_opts")) else [])
+    return _driver(where, config, VOLUME_DRIVERS) + [f"{where}.driver_opts.{key}" for key in sorted(config.get("driver_opts") or {})
+                                                     if key not in VOLUME_DRIVER_OPTS]
 
 
 def _driver(where: str, config: Mapping[str, Any], drivers: tuple) -> list[str]:

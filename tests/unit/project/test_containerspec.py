@@ -161,7 +161,7 @@ def test_unsupported_details_are_refused_by_name(config, line):
      "networks.back.driver_opts.com.docker.network.bridge.name"),
     ({"back": {"ipam": {"driver": "dhcp"}}}, {}, "networks.back.ipam.driver (dhcp)"),
     ({}, {"data": {"driver": "nfs"}}, "volumes.data.driver (nfs)"),
-    ({}, {"data": {"driver_opts": {"type": "nfs"}}}, "volumes.data.driver_opts"),
+    ({}, {"data": {"driver_opts": {"size": "10G"}}}, "volumes.data.driver_opts.size"),
 ])
 def test_unsupported_networks_and_volumes_are_refused_by_name(networks, volumes, line):
     assert _refused(networks=networks, volumes=volumes) == [f"{line} is not supported by stackup"]
