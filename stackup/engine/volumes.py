@@ -263,7 +263,7 @@ def mount_for(container_id: str, names: Iterable[str]) -> None:
 def unmount_for(container_id: str) -> list[str]:
     """The container stopped: unmount the driver-option volumes it was the last to hold;
     their names."""
-    done = []
+    done: list[str] = []
     d = volumes_dir()
     if not d.is_dir():
         return done

@@ -40,7 +40,7 @@ HONOURED_SERVICE_KEYS = frozenset({
     "ulimits", "user", "volumes", "working_dir",
 })
 NETWORK_MODES = ("none", "host", "bridge")
-SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "priority")
+SERVICE_NETWORK_KEYS: tuple[str, ...] = ("aliases", "ipv4_address", "priority")
 SERVICE_NETWORK_KEYS += ("ipv6_address",)  # dual stack (issue 18)
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
 DEPLOY_MODES = (None, "replicated")

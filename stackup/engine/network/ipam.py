@@ -82,7 +82,7 @@ def pick_subnet(taken: Iterable[Network], pools: Iterable[Network] | None = None
     prefix = prefix or (DEFAULT_PREFIX if version == 4 else DEFAULT_PREFIX6)
     for pool in pools if pools is not None else default_pools(version):
         for candidate in pool.subnets(new_prefix=max(prefix, pool.prefixlen)):
-            if not any(candidate.overlaps(t) for t in taken):  # type: ignore[arg-type]
+            if not any(candidate.overlaps(t) for t in taken):
                 return candidate
     raise ConflictError(f"no free IPv{version} subnet left in the address pools "
                         "(remove unused networks or give ipam.config subnet)")
@@ -143,7 +143,7 @@ def plan(config: dict | None, taken: Iterable[Network],
     if config.get("subnet"):
         subnet = _network(config["subnet"], f"{where}.subnet")
         for t in (taken if conflicts is None else list(conflicts)):
-            if t.prefixlen > 0 and t.version == subnet.version and subnet.overlaps(t):  # type: ignore[arg-type]
+            if t.prefixlen > 0 and t.version == subnet.version and subnet.overlaps(t):
                 raise ConflictError(f"subnet {subnet} overlaps {t}, which is already in use")
         if subnet.num_addresses < 4:
             raise UserError(f"{where}.subnet: {subnet} is too small (at most /30, /126)")

@@ -87,15 +87,18 @@ def _spec(sock: socket.socket, b: PortBinding, bind_ip: str, container_ip: str) 
 
 def _bind_ipv6_too(b: PortBinding) -> socket.socket | None:
     """The [::] socket of a binding on every address, on the port its 0.0.0.0 one got;
-    None on a host without IPv6."""
+    None on a host without IPv6 (no such address, or no IPv6 sockets at all). A port
+    taken on [::] alone is a conflict, as for IPv4."""
     try:
         sock, _ = _bind(PortBinding(b.container_port, b.protocol, "::", b.host_port))
-    except (UserError, OSError) if not isinstance(b, type) else ():  # EADDRNOTAVAIL, EAFNOSUPPORT  # EADDRNOTAVAIL: IPv6 is off on this host
+    except UserError:  # EADDRNOTAVAIL
         return None
     except ConflictError as exc:
-        if not socket.has_ipv6 or "cannot be published" in str(exc):
-            return None  # no IPv6 sockets at all (EAFNOSUPPORT)
-        raise
+        if "already in use" in str(exc):
+            raise
+        return None
+    except OSError:  # EAFNOSUPPORT when the socket is made
+        return None
     return sock
 
 

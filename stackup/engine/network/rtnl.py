@@ -108,6 +108,8 @@ def create_bridge(name: str, addresses: list[tuple[str, int]], mtu: int | None) 
                 if exc.code != errno.EEXIST:
                     raise
             idx = index_of(ipr, name)
+        if idx is None:
+            raise FileNotFoundError(f"bridge {name} vanished while it was made")
         _add_addresses(ipr, idx, addresses)
         ipr.link("set", index=idx, state="up")
 
