@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackup.engine import checkedjson, notices, state
+from stackup.engine import checkedjson, notices, state, volumemounts
 from stackup.engine.network.store import labels_match
 from stackup.errors import ConflictError, NotFoundError, UnsupportedError, UserError
 from stackup.shortsyntax import PROPAGATIONS, parse_volume
@@ -108,18 +108,17 @@ def create_volume(name: str | None = None, *, labels: Mapping[str, str] | None =
     """Create a named volume (a random name when none); an existing one is returned as is."""
     if (driver or "local") != "local":
         raise UnsupportedError(f"volume {name}: driver {driver!r} is not supported (only local)")
-    if driver_opts:
-        raise UnsupportedError(f"volume {name}: driver_opts are not supported")
     if name is None:
         import secrets  # only anonymous volumes need a random name
 
         name, anonymous = secrets.token_hex(32), True
     _validate_name(name)
+    options = volumemounts.check_options(name, driver_opts or {})
     with _lock():
         existing = _read_meta(name)
         if existing:
             return existing
-        meta = {"name": name, "driver": "local", "labels": dict(labels or {}), "options": {},
+        meta = {"name": name, "driver": "local", "labels": dict(labels or {}), "options": options,
                 "anonymous": anonymous, "mountpoint": str(data_path(name)), "users": [],
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat()}
         _collect_unfinished()
@@ -185,6 +184,8 @@ def remove_volume(name: str, force: bool = False) -> None:
         if users and not force:
             raise ConflictError(f"volume {name} is in use by container(s) "
                                 f"{', '.join(u[:12] for u in users)} (use -f to remove anyway)")
+        # never a recursive removal through a mount: a bind volume's folder is the user's
+        volumemounts.unmount(name, data_path(name))
         shutil.rmtree(volumes_dir() / name)
 
 
@@ -230,6 +231,55 @@ def release(container_id: str) -> list[str]:
                 state.atomic_write_json(_meta_path(meta["name"]), meta)
                 released.append(meta["name"])
     return released
+
+
+def named_in(sources: Iterable[str]) -> list[str]:
+    """The named volumes among bind sources (their `_data` folders, or a subpath of one)."""
+    base = str(volumes_dir()) + "/"
+    names = set()
+    for source in sources:
+        if source.startswith(base):
+            name, _, rest = source[len(base):].partition("/")
+            if rest == "_data" or rest.startswith("_data/"):
+                names.add(name)
+    return sorted(names)
+
+
+def mount_for(container_id: str, names: Iterable[str]) -> None:
+    """A container using these volumes starts: mount those with driver options that no
+    running container holds yet (the local driver's first use)."""
+    for name in sorted(set(names)):
+        with _lock():
+            meta = _read_meta(name)
+            if not meta or not meta.get("options"):
+                continue
+            holders = [h for h in meta.get("mounted_by") or [] if h != container_id]
+            if not volumemounts.is_mounted(data_path(name)):
+                volumemounts.mount(name, meta["options"], data_path(name))
+            meta["mounted_by"] = [*holders, container_id]
+            state.atomic_write_json(_meta_path(name), meta)
+
+
+def unmount_for(container_id: str) -> list[str]:
+    """The container stopped: unmount the driver-option volumes it was the last to hold;
+    their names."""
+    done: list[str] = []
+    d = volumes_dir()
+    if not d.is_dir():
+        return done
+    for folder in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        meta = _read_meta(folder.name)
+        if not meta or container_id not in (meta.get("mounted_by") or []):
+            continue
+        with _lock():
+            meta = _read_meta(folder.name) or {}
+            holders = [h for h in meta.get("mounted_by") or [] if h != container_id]
+            if not holders:
+                volumemounts.unmount(folder.name, data_path(folder.name))
+                done.append(folder.name)
+            meta["mounted_by"] = holders
+            state.atomic_write_json(_meta_path(folder.name), meta)
+    return done
 
 
 def copy_up(name: str, source: Path) -> bool:
@@ -395,7 +445,8 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> R
     meta = create_volume(long.get("source") or None)
     name = meta["name"]
     vol = long.get("volume") or {}
-    if image_root is not None and not vol.get("nocopy") and not vol.get("subpath"):
+    # a volume on a device is only mounted when its container starts: nothing is copied
+    if image_root is not None and not vol.get("nocopy") and not vol.get("subpath") and not meta.get("options"):
         copy_up(name, Path(image_root) / target.lstrip("/"))
     source = data_path(name)
     if vol.get("subpath"):

@@ -111,6 +111,7 @@ def attachments(project_networks: Mapping[str, Any], config: Mapping[str, Any], 
         aliases = [service] + [a for a in value.get("aliases") or [] if a != service]
         result.append({"network": network_name(key, project_networks.get(key) or {}),
                        "aliases": aliases, "ipv4_address": value.get("ipv4_address"),
+                       "ipv6_address": value.get("ipv6_address"),
                        "container_name": container_name})
     return result
 
@@ -189,6 +190,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         # the network engine's wiring format: engine network name -> options
         args["network_mode"] = "bridge"
         args["networks"] = {a["network"]: {"aliases": a["aliases"], "ipv4_address": a["ipv4_address"],
+                                           "ipv6_address": a["ipv6_address"],
                                            "priority": len(nets) - i}
                             for i, a in enumerate(nets)}
         extras = {"ports": ports(config), "dns_search": [str(d) for d in config.get("dns_search") or []]}

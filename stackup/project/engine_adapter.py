@@ -259,7 +259,9 @@ class Engine:
         self._network_module().create_network(
             request.name, driver=config.get("driver") or "bridge", ipam_config=ipam.get("config"),
             internal=bool(config.get("internal")), labels=dict(request.labels),
-            options=config.get("driver_opts") or None, exist_ok=True)
+            options=config.get("driver_opts") or None, exist_ok=True,
+            enable_ipv6=bool(config.get("enable_ipv6")),
+            enable_ipv4=config.get("enable_ipv4") is not False)
 
     def create_volume(self, request: VolumeRequest) -> None:
         config = request.config

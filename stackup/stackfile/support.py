@@ -40,7 +40,8 @@ HONOURED_SERVICE_KEYS = frozenset({
     "ulimits", "user", "volumes", "working_dir",
 })
 NETWORK_MODES = ("none", "host", "bridge")
-SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "priority")
+SERVICE_NETWORK_KEYS: tuple[str, ...] = ("aliases", "ipv4_address", "priority")
+SERVICE_NETWORK_KEYS += ("ipv6_address",)  # dual stack (issue 18)
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
 DEPLOY_MODES = (None, "replicated")
 # the runtime restarts at once and counts attempts for ever: no delay, no window
@@ -55,6 +56,7 @@ NETWORK_DRIVERS = (None, "bridge")
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
 IPAM_DRIVERS = (None, "default")
 VOLUME_DRIVERS = (None, "local")
+VOLUME_DRIVER_OPTS = ("type", "o", "device")  # the local driver's, as mount(8) takes them
 # `build:` keys the builder cannot honour (the rest are mapped by stackup.project.build;
 # cache_from/cache_to only warn there: stackup keeps its own cache). A platform other
 # than the machine's is refused there too (it needs the engine to know the machine's).
@@ -183,8 +185,6 @@ def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
     if config.get("external"):  # only looked up, never made
         return []
     found = _driver(where, config, NETWORK_DRIVERS)
-    if config.get("enable_ipv6"):
-        found.append(f"{where}.enable_ipv6")
     found += [f"{where}.driver_opts.{opt}" for opt in sorted(config.get("driver_opts") or {})
               if opt != NETWORK_MTU_OPTION]
     ipam = config.get("ipam") or {}
@@ -192,11 +192,6 @@ def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
         found.append(f"{where}.ipam.driver ({ipam['driver']})")
     if _set(ipam.get("options")):
         found.append(f"{where}.ipam.options")
-    configs = ipam.get("config") or []
-    if len(configs) > 1:
-        found.append(f"{where}.ipam.config (more than one entry)")
-    found += [f"{where}.ipam.config.aux_addresses" for entry in configs
-              if _set((entry or {}).get("aux_addresses"))]
     return found
 
 
@@ -204,7 +199,8 @@ def unsupported_volume(key: str, config: Mapping[str, Any]) -> list[str]:
     where = f"volumes.{key}"
     if config.get("external"):
         return []
-    return _driver(where, config, VOLUME_DRIVERS) + ([f"{where}.driver_opts"] if _set(config.get("driver_opts")) else [])
+    return _driver(where, config, VOLUME_DRIVERS) + [f"{where}.driver_opts.{key}" for key in sorted(config.get("driver_opts") or {})
+                                                     if key not in VOLUME_DRIVER_OPTS]
 
 
 def _driver(where: str, config: Mapping[str, Any], drivers: tuple) -> list[str]:

@@ -162,6 +162,7 @@ class StackupCLI:
         links = set(os.listdir("/sys/class/net"))
         found += [f"link {name}" for name in sorted(seen["bridges"] | seen["veths"]) if name in links]
         found += [f"{what} of {bridge}" for bridge in sorted(seen["bridges"]) for what in firewall_leftovers(bridge)]
+        found += [f"route {route}" for route in routes_via(seen["bridges"])]
         for cid in sorted(seen["containers"]):
             for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory",
                          "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/freezer"):
@@ -221,6 +222,17 @@ def http_get(url: str, timeout: float = 10.0) -> str:
 
 def have_busybox() -> bool:
     return BUSYBOX.exists()
+
+
+def routes_via(bridges: set[str]) -> list[str]:
+    """The host's routes of both families (IPv6 included) through any of `bridges`."""
+    if not bridges:
+        return []
+    lines = []
+    for family in ("-4", "-6"):
+        out = subprocess.run(["ip", "-o", family, "route", "show", "table", "all"], capture_output=True, text=True)
+        lines += out.stdout.splitlines()
+    return [line.strip() for line in lines if set(line.split()) & bridges]
 
 
 def _fixtures():

@@ -30,8 +30,9 @@ def start(net: dict) -> int:
 
 def bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
     """The server's UDP socket and listening TCP socket on address:port."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET  # an IPv6-only network's gateway
+    udp = socket.socket(family, socket.SOCK_DGRAM)
+    tcp = socket.socket(family, socket.SOCK_STREAM)
     try:
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         udp.bind((address, port))

@@ -13,7 +13,7 @@ import threading
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord, PTR
+from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord, PTR
 
 from stackup.engine.network import records
 
@@ -73,13 +73,13 @@ class Resolver:
 
     def local(self, networks: list[dict], net: dict, source_ip: str, qname: str) -> list[str]:
         """Addresses of a container name, also when the resolver appended a search domain."""
-        ips = records.lookup(networks, net["id"], source_ip, qname)
+        ips = records.lookup_any(networks, net["id"], source_ip, qname)
         if ips:
             return ips
         name = qname.lower().rstrip(".")
         for domain in self.search + records.search_of(networks, net["id"], source_ip):
             if name.endswith("." + domain):
-                ips = records.lookup(networks, net["id"], source_ip, name[: -len(domain) - 1])
+                ips = records.lookup_any(networks, net["id"], source_ip, name[: -len(domain) - 1])
                 if ips:
                     return ips
         return []
@@ -109,9 +109,11 @@ class Resolver:
         else:
             ips = self.local(networks, net, source_ip, qname)
             if ips:
-                if q.qtype in (QTYPE.A, QTYPE.ANY):
-                    for ip in ips:
+                for ip in ips:
+                    if ":" not in ip and q.qtype in (QTYPE.A, QTYPE.ANY):
                         reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
+                    elif ":" in ip and q.qtype in (QTYPE.AAAA, QTYPE.ANY):
+                        reply.add_answer(RR(q.qname, QTYPE.AAAA, rdata=AAAA(ip), ttl=TTL))
                 return reply.pack(), []  # a known name: its other types are empty, not forwarded
         if net.get("internal"):
             return _error(request, RCODE.NXDOMAIN), []
@@ -127,8 +129,9 @@ class Resolver:
 
 def _inside(source_ip: str, net: dict) -> bool:
     try:
-        return ip_address(source_ip) in ip_network(net["ipam"]["subnet"])
-    except (KeyError, ValueError):
+        source = ip_address(source_ip)
+        return any(source in ip_network(s["subnet"]) for s in net.get("subnets") or [net["ipam"]])
+    except (KeyError, TypeError, ValueError):
         return False
 
 

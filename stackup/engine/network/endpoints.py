@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import ip_address
 from pathlib import Path
 
 from stackup.engine.network import ipam, links, names, networks, store
@@ -23,6 +23,7 @@ class Attachment:
     network: str
     aliases: list[str] = field(default_factory=list)
     ipv4_address: str | None = None
+    ipv6_address: str | None = None
     hostname: str | None = None
     container_name: str | None = None
     mac: str | None = None
@@ -45,6 +46,11 @@ class Endpoint:
     mac: str
     names: list[str]
     internal: bool = False
+    # the IPv6 address of a dual-stack network ("" without; on an IPv6-only network the
+    # address is `ip`, as there is no other)
+    ip6: str = ""
+    prefixlen6: int = 0
+    gateway6: str = ""
     # the network's definition and this endpoint's record in it, kept by the container
     # too, so that a network whose file is lost can be rebuilt (see store.rebuild_lost)
     network_copy: dict = field(default_factory=dict, repr=False, compare=False)
@@ -75,7 +81,7 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
         raise UserError("a container can join each network only once")
     with store.lock():
         all_nets = store.load_all()
-        plans: list[tuple[dict, Attachment, IPv4Address, str]] = []
+        plans: list[tuple[dict, Attachment, list[tuple[ipam.Subnet, ipam.Address]], str]] = []
         used_ifnames = {ep["ifname"] for n in all_nets for cid, ep in n["endpoints"].items()
                         if cid == container_id}
         for att in attachments:
@@ -84,37 +90,38 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
                 del net["endpoints"][container_id]  # stale: its namespace went without a detach
             if container_id in net["endpoints"]:
                 raise ConflictError(f"container {container_id[:12]} is already on network {net['name']}")
-            plan = ipam.Subnet.from_json(net["ipam"])
-            used = {IPv4Address(ep["ip"]) for ep in net["endpoints"].values()}
-            used |= {ip for n, _, ip, _ in plans if n is net}
-            addr = ipam.allocate(plan, used, att.ipv4_address)
+            used = {ip_address(a) for ep in net["endpoints"].values() for a in addresses_of(ep)}
+            used |= {a for n, _, got, _ in plans if n is net for _, a in got}
+            got = _allocate(net, att, used)
             ifname = _next_ifname(used_ifnames)
             used_ifnames.add(ifname)
-            plans.append((net, att, addr, ifname))
+            plans.append((net, att, got, ifname))
         made: list[str] = []
         endpoints: list[Endpoint] = []
         had_networks = bool(used_ifnames)
         try:
             gateway_done = False
-            for net, att, addr, ifname in plans:
+            for net, att, got, ifname in plans:
                 networks.ensure_ready(net)
-                plan = ipam.Subnet.from_json(net["ipam"])
                 veth = names.veth_name(container_id, net["id"])
-                mac = att.mac or links.mac_for(addr)
+                mac = att.mac or links.mac_for(got[0][1])
                 try:
                     links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
                 except links.BridgeMissing:  # e.g. after a reboot: rebuild the network, then retry
                     networks.ensure_ready(net, bridge_missing=True)
                     links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
                 made.append(veth)
-                gateway = None
+                gateways: list[str] = []
                 if not net["internal"] and not gateway_done:
-                    gateway, gateway_done = plan.gateway, True
-                links.configure_inside(netns_path, ifname, addr, plan.subnet.prefixlen, gateway,
-                                       check_default=had_networks)
+                    gateways, gateway_done = [str(p.gateway) for p, _ in got], True
+                links.configure_inside(netns_path, ifname, [(str(a), p.subnet.prefixlen) for p, a in got],
+                                       gateways, check_default=had_networks)
+                (first, addr), six = got[0], _v6_beside(got)
                 ep = Endpoint(net["name"], net["id"], container_id, ifname, veth, str(addr),
-                              plan.subnet.prefixlen, str(plan.gateway), mac,
-                              dns_names(container_id, att), net["internal"])
+                              first.subnet.prefixlen, str(first.gateway), mac,
+                              dns_names(container_id, att), net["internal"],
+                              ip6=str(six[1]) if six else "", prefixlen6=six[0].subnet.prefixlen if six else 0,
+                              gateway6=str(six[0].gateway) if six else "")
                 record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns),
                                          "search": list(att.dns_search)}
                 net["endpoints"][container_id] = record
@@ -130,6 +137,27 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
                 net["endpoints"].pop(container_id, None)
             raise
         return endpoints
+
+
+def addresses_of(endpoint: dict) -> list[str]:
+    """Every address of an endpoint's record (its IPv4 or only one, and its IPv6 one)."""
+    return [a for a in (endpoint.get("ip"), endpoint.get("ip6")) if a]
+
+
+def _allocate(net: dict, att: Attachment, used: set) -> list[tuple[ipam.Subnet, ipam.Address]]:
+    """The endpoint's addresses: one of each family the network has (IPv4 first)."""
+    plans = ipam.subnets_of(net)
+    got = []
+    for version, requested in ((4, att.ipv4_address), (6, att.ipv6_address)):
+        found = ipam.allocate_family(plans, version, used, requested)
+        if found is not None:
+            got.append(found)
+    return got
+
+
+def _v6_beside(got: list) -> tuple | None:
+    """The IPv6 (subnet, address) of a dual-stack endpoint; None when it has only one family."""
+    return got[1] if len(got) > 1 else None
 
 
 def disconnect(container_id: str, network: str | None = None) -> list[str]:

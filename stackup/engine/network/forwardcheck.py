@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from ipaddress import IPv4Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from stackup.engine.network import iptables, nft
 from stackup.engine.network.names import BRIDGE_PREFIX, VETH_PREFIX
@@ -48,7 +48,7 @@ def forward_chains(ruleset: list[dict]) -> list[Chain]:
         c = item.get("chain")
         if not c or c.get("hook") != "forward" or c["family"] not in FAMILIES:
             continue
-        if (c["family"], c["table"]) == (nft.FAMILY, nft.TABLE):
+        if c["table"] == nft.TABLE and c["family"] in (nft.FAMILY, nft.LEGACY_FAMILY):
             continue
         key = (c["family"], c["table"], c["name"])
         chains.append(Chain(*key, c.get("policy", "accept"), tuple(rules.get(key, ()))))
@@ -66,7 +66,7 @@ def why_it_drops(chain: Chain) -> str | None:
     return None
 
 
-def lets_through(chain: Chain, bridge: str, subnet: IPv4Network) -> bool:
+def lets_through(chain: Chain, bridge: str, subnet: IPv4Network | IPv6Network) -> bool:
     """True when a rule of the chain accepts this network's traffic (by its bridge, its
     veths or its subnet) or hands it to stackup's iptables chain."""
     for expr in chain.rules:
@@ -81,7 +81,7 @@ def lets_through(chain: Chain, bridge: str, subnet: IPv4Network) -> bool:
     return False
 
 
-def _names_network(expr: dict, bridge: str, subnet: IPv4Network) -> bool:
+def _names_network(expr: dict, bridge: str, subnet: IPv4Network | IPv6Network) -> bool:
     match = expr.get("match")
     if not match or match.get("op") not in ("==", "in"):
         return False
@@ -96,7 +96,7 @@ def _names_network(expr: dict, bridge: str, subnet: IPv4Network) -> bool:
     return False
 
 
-def _prefix_holds(value: object, subnet: IPv4Network) -> bool:
+def _prefix_holds(value: object, subnet: IPv4Network | IPv6Network) -> bool:
     if isinstance(value, dict) and "prefix" in value:
         value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
     try:
@@ -105,7 +105,7 @@ def _prefix_holds(value: object, subnet: IPv4Network) -> bool:
         return False
 
 
-def blocker(ruleset: list[dict], bridge: str, subnet: IPv4Network) -> tuple[Chain, str] | None:
+def blocker(ruleset: list[dict], bridge: str, subnet: IPv4Network | IPv6Network) -> tuple[Chain, str] | None:
     """The first chain that would drop this network's forwarded traffic, and why (pure)."""
     for chain in forward_chains(ruleset):
         why = why_it_drops(chain)
@@ -125,7 +125,7 @@ def advice(chain: Chain, bridge: str) -> str:
     return add
 
 
-def check(name: str, bridge: str, subnet: IPv4Network) -> None:
+def check(name: str, bridge: str, subnet: IPv4Network | IPv6Network) -> None:
     """Raise a one-line error when another firewall drops this network's forwarded traffic."""
     found = blocker(_ruleset(), bridge, subnet)
     if found:

@@ -16,12 +16,17 @@ Everything goes through the host's own `iptables-save`/`iptables-restore`, legac
 or nft as the host's `iptables` command is; where there is no iptables, there is
 nothing to get past and nothing is done. One read and one transaction per change,
 under the host-wide lock.
+
+The same chain is kept in ip6tables' `filter` table for a network with IPv6: dockerd
+(27+, where `ip6tables` is on by default) sets ip6tables' `FORWARD` policy to `DROP` too.
+Each function takes the IP version (4: iptables, 6: ip6tables).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -108,31 +113,33 @@ def _transaction(lines: list[str]) -> str:
     return f"*{TABLE}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
 
 
-def tools() -> tuple[str, str] | None:
-    """The host's `iptables` and `iptables-restore`, or None where iptables is absent."""
+def tools(version: int = 4) -> tuple[str, str] | None:
+    """The host's `iptables` and `iptables-restore` (ip6tables' for version 6), or None
+    where they are absent."""
+    base = "iptables" if version == 4 else "ip6tables"
     found = [shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-             for name in ("iptables", "iptables-restore")]
+             for name in (base, f"{base}-restore")]
     return (found[0], found[1]) if found[0] and found[1] else None
 
 
-def read() -> Table | None:
+def read(version: int = 4) -> Table | None:
     """The host's filter table as stackup sees it, or None where iptables is absent: not
     installed, or installed over a kernel without its tables (`iptables -S` fails), where
     no FORWARD chain can drop anything either."""
-    found = tools()
+    found = tools(version)
     if found is None:
         return None
     proc = subprocess.run([found[0], "-w", "-t", TABLE, "-S"], capture_output=True, text=True)
     return Table.parse(proc.stdout) if proc.returncode == 0 else None
 
 
-def _restore(script: str) -> None:
-    found = tools()
+def _restore(script: str, version: int = 4) -> None:
+    found = tools(version)
     if not script or found is None:
         return
     proc = subprocess.run([found[1], "-w", "--noflush"], input=script, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise StackupError(f"iptables-restore failed: {_last_line(proc.stderr) or proc.returncode}")
+        raise StackupError(f"{Path(found[1]).name} failed: {_last_line(proc.stderr) or proc.returncode}")
 
 
 def _last_line(text: str) -> str:
@@ -140,24 +147,24 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def add_network(bridge: str, name: str, internal: bool) -> None:
+def add_network(bridge: str, name: str, internal: bool, version: int = 4) -> None:
     """Let the network's traffic past iptables' FORWARD chain (its rules replaced if any)."""
     with store.host_lock():
-        table = read()
+        table = read(version)
         if table is not None:
-            _restore(add_script(table, bridge, name, internal, set(os.listdir("/sys/class/net"))))
+            _restore(add_script(table, bridge, name, internal, set(os.listdir("/sys/class/net"))), version)
 
 
-def remove_network(bridge: str) -> None:
+def remove_network(bridge: str, version: int = 4) -> None:
     with store.host_lock():
-        table = read()
+        table = read(version)
         if table is not None:
-            _restore(remove_script(table, bridge))
+            _restore(remove_script(table, bridge), version)
 
 
-def rules_of(bridge: str) -> list[str]:
+def rules_of(bridge: str, version: int = 4) -> list[str]:
     """The rules of this bridge in stackup's chain (for checks, repair and tests)."""
-    table = read()
+    table = read(version)
     return table.rules_of(bridge) if table else []
 
 

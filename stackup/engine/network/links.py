@@ -7,7 +7,7 @@ Arguments and results are plain values (names, addresses, paths), so both are th
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 
 from stackup.engine.network import linkworker
@@ -21,14 +21,17 @@ def exists(ifname: str) -> bool:
     return linkworker.call("exists", ifname)
 
 
-def host_networks() -> tuple[list[IPv4Network], list[IPv4Network]]:
-    """(the host's IPv4 routes' destinations, its interfaces' networks); default route excluded."""
-    return linkworker.call("host_networks")
+def host_networks() -> tuple[list, list]:
+    """(the host's routes' destinations, its interfaces' networks), both families; default
+    routes, link-local and multicast excluded."""
+    routes, connected = linkworker.call("host_networks")
+    return [ip_network(r) for r in routes], [ip_network(c) for c in connected]
 
 
-def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, mtu: int | None) -> None:
-    """A bridge with the gateway address, up. An existing bridge of that name is reused."""
-    linkworker.call("create_bridge", name, gateway, prefixlen, mtu)
+def create_bridge(name: str, addresses: list[tuple[str, int]], mtu: int | None) -> None:
+    """A bridge with the gateway addresses (address, prefix length), up. An existing
+    bridge of that name is reused."""
+    linkworker.call("create_bridge", name, addresses, mtu)
 
 
 def delete_link(name: str) -> bool:
@@ -49,17 +52,18 @@ def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
     linkworker.call("create_veth", host_name, bridge, netns_path, peer_name, mtu, mac)
 
 
-def configure_inside(netns_path: Path, ifname: str, address: IPv4Address, prefixlen: int,
-                     gateway: IPv4Address | None, check_default: bool = True) -> None:
-    """Address `ifname` inside the netns, bring it and lo up, add the default route
-    (after looking for an existing one when `check_default`)."""
-    linkworker.call("configure_inside", netns_path, ifname, address, prefixlen, gateway, check_default)
+def configure_inside(netns_path: Path, ifname: str, addresses: list[tuple[str, int]],
+                     gateways: list[str], check_default: bool = True) -> None:
+    """Address `ifname` inside the netns, bring it and lo up, add a default route through
+    each gateway (after looking for an existing one of its family when `check_default`)."""
+    linkworker.call("configure_inside", netns_path, ifname, addresses, gateways, check_default)
 
 
 def loopback_up(netns_path: Path) -> None:
     linkworker.call("loopback_up", netns_path)
 
 
-def mac_for(address: IPv4Address) -> str:
-    """A locally administered MAC derived from the address (as Docker does): 02:42:a:b:c:d."""
-    return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)
+def mac_for(address: IPv4Address | IPv6Address) -> str:
+    """A locally administered MAC derived from the address (as Docker does): 02:42:a:b:c:d
+    (from an IPv6 address' last four bytes, for an IPv6-only network)."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in address.packed[-4:])

@@ -6,7 +6,6 @@ import contextlib
 import datetime
 import threading
 from collections.abc import Callable
-from ipaddress import IPv4Network
 from typing import Any
 
 from stackup.engine import notices, state
@@ -23,15 +22,14 @@ def _now() -> str:
 def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict | None = None,
            internal: bool = False, labels: dict[str, str] | None = None,
            options: dict[str, str] | None = None, attachable: bool = True,
-           exist_ok: bool = False) -> dict:
-    """Create the network `name` (bridge, subnet, rules, DNS server); its record."""
+           exist_ok: bool = False, enable_ipv6: bool = False, enable_ipv4: bool = True) -> dict:
+    """Create the network `name` (bridge, subnets, rules, DNS server); its record.
+    `enable_ipv6`: a subnet of each family (dual stack), as Docker's flag of that name."""
     if not names.NAME_RE.match(name or ""):
         raise UserError(f"invalid network name {name!r}: use letters, digits, '_', '.', '-'")
     if (driver or "bridge") != "bridge":
         raise UnsupportedError(f"network {name}: driver {driver!r} is not supported (only bridge)")
     configs = ipam_config if isinstance(ipam_config, list) else ([ipam_config] if ipam_config else [])
-    if len(configs) > 1:
-        raise UnsupportedError(f"network {name}: only one ipam.config entry is supported")
     options = {str(k): str(v) for k, v in (options or {}).items()}
     mtu = _mtu(name, options)
     with store.lock():
@@ -44,23 +42,31 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
         net: dict[str, Any] = {"id": net_id, "name": name, "driver": "bridge", "bridge": names.bridge_name(net_id),
                "internal": bool(internal), "attachable": bool(attachable),
                "labels": dict(labels or {}), "options": options, "mtu": mtu,
-               "created": _now(), "endpoints": {}, "dns_pid": None}
+               "created": _now(), "endpoints": {}, "dns_pid": None,
+               "enable_ipv6": bool(enable_ipv6), "enable_ipv4": bool(enable_ipv4)}
         try:
             with store.host_lock():
                 routes, connected = links.host_networks()
-                ours = [IPv4Network(n["ipam"]["subnet"]) for n in store.load_all()]
-                plan = ipam.plan(configs[0] if configs else None, routes + connected + ours,
-                                 conflicts=connected + ours)
-                net["ipam"] = plan.to_json()
+                ours = [p.subnet for n in store.load_all() for p in ipam.subnets_of(n)]
+                plans = ipam.plan_all(configs, routes + connected + ours, ipv4=bool(enable_ipv4),
+                                      ipv6=bool(enable_ipv6), conflicts=connected + ours)
+                net["subnets"] = [p.to_json() for p in plans]
+                net["ipam"] = net["subnets"][0]  # the first (IPv4 if any): the DNS server's
                 store.save(net)  # recorded first, so a crash leaves something to clean
-                links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, mtu)
+                links.create_bridge(net["bridge"], bridge_addresses(plans), mtu)
             dns.set_started(net, dns.start(net))  # its interpreter starts while the firewall is set
-            firewall.open_network(name, net["bridge"], plan.subnet, net["internal"], fresh=True)
+            firewall.open_network(name, net["bridge"], [p.subnet for p in plans], net["internal"],
+                                  fresh=True)
             store.save(net)
         except BaseException:
             _teardown(net)
             raise
         return net
+
+
+def bridge_addresses(plans: list[ipam.Subnet]) -> list[tuple[str, int]]:
+    """The bridge's addresses: each subnet's gateway."""
+    return [(str(p.gateway), p.subnet.prefixlen) for p in plans]
 
 
 def _mtu(name: str, options: dict[str, str]) -> int | None:
@@ -136,7 +142,7 @@ def list_all() -> list[dict]:
     """Every network of this root, repaired (dead DNS servers restarted, stale endpoints dropped)."""
     with store.lock():
         nets = store.load_all()
-        rules = firewall.Snapshot.read() if nets else None
+        rules = firewall.Snapshot.read(ipv6=any(_has_ipv6(n) for n in nets)) if nets else None
         return [_repair_one(n, rules) for n in nets]
 
 
@@ -165,21 +171,27 @@ def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
     """Bring a recorded network back to its recorded shape; called under the root lock.
     `rules`: the firewall as read once for several networks (read here when not given)."""
     changed = _drop_stale_endpoints(net)
-    plan = ipam.Subnet.from_json(net["ipam"])
+    plans = ipam.subnets_of(net)
     bridge_exists = links.exists(net["bridge"])
     if not bridge_exists or not dns.running(net):
         # missing (after a reboot the state outlives the kernel's objects), or half made (a
         # create cut short before the bridge's address, which its DNS server needs): made
         # whole again, an existing bridge is reused
-        links.create_bridge(net["bridge"], plan.gateway, plan.subnet.prefixlen, net.get("mtu"))
+        links.create_bridge(net["bridge"], bridge_addresses(plans), net.get("mtu"))
     if not bridge_exists:
         notices.repaired(f"network {net['name']}: made its missing bridge again")
-    if not bridge_exists or not (rules or firewall.Snapshot.read()).intact(net["bridge"], net["internal"]):
-        firewall.open_network(net["name"], net["bridge"], plan.subnet, net["internal"], check=False)
+    ipv6 = _has_ipv6(net)
+    if not bridge_exists or not (rules or firewall.Snapshot.read(ipv6)).intact(net["bridge"], net["internal"], ipv6):
+        firewall.open_network(net["name"], net["bridge"], [p.subnet for p in plans], net["internal"],
+                              check=False)
     changed |= dns.ensure(net)
     if changed:
         store.save(net)
     return net
+
+
+def _has_ipv6(net: dict) -> bool:
+    return any(p.version == 6 for p in ipam.subnets_of(net))
 
 
 def ensure_ready(net: dict, bridge_missing: bool = False) -> None:

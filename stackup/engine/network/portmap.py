@@ -5,7 +5,10 @@
 bound so far are closed. Only then is the proxy started, inheriting the bound
 sockets; it forwards to the container's address and is stopped by `unpublish`.
 Publishing on 127.0.0.1 binds loopback only, so the port is not reachable on
-other addresses. The bindings (with the ports actually chosen) are kept in
+other addresses. A port published on every address (no host_ip) is bound on
+0.0.0.0 and on [::] (the same port), as Docker does, so it answers on [::1] and the
+host's IPv6 addresses too, whatever the container's network has (the proxy forwards
+to the container's address either way); a host without IPv6 gets the IPv4 one only. The bindings (with the ports actually chosen) are kept in
 $STACKUP_ROOT/ports/<container-id>.json for `stackup port`.
 """
 
@@ -51,13 +54,17 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
     sockets: list[socket.socket] = []
     try:
         bound = []
+        spec = []
         for b in bindings:
             sock, port = _bind_freeing_orphans(b)
             sockets.append(sock)
             bound.append(PortBinding(b.container_port, b.protocol, b.host_ip, port))
-        spec = [{"fd": s.fileno(), "protocol": b.protocol, "bind_ip": b.bind_ip,
-                 "container_ip": container_ip, "container_port": b.container_port}
-                for s, b in zip(sockets, bound)]
+            spec.append(_spec(sock, bound[-1], bound[-1].bind_ip, container_ip))
+            if not b.host_ip:
+                sock6 = _bind_ipv6_too(bound[-1])
+                if sock6 is not None:
+                    sockets.append(sock6)
+                    spec.append(_spec(sock6, bound[-1], "::", container_ip))
         record: dict[str, Any] = {"pid": None, "container_ip": container_ip, "bindings": [b.to_json() for b in bound]}
         # recorded before the proxy starts, its pid after: whatever moment kills this
         # command, `unpublish` finds the proxy (by its command line while the pid is None)
@@ -71,6 +78,28 @@ def _serve(container_id: str, container_ip: str, bindings: list[PortBinding]) ->
     record["started"] = procs.start_time(record["pid"])
     state.atomic_write_json(_path(container_id), record)
     return bound
+
+
+def _spec(sock: socket.socket, b: PortBinding, bind_ip: str, container_ip: str) -> dict:
+    return {"fd": sock.fileno(), "protocol": b.protocol, "bind_ip": bind_ip,
+            "container_ip": container_ip, "container_port": b.container_port}
+
+
+def _bind_ipv6_too(b: PortBinding) -> socket.socket | None:
+    """The [::] socket of a binding on every address, on the port its 0.0.0.0 one got;
+    None on a host without IPv6 (no such address, or no IPv6 sockets at all). A port
+    taken on [::] alone is a conflict, as for IPv4."""
+    try:
+        sock, _ = _bind(PortBinding(b.container_port, b.protocol, "::", b.host_port))
+    except UserError:  # EADDRNOTAVAIL
+        return None
+    except ConflictError as exc:
+        if "already in use" in str(exc):
+            raise
+        return None
+    except OSError:  # EAFNOSUPPORT when the socket is made
+        return None
+    return sock
 
 
 def serving(container_id: str) -> bool | None:

@@ -103,10 +103,24 @@ def _host_ip(text: str, where: str) -> str:
     return text
 
 
+def sctp_problem() -> str:
+    """Why an sctp port cannot be published here: the kernel's SCTP is missing (the `sctp`
+    module is neither built in nor loadable, as in many VMs and containers), or, where it
+    is there, stackup's port proxy does not forward SCTP yet."""
+    import socket
+
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP).close()
+    except OSError as exc:
+        return (f"needs the kernel's SCTP, which this host lacks ({exc.strerror}; "
+                "`modprobe sctp` where the module exists)")
+    return "is not forwarded by stackup's port proxy yet (tcp or udp)"
+
+
 def _protocol(text: str, where: str) -> str:
     text = text.lower()
     if text == "sctp":
-        raise UnsupportedError(f"{where}: protocol sctp is not supported (tcp or udp)")
+        raise UnsupportedError(f"{where}: protocol sctp {sctp_problem()}")
     if text not in PROTOCOLS:
         raise UserError(f"{where}: protocol {text!r} must be tcp or udp")
     return text

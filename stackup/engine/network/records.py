@@ -8,15 +8,23 @@ several addresses (all replicas of a service share the service name as alias).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from ipaddress import ip_address
 
 
 def endpoint_names(endpoint: dict) -> set[str]:
     return {n.lower().rstrip(".") for n in endpoint.get("names", []) if n}
 
 
+def addresses(endpoint: dict, version: int) -> list[str]:
+    """The endpoint's addresses of one IP version (its `ip`, and `ip6` on a dual-stack network)."""
+    return [a for a in (endpoint.get("ip"), endpoint.get("ip6")) if a and ip_address(a).version == version]
+
+
 def container_of(network: dict, source_ip: str) -> str | None:
+    if source_ip.startswith("::ffff:"):  # an IPv4 client of a dual-stack socket
+        source_ip = source_ip[len("::ffff:"):]
     for cid, ep in network.get("endpoints", {}).items():
-        if ep.get("ip") == source_ip:
+        if source_ip in (ep.get("ip"), ep.get("ip6")):
             return cid
     return None
 
@@ -33,12 +41,21 @@ def search_order(networks: Iterable[dict], via_network_id: str, source_ip: str) 
     return [via, *others]
 
 
-def lookup(networks: Iterable[dict], via_network_id: str, source_ip: str, name: str) -> list[str]:
-    """The IPv4 addresses of `name` for a query from `source_ip` arriving on `via_network_id`."""
+def lookup(networks: Iterable[dict], via_network_id: str, source_ip: str, name: str,
+           version: int = 4) -> list[str]:
+    """The addresses of `name` (IPv4, or IPv6 for `version` 6: A or AAAA records) for a
+    query from `source_ip` arriving on `via_network_id`."""
+    found = lookup_any(networks, via_network_id, source_ip, name)
+    return [ip for ip in found if ip_address(ip).version == version]
+
+
+def lookup_any(networks: Iterable[dict], via_network_id: str, source_ip: str, name: str) -> list[str]:
+    """Every address of `name`, of both families, from the first network that knows it
+    (a name known with addresses of one family only has no records of the other)."""
     name = name.lower().rstrip(".")
     for net in search_order(networks, via_network_id, source_ip):
-        found = sorted({ep["ip"] for ep in net.get("endpoints", {}).values()
-                        if name in endpoint_names(ep)}, key=_ip_key)
+        found = sorted({a for ep in net.get("endpoints", {}).values() if name in endpoint_names(ep)
+                        for a in addresses(ep, 4) + addresses(ep, 6)}, key=_ip_key)
         if found:
             return found
     return []
@@ -48,7 +65,7 @@ def reverse(networks: Iterable[dict], via_network_id: str, source_ip: str, ip: s
     """The name (the container name, else the first name) of the endpoint holding `ip`."""
     for net in search_order(networks, via_network_id, source_ip):
         for ep in net.get("endpoints", {}).values():
-            if ep.get("ip") == ip and ep.get("names"):
+            if ip in (ep.get("ip"), ep.get("ip6")) and ep.get("names"):
                 return ep.get("container_name") or ep["names"][0]
     return None
 
@@ -75,6 +92,12 @@ def search_of(networks: Iterable[dict], via_network_id: str, source_ip: str) -> 
 
 def ptr_to_ip(qname: str) -> str | None:
     qname = qname.lower().rstrip(".")
+    if qname.endswith(".ip6.arpa"):
+        nibbles = qname[: -len(".ip6.arpa")].split(".")
+        if len(nibbles) != 32 or not all(len(n) == 1 and n in "0123456789abcdef" for n in nibbles):
+            return None
+        text = "".join(reversed(nibbles))
+        return str(ip_address(":".join(text[i:i + 4] for i in range(0, 32, 4))))
     if not qname.endswith(".in-addr.arpa"):
         return None
     parts = qname[: -len(".in-addr.arpa")].split(".")
@@ -83,5 +106,6 @@ def ptr_to_ip(qname: str) -> str | None:
     return ".".join(reversed(parts))
 
 
-def _ip_key(ip: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in ip.split("."))
+def _ip_key(ip: str) -> tuple[int, int]:
+    address = ip_address(ip)
+    return address.version, int(address)

@@ -13,7 +13,7 @@ import errno
 import os
 import threading
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,6 +27,8 @@ else:
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
+IFA_F_NODAD = 0x02  # an address usable at once: no duplicate detection on a bridge stackup owns
+AF_INET6 = 10
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -70,22 +72,32 @@ def exists(ifname: str) -> bool:
         return index_of(ipr, ifname) is not None
 
 
-def host_networks() -> tuple[list[IPv4Network], list[IPv4Network]]:
-    """(the host's IPv4 routes' destinations, its interfaces' networks); default route excluded."""
-    routes: list[IPv4Network] = []
-    connected: list[IPv4Network] = []
+def host_networks() -> tuple[list[str], list[str]]:
+    """(the host's routes' destinations, its interfaces' networks), both families, as
+    text; default routes, link-local and multicast ranges excluded."""
+    routes: list[str] = []
+    connected: list[str] = []
     with IPRoute() as ipr:
-        for route in ipr.get_routes(family=2):
-            dst = route.get_attr("RTA_DST")
-            if dst and route["dst_len"] > 0:
-                routes.append(IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
-        for addr in ipr.get_addr(family=2):
-            connected.append(IPv4Network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
+        for family in (2, AF_INET6):
+            for route in ipr.get_routes(family=family):
+                dst = route.get_attr("RTA_DST")
+                if dst and route["dst_len"] > 0 and _global(dst):
+                    routes.append(str(ip_network(f"{dst}/{route['dst_len']}", strict=False)))
+            for addr in ipr.get_addr(family=family):
+                address = addr.get_attr("IFA_ADDRESS")
+                if _global(address):
+                    connected.append(str(ip_network(f"{address}/{addr['prefixlen']}", strict=False)))
     return routes, connected
 
 
-def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, mtu: int | None) -> None:
-    """A bridge with the gateway address, up. An existing bridge of that name is reused."""
+def _global(address: str) -> bool:
+    ip = ip_address(address.split("%")[0])
+    return not (ip.is_link_local or ip.is_multicast)
+
+
+def create_bridge(name: str, addresses: list[tuple[str, int]], mtu: int | None) -> None:
+    """A bridge with the gateway addresses (address, prefix length), up. An existing
+    bridge of that name is reused."""
     with IPRoute() as ipr:
         idx = index_of(ipr, name)
         if idx is None:
@@ -96,10 +108,24 @@ def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, mtu: int | No
                 if exc.code != errno.EEXIST:
                     raise
             idx = index_of(ipr, name)
-        have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=2)}
-        if (str(gateway), prefixlen) not in have:
-            ipr.addr("add", index=idx, address=str(gateway), prefixlen=prefixlen)
+        if idx is None:
+            raise FileNotFoundError(f"bridge {name} vanished while it was made")
+        _add_addresses(ipr, idx, addresses)
         ipr.link("set", index=idx, state="up")
+
+
+def _add_addresses(ipr: IPRoute, idx: int, addresses: list[tuple[str, int]]) -> None:
+    """Add the addresses the interface lacks; IPv6 ones without duplicate detection, so they
+    are usable at once (a DNS server binds its gateway address, a container its own)."""
+    have = {(ip_address(a.get_attr("IFA_ADDRESS")), a["prefixlen"]) for a in ipr.get_addr(index=idx)}
+    for address, prefixlen in addresses:
+        ip = ip_address(address)
+        if (ip, prefixlen) in have:
+            continue
+        if ip.version == 6:
+            ipr.addr("add", index=idx, address=str(ip), prefixlen=prefixlen, flags=IFA_F_NODAD)
+        else:
+            ipr.addr("add", index=idx, address=str(ip), prefixlen=prefixlen)
 
 
 def delete_link(name: str) -> bool:
@@ -146,12 +172,13 @@ def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
         ipr.link("set", ifname=host_name, state="up")
 
 
-def configure_inside(netns_path: Path, ifname: str, address: IPv4Address, prefixlen: int,
-                     gateway: IPv4Address | None, check_default: bool = True) -> None:
-    """Address `ifname` inside the netns, bring it and lo up, add the default route.
+def configure_inside(netns_path: Path, ifname: str, addresses: list[tuple[str, int]],
+                     gateways: list[str], check_default: bool = True) -> None:
+    """Address `ifname` inside the netns, bring it and lo up, add a default route through
+    each of `gateways` (one per family).
 
-    `check_default`: look for an existing default route first (only needed when the
-    container already had a network, which may have given it one).
+    `check_default`: look for an existing default route of that family first (only needed
+    when the container already had a network, which may have given it one).
     """
 
     def work() -> None:
@@ -160,16 +187,19 @@ def configure_inside(netns_path: Path, ifname: str, address: IPv4Address, prefix
             idx = index_of(ipr, ifname)
             if idx is None:
                 raise FileNotFoundError(f"{ifname} did not arrive in {netns_path}")
-            ipr.addr("add", index=idx, address=str(address), prefixlen=prefixlen)
+            _add_addresses(ipr, idx, addresses)
             ipr.link("set", index=idx, state="up")
-            if gateway is not None and not (check_default and _has_default_route(ipr)):
-                ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=idx)
+            for gateway in gateways:
+                family = 2 if ip_address(gateway).version == 4 else AF_INET6
+                if not (check_default and _has_default_route(ipr, family)):
+                    dst = "0.0.0.0/0" if family == 2 else "::/0"
+                    ipr.route("add", dst=dst, gateway=gateway, oif=idx, family=family)
 
     in_netns(netns_path, work)
 
 
-def _has_default_route(ipr: IPRoute) -> bool:
-    return any(r["dst_len"] == 0 for r in ipr.get_routes(family=2, table=254))
+def _has_default_route(ipr: IPRoute, family: int = 2) -> bool:
+    return any(r["dst_len"] == 0 for r in ipr.get_routes(family=family, table=254))
 
 
 def loopback_up(netns_path: Path) -> None:

@@ -6,7 +6,7 @@ writes its /etc/hosts and /etc/resolv.conf (the paths the runtime gives), and
 publishes its ports. `disconnect` undoes it all and tolerates repeats.
 
 The dict's keys (all optional except `networks`): `networks` (a mapping of
-network name to compose-style options: aliases, ipv4_address, mac_address,
+network name to compose-style options: aliases, ipv4_address, ipv6_address, mac_address,
 priority; or a list of names), `hostname`, `domainname`, `name` (the container's
 name), `extra_hosts`, `dns`, `dns_search`, `dns_opt`, `ports` (compose port
 specs), `hosts_file` and `resolv_conf` (paths to write).
@@ -35,7 +35,8 @@ def attachments(spec: Mapping[str, Any]) -> list[Attachment]:
         opts = opts or {}
         out.append(Attachment(
             network=name, aliases=list(opts.get("aliases") or []),
-            ipv4_address=opts.get("ipv4_address") or None, hostname=spec.get("hostname") or None,
+            ipv4_address=opts.get("ipv4_address") or None,
+            ipv6_address=opts.get("ipv6_address") or None, hostname=spec.get("hostname") or None,
             container_name=spec.get("name") or spec.get("container_name") or None,
             mac=opts.get("mac_address") or None, dns=list(spec.get("dns") or []),
             dns_search=list(spec.get("dns_search") or [])))
@@ -56,7 +57,8 @@ class RuntimeWiring:
     def _finish(self, container_id: str, spec: dict[str, Any], endpoints: list) -> dict[str, Any]:
         first = endpoints[0] if endpoints else None
         if spec.get("hosts_file"):
-            text = hosts_file(spec.get("hostname"), [first.ip] if first else [], spec.get("extra_hosts"),
+            own = [a for a in (first.ip, first.ip6) if a] if first else []
+            text = hosts_file(spec.get("hostname"), own, spec.get("extra_hosts"),
                               spec.get("domainname"), host_gateway=first.gateway if first else None)
             state.atomic_write_bytes(Path(spec["hosts_file"]), text.encode())
         if spec.get("resolv_conf"):

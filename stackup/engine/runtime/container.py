@@ -153,6 +153,15 @@ def _kill_shim_strays(cid: str, timeout: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+def _mount_volumes(cid: str, spec: ContainerSpec) -> None:
+    """Mount the container's volumes that have driver options (the others are folders)."""
+    from stackup.engine import volumes
+
+    names = volumes.named_in(m.source for m in spec.mounts if m.type == "bind")
+    if names:
+        volumes.mount_for(cid, names)
+
+
 def _reap_shims() -> None:
     for pid in list(_SHIMS):
         try:
@@ -517,6 +526,7 @@ class Runtime:
             # while this process lives, and finishes the teardown if it is killed
             state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="")
             path, network = self._setup_network(state, spec)
+            _mount_volumes(cid, spec)
             # One durable write on the way in; the shim records "running" itself.
             state = self._update(cid, status=Status.STARTING, creator_pid=os.getpid(), error="",
                                  netns=path, network=network)
@@ -592,6 +602,10 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     wiring.disconnect(cid)
         netns.destroy(path)
+        from stackup.engine import volumes
+
+        if unknown or volumes.named_in(m.get("source") or "" for m in state.spec.get("mounts", [])):
+            volumes.unmount_for(cid)  # the local driver's mounts: the last holder unmounts
 
     def _spawn_shim(self, state: ContainerState, spec: ContainerSpec) -> tuple[int, int]:
         """Start PID 1 and its shim; returns once PID 1 has exec'd (or raises StartError).

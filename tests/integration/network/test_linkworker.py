@@ -51,7 +51,7 @@ def test_kernel_errors_come_back_as_oserror():
         from stackup.engine.network import linkworker
         assert linkworker.prefetch()
         try:
-            linkworker.call("create_bridge", "x" * 20, __import__("ipaddress").ip_address("10.254.254.1"), 24, None)
+            linkworker.call("create_bridge", "x" * 20, [("10.254.254.1", 24)], None)
         except OSError as exc:
             print(type(exc).__name__, exc.errno is not None)
     """)
@@ -95,12 +95,11 @@ def test_soon_work_is_done_before_the_next_call_and_failures_come_with_finish():
     subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"], check=True)
     try:
         out = run_script(f"""
-            import ipaddress
             from stackup.engine.network import linkworker, links
             assert linkworker.prefetch()
             links.delete_link_soon("{name}")
             print(links.exists("{name}"))
-            linkworker.call_soon("create_bridge", "x" * 20, ipaddress.ip_address("10.254.254.1"), 24, None)
+            linkworker.call_soon("create_bridge", "x" * 20, [("10.254.254.1", 24)], None)
             failures = linkworker.finish()
             print(len(failures), failures[0].startswith("create_bridge " + "x" * 20))
         """)

@@ -200,7 +200,7 @@ def test_an_iptables_without_kernel_tables_counts_as_absent(monkeypatch):
     """`iptables -S` fails where the kernel has no iptables tables: no FORWARD to get past."""
     import subprocess
 
-    monkeypatch.setattr(iptables, "tools", lambda: ("/usr/sbin/iptables", "/usr/sbin/iptables-restore"))
+    monkeypatch.setattr(iptables, "tools", lambda version=4: ("/usr/sbin/iptables", "/usr/sbin/iptables-restore"))
     monkeypatch.setattr(iptables.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
         a[0], 3, "", "iptables v1.8.9 (nf_tables): can't initialize iptables table `filter'"))
     assert iptables.read() is None

@@ -48,10 +48,11 @@ def test_user_subnet_may_sit_under_a_wider_route_but_not_on_an_interface():
 @pytest.mark.parametrize("config,match", [
     ({"subnet": "10.5.0.0/24", "gateway": "10.6.0.1"}, "not a host address"),
     ({"subnet": "10.5.0.0/24", "ip_range": "10.6.0.0/25"}, "not inside"),
-    ({"subnet": "banana"}, "not an IPv4 network"),
+    ({"subnet": "banana"}, "not an IP network"),
     ({"gateway": "10.5.0.1"}, "need a subnet"),
     ({"subnet": "10.5.0.0/24", "colour": "red"}, "unknown key"),
-    ({"subnet": "fd00::/64"}, "only IPv4"),
+    ({"subnet": "fd00::/64", "gateway": "10.5.0.1"}, "not a host address"),
+    ({"subnet": "fd00::/64", "ip_range": "10.5.0.0/25"}, "not inside"),
 ])
 def test_bad_ipam_config(config, match):
     with pytest.raises(UserError, match=match):

@@ -94,8 +94,8 @@ def test_first_non_internal_network_gives_the_default_route(kernel):
     network.create_network("outer")
     eps = network.connect("a" * 64, Path("/ns/a"), [Attachment("inner"), Attachment("outer")])
     configured = [c for c in kernel.calls if c[0] == "configure_inside"]
-    assert configured[0][5] is None                      # inner: no gateway
-    assert str(configured[1][5]) == eps[1].gateway       # outer: the default route
+    assert configured[0][4] == []                        # inner: no gateway
+    assert configured[1][4] == [eps[1].gateway]          # outer: the default route
     assert [e.ifname for e in eps] == ["eth0", "eth1"]
 
 

@@ -44,7 +44,8 @@ def test_full_service_maps_onto_the_spec():
     assert a["network_mode"] == "bridge"
     # the higher priority first; the service name is an alias on every network
     assert list(a["networks"]) == ["p_back", "p_default"]
-    assert a["networks"]["p_back"] == {"aliases": ["web", "api"], "ipv4_address": "10.5.0.9", "priority": 2}
+    assert a["networks"]["p_back"] == {"aliases": ["web", "api"], "ipv4_address": "10.5.0.9",
+                                       "ipv6_address": None, "priority": 2}
     extras = json.loads(a["labels"][cs.NETWORK_EXTRAS])
     assert extras == {"dns_search": ["example.org"],
                       "ports": [{"target": 80, "published": "8080", "protocol": "tcp", "host_ip": "127.0.0.1"}]}
@@ -146,7 +147,7 @@ def test_each_unsupported_attribute_is_refused_by_name(attribute):
      "services.web.volumes[0].bind.propagation (rshared)"),
     ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"selinux": "z"}}]},
      "services.web.volumes[0].bind.selinux"),
-    ({"networks": {"default": {"ipv6_address": "fd00::5"}}}, "services.web.networks.default.ipv6_address"),
+    ({"networks": {"default": {"link_local_ips": ["fe80::5"]}}}, "services.web.networks.default.link_local_ips"),
     ({"network_mode": "service:db"}, "services.web.network_mode (service:db)"),
     ({"network_mode": "container:abc"}, "services.web.network_mode (container:abc)"),
 ])
@@ -156,14 +157,11 @@ def test_unsupported_details_are_refused_by_name(config, line):
 
 @pytest.mark.parametrize("networks, volumes, line", [
     ({"back": {"driver": "overlay"}}, {}, "networks.back.driver (overlay)"),
-    ({"back": {"enable_ipv6": True}}, {}, "networks.back.enable_ipv6"),
     ({"back": {"driver_opts": {"com.docker.network.bridge.name": "br0"}}}, {},
      "networks.back.driver_opts.com.docker.network.bridge.name"),
     ({"back": {"ipam": {"driver": "dhcp"}}}, {}, "networks.back.ipam.driver (dhcp)"),
-    ({"back": {"ipam": {"config": [{"subnet": "10.5.0.0/24"}, {"subnet": "10.6.0.0/24"}]}}}, {},
-     "networks.back.ipam.config (more than one entry)"),
     ({}, {"data": {"driver": "nfs"}}, "volumes.data.driver (nfs)"),
-    ({}, {"data": {"driver_opts": {"type": "nfs"}}}, "volumes.data.driver_opts"),
+    ({}, {"data": {"driver_opts": {"size": "10G"}}}, "volumes.data.driver_opts.size"),
 ])
 def test_unsupported_networks_and_volumes_are_refused_by_name(networks, volumes, line):
     assert _refused(networks=networks, volumes=volumes) == [f"{line} is not supported by stackup"]

@@ -188,7 +188,7 @@ def test_image_volumes_are_read_from_the_image_image_id_found(engine):
 
 
 @pytest.mark.parametrize("config, line", [
-    ({"enable_ipv6": True}, "networks.back.enable_ipv6"),
+    ({"driver": "overlay"}, "networks.back.driver (overlay)"),
     ({"ipam": {"driver": "dhcp"}}, "networks.back.ipam.driver (dhcp)"),
 ])
 def test_a_network_the_engine_cannot_make_is_refused_by_the_table(config, line):
