@@ -70,8 +70,10 @@ class StepContext:
     @classmethod
     def open(cls, options: BuildOptions, store: ImageStore, cache: BuildCache, vertices: Any,
              cleanup: ExitStack) -> StepContext:
-        snapshot.sweep()  # what killed builds left: mounts and folders, then
-        runstep.sweep()  # their step containers and networks
+        # what killed builds left: their step containers and networks first (a step's shim
+        # may still hold its build's scratch folder), then their mounts and folders
+        runstep.sweep()
+        snapshot.sweep()
         scratch = cleanup.enter_context(snapshot.scratch_dir())
         return cls(options, store, cache, vertices, cleanup, scratch)
 
