@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stackup.testing.stack import BUSYBOX_REF, StackupCLI  # noqa: E402
 
-COMPOSE = f"""\
+COMPOSE = """\
 name: benchwatch
 services:
   app:
@@ -34,8 +34,8 @@ services:
     command: ["sleep", "100000"]
     develop:
       watch:
-        - {{path: ./src, target: /src, action: sync}}
-        - {{path: ./version.txt, action: rebuild}}
+        - {path: ./src, target: /src, action: sync}
+        - {path: ./version.txt, action: rebuild}
 """
 
 

@@ -53,11 +53,11 @@ def watch(session: Session, options: WatchOptions, on_event: OnEvent, stop: thre
                                step=STEP_MS, stop_event=stop, rust_timeout=POLL_MS, yield_on_timeout=True,
                                raise_interrupt=False)
     apply(session, initial(rules), options, on_event, initial_sync=True)
-    on_event(WatchNote("Watch enabled"))
     ready = False
     for changes in watcher:
-        if not ready:   # the first (timeout) batch: the watches are in place
+        if not ready:   # the first batch (or timeout): the kernel's watches are in place
             ready = True
+            on_event(WatchNote("Watch enabled"))
             if on_ready is not None:
                 on_ready()
         if changes:
