@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("stackup.cli.pull", "Pull the stack's images"),
     "push": ("stackup.cli.pull", "Push the stack's images"),
     "build": ("stackup.cli.build", "Build the stack's images"),
+    "watch": ("stackup.cli.watch", "Watch the develop.watch paths and sync, restart or rebuild services"),
     "config": ("stackup.cli.config", "Parse, resolve and print the stack file in canonical form"),
     "graph": ("stackup.cli.graph", "Draw the stack's services, dependencies and networks"),
     "schema": ("stackup.cli.schema", "Write the JSON schema of stack files"),

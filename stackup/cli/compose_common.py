@@ -106,6 +106,8 @@ class Renderer:
             print(f" Image {event.reference}  {event.status}", file=sys.stderr)
         elif isinstance(event, events.BuildProgress):
             self._build_step(event)
+        elif isinstance(event, events.WatchNote):
+            print(event.text, file=sys.stderr, flush=True)
 
     def _build_step(self, event: Any) -> None:
         """A build's step: BuildKit's plain lines in plain mode; on a terminal, the step

@@ -43,6 +43,8 @@ def up(
     no_color: bool = typer.Option(False, "--no-color", help="Monochrome output"),
     no_log_prefix: bool = typer.Option(False, "--no-log-prefix", help="Don't prefix log lines"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing"),
+    watch: bool = typer.Option(False, "-w", "--watch", help="Watch source code and sync, restart or rebuild "
+                                                        "services when files are updated"),
 ) -> int:
     from stackup.cli import compose_common as cc
     from stackup.project.reconcile import UpOptions
@@ -54,6 +56,8 @@ def up(
         raise UserError("-d and --abort-on-container-exit (or --exit-code-from) cannot be used together")
     if wait:
         detach = True
+    if watch and detach:
+        raise UserError("--watch cannot be used with -d (or --wait): the watch runs in the foreground")
     if wait_timeout is not None and wait_timeout < 0:
         raise UserError("--wait-timeout must not be negative")
     sess = cc.session(ctx)
@@ -67,4 +71,4 @@ def up(
     attach = None if detach else AttachOptions(abort_on_container_exit=abort_on_container_exit,
                                                 exit_code_from=exit_code_from or None)
     on_event = cc.renderer(ctx, colour=False if no_color else None, prefix=not no_log_prefix)
-    return compose_up(sess, options, on_event, attach=attach, dry_run=dry_run)
+    return compose_up(sess, options, on_event, attach=attach, dry_run=dry_run, watch=watch)

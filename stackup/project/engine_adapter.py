@@ -605,6 +605,13 @@ class Engine:
             exec_detached(self._containers, container, argv, env, user, workdir)
 
 
+    def copy_into(self, container: str, files: list[tuple[Path, str]], deletions: list[str]) -> None:
+        """Write host files (host path, absolute path in the container) into the running
+        container and delete paths in it (`watch`'s sync)."""
+        from stackup.engine.runtime.copyin import Copy, copy_into
+
+        copy_into(self._containers, container, [Copy(src, dst) for src, dst in files], deletions)
+
 def _logs_module() -> Any:
     """The runtime's log reader, or one clear line when this build has no runtime."""
     try:

@@ -122,9 +122,16 @@ class BuildProgress:
     event: StepEvent | StepOutput
 
 
+@dataclass(frozen=True)
+class WatchNote:
+    """`watch`: what it does about the changes it saw ("Syncing service 'web' ...")."""
+
+    text: str
+
+
 OperationEvent = Union[Progress, PlanWarning, Repaired, PlanStarted, PlanFinished, PlanPreview, LogSources,
                        Attaching, LogLine, ContainerExited, Stopping, ContainerChanged, Waited,
-                       ImageChanged, BuildProgress]
+                       ImageChanged, BuildProgress, WatchNote]
 OnEvent = Callable[[OperationEvent], None]
 
 

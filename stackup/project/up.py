@@ -38,10 +38,15 @@ class AttachOptions:
 
 
 def up(session: Session, options: UpOptions, on_event: OnEvent, *, attach: AttachOptions | None = None,
-       dry_run: bool = False) -> int:
+       dry_run: bool = False, watch: bool = False) -> int:
     """Bring the selected services (and what they depend on) to the stack file's
-    state; the exit code (in the foreground, that of the services by `attach`)."""
+    state; the exit code (in the foreground, that of the services by `attach`).
+    `watch` (in the foreground only): follow their `develop.watch` paths meanwhile."""
     session.check_services(options.services)
+    if watch:
+        from stackup.project.watch import check
+
+        check(session, options.services)
     if attach is not None and attach.exit_code_from and attach.exit_code_from not in session.services:
         raise UserError(f"--exit-code-from: no such service: {attach.exit_code_from}")
     options = dataclasses.replace(options, disabled_services=session.disabled_services,
@@ -64,7 +69,25 @@ def up(session: Session, options: UpOptions, on_event: OnEvent, *, attach: Attac
         apply_plan(plan, session.engine, on_event)
     if attach is None or options.no_start:
         return 0
-    return follow_until_exit(session, scope, options.timeout, attach, on_event)
+    if not watch:
+        return follow_until_exit(session, scope, options.timeout, attach, on_event)
+    return _follow_watching(session, options, scope, attach, on_event)
+
+
+def _follow_watching(session: Session, options: UpOptions, scope: Sequence[str], attach: AttachOptions,
+                     on_event: OnEvent) -> int:
+    """`up --watch`: the watch runs beside the followed output and ends with it."""
+    from stackup.project.watch import WatchOptions, watch
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, daemon=True, name="watch",
+                               args=(session, WatchOptions(options.services, options.timeout), on_event, stop))
+    watcher.start()
+    try:
+        return follow_until_exit(session, scope, options.timeout, attach, on_event)
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
 
 
 def follow_until_exit(session: Session, services: Sequence[str], timeout: float | None,

@@ -18,7 +18,7 @@ from stackup.errors import UnsupportedError
 UNSUPPORTED_SERVICE_KEYS = frozenset({
     "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "configs",
     "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "cpuset", "credential_spec", "develop", "device_cgroup_rules", "devices", "dns_opt",
+    "cpuset", "credential_spec", "device_cgroup_rules", "devices", "dns_opt",
     "external_links", "gpus", "group_add", "ipc", "isolation", "label_file", "links",
     "mac_address", "mem_reservation", "mem_swappiness", "models", "oom_kill_disable",
     "oom_score_adj", "pid", "platform", "post_start", "pre_stop", "provider",
@@ -32,7 +32,7 @@ UNSUPPORTED_SERVICE_KEYS = frozenset({
 # containers to open), as in compose. A unit test checks that the two sets cover the model.
 HONOURED_SERVICE_KEYS = frozenset({
     "build", "cap_add", "cap_drop", "command", "container_name", "cpu_shares", "cpus", "depends_on",
-    "deploy", "dns", "dns_search", "domainname", "entrypoint", "env_file", "environment",
+    "deploy", "develop", "dns", "dns_search", "domainname", "entrypoint", "env_file", "environment",
     "expose", "extends", "extra_hosts", "healthcheck", "hostname", "image", "init", "labels",
     "logging", "mem_limit", "memswap_limit", "network_mode", "networks", "pids_limit", "ports",
     "privileged", "profiles", "pull_policy", "read_only", "restart", "scale", "security_opt",
@@ -104,6 +104,7 @@ def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
     found += _deploy(where, config.get("deploy") or {})
     if isinstance(config.get("build"), Mapping):
         found += _build(f"{where}.build", config["build"])
+    found += _develop(where, config.get("develop") or {})
     logging = config.get("logging") or {}
     if logging.get("driver") not in LOG_DRIVERS:
         found.append(f"{where}.logging.driver ({logging['driver']})")
@@ -138,6 +139,12 @@ def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
     found += [f"{where}.deploy.resources.limits.{key}" for key in sorted(limits)
               if key not in RESOURCE_LIMITS and _set(limits[key])]
     return found
+
+
+def _develop(where: str, develop: Mapping[str, Any]) -> list[str]:
+    """`watch`'s exec runs as `exec` does: no privileged exec yet."""
+    return [f"{where}.develop.watch[{i}].exec.privileged" for i, rule in enumerate(develop.get("watch") or [])
+            if _set((rule.get("exec") or {}).get("privileged")) and str(rule["exec"]["privileged"]) != "false"]
 
 
 def is_url(text: str) -> bool:

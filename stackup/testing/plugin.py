@@ -42,6 +42,22 @@ import pytest
 from stackup.testing.stack import BUSYBOX_REF, StackupCLI, have_busybox
 
 MARKER = "stackup"
+STACKS = pytest.StashKey[list["Stack"]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test's report carries the logs of the stacks it brought up (they are
+    taken down right after)."""
+    report = yield
+    if report.failed and call.when == "call":
+        for stack in item.stash.get(STACKS, []):
+            try:
+                text = stack("logs", "--no-color", "--timestamps", check=False).stdout
+            except Exception as exc:  # noqa: BLE001 - a report must not fail
+                text = f"(logs unavailable: {exc})"
+            report.sections.append((f"stackup logs: {stack.project}", text))
+    return report
 
 
 class Stack:
@@ -79,6 +95,35 @@ class Stack:
         """Run `cmd` (a list, or a string for `sh -c`) in the service's container."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         return self("exec", "-T", "--index", str(index), service, *argv, check=check)
+
+    def url(self, service: str, container_port: int | str, scheme: str = "http", path: str = "/") -> str:
+        """`scheme://host:port/path` of `service`'s published `container_port`."""
+        host, port = self.port(service, container_port)
+        host = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("", "0.0.0.0") else host)
+        return f"{scheme}://{host}:{port}{path}"
+
+    # one service's faults and recoveries, for tests of how the others cope
+    def stop(self, service: str) -> None:
+        self("stop", service)
+
+    def kill(self, service: str, signal: str = "SIGKILL") -> None:
+        self("kill", "-s", signal, service)
+
+    def start(self, service: str) -> None:
+        self("start", service)
+
+    def restart(self, service: str) -> None:
+        self("restart", service)
+
+    def pause(self, service: str) -> None:
+        self("pause", service)
+
+    def unpause(self, service: str) -> None:
+        self("unpause", service)
+
+    def wait_healthy(self, *services: str, timeout: float = 120) -> None:
+        """Until the services' containers are healthy (or running, without a healthcheck)."""
+        self("up", "-d", "--no-recreate", "--wait", "--wait-timeout", str(int(timeout)), *services)
 
     def logs(self, service: str | None = None) -> str:
         return self("logs", "--no-color", "--no-log-prefix", *([service] if service else [])).stdout
@@ -176,6 +221,7 @@ def stackup_stack(request: pytest.FixtureRequest, stackup_root: Path, stackup_pr
         stack("up", "-d", *(["--wait"] if wait else []), *(services or []))
         return stack
 
+    request.node.stash[STACKS] = stacks   # for the report of a failing test
     yield bring_up
     problems = []
     for stack in reversed(stacks):

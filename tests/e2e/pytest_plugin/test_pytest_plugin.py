@@ -33,6 +33,25 @@ def test_factory_brings_the_stack_up(stackup_stack, stackup_root):
     assert (stackup_root / "volumes" / "e2e-plugin_data").is_dir()
 
 
+def test_one_service_faults_and_recoveries(stackup_stack):
+    stack = stackup_stack("compose.yaml", env={"PORT": str(free_port())}, project="e2e-plugin-faults")
+    url = stack.url("web", 8080)
+    assert url.startswith("http://127.0.0.1:") and http_get(url) == "web-hello\n"
+    states = lambda: {row["Service"]: row["State"] for row in stack.ps("-a")}  # noqa: E731
+    stack.stop("backend")
+    assert states() == {"web": "running", "backend": "exited"}
+    stack.start("backend")
+    stack.kill("web")
+    assert states() == {"web": "exited", "backend": "running"}
+    stack.restart("web")
+    stack.pause("backend")
+    assert states()["backend"] == "paused"
+    stack.unpause("backend")
+    stack.wait_healthy()
+    assert states() == {"web": "running", "backend": "running"}
+    assert http_get(stack.url("web", 8080)) == "web-hello\n"
+
+
 def test_only_the_named_services(stackup_stack):
     stack = stackup_stack(HERE, services=["backend"], project="e2e-plugin-only")
     assert [row["Service"] for row in stack.ps()] == ["backend"]
@@ -60,6 +79,7 @@ def test_a_failing_test_still_takes_its_stack_down(tmp_path, stackup_busybox):
                            "--stackup-root", str(root)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, env=dict(os.environ, PORT=str(free_port())))
     assert "1 failed" in proc.stdout and "the test's own failure" in proc.stdout, proc.stdout
+    assert "stackup logs: e2e-plugin" in proc.stdout and "web-ready" in proc.stdout, proc.stdout
     assert "error" not in proc.stdout.splitlines()[-1], proc.stdout  # the teardown found no leak
     cli = StackupCLI(root, HERE)
     assert cli.leftovers(project="e2e-plugin") == []
