@@ -112,6 +112,7 @@ class SpecView:
     def __init__(self, data: dict):
         self.__dict__.update(data)
         self.mounts = [MountView(m) for m in data.get("mounts", [])]
+        self.devices = [MountView(d) for d in data.get("devices", [])]
 
 
 class MountView:

@@ -230,8 +230,7 @@ def _device_steps(spec: ContainerSpec, root: str) -> list[Step]:
     """The host devices given to the container (`--device`): a node each, with the host
     node's mode and owner, where the container asked (its folders made first)."""
     steps: list[Step] = []
-    for device in getattr(spec, "devices", []):
-        d = device if not isinstance(device, dict) else _Obj(device)
+    for d in getattr(spec, "devices", []):
         target = _in(root, d.path)
         kind = stat.S_IFBLK if d.type == "b" else stat.S_IFCHR
         parent = os.path.dirname(os.path.normpath(d.path))
@@ -241,13 +240,6 @@ def _device_steps(spec: ContainerSpec, root: str) -> list[Step]:
                   Step("chmod", (target, d.file_mode)),
                   Step("chown", (target, d.uid, d.gid))]
     return steps
-
-
-class _Obj:
-    """A device as the launcher reads it from the state file (a dict)."""
-
-    def __init__(self, data: dict):
-        self.__dict__.update(data)
 
 
 def _user_mount_steps(root: str, m, is_dir: Callable[[str], bool]) -> list[Step]:
