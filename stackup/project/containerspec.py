@@ -129,6 +129,57 @@ def ports(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+SHARED_PREFIXES = ("service:", "container:")
+# compose attribute -> the spec's namespace mode
+NAMESPACE_KEYS = {"ipc": "ipc_mode", "pid": "pid_mode", "uts": "uts_mode", "cgroup": "cgroupns_mode"}
+
+
+def namespace_arguments(config: Mapping[str, Any], where: str) -> dict[str, str]:
+    """`ipc`, `pid`, `uts`, `cgroup` as the spec's modes; a `service:NAME` is left for
+    the adapter, which names that service's container (`container:<id>`)."""
+    args = {}
+    for key, attr in NAMESPACE_KEYS.items():
+        value = str(config.get(key) or "")
+        if value.startswith(SHARED_PREFIXES) and key not in ("ipc", "pid"):
+            raise UserError(f"{where}.{key}: {value!r}: only host"
+                            + (" or private" if key == "cgroup" else "") + " is possible")
+        if value:
+            args[attr] = value
+    return args
+
+
+def device_arguments(config: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """`device_cgroup_rules` and `group_add` as given (checked by the engine); `devices`
+    as (host path, container path, permissions) for the adapter, which finds the nodes."""
+    from stackup.engine.runtime.spec import parse_device, parse_device_rule
+
+    args: dict[str, Any] = {}
+    rules = [str(r) for r in config.get("device_cgroup_rules") or []]
+    for rule in rules:
+        try:
+            parse_device_rule(rule)
+        except UserError as exc:
+            raise UserError(f"{where}.device_cgroup_rules: {exc}") from None
+    if rules:
+        args["device_cgroup_rules"] = rules
+    if config.get("group_add"):
+        args["group_add"] = [str(g) for g in config["group_add"]]
+    devices = []
+    for i, device in enumerate(config.get("devices") or []):
+        if isinstance(device, Mapping):  # the long syntax: source, target, permissions
+            source = str(device.get("source") or "")
+            devices.append((source, str(device.get("target") or source),
+                            str(device.get("permissions") or "rwm")))
+        else:
+            try:
+                devices.append(parse_device(str(device)))
+            except UserError as exc:
+                raise UserError(f"{where}.devices[{i}]: {exc}") from None
+    if devices:
+        args["host_devices"] = devices
+    return args
+
+
 def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str, service: str,
                    project_networks: Mapping[str, Any], network_name) -> dict[str, Any]:
     """Keyword arguments for `spec_from_image` (without image, layers and mounts)."""
@@ -182,9 +233,13 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         args["log_max_size"] = parse_bytes(options["max-size"], f"{where}.logging.options.max-size")
     if options.get("max-file"):
         args["log_max_files"] = _int(options["max-file"], f"{where}.logging.options.max-file")
+    args.update(namespace_arguments(config, where))
+    args.update(device_arguments(config, where))
     mode = str(config.get("network_mode") or "")
     nets = attachments(project_networks, config, container_name, service, network_name)
-    if mode in ("none", "host") or not nets:
+    if mode.startswith(SHARED_PREFIXES):
+        args["network_mode"] = mode  # service:NAME: the adapter names that service's container
+    elif mode in ("none", "host") or not nets:
         args["network_mode"] = mode or "none"
     else:
         # the network engine's wiring format: engine network name -> options

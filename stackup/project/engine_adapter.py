@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
-from stackup.project import anonymous, containerspec, naming
+from stackup.project import anonymous, containerspec, naming, secretfiles
 from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.project.events import BuildProgress
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
@@ -90,6 +90,9 @@ class Engine:
         self.project = project
         self.project_networks = dict((desired or {}).get("networks") or {})
         self.project_volumes = dict((desired or {}).get("volumes") or {})
+        self.project_secrets = dict((desired or {}).get("secrets") or {})
+        self.project_configs = dict((desired or {}).get("configs") or {})
+        self.working_dir = "."   # the project's folder: where `file:` secrets and configs are
         self._runtime: Runtime | None = None
         self._store: ImageStore | None = None
         self._resolved: dict[str, Image] = {}   # reference -> the image `image_id` found last
@@ -399,6 +402,68 @@ class Engine:
                                 read_only=m.read_only, options=options))
         return mounts, by_target
 
+    def project_secrets_and_configs(self) -> dict[str, Any]:
+        return {"secrets": self.project_secrets, "configs": self.project_configs}
+
+    def service_container(self, project: str, service: str, where: str) -> ContainerState:
+        """The container a `service:NAME` reference means, as compose picks it: the
+        service's first (a running one before a stopped one: mid-recreate, the new)."""
+        found = [s for s in self.container_states({naming.PROJECT: project, naming.SERVICE: service})
+                 if not self.observed(s).oneoff]
+        if not found:
+            raise NotFoundError(f"{where}: service {service} has no container to share")
+        return min(found, key=lambda s: (not s.status.is_up(), self.observed(s).number,
+                                         -_epoch(s.created_at)))
+
+    def _resolve_shared(self, args: dict[str, Any], project: str, where: str) -> None:
+        """`service:NAME` in network_mode, ipc and pid -> `container:<its container's id>`."""
+        for key in ("network_mode", "ipc_mode", "pid_mode"):
+            value = str(args.get(key) or "")
+            if value.startswith("service:"):
+                other = self.service_container(project, value.split(":", 1)[1], where)
+                args[key] = f"container:{other.id}"
+
+    @staticmethod
+    def _devices(host_devices: list[tuple[str, str, str]], where: str) -> list[Any]:
+        """The host's nodes for `devices` (host path, container path, permissions)."""
+        from stackup.engine.runtime import devices
+
+        found = []
+        for host, target, permissions in host_devices:
+            try:
+                found += devices.from_host(host, target, permissions)
+            except UserError as exc:
+                raise UserError(f"{where}.devices: {exc}") from None
+        return found
+
+    def _volumes_from(self, request: ContainerRequest, own: list[Mount], where: str) -> list[Mount]:
+        """The mounts of `volumes_from` (`NAME` a service, `container:NAME` any container;
+        `:ro`/`:rw` forces the mode, else each keeps its own), as Docker copies them: its
+        volumes and binds (not its tmpfs nor its secrets), but none at a path the
+        service mounts itself."""
+        from stackup.engine.runtime.container import FILES
+        from stackup.engine.runtime.spec import Mount
+
+        taken = {m.target for m in own}
+        result: list[Mount] = []
+        for entry in request.config.get("volumes_from") or []:
+            text = str(entry)
+            kind_container = text.startswith("container:")
+            ref = text.split(":", 1)[1] if kind_container else text
+            ref, _, mode = ref.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise UserError(f"{where}.volumes_from: {text!r}: the mode must be ro or rw")
+            state = (self._containers.get(ref) if kind_container
+                     else self.service_container(request.project, ref, where))
+            private = str(self._containers.cdir(state.id) / FILES) + "/"
+            for m in state.container_spec().mounts:
+                if m.type != "bind" or m.target in taken or m.source.startswith(private):
+                    continue
+                taken.add(m.target)
+                result.append(Mount(type="bind", target=m.target, source=m.source, volume=m.volume,
+                                    read_only=m.read_only if not mode else mode == "ro"))
+        return result
+
     def create_container(self, request: ContainerRequest) -> str:
         from stackup.engine.runtime.spec import spec_from_image
 
@@ -411,7 +476,12 @@ class Engine:
                                             service=request.service,
                                             project_networks=self.project_networks,
                                             network_name=self.network_name)
+        self._resolve_shared(args, request.project, where)
+        args["devices"] = self._devices(args.pop("host_devices", []), where)
         mounts, by_target = self._mounts(request, image)
+        mounts = self._volumes_from(request, mounts, where) + mounts
+        files = secretfiles.container_files(request.config, self.project_secrets_and_configs(),
+                                            self.environment, self.working_dir, where)
         labels = dict(args.pop("labels"))
         labels.update(request.labels)
         labels[naming.IMAGE] = image.id
@@ -423,7 +493,7 @@ class Engine:
         spec.healthcheck = containerspec.merge_healthcheck(
             image.config.healthcheck, containerspec.healthcheck(request.config, where))
         try:
-            state = self._containers.create(spec, name=request.name)
+            state = self._containers.create(spec, name=request.name, files=files)
         except BaseException:
             handed_on = set(request.anonymous_volumes.values())
             for name in set(by_target.values()) - handed_on:   # only what this create made

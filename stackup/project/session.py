@@ -98,6 +98,7 @@ def open_session(options: LoadOptions, *, need_file: bool = True) -> Session:
     desired = project.to_dict()
     engine = Engine(project.name, desired)
     engine.environment = dict(project.environment)  # for builds: value-less args, environment secrets
+    engine.working_dir = str(project.working_dir)
     return Session(name=project.name, desired=desired, engine=engine,
                    config_files=tuple(str(f) for f in project.config_files),
                    working_dir=str(project.working_dir),

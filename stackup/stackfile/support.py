@@ -16,14 +16,13 @@ from stackup.errors import UnsupportedError
 
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
-    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "configs",
+    "annotations", "attach", "blkio_config", "cgroup_parent",
     "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "cpuset", "credential_spec", "device_cgroup_rules", "devices", "dns_opt",
-    "external_links", "gpus", "group_add", "ipc", "isolation", "label_file", "links",
+    "cpuset", "credential_spec", "dns_opt",
+    "external_links", "gpus", "isolation", "label_file", "links",
     "mac_address", "mem_reservation", "mem_swappiness", "models", "oom_kill_disable",
-    "oom_score_adj", "pid", "platform", "post_start", "pre_stop", "provider",
-    "pull_refresh_after", "runtime", "secrets", "storage_opt", "use_api_socket", "userns_mode",
-    "uts", "volumes_from",
+    "oom_score_adj", "platform", "post_start", "pre_stop", "provider",
+    "pull_refresh_after", "runtime", "storage_opt", "use_api_socket", "userns_mode",
 })
 # Every other service attribute of the model is honoured, each somewhere: the loader
 # (extends, env_file, profiles), reconcile and naming (image, pull_policy, depends_on,
@@ -38,8 +37,14 @@ HONOURED_SERVICE_KEYS = frozenset({
     "privileged", "profiles", "pull_policy", "read_only", "restart", "scale", "security_opt",
     "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty",
     "ulimits", "user", "volumes", "working_dir",
+    # the engine's namespaces, devices and files (secrets and configs: `stackup.project.secretfiles`)
+    "cgroup", "configs", "device_cgroup_rules", "devices", "group_add", "ipc", "pid", "secrets",
+    "uts", "volumes_from",
 })
 NETWORK_MODES = ("none", "host", "bridge")
+SHARED_NETWORK_MODES = ("service:", "container:")  # another container's network namespace
+# of a top-level secret or config: what needs a store (Swarm's) stackup does not have
+FILE_OBJECT_UNSUPPORTED = ("external", "driver", "driver_opts", "template_driver")
 SERVICE_NETWORK_KEYS: tuple[str, ...] = ("aliases", "ipv4_address", "priority")
 SERVICE_NETWORK_KEYS += ("ipv6_address",)  # dual stack (issue 18)
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
@@ -92,6 +97,10 @@ def unsupported_attributes(desired: Mapping[str, Any], services: Iterable[str] =
         found += unsupported_network(key, config or {})
     for key, config in sorted((desired.get("volumes") or {}).items()):
         found += unsupported_volume(key, config or {})
+    for kind in ("secrets", "configs"):
+        for key, config in sorted((desired.get(kind) or {}).items()):
+            found += [f"{kind}.{key}.{attr} (no secret or config store here: give file, environment or content)"
+                      for attr in FILE_OBJECT_UNSUPPORTED if _set((config or {}).get(attr))]
     return found
 
 
@@ -99,7 +108,7 @@ def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
     where = f"services.{name}"
     found = [f"{where}.{key}" for key in sorted(config) if key in UNSUPPORTED_SERVICE_KEYS and _set(config[key])]
     mode = str(config.get("network_mode") or "")
-    if mode and mode not in NETWORK_MODES:
+    if mode and mode not in NETWORK_MODES and not mode.startswith(SHARED_NETWORK_MODES):
         found.append(f"{where}.network_mode ({mode})")
     found += _deploy(where, config.get("deploy") or {})
     if isinstance(config.get("build"), Mapping):

@@ -113,6 +113,21 @@ class Cgroup:
             for rule in DEVICE_ALLOW:
                 _write(dev / "devices.allow", rule)
 
+    def allow_devices(self, rules: list[str], privileged: bool = False) -> None:
+        """Allow more devices than Docker's defaults: the rules of `--device` nodes and
+        `--device-cgroup-rule` ('c 1:3 mr', devices.allow syntax). A privileged
+        container has every device already.
+
+        v1 only: on v2 the device controller is an eBPF program attached to the
+        cgroup, which the engine does not load yet (nor the defaults above); until it
+        does, a v2 container's devices are not restricted by the cgroup, as before.
+        TODO(cgroup v2): hand these rules to that program when it exists."""
+        dev = self.dir("devices")
+        if self.v2 or dev is None or privileged:
+            return
+        for rule in rules:
+            _write(dev / "devices.allow", rule)
+
     def _limits_v2(self, memory: int, swap_total: int, cpus: float, shares: int,
                    pids: int) -> None:
         d = self.dirs["unified"]

@@ -34,7 +34,7 @@ from stackup.engine.runtime.containerstate import (
     StateStore,
     Status,
 )
-from stackup.engine.runtime.spec import ContainerSpec, validate
+from stackup.engine.runtime.spec import ContainerFile, ContainerSpec, Mount, validate
 from stackup.errors import ConflictError, NotFoundError, StackupError, UnsupportedError, UserError
 
 PKG_ROOT = Path(__file__).resolve().parents[3]
@@ -42,6 +42,7 @@ SHIM_NAME = "stackup-shim"  # the shim's first argument: how its processes are f
 SHIM_BOOT = "import sys; from stackup.engine.runtime.shim import main; sys.exit(main(sys.argv))"
 _SHIMS: list[int] = []  # shims this process forked, reaped when they exit
 REMOVING = "removing"  # in a container's directory: its removal has begun (see _destroy)
+FILES = "files"  # in a container's directory: the files given to it (secrets, configs)
 
 
 class StartError(StackupError):
@@ -436,14 +437,24 @@ class Runtime:
         return state
 
     # --- create --------------------------------------------------------------------
-    def create(self, spec: ContainerSpec, name: str | None = None) -> ContainerState:
+    def create(self, spec: ContainerSpec, name: str | None = None,
+               files: builtins.list[ContainerFile] | None = None) -> ContainerState:
+        """Create a container (not started). `files`: given read-only at their targets
+        (secrets, configs), kept in the container's own folder and gone with it."""
         require_root()
+        files = builtins.list(files or [])
+        for file in files:
+            if not file.target.startswith("/"):
+                raise UserError(f"file target {file.target!r} must be an absolute path")
         validate(spec)
         health_interval(spec)  # a malformed healthcheck is refused before anything exists
         self._check_network(spec)
+        self._resolve_namespaces(spec)
         cid = os.urandom(32).hex()  # (not `secrets`: its imports cost the CLI)
         name = name or f"stackup_{cid[:12]}"
         _check_name(name)
+        if spec.uts_mode == "host":
+            spec.hostname = os.uname().nodename  # the host's, as the container sees it
         spec.hostname = spec.hostname or cid[:12]
         if spec.init and not spec.init_path:
             spec.init_path = static_init() or ""
@@ -451,6 +462,8 @@ class Runtime:
             if not Path(layer).is_dir():
                 raise UserError(f"image layer {layer} is missing")
         st.ensure_dir(self.containers_dir)
+        spec.mounts += [Mount(type="bind", source=str(self.cdir(cid) / FILES / str(i)),
+                              target=file.target, read_only=True) for i, file in enumerate(files)]
         state = ContainerState(id=cid, name=name, created_at=now(), status=Status.CREATING,
                                creator_pid=os.getpid(), spec=spec.to_dict())
         with self._names_lock():
@@ -462,6 +475,7 @@ class Runtime:
             self.state_files.write(state, durable=False)
         try:
             self._prepare(cid, spec)
+            _write_files(self.cdir(cid) / FILES, files)
             self._use_volumes(cid, spec)
             return self._update(cid, durable=True, status=Status.CREATED,
                                 creator_pid=0)
@@ -478,6 +492,14 @@ class Runtime:
 
             for name in sorted(names):
                 volumes.add_user(name, cid)
+
+    def _resolve_namespaces(self, spec: ContainerSpec) -> None:
+        """A `container:NAME` ipc or pid mode names that container by id from here on
+        (it must exist; it must run when this one starts)."""
+        for attr in ("ipc_mode", "pid_mode"):
+            mode = getattr(spec, attr)
+            if mode.startswith("container:"):
+                setattr(spec, attr, f"container:{self.state(mode.split(':', 1)[1]).id}")
 
     def _check_network(self, spec: ContainerSpec) -> None:
         mode = spec.network_mode
@@ -500,6 +522,7 @@ class Runtime:
         (d / "container.log").touch(mode=0o640)
         cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                                    spec.pids_limit, spec.privileged)
+        cgroups.Cgroup(cid).allow_devices(_device_rules(spec), spec.privileged)
         # after the cgroup's mkdirs (the warm-up holds the cgroup lock they need): for the
         # start that usually follows
         cgpaths.warm_up()
@@ -520,6 +543,7 @@ class Runtime:
         if not cg.exists():
             cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
                       spec.pids_limit, spec.privileged)
+            cg.allow_devices(_device_rules(spec), spec.privileged)
         cgpaths.warm_up()  # PID 1's cgroup join then finds the kernel's lock warm
         try:
             # STARTING before the network is touched: a repair elsewhere leaves it alone
@@ -560,6 +584,10 @@ class Runtime:
             if not other.status.is_up() or not other.pid:
                 raise ConflictError(f"cannot join the network of container {other.name}: "
                                     "it is not running")
+            # its names too (as Docker shares them): the stack's DNS server, its hosts
+            for name in ("hosts", "resolv.conf"):
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(self.cdir(other.id) / name, self.cdir(cid) / name)
             return other.netns or f"/proc/{other.pid}/ns/net", {}
         self._teardown_network(state)
         if mode == "none":
@@ -934,6 +962,30 @@ def _check_name(name: str) -> None:
     if re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) is None:
         raise UserError(f"invalid container name {name!r}: use letters, digits, "
                         "'_', '.' and '-', starting with a letter or digit")
+
+
+def _write_files(folder: Path, files: builtins.list[ContainerFile]) -> None:
+    """The container's files, `folder/<n>` each with its owner and mode; the folder is
+    root's alone (0700): a secret is read only through the container's bind."""
+    if not files:
+        return
+    folder.mkdir(mode=0o700)
+    for i, file in enumerate(files):
+        fd = os.open(folder / str(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(file.data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchown(fd, file.uid, file.gid)
+            os.fchmod(fd, file.mode)
+        finally:
+            os.close(fd)
+
+
+def _device_rules(spec: ContainerSpec) -> builtins.list[str]:
+    """The device cgroup rules beyond Docker's defaults: the given devices', then the
+    container's own rules."""
+    return [d.rule() for d in spec.devices] + builtins.list(spec.device_cgroup_rules)
 
 
 def _etc_files(spec: ContainerSpec) -> tuple[str, str]:

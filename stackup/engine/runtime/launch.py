@@ -16,7 +16,7 @@ import os
 from stackup.engine.runtime import cgpaths, rootfs, security, statefile
 from stackup.engine.runtime import syscalls as sc
 from stackup.engine.runtime.pid1fork import start_pid1
-from stackup.engine.runtime.process import (UserNotFound, apply_rlimits, final_env,
+from stackup.engine.runtime.process import (UserNotFound, additional_groups, apply_rlimits, final_env,
                                             find_executable, read_or_empty, resolve_user,
                                             switch_user)
 
@@ -37,17 +37,55 @@ class SetupError(Exception):
         self.code = code
 
 
-def namespace_steps(netns_path: str | None, new_net: bool = False) -> list[tuple[Any, ...]]:
+def namespace_steps(netns_path: str | None, new_net: bool = False,
+                    joins: list[tuple[str, int]] | None = None, shared: int = 0) -> list[tuple[Any, ...]]:
     """The namespace calls, in order: join the network namespace (or, `new_net`, make a
-    private one with loopback only: network `none`), then unshare the rest."""
+    private one with loopback only: network `none`), join other containers' namespaces
+    (`joins`: (path, flag)), then unshare the rest but those kept as the host's
+    (`shared`: flags)."""
     steps: list[tuple[Any, ...]] = []
     if netns_path:
         steps.append(("setns", netns_path, sc.CLONE_NEWNET))
-    steps.append(("unshare", NS_FLAGS | (sc.CLONE_NEWNET if new_net else 0)))
+    joined = 0
+    for path, flag in joins or []:
+        steps.append(("setns", path, flag))
+        joined |= flag
+    steps.append(("unshare", (NS_FLAGS & ~(joined | shared)) | (sc.CLONE_NEWNET if new_net else 0)))
     if new_net:
         steps.append(("loopback_up",))
     steps.append(("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None))
     return steps
+
+
+NAMESPACE_FLAGS = {"ipc_mode": ("ipc", sc.CLONE_NEWIPC), "pid_mode": ("pid", sc.CLONE_NEWPID),
+                   "uts_mode": ("uts", sc.CLONE_NEWUTS), "cgroupns_mode": ("cgroup", sc.CLONE_NEWCGROUP)}
+
+
+def namespace_modes(cdir: str, spec: ContainerSpec) -> tuple[list[tuple[str, int]], int]:
+    """(the namespaces of other containers to join, the flags of those kept as the
+    host's) from the spec's modes. A container joined must be running: its PID 1's
+    namespace is looked up now, so a restart of either finds the current one."""
+    joins: list[tuple[str, int]] = []
+    shared = 0
+    for attr, (kind, flag) in NAMESPACE_FLAGS.items():
+        mode = getattr(spec, attr, "") or ""
+        if mode == "host":
+            shared |= flag
+        elif mode.startswith("container:"):
+            joins.append((container_namespace(cdir, mode.split(":", 1)[1], kind), flag))
+    return joins, shared
+
+
+def container_namespace(cdir: str, other: str, kind: str) -> str:
+    """/proc/<pid>/ns/<kind> of the running container `other` (an id, beside `cdir`)."""
+    state = statefile.read(f"{os.path.dirname(cdir)}/{other}/{statefile.FILE}")
+    if state is None:
+        raise SetupError(f"cannot join the {kind} namespace of container {other[:12]}: it is gone")
+    pid = state.get("pid") or 0
+    if state.get("status") not in (statefile.RUNNING, statefile.PAUSED) or not pid:
+        raise SetupError(f"cannot join the {kind} namespace of container {state.get('name') or other[:12]}: "
+                         "it is not running")
+    return f"/proc/{pid}/ns/{kind}"
 
 
 def apply_namespace_steps(syscalls: sc.Syscalls, steps: list[tuple[Any, ...]]) -> None:
@@ -74,6 +112,7 @@ class SpecView:
     def __init__(self, data: dict):
         self.__dict__.update(data)
         self.mounts = [MountView(m) for m in data.get("mounts", [])]
+        self.devices = [MountView(d) for d in data.get("devices", [])]
 
 
 class MountView:
@@ -85,9 +124,10 @@ def container_setup(syscalls: sc.Syscalls, spec: ContainerSpec, paths: rootfs.Ro
                     cgroup_mounts: list[tuple[str, str]]) -> None:
     """Inside the new namespaces, as PID 1: the root file system, names and sysctls."""
     rootfs.apply(syscalls, rootfs.plan_before_pivot(spec, paths, cgroup_mounts))
-    if spec.hostname:
+    own_uts = getattr(spec, "uts_mode", "") != "host"  # never rename the host
+    if spec.hostname and own_uts:
         syscalls.sethostname(spec.hostname)
-    if spec.domainname:
+    if spec.domainname and own_uts:
         syscalls.setdomainname(spec.domainname)
     for name, value in spec.sysctls.items():
         syscalls.write_file("/proc/sys/" + name.replace(".", "/"), str(value))
@@ -98,9 +138,12 @@ def become_process(syscalls: sc.Syscalls, spec: ContainerSpec, argv: list[str], 
                    user: str, working_dir: str, tty: bool, init: bool) -> None:
     """From a root process inside the container to the user's process (exec; no return)."""
     try:
-        who = resolve_user(user, read_or_empty("/etc/passwd"), read_or_empty("/etc/group"))
+        group_file = read_or_empty("/etc/group")
+        who = resolve_user(user, read_or_empty("/etc/passwd"), group_file)
+        extra = additional_groups(getattr(spec, "group_add", []), group_file)
     except UserNotFound as exc:
         raise SetupError(str(exc)) from None
+    who.groups += [g for g in extra if g not in who.groups]
     environ = final_env(env, spec.hostname, who.home, tty)
     if working_dir != "/" and not os.path.isdir(working_dir):
         try:
@@ -231,8 +274,9 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         state, spec = load_spec(cdir)
         syscalls = sc.LinuxSyscalls()
         cgpaths.join(state["id"], os.getpid())
+        joins, shared = namespace_modes(cdir, spec)
         apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec),
-                                                        private_net(state, spec)))
+                                                        private_net(state, spec), joins, shared))
         cgroup_mounts = cgpaths.container_mounts()
         if spec.seccomp and not spec.privileged:
             security.prepare_seccomp(

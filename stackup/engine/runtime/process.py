@@ -57,6 +57,22 @@ def resolve_user(user: str, passwd: str, group: str) -> User:
     return User(uid, gid, [gid] + extra, home, username)
 
 
+def additional_groups(names: list[str], group: str) -> list[int]:
+    """`group_add`: each a group name of the container's /etc/group, or a number (taken
+    as it is, whether or not the file has it), as Docker resolves them."""
+    rows = [row for row in _table(group) if len(row) >= 3]
+    ids = []
+    for name in names:
+        row = next((r for r in rows if r[0] == name), None)
+        if row is not None:
+            ids.append(int(row[2]))
+        elif str(name).isdigit():
+            ids.append(int(name))
+        else:
+            raise UserNotFound(f"unable to find group {name}: no matching entries in group file")
+    return ids
+
+
 def read_or_empty(path: str) -> str:
     try:
         with open(path) as f:

@@ -215,6 +215,7 @@ def _dev_steps(spec: ContainerSpec, paths: RootPaths) -> list[Step]:
         Step("mkdir", (dev / "mqueue",)),
         Step("mount", ("mqueue", dev / "mqueue", "mqueue", NOSUID_NODEV_NOEXEC, None)),
     ]
+    steps += _device_steps(spec, paths.rootfs)
     if paths.console:
         # a tty container: its pty comes from its own devpts (the first one: pts/0), and
         # shows as /dev/console too, as runc does
@@ -222,6 +223,22 @@ def _dev_steps(spec: ContainerSpec, paths: RootPaths) -> list[Step]:
                   Step("touch", (dev / "console",)),
                   Step("mount", (_in(paths.rootfs, paths.console), dev / "console", None,
                                  sc.MS_BIND, None))]
+    return steps
+
+
+def _device_steps(spec: ContainerSpec, root: str) -> list[Step]:
+    """The host devices given to the container (`--device`): a node each, with the host
+    node's mode and owner, where the container asked (its folders made first)."""
+    steps: list[Step] = []
+    for d in getattr(spec, "devices", []):
+        target = _in(root, d.path)
+        kind = stat.S_IFBLK if d.type == "b" else stat.S_IFCHR
+        parent = os.path.dirname(os.path.normpath(d.path))
+        if parent not in ("/", "/dev"):
+            steps.append(Step("mkdir", (_in(root, parent),)))
+        steps += [Step("mknod", (target, kind | d.file_mode, os.makedev(d.major, d.minor))),
+                  Step("chmod", (target, d.file_mode)),
+                  Step("chown", (target, d.uid, d.gid))]
     return steps
 
 

@@ -34,6 +34,37 @@ class Mount:
     volume: str = ""  # the named volume a bind comes from (its users are recorded)
 
 
+@dataclass(frozen=True)
+class ContainerFile:
+    """A file the container is given read-only at `target` (a secret, a config): written
+    at create into the container's private folder (0700) and bound there. Its content
+    is never part of the spec (nor so of the state file or `inspect`)."""
+
+    target: str
+    data: bytes = field(repr=False)
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass
+class Device:
+    """A host device node made in the container (`--device`): its node as found on the
+    host at create (type "c" or "b", numbers, mode bits, owner) and the cgroup access."""
+
+    path: str                 # in the container
+    type: str = "c"
+    major: int = 0
+    minor: int = 0
+    file_mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+    permissions: str = "rwm"
+
+    def rule(self) -> str:
+        return f"{self.type} {self.major}:{self.minor} {self.permissions}"
+
+
 @dataclass
 class ContainerSpec:
     """Everything the runtime needs to create and run one container (plain data)."""
@@ -68,6 +99,15 @@ class ContainerSpec:
     seccomp: bool = True
     ulimits: dict[str, list[int]] = field(default_factory=dict)
     sysctls: dict[str, str] = field(default_factory=dict)
+    # namespaces: "" (a private one), "host", or "container:<id>" (joins that container's);
+    # ipc also takes Docker's "private" and "shareable" (both private here: any may join)
+    ipc_mode: str = ""
+    pid_mode: str = ""
+    uts_mode: str = ""
+    cgroupns_mode: str = ""  # "" or "private", or "host"
+    devices: list[Device] = field(default_factory=list)
+    device_cgroup_rules: list[str] = field(default_factory=list)  # 'c 1:3 mr' (devices.allow)
+    group_add: list[str] = field(default_factory=list)  # names (the container's /etc/group) or ids
     network_mode: str = "none"
     networks: dict[str, Any] = field(default_factory=dict)  # handed to network wirings
     extra_hosts: list[str] = field(default_factory=list)
@@ -94,6 +134,9 @@ class ContainerSpec:
         mount_keys = {f.name for f in fields(Mount)}  # keys a newer version added are left out
         values["mounts"] = [Mount(**{k: v for k, v in m.items() if k in mount_keys})
                             for m in values.get("mounts", [])]
+        device_keys = {f.name for f in fields(Device)}
+        values["devices"] = [Device(**{k: v for k, v in d.items() if k in device_keys})
+                             for d in values.get("devices", [])]
         return cls(**values)
 
 
@@ -208,6 +251,68 @@ def validate(spec: ContainerSpec) -> None:
         raise UserError(f"unknown network mode {mode!r}")
     if spec.ports and (mode in ("none", "host") or mode.startswith("container:")):
         raise UserError(f"ports cannot be published with network mode {mode!r}")
+    _check_namespace_modes(spec)
+    for device in spec.devices:
+        check_device_permissions(device.permissions, f"device {device.path}")
+        if not device.path.startswith("/"):
+            raise UserError(f"device path {device.path!r} in the container must be absolute")
+    for rule in spec.device_cgroup_rules:
+        parse_device_rule(rule)
+
+
+# Per namespace, the modes besides "container:<id>" (`""`: the default, private).
+NAMESPACE_MODES = {"ipc_mode": ("", "private", "shareable", "host"), "pid_mode": ("", "host"),
+                   "uts_mode": ("", "host"), "cgroupns_mode": ("", "private", "host")}
+
+
+def _check_namespace_modes(spec: ContainerSpec) -> None:
+    if spec.uts_mode == "host" and spec.hostname:
+        raise UserError("a hostname cannot be set with the host's UTS namespace (uts: host)")
+    for name, modes in NAMESPACE_MODES.items():
+        value = getattr(spec, name)
+        joinable = name in ("ipc_mode", "pid_mode")
+        if value in modes or (joinable and value.startswith("container:") and value != "container:"):
+            continue
+        choices = ", ".join(m for m in modes if m) + (", container:NAME" if joinable else "")
+        raise UserError(f"invalid {name.replace('_mode', '').replace('ns', '')} mode {value!r}: "
+                        f"expected {choices}")
+
+
+def check_device_permissions(permissions: str, where: str) -> None:
+    if not permissions or any(c not in "rwm" for c in permissions) or len(set(permissions)) != len(permissions):
+        raise UserError(f"{where}: invalid cgroup permissions {permissions!r}: expected a "
+                        "combination of r, w and m")
+
+
+def parse_device_rule(rule: str) -> tuple[str, str, str, str]:
+    """'c 1:3 mr' -> ('c', '1', '3', 'mr'): a device cgroup rule as Docker takes it
+    (type a, b or c; major and minor a number or *; access of r, w, m)."""
+    import re
+
+    found = re.fullmatch(r"([abc]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})", str(rule).strip())
+    if found is None:
+        raise UserError(f"invalid device cgroup rule {rule!r}: expected TYPE MAJOR:MINOR ACCESS "
+                        "such as 'c 1:3 mr' (type a, b or c; * for any number)")
+    return found[1], found[2], found[3], found[4]
+
+
+def parse_device(text: str) -> tuple[str, str, str]:
+    """Docker's `--device` short form HOST[:CONTAINER][:PERMISSIONS] -> (host, container,
+    permissions); the container path defaults to the host's, the permissions to rwm."""
+    parts = str(text).split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise UserError(f"invalid device {text!r}: expected HOST[:CONTAINER][:PERMISSIONS]")
+    host = parts[0]
+    container, permissions = host, "rwm"
+    if len(parts) == 2:
+        if parts[1] and all(c in "rwm" for c in parts[1]) and not parts[1].startswith("/"):
+            permissions = parts[1]
+        else:
+            container = parts[1]
+    elif len(parts) == 3:
+        container, permissions = parts[1] or host, parts[2]
+    check_device_permissions(permissions, f"device {text!r}")
+    return host, container, permissions
 
 
 def spec_from_image(config: Any, layers: list[str], *, image: str = "", image_id: str = "",

@@ -123,6 +123,8 @@ class Syscalls(Protocol):
 
     def chmod(self, path: str, mode: int) -> None: ...
 
+    def chown(self, path: str, uid: int, gid: int) -> None: ...
+
     def chdir(self, path: str) -> None: ...
 
     def loopback_up(self) -> None: ...
@@ -202,7 +204,11 @@ class LinuxSyscalls:
         self._check(self._libc.capset(ctypes.byref(header), data), "capset")
 
     def mknod(self, path: str, mode: int, device: int) -> None:
-        os.mknod(path, mode, device)
+        try:
+            os.mknod(path, mode, device)
+        except FileExistsError:  # a device asked for where a default one is: it wins
+            os.unlink(path)
+            os.mknod(path, mode, device)
 
     # Plain file-system steps go through here too so the recorded plan is complete.
     # A path resolved in the container's root is made without following any link.
@@ -225,6 +231,9 @@ class LinuxSyscalls:
 
     def chmod(self, path: str, mode: int) -> None:
         os.chmod(path, mode)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        os.chown(path, uid, gid, follow_symlinks=False)
 
     def chdir(self, path: str) -> None:
         os.chdir(path)
@@ -318,6 +327,9 @@ class RecordingSyscalls:
 
     def chmod(self, path: str, mode: int) -> None:
         self._record("chmod", path, mode)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._record("chown", path, uid, gid)
 
     def chdir(self, path: str) -> None:
         self._record("chdir", path)

@@ -49,13 +49,13 @@ def test_down_dry_run_without_a_file_needs_only_the_project_name(tmp_path):
 
 def test_unsupported_attributes_are_refused_by_name(tmp_path):
     (tmp_path / "compose.yaml").write_text(
-        "services:\n  app:\n    image: busybox\n    devices: ['/dev/fuse']\n    gpus: all\n"
+        "services:\n  app:\n    image: busybox\n    storage_opt: {size: 1G}\n    gpus: all\n"
         "    deploy:\n      placement:\n        constraints: ['node.role==manager']\n")
     proc = stackup(tmp_path, "up", "--dry-run")
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert "stackup: services.app.gpus is not supported by stackup" in lines
-    assert "stackup: services.app.devices is not supported by stackup" in lines
+    assert "stackup: services.app.storage_opt is not supported by stackup" in lines
     assert "stackup: services.app.deploy.placement is not supported by stackup" in lines
     assert "Traceback" not in proc.stderr
 

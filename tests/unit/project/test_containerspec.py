@@ -92,12 +92,12 @@ def test_security_opt_not_supported_is_named():
 
 
 def test_unsupported_attributes_are_named():
-    config = {"secrets": ["s"], "devices": ["/dev/fuse"], "network_mode": "service:db",
+    config = {"storage_opt": {"size": "1G"}, "gpus": "all", "network_mode": "bogus",
               "deploy": {"placement": {"constraints": ["x"]}, "resources": {"reservations": {"cpus": 1},
                                                                           "limits": {"devices": [{"count": 1}]}}},
               "logging": {"driver": "syslog"}, "networks": {"default": {"mac_address": "x"}}}
     found = support.unsupported_service("web", config)
-    assert found == ["services.web.devices", "services.web.secrets", "services.web.network_mode (service:db)",
+    assert found == ["services.web.gpus", "services.web.storage_opt", "services.web.network_mode (bogus)",
                      "services.web.deploy.placement", "services.web.deploy.resources.reservations",
                      "services.web.deploy.resources.limits.devices", "services.web.logging.driver (syslog)",
                      "services.web.networks.default.mac_address"]
@@ -115,10 +115,10 @@ def test_every_attribute_of_the_model_is_honoured_or_refused():
     assert model == refused | honoured
 
 
-def _session(services=None, networks=None, volumes=None):
+def _session(services=None, networks=None, volumes=None, **others):
     from stackup.project.session import Session
 
-    desired = {"services": services or {}, "networks": networks or {}, "volumes": volumes or {}}
+    desired = {"services": services or {}, "networks": networks or {}, "volumes": volumes or {}, **others}
     return Session(name="p", desired=desired, engine=None)
 
 
@@ -148,11 +148,27 @@ def test_each_unsupported_attribute_is_refused_by_name(attribute):
     ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"selinux": "z"}}]},
      "services.web.volumes[0].bind.selinux"),
     ({"networks": {"default": {"link_local_ips": ["fe80::5"]}}}, "services.web.networks.default.link_local_ips"),
-    ({"network_mode": "service:db"}, "services.web.network_mode (service:db)"),
-    ({"network_mode": "container:abc"}, "services.web.network_mode (container:abc)"),
 ])
 def test_unsupported_details_are_refused_by_name(config, line):
     assert _refused(services={"web": {"image": "busybox", **config}}) == [f"{line} is not supported by stackup"]
+
+
+def test_shared_namespaces_devices_and_files_are_honoured():
+    config = {"image": "busybox", "network_mode": "service:db", "ipc": "container:x", "pid": "host",
+              "uts": "host", "cgroup": "host", "volumes_from": ["db:ro"], "devices": ["/dev/null"],
+              "device_cgroup_rules": ["c 1:3 mr"], "group_add": ["mail"], "secrets": ["s"], "configs": ["c"]}
+    desired = {"services": {"web": config}, "secrets": {"s": {"file": "s.txt"}}, "configs": {"c": {"content": "x"}}}
+    assert support.unsupported_attributes(desired) == []
+    assert support.unsupported_service("web", {"image": "busybox", "network_mode": "container:abc"}) == []
+
+
+def test_external_secrets_and_configs_are_refused_by_name():
+    found = _refused(services={"web": {"image": "busybox"}}, secrets={"s": {"external": True}},
+                     configs={"c": {"external": True, "name": "c"}})
+    assert found == ["secrets.s.external (no secret or config store here: give file, environment or content)"
+                     " is not supported by stackup",
+                     "configs.c.external (no secret or config store here: give file, environment or content)"
+                     " is not supported by stackup"]
 
 
 @pytest.mark.parametrize("networks, volumes, line", [

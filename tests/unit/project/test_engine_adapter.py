@@ -46,8 +46,9 @@ class RecordingRuntime:
     def __init__(self):
         self.created = []
 
-    def create(self, spec, name=None):
+    def create(self, spec, name=None, files=()):
         self.created.append((spec, name))
+        self.files = list(files)
         return ContainerState(id="c" * 64, name=name, status=Status.CREATED)
 
 
@@ -169,7 +170,7 @@ def test_a_failed_create_keeps_the_handed_on_volumes(engine, tmp_path):
     engine.create_container(request({"image": "busybox"}))
     old = anonymous.mounts_of(engine._runtime.created[0][0].labels)
 
-    def refuse(spec, name=None):
+    def refuse(spec, name=None, files=()):
         raise RuntimeError("no")
 
     engine._runtime.create = refuse
