@@ -16,12 +16,11 @@ from stackup.errors import UnsupportedError
 
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
-    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "configs",
-    "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "cpuset", "credential_spec", "develop", "device_cgroup_rules", "devices", "dns_opt",
+    "annotations", "attach", "cgroup", "cgroup_parent", "configs",
+    "credential_spec", "develop", "device_cgroup_rules", "devices", "dns_opt",
     "external_links", "gpus", "group_add", "ipc", "isolation", "label_file", "links",
-    "mac_address", "mem_reservation", "mem_swappiness", "models", "oom_kill_disable",
-    "oom_score_adj", "pid", "platform", "post_start", "pre_stop", "provider",
+    "mac_address", "models",
+    "pid", "platform", "post_start", "pre_stop", "provider",
     "pull_refresh_after", "runtime", "secrets", "storage_opt", "use_api_socket", "userns_mode",
     "uts", "volumes_from",
 })
@@ -38,6 +37,9 @@ HONOURED_SERVICE_KEYS = frozenset({
     "privileged", "profiles", "pull_policy", "read_only", "restart", "scale", "security_opt",
     "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty",
     "ulimits", "user", "volumes", "working_dir",
+    # the cgroup knobs (stackup.project.resources, stackup.engine.runtime.cgknobs)
+    "blkio_config", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period",
+    "cpu_rt_runtime", "cpuset", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
 })
 NETWORK_MODES = ("none", "host", "bridge")
 SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "priority")
@@ -46,6 +48,8 @@ DEPLOY_MODES = (None, "replicated")
 # the runtime restarts at once and counts attempts for ever: no delay, no window
 RESTART_POLICY_UNSUPPORTED = ("delay", "window")
 RESOURCE_LIMITS = ("cpus", "memory", "pids")
+# reservations: memory is the container's reservation; cpus a swarm option compose drops
+RESOURCE_RESERVATIONS = ("cpus", "memory")
 LOG_DRIVERS = (None, "json-file", "local")
 LOG_OPTIONS = ("max-size", "max-file")
 BIND_PROPAGATIONS = (None, "rprivate", "private")
@@ -131,7 +135,10 @@ def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
               if _set(policy.get(key))]
     resources = deploy.get("resources") or {}
     found += [f"{where}.deploy.resources.{key}" for key in sorted(resources)
-              if key != "limits" and _set(resources[key])]
+              if key not in ("limits", "reservations") and _set(resources[key])]
+    reservations = resources.get("reservations") or {}
+    found += [f"{where}.deploy.resources.reservations.{key}" for key in sorted(reservations)
+              if key not in RESOURCE_RESERVATIONS and _set(reservations[key])]
     limits = resources.get("limits") or {}
     found += [f"{where}.deploy.resources.limits.{key}" for key in sorted(limits)
               if key not in RESOURCE_LIMITS and _set(limits[key])]

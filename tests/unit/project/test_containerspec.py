@@ -92,12 +92,12 @@ def test_security_opt_not_supported_is_named():
 
 def test_unsupported_attributes_are_named():
     config = {"secrets": ["s"], "devices": ["/dev/fuse"], "network_mode": "service:db",
-              "deploy": {"placement": {"constraints": ["x"]}, "resources": {"reservations": {"cpus": 1},
+              "deploy": {"placement": {"constraints": ["x"]}, "resources": {"reservations": {"devices": [{"count": 1}]},
                                                                           "limits": {"devices": [{"count": 1}]}}},
               "logging": {"driver": "syslog"}, "networks": {"default": {"mac_address": "x"}}}
     found = support.unsupported_service("web", config)
     assert found == ["services.web.devices", "services.web.secrets", "services.web.network_mode (service:db)",
-                     "services.web.deploy.placement", "services.web.deploy.resources.reservations",
+                     "services.web.deploy.placement", "services.web.deploy.resources.reservations.devices",
                      "services.web.deploy.resources.limits.devices", "services.web.logging.driver (syslog)",
                      "services.web.networks.default.mac_address"]
     assert support.unsupported_service("web", {"image": "x", "deploy": {"replicas": 2, "resources": {}}}) == []
@@ -140,7 +140,8 @@ def test_each_unsupported_attribute_is_refused_by_name(attribute):
     ({"deploy": {"restart_policy": {"condition": "any", "window": "1m"}}},
      "services.web.deploy.restart_policy.window"),
     ({"deploy": {"update_config": {"parallelism": 2}}}, "services.web.deploy.update_config"),
-    ({"deploy": {"resources": {"reservations": {"memory": 1}}}}, "services.web.deploy.resources.reservations"),
+    ({"deploy": {"resources": {"reservations": {"generic_resources": [{"x": 1}]}}}},
+     "services.web.deploy.resources.reservations.generic_resources"),
     ({"logging": {"driver": "json-file", "options": {"compress": "true"}}}, "services.web.logging.options.compress"),
     ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"propagation": "rshared"}}]},
      "services.web.volumes[0].bind.propagation (rshared)"),
