@@ -36,7 +36,7 @@ def test_v2_writes_as_runc_converts_them():
         ("unified", "cpu.max", "25000 50000", False),
         ("unified", "cpuset.cpus", "0-1", False), ("unified", "cpuset.mems", "0", False),
         ("unified", "io.bfq.weight", "300", True), ("unified", "io.weight", "default 2930", True),
-        ("unified", "io.bfq.weight", "254:0 400", True), ("unified", "io.weight", "254:0 3939", True),
+        ("unified", "io.bfq.weight", "254:0 400", True), ("unified", "io.weight", "254:0 3940", True),
         ("unified", "io.max", "254:0 rbps=1048576", False), ("unified", "io.max", "254:0 wiops=30", False),
         ("unified", "memory.low", str(10 << 20), False)]      # swappiness, oom switch: none on v2
     assert cgknobs.writes(Knobs(cpu_period=20000), v2=True) == [("unified", "cpu.max", "max 20000", False)]
