@@ -154,6 +154,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         "sysctls": {str(k): str(v) for k, v in (config.get("sysctls") or {}).items()},
         "extra_hosts": [str(h) for h in config.get("extra_hosts") or []],
         "dns": [str(d) for d in config.get("dns") or []],
+        "dns_opt": [str(d) for d in config.get("dns_opt") or []],
         "restart": restart_policy(config),
         "stop_signal": config.get("stop_signal") or None,
     }

@@ -17,11 +17,11 @@ from stackup.errors import UnsupportedError
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
     "annotations", "attach", "cgroup", "cgroup_parent", "configs",
-    "credential_spec", "develop", "device_cgroup_rules", "devices", "dns_opt",
-    "external_links", "gpus", "group_add", "ipc", "isolation", "label_file", "links",
+    "credential_spec", "develop", "device_cgroup_rules", "devices",
+    "external_links", "gpus", "group_add", "ipc", "isolation", "links",
     "mac_address", "models",
-    "pid", "platform", "post_start", "pre_stop", "provider",
-    "pull_refresh_after", "runtime", "secrets", "storage_opt", "use_api_socket", "userns_mode",
+    "pid", "post_start", "pre_stop", "provider",
+    "pull_refresh_after", "secrets", "storage_opt", "use_api_socket",
     "uts", "volumes_from",
 })
 # Every other service attribute of the model is honoured, each somewhere: the loader
@@ -40,7 +40,23 @@ HONOURED_SERVICE_KEYS = frozenset({
     # the cgroup knobs (stackup.project.resources, stackup.engine.runtime.cgknobs)
     "blkio_config", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period",
     "cpu_rt_runtime", "cpuset", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
+    # label_file: merged into labels by the loader; platform, runtime, userns_mode: their
+    # values are checked below (the native platform, runc, host)
+    "dns_opt", "label_file", "platform", "runtime", "userns_mode",
 })
+# Why each refused attribute cannot run here (the rest are not built yet).
+REFUSAL_REASONS = {
+    "credential_spec": "Windows only",
+    "develop": "compose watch comes with stackup's watch command, not built yet",
+    "gpus": "no GPU device requests in stackup's runtime",
+    "isolation": "Windows only",
+    "models": "no model runner here",
+    "provider": "no provider plugins here",
+    "storage_opt": "overlay storage has no per-container size quota here",
+    "use_api_socket": "no Docker API socket here",
+}
+RUNTIMES = (None, "", "runc")  # runc's semantics, on stackup's own runtime
+USERNS_MODES = (None, "", "host")  # containers run in the host's user namespace
 NETWORK_MODES = ("none", "host", "bridge")
 SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "priority")
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
@@ -99,7 +115,14 @@ def unsupported_attributes(desired: Mapping[str, Any], services: Iterable[str] =
 
 def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
     where = f"services.{name}"
-    found = [f"{where}.{key}" for key in sorted(config) if key in UNSUPPORTED_SERVICE_KEYS and _set(config[key])]
+    found = [f"{where}.{key}" + (f" ({REFUSAL_REASONS[key]})" if key in REFUSAL_REASONS else "")
+             for key in sorted(config) if key in UNSUPPORTED_SERVICE_KEYS and _set(config[key])]
+    if config.get("runtime") not in RUNTIMES:
+        found.append(f"{where}.runtime ({config['runtime']}: stackup runs containers as runc does, on its own runtime)")
+    if config.get("userns_mode") not in USERNS_MODES:
+        found.append(f"{where}.userns_mode ({config['userns_mode']}: only host)")
+    if config.get("platform"):
+        found += _platform(where, str(config["platform"]))
     mode = str(config.get("network_mode") or "")
     if mode and mode not in NETWORK_MODES:
         found.append(f"{where}.network_mode ({mode})")
@@ -121,6 +144,18 @@ def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
         if isinstance(port, Mapping) and port.get("mode") not in PORT_MODES:
             found.append(f"{where}.ports.mode ({port['mode']})")
     return found
+
+
+def _platform(where: str, text: str) -> list[str]:
+    from stackup.engine.images import platform
+
+    native = platform.host()
+    parts = text.split("/")
+    wanted = {"os": parts[0], "architecture": parts[1] if len(parts) > 1 else "",
+              "variant": parts[2] if len(parts) > 2 else ""}
+    if native.matches(wanted):
+        return []
+    return [f"{where}.platform ({text}: stackup runs this machine's platform only, {native})"]
 
 
 def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:

@@ -130,7 +130,25 @@ def _refused(**kwargs):
 @pytest.mark.parametrize("attribute", sorted(support.UNSUPPORTED_SERVICE_KEYS))
 def test_each_unsupported_attribute_is_refused_by_name(attribute):
     lines = _refused(services={"web": {"image": "busybox", attribute: "x"}})
-    assert lines == [f"services.web.{attribute} is not supported by stackup"]
+    why = f" ({support.REFUSAL_REASONS[attribute]})" if attribute in support.REFUSAL_REASONS else ""
+    assert lines == [f"services.web.{attribute}{why} is not supported by stackup"]
+
+
+@pytest.mark.parametrize(("config", "line"), [
+    ({"runtime": "nvidia"}, "services.web.runtime (nvidia: stackup runs containers as runc does, on its own runtime)"),
+    ({"userns_mode": "private"}, "services.web.userns_mode (private: only host)"),
+    ({"platform": "windows/amd64"}, "services.web.platform (windows/amd64: stackup runs this machine's platform only"),
+])
+def test_values_other_than_the_honoured_ones_are_refused_by_name(config, line):
+    lines = _refused(services={"web": {"image": "busybox", **config}})
+    assert len(lines) == 1 and lines[0].startswith(line)
+
+
+def test_the_native_platform_runc_and_host_userns_run():
+    from stackup.engine.images import platform
+
+    config = {"image": "busybox", "platform": str(platform.host()), "runtime": "runc", "userns_mode": "host"}
+    assert support.unsupported_service("web", config) == []
 
 
 @pytest.mark.parametrize("config, line", [

@@ -106,13 +106,15 @@ def test_missing_file_and_no_file(tmp_path):
 def test_unsupported_attributes_are_named(tmp_path):
     write(tmp_path, "compose.yaml", "services:\n  web:\n    image: a\n    gpus: all\n    uts: host\n")
     project = load(tmp_path)
-    assert unsupported_attributes(project.to_dict()) == ["services.web.gpus", "services.web.uts"]
+    assert unsupported_attributes(project.to_dict()) == [
+        "services.web.gpus (no GPU device requests in stackup's runtime)", "services.web.uts"]
     assert project.to_dict()["services"]["web"]["gpus"] == [{"count": -1}]
     from stackup.errors import UnsupportedError
     from stackup.stackfile import check_supported
     with pytest.raises(UnsupportedError) as info:
         check_supported(project.to_dict())
-    assert info.value.lines() == ["services.web.gpus is not supported by stackup",
+    assert info.value.lines() == ["services.web.gpus (no GPU device requests in stackup's runtime) "
+                                  "is not supported by stackup",
                                   "services.web.uts is not supported by stackup"]
 
 
