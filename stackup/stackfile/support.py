@@ -9,6 +9,7 @@ editors). Plain data and small functions, no pydantic: every `up` reads it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -206,13 +207,18 @@ def _build(where: str, build: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def selinux_enabled() -> bool:
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
 def _mount(where: str, mount: Mapping[str, Any]) -> list[str]:
     found = []
     bind = mount.get("bind") or {}
     if bind.get("propagation") not in BIND_PROPAGATIONS:
         found.append(f"{where}.bind.propagation ({bind['propagation']})")
-    if _set(bind.get("selinux")):
-        found.append(f"{where}.bind.selinux")
+    # :z/:Z relabel for SELinux; where it is not enabled Docker ignores them, and so does stackup
+    if _set(bind.get("selinux")) and selinux_enabled():
+        found.append(f"{where}.bind.selinux (relabelling for SELinux is not built yet)")
     if mount.get("type") in MOUNT_TYPES_UNSUPPORTED:
         found.append(f"{where}.type ({mount['type']})")
     return found

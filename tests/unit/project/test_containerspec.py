@@ -163,8 +163,6 @@ def test_the_native_platform_runc_and_host_userns_run():
     ({"logging": {"driver": "json-file", "options": {"compress": "true"}}}, "services.web.logging.options.compress"),
     ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"propagation": "rshared"}}]},
      "services.web.volumes[0].bind.propagation (rshared)"),
-    ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"selinux": "z"}}]},
-     "services.web.volumes[0].bind.selinux"),
     ({"networks": {"default": {"ipv6_address": "fd00::5"}}}, "services.web.networks.default.ipv6_address"),
     ({"network_mode": "service:db"}, "services.web.network_mode (service:db)"),
     ({"network_mode": "container:abc"}, "services.web.network_mode (container:abc)"),
@@ -199,3 +197,13 @@ def test_what_the_engine_honours_passes():
     _session(services={"web": ok}, networks={"default": {"driver": "bridge", "driver_opts": {
         "com.docker.network.driver.mtu": "1400"}}, "ext": {"external": True, "driver": "overlay"}},
         volumes={"data": {"driver": "local"}}).check_supported()
+
+
+def test_selinux_relabel_is_ignored_where_selinux_is_not_enabled(monkeypatch):
+    config = {"image": "busybox", "volumes": [{"type": "bind", "source": "/tmp", "target": "/x",
+                                               "bind": {"selinux": "Z"}}]}
+    monkeypatch.setattr(support, "selinux_enabled", lambda: False)
+    assert support.unsupported_service("web", config) == []
+    monkeypatch.setattr(support, "selinux_enabled", lambda: True)
+    assert support.unsupported_service("web", config) == [
+        "services.web.volumes[0].bind.selinux (relabelling for SELinux is not built yet)"]
