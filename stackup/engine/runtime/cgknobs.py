@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from stackup.errors import UnsupportedError, UserError
@@ -28,6 +29,7 @@ V2_RATE_KEYS = {"device_read_bps": "rbps", "device_read_iops": "riops",
                 "device_write_bps": "wbps", "device_write_iops": "wiops"}
 
 Write = tuple[str, str, str, bool]  # controller, file, value, optional
+Resolve = Callable[[str], str]      # a device path -> major:minor
 
 
 @dataclass
@@ -96,12 +98,12 @@ def device_number(path: str) -> str:
     return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
 
 
-def writes(knobs: Knobs, v2: bool, device=device_number) -> list[Write]:
+def writes(knobs: Knobs, v2: bool, device: Resolve = device_number) -> list[Write]:
     """The files to write, in order, for the hierarchy kind."""
     return _v2(knobs, device) if v2 else _v1(knobs, device)
 
 
-def _v1(k: Knobs, device) -> list[Write]:
+def _v1(k: Knobs, device: Resolve) -> list[Write]:
     out: list[Write] = []
     # the period first: a quota is checked against the period in place
     if k.cpu_period:
@@ -137,7 +139,7 @@ def io_weight(weight: int) -> int:
     return 1 + (weight - 10) * 9999 // 990
 
 
-def _v2(k: Knobs, device) -> list[Write]:
+def _v2(k: Knobs, device: Resolve) -> list[Write]:
     if k.cpu_rt_period or k.cpu_rt_runtime:
         raise UnsupportedError("cpu_rt_period and cpu_rt_runtime need cgroup v1's real-time "
                                "groups; this host runs cgroup v2, which has none")
