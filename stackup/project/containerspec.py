@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackup.errors import UserError
+from stackup.project import resources
 from stackup.units import parse_bytes, parse_duration, parse_seconds
 
 # What the wiring needs beyond the runtime spec (ports, dns_search), as a JSON label.
@@ -205,6 +206,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         "sysctls": {str(k): str(v) for k, v in (config.get("sysctls") or {}).items()},
         "extra_hosts": [str(h) for h in config.get("extra_hosts") or []],
         "dns": [str(d) for d in config.get("dns") or []],
+        "dns_opt": [str(d) for d in config.get("dns_opt") or []],
         "restart": restart_policy(config),
         "stop_signal": config.get("stop_signal") or None,
     }
@@ -218,6 +220,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     cpus = config.get("cpus") or limits.get("cpus")
     if cpus:
         args["cpus"] = float(cpus)
+    args.update(resources.knobs(config, where))  # cpuset, blkio, cpu period... (and cpu_count)
     if config.get("cpu_shares"):
         args["cpu_shares"] = _int(config["cpu_shares"], f"{where}.cpu_shares")
     pids = config.get("pids_limit") or limits.get("pids")

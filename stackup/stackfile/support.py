@@ -9,6 +9,7 @@ editors). Plain data and small functions, no pydantic: every `up` reads it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,13 +17,9 @@ from stackup.errors import UnsupportedError
 
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
-    "annotations", "attach", "blkio_config", "cgroup_parent",
-    "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "cpuset", "credential_spec", "dns_opt",
-    "external_links", "gpus", "isolation", "label_file", "links",
-    "mac_address", "mem_reservation", "mem_swappiness", "models", "oom_kill_disable",
-    "oom_score_adj", "platform", "post_start", "pre_stop", "provider",
-    "pull_refresh_after", "runtime", "storage_opt", "use_api_socket", "userns_mode",
+    "annotations", "attach", "cgroup_parent", "credential_spec",
+    "external_links", "gpus", "isolation", "links", "mac_address", "models",
+    "post_start", "pre_stop", "provider", "pull_refresh_after", "storage_opt", "use_api_socket",
 })
 # Every other service attribute of the model is honoured, each somewhere: the loader
 # (extends, env_file, profiles), reconcile and naming (image, pull_policy, depends_on,
@@ -40,7 +37,26 @@ HONOURED_SERVICE_KEYS = frozenset({
     # the engine's namespaces, devices and files (secrets and configs: `stackup.project.secretfiles`)
     "cgroup", "configs", "device_cgroup_rules", "devices", "group_add", "ipc", "pid", "secrets",
     "uts", "volumes_from",
+    # the cgroup knobs (stackup.project.resources, stackup.engine.runtime.cgknobs)
+    "blkio_config", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period",
+    "cpu_rt_runtime", "cpuset", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
+    # label_file: merged into labels by the loader; platform, runtime, userns_mode: their
+    # values are checked below (the native platform, runc, host)
+    "dns_opt", "label_file", "platform", "runtime", "userns_mode",
 })
+# Why each refused attribute cannot run here (the rest are not built yet).
+REFUSAL_REASONS = {
+    "credential_spec": "Windows only",
+    "develop": "compose watch comes with stackup's watch command, not built yet",
+    "gpus": "no GPU device requests in stackup's runtime",
+    "isolation": "Windows only",
+    "models": "no model runner here",
+    "provider": "no provider plugins here",
+    "storage_opt": "overlay storage has no per-container size quota here",
+    "use_api_socket": "no Docker API socket here",
+}
+RUNTIMES = (None, "", "runc")  # runc's semantics, on stackup's own runtime
+USERNS_MODES = (None, "", "host")  # containers run in the host's user namespace
 NETWORK_MODES = ("none", "host", "bridge")
 SHARED_NETWORK_MODES = ("service:", "container:")  # another container's network namespace
 # of a top-level secret or config: what needs a store (Swarm's) stackup does not have
@@ -52,6 +68,8 @@ DEPLOY_MODES = (None, "replicated")
 # the runtime restarts at once and counts attempts for ever: no delay, no window
 RESTART_POLICY_UNSUPPORTED = ("delay", "window")
 RESOURCE_LIMITS = ("cpus", "memory", "pids")
+# reservations: memory is the container's reservation; cpus a swarm option compose drops
+RESOURCE_RESERVATIONS = ("cpus", "memory")
 LOG_DRIVERS = (None, "json-file", "local")
 LOG_OPTIONS = ("max-size", "max-file")
 BIND_PROPAGATIONS = (None, "rprivate", "private")
@@ -106,7 +124,14 @@ def unsupported_attributes(desired: Mapping[str, Any], services: Iterable[str] =
 
 def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
     where = f"services.{name}"
-    found = [f"{where}.{key}" for key in sorted(config) if key in UNSUPPORTED_SERVICE_KEYS and _set(config[key])]
+    found = [f"{where}.{key}" + (f" ({REFUSAL_REASONS[key]})" if key in REFUSAL_REASONS else "")
+             for key in sorted(config) if key in UNSUPPORTED_SERVICE_KEYS and _set(config[key])]
+    if config.get("runtime") not in RUNTIMES:
+        found.append(f"{where}.runtime ({config['runtime']}: stackup runs containers as runc does, on its own runtime)")
+    if config.get("userns_mode") not in USERNS_MODES:
+        found.append(f"{where}.userns_mode ({config['userns_mode']}: only host)")
+    if config.get("platform"):
+        found += _platform(where, str(config["platform"]))
     mode = str(config.get("network_mode") or "")
     if mode and mode not in NETWORK_MODES and not mode.startswith(SHARED_NETWORK_MODES):
         found.append(f"{where}.network_mode ({mode})")
@@ -131,6 +156,18 @@ def unsupported_service(name: str, config: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _platform(where: str, text: str) -> list[str]:
+    from stackup.engine.images import platform
+
+    native = platform.host()
+    parts = text.split("/")
+    wanted = {"os": parts[0], "architecture": parts[1] if len(parts) > 1 else "",
+              "variant": parts[2] if len(parts) > 2 else ""}
+    if native.matches(wanted):
+        return []
+    return [f"{where}.platform ({text}: stackup runs this machine's platform only, {native})"]
+
+
 def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
     found = []
     for key in sorted(deploy):
@@ -143,7 +180,10 @@ def _deploy(where: str, deploy: Mapping[str, Any]) -> list[str]:
               if _set(policy.get(key))]
     resources = deploy.get("resources") or {}
     found += [f"{where}.deploy.resources.{key}" for key in sorted(resources)
-              if key != "limits" and _set(resources[key])]
+              if key not in ("limits", "reservations") and _set(resources[key])]
+    reservations = resources.get("reservations") or {}
+    found += [f"{where}.deploy.resources.reservations.{key}" for key in sorted(reservations)
+              if key not in RESOURCE_RESERVATIONS and _set(reservations[key])]
     limits = resources.get("limits") or {}
     found += [f"{where}.deploy.resources.limits.{key}" for key in sorted(limits)
               if key not in RESOURCE_LIMITS and _set(limits[key])]
@@ -182,13 +222,18 @@ def _build(where: str, build: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def selinux_enabled() -> bool:
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
 def _mount(where: str, mount: Mapping[str, Any]) -> list[str]:
     found = []
     bind = mount.get("bind") or {}
     if bind.get("propagation") not in BIND_PROPAGATIONS:
         found.append(f"{where}.bind.propagation ({bind['propagation']})")
-    if _set(bind.get("selinux")):
-        found.append(f"{where}.bind.selinux")
+    # :z/:Z relabel for SELinux; where it is not enabled Docker ignores them, and so does stackup
+    if _set(bind.get("selinux")) and selinux_enabled():
+        found.append(f"{where}.bind.selinux (relabelling for SELinux is not built yet)")
     if mount.get("type") in MOUNT_TYPES_UNSUPPORTED:
         found.append(f"{where}.type ({mount['type']})")
     return found

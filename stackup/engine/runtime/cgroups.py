@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from stackup.engine.runtime import cgpaths
+from stackup.engine.runtime import cgknobs, cgpaths
 
 CGROUP_ROOT = Path(cgpaths.CGROUP_ROOT)
 PARENT = cgpaths.PARENT
@@ -45,6 +45,16 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _rt_budget(d: Path, runtime: int) -> None:
+    """A v1 group's real-time runtime comes out of its parent's, which starts at 0:
+    the parent gets enough for its children's and this one's."""
+    parent = d.parent / "cpu.rt_runtime_us"
+    others = sum(int(_read(c / "cpu.rt_runtime_us") or 0) for c in d.parent.iterdir()
+                 if c.is_dir() and c != d)
+    if int(_read(parent) or 0) < others + runtime:
+        _write(parent, str(others + runtime))
+
+
 class Cgroup:
     """The cgroup(s) of one container."""
 
@@ -64,7 +74,10 @@ class Cgroup:
 
     # --- creation and limits -------------------------------------------------------
     def create(self, memory: int = 0, memory_swap: int = 0, cpus: float = 0.0,
-               cpu_shares: int = 0, pids_limit: int = 0, privileged: bool = False) -> None:
+               cpu_shares: int = 0, pids_limit: int = 0, privileged: bool = False,
+               knobs: cgknobs.Knobs | None = None) -> None:
+        # resolved before anything is made: a missing device is the caller's error
+        extra = cgknobs.writes(knobs, self.v2) if knobs else []
         for attempt in range(3):
             try:
                 if self.v2:
@@ -75,17 +88,40 @@ class Cgroup:
             except FileNotFoundError:  # the last container's `rm` took the parent away
                 if attempt == 2:
                     raise
+        if not self.v2 and self.dir("cpuset"):
+            self._inherit_cpuset()
         swap_total = memory_swap if memory_swap else (2 * memory if memory else 0)
         if self.v2:
             self._limits_v2(memory, swap_total, cpus, cpu_shares, pids_limit)
         else:
             self._limits_v1(memory, swap_total, cpus, cpu_shares, pids_limit, privileged)
+        self._knobs(extra)
+
+    def _knobs(self, extra: list[cgknobs.Write]) -> None:
+        for controller, name, value, optional in extra:
+            d = self.dir(controller)
+            if d is None or (optional and not (d / name).exists()):
+                continue  # discarded, as Docker does where the kernel lacks the file
+            if name == "cpu.rt_runtime_us":
+                _rt_budget(d, int(value))
+            _write(d / name, value)
+
+    def _inherit_cpuset(self) -> None:
+        """A new v1 cpuset group starts with no CPUs and no memory nodes (no task could
+        join it): each level from the hierarchy's root down takes its parent's."""
+        d = self.dir("cpuset")
+        assert d is not None
+        levels = [d.parent, d]
+        for level in levels:
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if not _read(level / name).strip():
+                    _write(level / name, _read(level.parent / name).strip() or "\n")
 
     def _enable_v2_controllers(self) -> None:
         parent = CGROUP_ROOT / PARENT
         parent.mkdir(exist_ok=True)
         available = _read(CGROUP_ROOT / "cgroup.controllers").split()
-        wanted = [c for c in ("cpu", "memory", "pids") if c in available]
+        wanted = [c for c in ("cpu", "cpuset", "io", "memory", "pids") if c in available]
         for group in (CGROUP_ROOT, parent):
             with contextlib.suppress(OSError):
                 _write(group / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted))

@@ -521,7 +521,7 @@ class Runtime:
         (d / "resolv.conf").write_text(resolv)
         (d / "container.log").touch(mode=0o640)
         cgroups.Cgroup(cid).create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
-                                   spec.pids_limit, spec.privileged)
+                                   spec.pids_limit, spec.privileged, spec.knobs)
         cgroups.Cgroup(cid).allow_devices(_device_rules(spec), spec.privileged)
         # after the cgroup's mkdirs (the warm-up holds the cgroup lock they need): for the
         # start that usually follows
@@ -542,7 +542,7 @@ class Runtime:
         cg = cgroups.Cgroup(cid)
         if not cg.exists():
             cg.create(spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares,
-                      spec.pids_limit, spec.privileged)
+                      spec.pids_limit, spec.privileged, spec.knobs)
             cg.allow_devices(_device_rules(spec), spec.privileged)
         cgpaths.warm_up()  # PID 1's cgroup join then finds the kernel's lock warm
         try:

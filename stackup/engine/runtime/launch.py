@@ -275,6 +275,8 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         syscalls = sc.LinuxSyscalls()
         cgpaths.join(state["id"], os.getpid())
         joins, shared = namespace_modes(cdir, spec)
+        if getattr(spec, "oom_score_adj", 0):  # PID 1 and all it starts inherit it
+            sc.LinuxSyscalls().write_file("/proc/self/oom_score_adj", str(spec.oom_score_adj))
         apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec),
                                                         private_net(state, spec), joins, shared))
         cgroup_mounts = cgpaths.container_mounts()

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from stackup.engine.runtime.cgknobs import Knobs
 from stackup.errors import UnsupportedError, UserError
 
 
@@ -91,6 +92,8 @@ class ContainerSpec:
     cpus: float = 0.0
     cpu_shares: int = 0
     pids_limit: int = 0
+    knobs: Knobs = field(default_factory=Knobs)  # the other cgroup knobs (cpuset, blkio...)
+    oom_score_adj: int = 0
     shm_size: int = 64 * 1024 * 1024
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
@@ -132,6 +135,7 @@ class ContainerSpec:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         mount_keys = {f.name for f in fields(Mount)}  # keys a newer version added are left out
+        values["knobs"] = Knobs.from_dict(values.get("knobs"))
         values["mounts"] = [Mount(**{k: v for k, v in m.items() if k in mount_keys})
                             for m in values.get("mounts", [])]
         device_keys = {f.name for f in fields(Device)}
@@ -218,7 +222,7 @@ def check_sysctl(name: str) -> None:
 
 def validate(spec: ContainerSpec) -> None:
     """Reject what the engine cannot run, before anything is created."""
-    from stackup.engine.runtime import security
+    from stackup.engine.runtime import cgknobs, security
 
     if not spec.argv:
         raise UserError("no command specified: the image has no entrypoint or cmd; give one")
@@ -245,6 +249,11 @@ def validate(spec: ContainerSpec) -> None:
         raise UserError("resource limits must not be negative")
     if spec.memory and 0 < spec.memory_swap < spec.memory:
         raise UserError("memory-swap must be at least memory")
+    if spec.knobs.memory_reservation and spec.memory and spec.knobs.memory_reservation > spec.memory:
+        raise UserError("the memory reservation must be below the memory limit")
+    if not -1000 <= spec.oom_score_adj <= 1000:
+        raise UserError(f"oom_score_adj {spec.oom_score_adj} must be between -1000 and 1000")
+    cgknobs.validate(spec.knobs, spec.cpus)
     mode = spec.network_mode
     if not (mode in ("none", "host", "bridge") or mode.startswith("container:")
             or spec.networks):
@@ -325,6 +334,8 @@ def spec_from_image(config: Any, layers: list[str], *, image: str = "", image_id
     argv = combine_argv(image_attr(config, "entrypoint", None), image_attr(config, "cmd", None),
                         entrypoint, cmd)
     stop_signal = overrides.pop("stop_signal", None) or image_attr(config, "stop_signal", "")
+    if isinstance(overrides.get("knobs"), dict):
+        overrides["knobs"] = Knobs.from_dict(overrides["knobs"])
     spec = ContainerSpec(
         image=image, image_id=image_id, layers=[str(p) for p in layers], argv=argv,
         env=merge_env(list(image_attr(config, "env", [])), env or []),

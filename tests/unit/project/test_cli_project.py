@@ -54,8 +54,8 @@ def test_unsupported_attributes_are_refused_by_name(tmp_path):
     proc = stackup(tmp_path, "up", "--dry-run")
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
-    assert "stackup: services.app.gpus is not supported by stackup" in lines
-    assert "stackup: services.app.storage_opt is not supported by stackup" in lines
+    assert ("stackup: services.app.gpus (no GPU device requests in stackup's runtime) "
+            "is not supported by stackup") in lines
     assert "stackup: services.app.deploy.placement is not supported by stackup" in lines
     assert "Traceback" not in proc.stderr
 

@@ -97,8 +97,9 @@ def test_unsupported_attributes_are_named():
                                                                           "limits": {"devices": [{"count": 1}]}}},
               "logging": {"driver": "syslog"}, "networks": {"default": {"mac_address": "x"}}}
     found = support.unsupported_service("web", config)
-    assert found == ["services.web.gpus", "services.web.storage_opt", "services.web.network_mode (bogus)",
-                     "services.web.deploy.placement", "services.web.deploy.resources.reservations",
+    assert found == ["services.web.gpus (no GPU device requests in stackup's runtime)",
+                     "services.web.storage_opt (overlay storage has no per-container size quota here)",
+                     "services.web.network_mode (bogus)", "services.web.deploy.placement",
                      "services.web.deploy.resources.limits.devices", "services.web.logging.driver (syslog)",
                      "services.web.networks.default.mac_address"]
     assert support.unsupported_service("web", {"image": "x", "deploy": {"replicas": 2, "resources": {}}}) == []
@@ -131,7 +132,25 @@ def _refused(**kwargs):
 @pytest.mark.parametrize("attribute", sorted(support.UNSUPPORTED_SERVICE_KEYS))
 def test_each_unsupported_attribute_is_refused_by_name(attribute):
     lines = _refused(services={"web": {"image": "busybox", attribute: "x"}})
-    assert lines == [f"services.web.{attribute} is not supported by stackup"]
+    why = f" ({support.REFUSAL_REASONS[attribute]})" if attribute in support.REFUSAL_REASONS else ""
+    assert lines == [f"services.web.{attribute}{why} is not supported by stackup"]
+
+
+@pytest.mark.parametrize(("config", "line"), [
+    ({"runtime": "nvidia"}, "services.web.runtime (nvidia: stackup runs containers as runc does, on its own runtime)"),
+    ({"userns_mode": "private"}, "services.web.userns_mode (private: only host)"),
+    ({"platform": "windows/amd64"}, "services.web.platform (windows/amd64: stackup runs this machine's platform only"),
+])
+def test_values_other_than_the_honoured_ones_are_refused_by_name(config, line):
+    lines = _refused(services={"web": {"image": "busybox", **config}})
+    assert len(lines) == 1 and lines[0].startswith(line)
+
+
+def test_the_native_platform_runc_and_host_userns_run():
+    from stackup.engine.images import platform
+
+    config = {"image": "busybox", "platform": str(platform.host()), "runtime": "runc", "userns_mode": "host"}
+    assert support.unsupported_service("web", config) == []
 
 
 @pytest.mark.parametrize("config, line", [
@@ -141,12 +160,11 @@ def test_each_unsupported_attribute_is_refused_by_name(attribute):
     ({"deploy": {"restart_policy": {"condition": "any", "window": "1m"}}},
      "services.web.deploy.restart_policy.window"),
     ({"deploy": {"update_config": {"parallelism": 2}}}, "services.web.deploy.update_config"),
-    ({"deploy": {"resources": {"reservations": {"memory": 1}}}}, "services.web.deploy.resources.reservations"),
+    ({"deploy": {"resources": {"reservations": {"generic_resources": [{"x": 1}]}}}},
+     "services.web.deploy.resources.reservations.generic_resources"),
     ({"logging": {"driver": "json-file", "options": {"compress": "true"}}}, "services.web.logging.options.compress"),
     ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"propagation": "rshared"}}]},
      "services.web.volumes[0].bind.propagation (rshared)"),
-    ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"selinux": "z"}}]},
-     "services.web.volumes[0].bind.selinux"),
     ({"networks": {"default": {"link_local_ips": ["fe80::5"]}}}, "services.web.networks.default.link_local_ips"),
 ])
 def test_unsupported_details_are_refused_by_name(config, line):
@@ -194,3 +212,13 @@ def test_what_the_engine_honours_passes():
     _session(services={"web": ok}, networks={"default": {"driver": "bridge", "driver_opts": {
         "com.docker.network.driver.mtu": "1400"}}, "ext": {"external": True, "driver": "overlay"}},
         volumes={"data": {"driver": "local"}}).check_supported()
+
+
+def test_selinux_relabel_is_ignored_where_selinux_is_not_enabled(monkeypatch):
+    config = {"image": "busybox", "volumes": [{"type": "bind", "source": "/tmp", "target": "/x",
+                                               "bind": {"selinux": "Z"}}]}
+    monkeypatch.setattr(support, "selinux_enabled", lambda: False)
+    assert support.unsupported_service("web", config) == []
+    monkeypatch.setattr(support, "selinux_enabled", lambda: True)
+    assert support.unsupported_service("web", config) == [
+        "services.web.volumes[0].bind.selinux (relabelling for SELinux is not built yet)"]

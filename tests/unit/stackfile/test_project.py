@@ -106,14 +106,18 @@ def test_missing_file_and_no_file(tmp_path):
 def test_unsupported_attributes_are_named(tmp_path):
     write(tmp_path, "compose.yaml", "services:\n  web:\n    image: a\n    gpus: all\n    storage_opt: {size: 1G}\n")
     project = load(tmp_path)
-    assert unsupported_attributes(project.to_dict()) == ["services.web.gpus", "services.web.storage_opt"]
+    assert unsupported_attributes(project.to_dict()) == [
+        "services.web.gpus (no GPU device requests in stackup's runtime)",
+        "services.web.storage_opt (overlay storage has no per-container size quota here)"]
     assert project.to_dict()["services"]["web"]["gpus"] == [{"count": -1}]
     from stackup.errors import UnsupportedError
     from stackup.stackfile import check_supported
     with pytest.raises(UnsupportedError) as info:
         check_supported(project.to_dict())
-    assert info.value.lines() == ["services.web.gpus is not supported by stackup",
-                                  "services.web.storage_opt is not supported by stackup"]
+    assert info.value.lines() == ["services.web.gpus (no GPU device requests in stackup's runtime) "
+                                  "is not supported by stackup",
+                                  "services.web.storage_opt (overlay storage has no per-container size "
+                                  "quota here) is not supported by stackup"]
 
 
 def test_selected_services_bring_their_dependencies_and_profiles(tmp_path):
