@@ -101,7 +101,7 @@ def _boot(k: vmkernel.Kernel, initrd: Path, out: Path, timeout: float, cpus: int
           accel: str) -> Run:
     for name in ("exit-code", "output.log", "console.log"):
         (out / name).unlink(missing_ok=True)
-    cmdline = f"console=ttyS0 panic=-1 quiet loglevel=4"
+    cmdline = "console=ttyS0 panic=-1 quiet loglevel=4"
     argv = [QEMU, "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
             "-smp", str(cpus), "-m", str(MEMORY_MB), "-kernel", str(k.vmlinuz),
             "-initrd", str(initrd), "-append", cmdline, "-no-reboot", "-nodefaults",
