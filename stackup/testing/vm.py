@@ -118,6 +118,10 @@ def _boot(k: vmkernel.Kernel, initrd: Path, out: Path, timeout: float, cpus: int
         proc.kill()  # our own qemu, by its pid
         qemu_says, _ = proc.communicate()
         qemu_says += f"\n[killed after {timeout:.0f}s]".encode()
+    finally:  # whatever interrupts the wait (pytest's own timeout, ^C), no qemu outlives it
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     seconds = time.monotonic() - started
     code = (out / "exit-code").read_text().strip() if (out / "exit-code").exists() else ""
     console = _text(out / "console.log") + qemu_says.decode(errors="replace")

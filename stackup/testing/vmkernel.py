@@ -90,7 +90,8 @@ def index_modules(moddir: Path) -> None:
         name = ko.name[:-3].replace("-", "_")
         by_name[name] = rel
         infos[rel] = modinfo(ko)
-    deps, aliases = [], []
+    deps: list[str] = []
+    aliases: list[str] = []
     for rel, info in infos.items():
         names = [d for v in info.get("depends", []) for d in v.split(",") if d]
         deps.append(f"{rel}: " + " ".join(by_name[d] for d in _closure(names, by_name, infos)))

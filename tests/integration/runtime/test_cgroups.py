@@ -154,7 +154,7 @@ def test_containers_go_under_a_delegated_subtree(rt, monkeypatch):
 
 
 @needs_v2
-def test_an_unprivileged_owner_of_a_delegated_subtree_sets_limits(tmp_path, monkeypatch):
+def test_an_unprivileged_owner_of_a_delegated_subtree_sets_limits(monkeypatch):
     """The cgroup layer as rootless mode will use it: a uid that owns a subtree (the
     files systemd chowns on Delegate=yes) makes a group with limits and moves its own
     process into it, with no privilege."""
@@ -166,8 +166,7 @@ def test_an_unprivileged_owner_of_a_delegated_subtree_sets_limits(tmp_path, monk
     for path in (top, top / "cgroup.procs", top / "cgroup.subtree_control",
                  top / "cgroup.threads", top / "init", top / "init" / "cgroup.procs"):
         os.chown(path, uid, uid)
-    report = tmp_path / "report"
-    os.chown(tmp_path, uid, uid)
+    read_end, write_end = os.pipe()  # the child's report (it cannot reach pytest's tmp)
     pid = os.fork()
     if pid == 0:  # the user's process: put in its subtree (as systemd does), then alone
         try:
@@ -183,14 +182,16 @@ def test_an_unprivileged_owner_of_a_delegated_subtree_sets_limits(tmp_path, monk
             lines = [(d / "memory.max").read_text().strip(), (d / "pids.max").read_text().strip(),
                      Path("/proc/self/cgroup").read_text().strip()]
             (top / "init" / "cgroup.procs").write_text(str(os.getpid()))  # out again
-            report.write_text("\n".join(lines))
+            os.write(write_end, "\n".join(lines).encode())
             os._exit(0)
         except BaseException as exc:  # the child reports, never returns into pytest
-            report.write_text(f"error: {exc!r}")
+            os.write(write_end, f"error: {exc!r}".encode())
             os._exit(1)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        text = f.read()
     _, status = os.waitpid(pid, 0)
     try:
-        text = report.read_text() if report.exists() else "no report"
         assert os.waitstatus_to_exitcode(status) == 0, text
         assert text.splitlines() == [str(40 << 20), "9", f"0::/{top.name}/containers/{cid}"]
     finally:
