@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import threading
 
 CGROUP_ROOT = "/sys/fs/cgroup"
-PARENT = "stackup"
+PARENT = "stackup"  # the default; STACKUP_CGROUP_PARENT moves it (a delegated subtree)
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "blkio", "pids", "freezer", "devices")
 
 
@@ -31,11 +31,19 @@ def v1_mounts():
     return found
 
 
+def parent():
+    """The group that holds the containers' groups, relative to each hierarchy's root:
+    `stackup`, or STACKUP_CGROUP_PARENT (say, a subtree systemd delegated to a user, in
+    which an unprivileged process may make groups and move its processes). Like
+    STACKUP_ROOT, every command that sees the same containers must see the same value."""
+    return os.environ.get("STACKUP_CGROUP_PARENT", "").strip("/") or PARENT
+
+
 def container_dirs(container_id):
     """controller ('unified' on v2) -> the container's cgroup directory."""
     if is_v2():
-        return {"unified": f"{CGROUP_ROOT}/{PARENT}/{container_id}"}
-    return {name: f"{mp}/{PARENT}/{container_id}" for name, (mp, _) in v1_mounts().items()}
+        return {"unified": f"{CGROUP_ROOT}/{parent()}/{container_id}"}
+    return {name: f"{mp}/{parent()}/{container_id}" for name, (mp, _) in v1_mounts().items()}
 
 
 def container_mounts():

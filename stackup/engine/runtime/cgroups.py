@@ -2,8 +2,8 @@
 
 Each container gets `stackup/<id>` in every hierarchy it uses. Limits: memory (and
 memory+swap), CPU quota from `cpus`, CPU shares, pids; the freezer pauses; OOM kills
-are read back from the memory controller. v1 also gets Docker's device allow list
-(v2 needs an eBPF program for that, which the engine does not load yet).
+are read back from the memory controller. Both get Docker's device allow list: v1
+writes devices.allow, v2 attaches a BPF device program (`devfilter`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import signal
 import time
 from pathlib import Path
 
-from stackup.engine.runtime import cgknobs, cgpaths
+from stackup.engine.runtime import cgknobs, cgpaths, devfilter
 
 CGROUP_ROOT = Path(cgpaths.CGROUP_ROOT)
-PARENT = cgpaths.PARENT
 CPU_PERIOD = 100_000
 
 # Docker's default device rules (v1 devices.allow syntax).
@@ -92,7 +91,7 @@ class Cgroup:
             self._inherit_cpuset()
         swap_total = memory_swap if memory_swap else (2 * memory if memory else 0)
         if self.v2:
-            self._limits_v2(memory, swap_total, cpus, cpu_shares, pids_limit)
+            self._limits_v2(memory, swap_total, cpus, cpu_shares, pids_limit, privileged)
         else:
             self._limits_v1(memory, swap_total, cpus, cpu_shares, pids_limit, privileged)
         self._knobs(extra)
@@ -118,13 +117,18 @@ class Cgroup:
                     _write(level / name, _read(level.parent / name).strip() or "\n")
 
     def _enable_v2_controllers(self) -> None:
-        parent = CGROUP_ROOT / PARENT
-        parent.mkdir(exist_ok=True)
-        available = _read(CGROUP_ROOT / "cgroup.controllers").split()
-        wanted = [c for c in ("cpu", "cpuset", "io", "memory", "pids") if c in available]
-        for group in (CGROUP_ROOT, parent):
+        """Each level from the root down to the containers' parent hands the controllers
+        on to its children (v2 enables a controller for a group's children only). A
+        level this process may not write (the root, above a delegated subtree) is left
+        as it is: whoever delegated the subtree enabled what it gets."""
+        level = CGROUP_ROOT
+        for name in ["", *cgpaths.parent().split("/")]:
+            level = level / name if name else level
+            level.mkdir(exist_ok=True)
+            available = _read(level / "cgroup.controllers").split()
+            wanted = [c for c in ("cpu", "cpuset", "io", "memory", "pids") if c in available]
             with contextlib.suppress(OSError):
-                _write(group / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted))
+                _write(level / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted))
 
     def _limits_v1(self, memory: int, swap_total: int, cpus: float, shares: int,
                    pids: int, privileged: bool) -> None:
@@ -165,7 +169,7 @@ class Cgroup:
             _write(dev / "devices.allow", rule)
 
     def _limits_v2(self, memory: int, swap_total: int, cpus: float, shares: int,
-                   pids: int) -> None:
+                   pids: int, privileged: bool) -> None:
         d = self.dirs["unified"]
         if memory:
             _write(d / "memory.max", str(memory))
@@ -178,6 +182,10 @@ class Cgroup:
             _write(d / "cpu.weight", str(1 + ((shares - 2) * 9999) // 262142))
         if pids:
             _write(d / "pids.max", str(pids))
+        # Loading the program needs CAP_BPF or CAP_SYS_ADMIN; an unprivileged process in
+        # a delegated subtree cannot, nor make device nodes (rootless runc skips it too).
+        if not privileged and os.geteuid() == 0:
+            devfilter.attach(str(d), DEVICE_ALLOW)
 
     # --- membership ---------------------------------------------------------------
     def add(self, pid: int) -> None:
