@@ -5,7 +5,6 @@ the runtime stays independent of the image store. `dir:/path` as IMAGE runs a pl
 root file system directory as a one-layer image (useful for tests and rescue).
 """
 
-import json
 import os
 import signal
 import sys
