@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services")) -> int:
     from stackup.cli import compose_common as cc
 
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     for state in sess.containers(list(services or []), running_only=True):
         print(state.name)
         rows: list[tuple[object, ...]] = [("UID", "PID", "PPID", "CMD")]
@@ -41,7 +41,7 @@ def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
     from stackup.cli import compose_common as cc
     from stackup.project.engine_adapter import Engine
 
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=[service])
     states = [s for s in sess.containers([service]) if Engine.observed(s).number == index]
     if not states:
         raise NotFoundError(f"service {service}: no container with index {index}")
@@ -61,7 +61,7 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
 
     if fmt.strip() not in ("", "table", "json"):
         gotemplate.parse(fmt)
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     rows = []
     for state in sess.containers(list(services or []), oneoff=None):
         spec = state.container_spec()
@@ -120,7 +120,7 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
 
     if fmt not in ("table", "json"):
         raise UserError(f"--format {fmt!r}: expected table or json")
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     try:
         while True:
             states = sess.containers(list(services or []), oneoff=None, running_only=True)
@@ -165,5 +165,5 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
             print(f"{event.time} container {event.action} {event.id} (name={event.name}, service={event.service})")
         sys.stdout.flush()
 
-    watch(cc.session(ctx, need_file=False), list(services or []), emit)
+    watch(cc.session(ctx, need_file=False, services=services or []), list(services or []), emit)
     return 0

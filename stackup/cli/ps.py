@@ -80,7 +80,7 @@ def ps(
     for s in status:
         if s not in STATUSES:
             raise UserError(f"--status {s!r}: expected one of {', '.join(STATUSES)}")
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     states = sess.containers(list(services or []), oneoff=None if all_ else False)
     dns_down = Engine.networks_without_dns() if any(s.status.is_up() for s in states) else set()
     named = shapes.volume_names() if states else {}
