@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 
@@ -62,7 +63,7 @@ def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
     if fmt.strip() not in ("", "table", "json"):
         gotemplate.parse(fmt)
     sess = cc.session(ctx, need_file=False, services=services or [])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for state in sess.containers(list(services or []), oneoff=None):
         spec = state.container_spec()
         ref = spec.image

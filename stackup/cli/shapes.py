@@ -308,7 +308,7 @@ def _host_config(spec: ContainerSpec, named: Mapping[str, str], network_mode: st
 
 
 def _config(state: ContainerState, spec: ContainerSpec) -> dict[str, Any]:
-    exposed = {f"{b.get('container_port')}/{b.get('protocol', 'tcp')}": {}
+    exposed: dict[str, dict[str, Any]] = {f"{b.get('container_port')}/{b.get('protocol', 'tcp')}": {}
                for b in state.network.get("ports") or []}
     out: dict[str, Any] = {
         "Hostname": spec.hostname, "Domainname": spec.domainname, "User": spec.user,
