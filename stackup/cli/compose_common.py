@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
 
-def session(ctx: typer.Context, need_file: bool = True) -> Session:
-    """The project the global options name (its loader's warnings shown here)."""
+def session(ctx: typer.Context, need_file: bool = True, services: Iterable[str] = ()) -> Session:
+    """The project the global options name (its loader's warnings shown here). The
+    `services` a command names have their profiles enabled, as compose enables them."""
     from stackup.project.session import open_session
     from stackup.stackfile import LoadOptions
 
-    sess = open_session(LoadOptions.from_global(ctx.obj), need_file=need_file)
+    options = LoadOptions.from_global(ctx.obj, enable_services=list(services or ()))
+    sess = open_session(options, need_file=need_file)
     for warning in sess.warnings:
         print(f"stackup: warning: {warning}", file=sys.stderr)
     return sess

@@ -5,7 +5,6 @@ the runtime stays independent of the image store. `dir:/path` as IMAGE runs a pl
 root file system directory as a one-layer image (useful for tests and rescue).
 """
 
-import json
 import os
 import signal
 import sys
@@ -417,51 +416,67 @@ def wait(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
 
 
 def _status_text(s: "ContainerState") -> str:
+    """Docker's STATUS: `Up 5 seconds`, `Up 2 minutes (Paused)`, `Exited (0) 3 seconds ago`."""
+    from stackup.cli.shapes import since
     from stackup.engine.runtime.containerstate import Status
 
     status = s.status
     if status is Status.EXITED:
-        return f"Exited ({s.exit_code})" + (" OOMKilled" if s.oom_killed else "")
-    return {Status.RUNNING: "Up", Status.PAUSED: "Up (Paused)", Status.CREATED: "Created",
-            Status.RESTARTING: "Restarting"}.get(status, status.capitalize())
+        return f"Exited ({s.exit_code}) {since(s.finished_at)} ago" + (" OOMKilled" if s.oom_killed else "")
+    if status in (Status.RUNNING, Status.PAUSED):
+        return f"Up {since(s.started_at)}" + (" (Paused)" if status is Status.PAUSED else "")
+    return {Status.CREATED: "Created", Status.RESTARTING: "Restarting"}.get(status, status.capitalize())
 
 
 @app.command()
 def ps(all_: bool = typer.Option(False, "-a", "--all", help="Show all containers"),
        quiet: bool = typer.Option(False, "-q", "--quiet", help="Only ids"),
-       format_: str = typer.Option("table", "--format", help="table or json")) -> int:
+       no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output"),
+       format_: str = typer.Option("table", "--format", help="table, json, or a Go template (table TEMPLATE)")) -> int:
     """List containers (running ones unless -a)."""
-    if format_ not in ("table", "json"):
-        raise UserError(f"invalid --format {format_!r}: expected table or json")
+    from stackup.cli import formatting, gotemplate, shapes
+
+    if format_.strip() not in ("", "table", "json"):
+        gotemplate.parse(format_)
     states = _runtime().list(all=all_)
     if quiet:
         for s in states:
-            print(s.id[:12])
+            print(s.id if no_trunc else s.id[:12])
         return 0
-    if format_ == "json":
-        for s in states:
-            spec = s.container_spec()
-            print(json.dumps({"ID": s.id, "Names": s.name, "Image": spec.image,
-                              "Command": " ".join(spec.argv), "State": s.status.value,
-                              "Status": _status_text(s), "CreatedAt": s.created_at,
-                              "ExitCode": s.exit_code, "Labels": spec.labels}))
-        return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
-    for s in states:
-        spec = s.container_spec()
-        cmd = " ".join(spec.argv)
-        rows.append((s.id[:12], spec.image or "-",
-                     json.dumps(cmd if len(cmd) <= 20 else cmd[:19] + "…", ensure_ascii=False),
-                     s.created_at[:19].replace("T", " "), _status_text(s), s.name))
-    print_table(rows)
+    named = shapes.volume_names() if states else {}
+    rows = [shapes.summary(s, _status_text(s), named, trunc=not no_trunc) for s in states]
+
+    def table() -> None:
+        lines = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
+        lines += [(r["ID"], r["Image"] or "-", r["Command"], r["RunningFor"], r["Status"], r["Ports"], r["Names"])
+                  for r in rows]
+        print_table(lines)
+
+    formatting.render(format_, rows, table)
     return 0
 
 
 @app.command()
-def inspect(containers: list[str] = typer.Argument(..., help="Containers")) -> int:
-    """Print containers' full state as JSON (the state file's content)."""
+def inspect(containers: list[str] = typer.Argument(..., help="Containers"),
+            format_: str = typer.Option(None, "-f", "--format", help="A Go template, or json")) -> int:
+    """Show containers in detail, in Docker's shape (JSON, or a Go template)."""
+    from stackup.cli import formatting, gotemplate, shapes
+
+    if format_ and format_.strip() != "json":
+        gotemplate.parse(format_)
     rt = _runtime()
-    print(json.dumps([rt.get(ref).to_dict() for ref in containers], indent=2, sort_keys=True))
+    named = shapes.volume_names()
+    found, problems = [], []
+    for ref in containers:
+        try:
+            state = rt.get(ref)
+        except NotFoundError as exc:
+            problems.extend(exc.lines())
+            continue
+        found.append(shapes.inspect(state, str(rt.cdir(state.id)), str(rt.log_path(state.id)), named))
+    formatting.inspect(format_, found)
+    if problems:
+        raise NotFoundError(problems[0], problems=problems)
     return 0
 
 

@@ -34,7 +34,7 @@ def exec_(
 
     if privileged:
         raise UserError("exec: --privileged is not supported by stackup yet")
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=[service])
     options = ExecOptions(service=service, command=tuple(command), index=index, detach=detach,
                           tty=not detach and not no_tty and os.isatty(0) and os.isatty(1),
                           interactive=interactive and not detach, env=tuple(env), user=user, workdir=workdir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -64,10 +63,11 @@ def _progress_mode(ctx: typer.Context) -> str:
     return mode
 
 
-def human_size(n: float) -> str:
+def human_size(n: float, precision: int = 3) -> str:
+    """Docker's units.HumanSizeWithPrecision: `1.98MB` (3 significant digits), `0B`."""
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
-            return f"{n:.3g}{unit}" if unit != "B" else f"{int(n)}B"
+            return f"{n:.{precision}g}{unit}" if unit != "B" else f"{int(n)}B"
         n /= 1000
     return f"{n}B"
 
@@ -86,16 +86,13 @@ def parse_time(text: str) -> datetime | None:
 
 
 def human_age(created: str) -> str:
+    """Docker's CREATED: `5 minutes ago`, `2 years ago` (units.HumanDuration)."""
+    from stackup.cli.shapes import human_duration
+
     when = parse_time(created)
     if when is None:
         return "N/A"
-    seconds = (datetime.now(timezone.utc) - when).total_seconds()
-    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"),
-                       (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n > 1 else ''} ago"
-    return "Less than a minute ago"
+    return human_duration((datetime.now(timezone.utc) - when).total_seconds()) + " ago"
 
 
 @group.command("import")
@@ -128,9 +125,13 @@ def ls(
     all_: bool = typer.Option(False, "-a", "--all", help="Show all images (also untagged)"),
     digests: bool = typer.Option(False, "--digests", help="Show digests"),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output"),
-    fmt: str = typer.Option("table", "--format", help="table or json"),
+    fmt: str = typer.Option("table", "--format", help="table, json, or a Go template (table TEMPLATE)"),
 ) -> None:
     """List images."""
+    from stackup.cli import formatting, gotemplate
+
+    if fmt.strip() not in ("", "table", "json"):
+        gotemplate.parse(fmt)
     rows = []
     for image in _store().list():
         names = image.references or ["<none>:<none>"]
@@ -141,12 +142,6 @@ def ls(
             digest = next((d.split("@", 1)[1] for d in image.repo_digests if d.startswith(repo + "@")),
                           "<none>")
             rows.append((repo, tag, digest, image))
-    if fmt == "json":
-        print(json.dumps([{"Repository": r, "Tag": t, "Digest": d, "ID": im.id, "Created": im.created,
-                           "Size": im.size} for r, t, d, im in rows], indent=2))
-        return
-    if fmt != "table":
-        raise UserError(f"--format {fmt!r}: expected table or json")
     if quiet:
         seen: list[str] = []
         for _, _, _, im in rows:
@@ -155,11 +150,25 @@ def ls(
                 seen.append(ident)
         print("\n".join(seen)) if seen else None
         return
-    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
-    table = [header] + [[r, t] + ([d] if digests else []) +
-                        [im.id if no_trunc else im.short_id, human_age(im.created), human_size(im.size)]
-                        for r, t, d, im in rows]
-    print_table(table)
+
+    def table() -> None:
+        header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+        print_table([header] + [[r, t] + ([d] if digests else []) +
+                                [im.id if no_trunc else im.short_id, human_age(im.created), human_size(im.size)]
+                                for r, t, d, im in rows])
+
+    formatting.render(fmt, [image_row(r, t, d, im, no_trunc) for r, t, d, im in rows], table)
+
+
+def image_row(repo: str, tag: str, digest: str, image: Image, no_trunc: bool = False) -> dict:
+    """A row of `docker image ls` (its `--format json` fields and value formats)."""
+    from stackup.cli.shapes import created_at
+
+    return {"Containers": "N/A", "CreatedAt": created_at(image.created),
+            "CreatedSince": human_age(image.created), "Digest": digest,
+            "ID": image.id if no_trunc else image.short_id, "Repository": repo, "SharedSize": "N/A",
+            "Size": human_size(image.size), "Tag": tag, "UniqueSize": "N/A",
+            "VirtualSize": human_size(image.size, 4)}
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -172,24 +181,64 @@ def _familiar_digest(repo_digest: str) -> str:
     return parse_reference(repo_digest).familiar() if "@" in repo_digest else repo_digest
 
 
+def docker_config(config: dict | None) -> dict:
+    """An image's config as Docker shows it: every key of Go's container.Config, in its
+    order, with its zero value where the image has none."""
+    config = config or {}
+    out: dict = {"Hostname": "", "Domainname": "", "User": config.get("User", ""), "AttachStdin": False,
+                 "AttachStdout": False, "AttachStderr": False}
+    if config.get("ExposedPorts"):
+        out["ExposedPorts"] = config["ExposedPorts"]
+    out.update({"Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": config.get("Env"),
+                "Cmd": config.get("Cmd")})
+    for key in ("Healthcheck", "ArgsEscaped"):
+        if key in config:
+            out[key] = config[key]
+    out.update({"Image": "", "Volumes": config.get("Volumes"), "WorkingDir": config.get("WorkingDir", ""),
+                "Entrypoint": config.get("Entrypoint"), "OnBuild": config.get("OnBuild"),
+                "Labels": config.get("Labels")})
+    for key in ("StopSignal", "Shell"):
+        if key in config:
+            out[key] = config[key]
+    return out
+
+
 def inspect_document(store: ImageStore, image: Image) -> dict:
+    """`docker image inspect`'s document (plus stackup's Manifest and LayerDirs)."""
+    from stackup.cli.shapes import go_time
+
     doc = store.config_document(image)
-    return {
+    out = {
         # as Docker shows them: docker.io names in their familiar form (busybox:latest)
         "Id": image.id, "RepoTags": [parse_reference(r).familiar() for r in image.references],
         "RepoDigests": [_familiar_digest(d) for d in image.repo_digests],
-        "Created": image.created, "Architecture": image.architecture, "Os": image.os,
-        "Variant": doc.get("variant", ""), "Size": image.size, "Config": doc.get("config", {}),
+        "Parent": "", "Comment": doc.get("comment", ""), "Created": go_time(image.created), "Container": "",
+        "ContainerConfig": docker_config(None), "DockerVersion": doc.get("docker_version", ""),
+        "Author": doc.get("author", ""), "Config": docker_config(doc.get("config")),
+        "Architecture": image.architecture,
+    }
+    if doc.get("variant"):
+        out["Variant"] = doc["variant"]
+    out.update({
+        "Os": image.os, "Size": image.size, "VirtualSize": image.size,
+        "GraphDriver": {"Data": None, "Name": "overlay"},
         "RootFS": {"Type": "layers", "Layers": image.diff_ids},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
         "Manifest": {"Digest": image.manifest_digest, "MediaType": image.manifest_media_type},
         "LayerDirs": [str(p) for p in image.layer_dirs()],
         "History": doc.get("history", []),
-    }
+    })
+    return out
 
 
 @group.command("inspect")
-def inspect(images: list[str] = typer.Argument(..., metavar="IMAGE...")) -> None:
-    """Show details of one or more images as JSON."""
+def inspect(images: list[str] = typer.Argument(..., metavar="IMAGE..."),
+            format_: str = typer.Option(None, "-f", "--format", help="A Go template, or json")) -> None:
+    """Show details of one or more images (JSON, or a Go template)."""
+    from stackup.cli import formatting, gotemplate
+
+    if format_ and format_.strip() != "json":
+        gotemplate.parse(format_)
     store = _store()
     found, problems = [], []
     for ref in images:
@@ -197,7 +246,7 @@ def inspect(images: list[str] = typer.Argument(..., metavar="IMAGE...")) -> None
             found.append(inspect_document(store, store.resolve(ref)))
         except UserError as exc:
             problems.extend(exc.lines())
-    print(json.dumps(found, indent=4))
+    formatting.inspect(format_, found)
     if problems:
         raise UserError(problems[0], problems=problems)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 
@@ -24,7 +25,7 @@ def register(app: typer.Typer) -> None:
 def top(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services")) -> int:
     from stackup.cli import compose_common as cc
 
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     for state in sess.containers(list(services or []), running_only=True):
         print(state.name)
         rows: list[tuple[object, ...]] = [("UID", "PID", "PPID", "CMD")]
@@ -41,7 +42,7 @@ def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
     from stackup.cli import compose_common as cc
     from stackup.project.engine_adapter import Engine
 
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=[service])
     states = [s for s in sess.containers([service]) if Engine.observed(s).number == index]
     if not states:
         raise NotFoundError(f"service {service}: no container with index {index}")
@@ -53,44 +54,59 @@ def port(ctx: typer.Context, service: str = typer.Argument(..., help="Service"),
 
 
 def images(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
-           quiet: bool = typer.Option(False, "-q", "--quiet", help="Only ids")) -> int:
+           quiet: bool = typer.Option(False, "-q", "--quiet", help="Only ids"),
+           fmt: str = typer.Option("table", "--format", help="table, json, or a Go template (table TEMPLATE)")) -> int:
     from stackup.cli import compose_common as cc
+    from stackup.cli import formatting, gotemplate
+    from stackup.engine.images import platform
 
-    sess = cc.session(ctx, need_file=False)
-    rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
+    if fmt.strip() not in ("", "table", "json"):
+        gotemplate.parse(fmt)
+    sess = cc.session(ctx, need_file=False, services=services or [])
+    rows: list[dict[str, Any]] = []
     for state in sess.containers(list(services or []), oneoff=None):
         spec = state.container_spec()
         ref = spec.image
-        image_id = spec.image_id
         if quiet:
-            print(image_id)
+            print(spec.image_id)
             continue
         repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-        size = sess.engine.image_size(image_id)   # None: removed since
-        rows.append((state.name, repo, tag, image_id.split(":")[-1][:12],
-                     "-" if size is None else f"{size / 1e6:.1f}MB"))
-    if not quiet:
-        print_table(rows)
+        size = sess.engine.image_size(spec.image_id)   # None: removed since
+        # compose's fields; the platform is this host's (stackup runs images of its own)
+        rows.append({"ID": spec.image_id, "ContainerName": state.name, "Repository": repo, "Tag": tag,
+                     "Platform": str(platform.host()), "Size": size or 0,
+                     "LastTagTime": "0001-01-01T00:00:00Z"})
+    if quiet:
+        return 0
+
+    def table() -> None:
+        print_table([("CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE")] +
+                    [(r["ContainerName"], r["Repository"], r["Tag"], r["Platform"],
+                      str(r["ID"]).split(":")[-1][:12], f"{int(r['Size']) / 1e6:.3g}MB" if r["Size"] else "-")
+                     for r in rows])
+
+    formatting.render(fmt, rows, table, json_lines=False)
     return 0
 
 
 def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help="Also stopped projects"),
        quiet: bool = typer.Option(False, "-q", "--quiet", help="Only names"),
-       fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
+       fmt: str = typer.Option("table", "--format", help="table, json, or a Go template (table TEMPLATE)")) -> int:
+    from stackup.cli import formatting, gotemplate
     from stackup.project.engine_adapter import Engine
     from stackup.project.projects import list_projects
 
-    if fmt not in ("table", "json"):
-        raise UserError(f"--format {fmt!r}: expected table or json")
+    if fmt.strip() not in ("", "table", "json"):
+        gotemplate.parse(fmt)
     rows = [{"Name": p.name, "Status": p.status(), "ConfigFiles": p.config_files}
             for p in list_projects(Engine()) if all_ or p.running]
     if quiet:
         for row in rows:
             print(row["Name"])
-    elif fmt == "json":
-        print(json.dumps(rows))
-    else:
-        print_table([("NAME", "STATUS", "CONFIG FILES")] + [(r["Name"], r["Status"], r["ConfigFiles"]) for r in rows])
+        return 0
+    formatting.render(fmt, rows, lambda: print_table(
+        [("NAME", "STATUS", "CONFIG FILES")] + [(r["Name"], r["Status"], r["ConfigFiles"]) for r in rows]),
+        json_lines=False)
     return 0
 
 
@@ -105,7 +121,7 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
 
     if fmt not in ("table", "json"):
         raise UserError(f"--format {fmt!r}: expected table or json")
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     try:
         while True:
             states = sess.containers(list(services or []), oneoff=None, running_only=True)
@@ -150,5 +166,5 @@ def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="
             print(f"{event.time} container {event.action} {event.id} (name={event.name}, service={event.service})")
         sys.stdout.flush()
 
-    watch(cc.session(ctx, need_file=False), list(services or []), emit)
+    watch(cc.session(ctx, need_file=False, services=services or []), list(services or []), emit)
     return 0

@@ -27,7 +27,7 @@ def start(ctx: typer.Context, services: list[str] = SERVICES) -> int:
     from stackup.cli import compose_common as cc
     from stackup.project import control
 
-    control.start(cc.session(ctx, need_file=False), services or [], cc.renderer(ctx))
+    control.start(cc.session(ctx, need_file=False, services=services or []), services or [], cc.renderer(ctx))
     return 0
 
 
@@ -36,7 +36,7 @@ def stop(ctx: typer.Context, services: list[str] = SERVICES,
     from stackup.cli import compose_common as cc
     from stackup.project import control
 
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     control.stop(sess, services or [], cc.parse_timeout(timeout), cc.renderer(ctx))
     return 0
 
@@ -46,7 +46,7 @@ def restart(ctx: typer.Context, services: list[str] = SERVICES,
     from stackup.cli import compose_common as cc
     from stackup.project import control
 
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     control.restart(sess, services or [], cc.parse_timeout(timeout), cc.renderer(ctx))
     return 0
 
@@ -55,7 +55,7 @@ def _each(ctx: typer.Context, services: list[str] | None, action: str, **kw: str
     from stackup.cli import compose_common as cc
     from stackup.project import control
 
-    control.each(cc.session(ctx, need_file=False), services or [], control.Action[action], cc.renderer(ctx), **kw)
+    control.each(cc.session(ctx, need_file=False, services=services or []), services or [], control.Action[action], cc.renderer(ctx), **kw)
     return 0
 
 
@@ -79,7 +79,7 @@ def rm(ctx: typer.Context, services: list[str] = SERVICES,
     from stackup.cli import compose_common as cc
     from stackup.project import control
 
-    if not control.rm(cc.session(ctx, need_file=False), services or [], cc.renderer(ctx),
+    if not control.rm(cc.session(ctx, need_file=False, services=services or []), services or [], cc.renderer(ctx),
                       stop=stop_first, volumes=volumes):
         print("No stopped containers", file=sys.stderr)
     return 0
@@ -91,5 +91,5 @@ def wait(ctx: typer.Context, services: list[str] = SERVICES,
     from stackup.cli import compose_common as cc
     from stackup.project import control
 
-    return control.wait(cc.session(ctx, need_file=False), services or [], cc.renderer(ctx),
+    return control.wait(cc.session(ctx, need_file=False, services=services or []), services or [], cc.renderer(ctx),
                         down_project=down_project)

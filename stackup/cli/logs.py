@@ -30,7 +30,7 @@ def logs(
 
     if tail != "all" and not tail.isdigit():
         raise UserError(f"--tail {tail!r}: expected a number or all")
-    sess = cc.session(ctx, need_file=False)
+    sess = cc.session(ctx, need_file=False, services=services or [])
     options = LogsOptions(services=tuple(services or []), follow=follow,
                           tail=None if tail == "all" else int(tail), since=since, until=until, index=index)
     on_event = cc.renderer(ctx, colour=False if no_color else None, prefix=not no_log_prefix,

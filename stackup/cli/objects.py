@@ -43,18 +43,42 @@ def pairs(items: list[str], what: str, need_equals: bool = False) -> dict[str, s
 
 
 def show_list(list_objects: Callable[[], list[dict]], filters: list[str], quiet: bool,
-              header: tuple[str, ...], row: Callable[[dict], tuple[str, ...]]) -> None:
-    """`ls`: the objects every label filter and any name filter (a substring) match."""
+              header: tuple[str, ...], row: Callable[[dict], tuple[str, ...]], fmt: str = "table",
+              as_row: Callable[[dict], dict] | None = None) -> None:
+    """`ls`: the objects every label filter and any name filter (a substring) match; `fmt`
+    as `--format` takes it, `as_row` giving an object's fields for JSON and templates."""
+    from stackup.cli import formatting, gotemplate
     from stackup.engine.network.store import labels_match
 
     labels, names = parse_filters(filters)  # bad filters fail before anything is read
+    if fmt.strip() not in ("", "table", "json"):
+        gotemplate.parse(fmt)
     shown = [o for o in list_objects() if labels_match(o.get("labels", {}), labels)
              and (not names or any(x in o["name"] for x in names))]
     if quiet:
         for o in shown:
             typer.echo(o["name"])
         return
-    print_table([header] + [row(o) for o in shown])
+    formatting.render(fmt, [as_row(o) if as_row else o for o in shown],
+                      lambda: print_table([header] + [row(o) for o in shown]))
+
+
+def inspect_each(names: list[str], document: Callable[[str], dict], fmt: str | None) -> None:
+    """`inspect`: the documents of the objects found (Docker's JSON, or `-f TEMPLATE` each),
+    then one line per name not found."""
+    from stackup.cli import formatting, gotemplate
+
+    if fmt and fmt.strip() != "json":
+        gotemplate.parse(fmt)
+    found, problems = [], []
+    for name in names:
+        try:
+            found.append(document(name))
+        except StackupError as exc:
+            problems += exc.lines()
+    formatting.inspect(fmt, found)
+    if problems:
+        raise UserError(problems[0], problems=problems)
 
 
 def remove_each(names: list[str], remove: Callable[[str], object]) -> None:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from stackup.cli import commands
-from stackup.cli.objects import pairs, prune_after_prompt, remove_each, show_list
+from stackup.cli.objects import inspect_each, pairs, prune_after_prompt, remove_each, show_list
 
 app = typer.Typer(help=commands.COMMANDS["volume"][1], no_args_is_help=True)
 
 
 def public(meta: dict) -> dict:
-    """A volume as `inspect` shows it (Docker's field names, plus `UsedBy`)."""
-    return {"Name": meta["name"], "Driver": meta["driver"], "Mountpoint": meta["mountpoint"],
-            "CreatedAt": meta["created"], "Labels": meta.get("labels", {}),
-            "Options": meta.get("options", {}), "Scope": "local",
+    """A volume as `docker volume inspect` shows it (plus stackup's `UsedBy`)."""
+    from stackup.cli.shapes import go_seconds_time
+
+    return {"CreatedAt": go_seconds_time(meta["created"]), "Driver": meta["driver"],
+            "Labels": dict(sorted(meta.get("labels", {}).items())) or None, "Mountpoint": meta["mountpoint"],
+            "Name": meta["name"], "Options": meta.get("options") or None, "Scope": "local",
             "UsedBy": meta.get("in_use_by", [])}
+
+
+def row(meta: dict) -> dict:
+    """A row of `docker volume ls` (its `--format json` fields and value formats)."""
+    from stackup.cli.shapes import labels_text
+
+    return {"Availability": "N/A", "Driver": meta["driver"], "Group": "N/A",
+            "Labels": labels_text(meta.get("labels", {})), "Links": "N/A", "Mountpoint": meta["mountpoint"],
+            "Name": meta["name"], "Scope": "local", "Size": "N/A", "Status": "N/A"}
 
 
 def _volumes():
@@ -32,12 +41,13 @@ def _volumes():
 
 @app.command("ls")
 def ls(quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show volume names"),
-       filters: list[str] = typer.Option([], "--filter", help="label=KEY[=VALUE] or name=NAME")) -> None:
+       filters: list[str] = typer.Option([], "--filter", help="label=KEY[=VALUE] or name=NAME"),
+       fmt: str = typer.Option("table", "--format", help="table, json, or a Go template (table TEMPLATE)")) -> None:
     """List volumes."""
     from stackup.engine import volumes
 
     show_list(volumes.list_volumes, filters, quiet, ("DRIVER", "VOLUME NAME"),
-              lambda v: (v["driver"], v["name"]))
+              lambda v: (v["driver"], v["name"]), fmt=fmt, as_row=row)
 
 
 @app.command("create")
@@ -54,11 +64,12 @@ def create(name: str = typer.Argument(None, help="Volume name (random when omitt
 
 
 @app.command("inspect")
-def inspect(names: list[str] = typer.Argument(..., help="Volume names")) -> None:
-    """Show volumes in detail (JSON)."""
+def inspect(names: list[str] = typer.Argument(..., help="Volume names"),
+            fmt: str = typer.Option(None, "-f", "--format", help="A Go template, or json")) -> None:
+    """Show volumes in detail (JSON, or a Go template)."""
     volumes = _volumes()
 
-    typer.echo(json.dumps([public(volumes.get_volume(n)) for n in names], indent=2))
+    inspect_each(names, lambda n: public(volumes.get_volume(n)), fmt)
 
 
 @app.command("rm")

@@ -80,7 +80,8 @@ class Stack:
             self.cli.remember(self.project)
 
     def ps(self, *args: str) -> list[dict[str, Any]]:
-        return json.loads(self("ps", "--format", "json", *args).stdout or "[]")
+        # one JSON object a line, as docker compose prints them
+        return [json.loads(line) for line in self("ps", "--format", "json", *args).stdout.splitlines()]
 
     def port(self, service: str, container_port: int | str, protocol: str = "tcp",
              index: int = 1) -> tuple[str, int]:

@@ -81,7 +81,8 @@ class StackupCLI:
         self("image", "import", str(busybox_tar(cache)), ref, "--change", 'CMD ["sh"]', *extra)
 
     def ps(self, *args: str) -> list[dict[str, Any]]:
-        return json.loads(self("ps", "--format", "json", *args).stdout or "[]")
+        # one JSON object a line, as docker compose prints them
+        return [json.loads(line) for line in self("ps", "--format", "json", *args).stdout.splitlines()]
 
     # -- what this root made in the kernel ----------------------------------------
 

@@ -72,9 +72,10 @@ def test_detached_lifecycle_ps_logs_exec_inspect(cli, image):
     top = cli("top", "web", check=0).stdout
     assert "sleep" in top or "sh -c" in top
     info = json.loads(cli("inspect", "web", check=0).stdout)[0]
-    assert info["id"] == cid and info["status"] == "running"
+    assert info["Id"] == cid and info["State"]["Status"] == "running" and info["Name"] == "/web"
     cli("pause", "web", check=0)
-    assert json.loads(cli("inspect", "web", check=0).stdout)[0]["status"] == "paused"
+    assert json.loads(cli("inspect", "web", check=0).stdout)[0]["State"]["Status"] == "paused"
+    assert cli("inspect", "-f", "{{.State.Paused}} {{.Path}}", "web", check=0).stdout == "true sh\n"
     cli("unpause", "web", check=0)
     cli("stop", "-t", "10", "web", check=0)
     assert cli("wait", "web", check=0).stdout.strip() == "0"
@@ -163,7 +164,7 @@ def test_containers_on_a_network_reach_each_other_by_name(cli, image):
                 "sleep 0.2; done; exit 1")
         assert p.returncode == 0 and p.stdout == "served\n", p.stderr
         info = json.loads(cli("inspect", "srv", check=0).stdout)[0]
-        assert net in info["network"]["networks"]
+        assert net in info["NetworkSettings"]["Networks"]
         cli("rm", "-f", "srv", check=0)
         assert leftovers(cli.root) == [] and not any((cli.root / "netns").iterdir())
     finally:

@@ -38,5 +38,5 @@ def test_up_pulls_the_missing_images_and_down_keeps_them(stack, busybox_cache, t
 
         stack("down", "-v")
         assert stack.wait_gone() == []
-        listed = json.loads(stack("image", "ls", "--format", "json").stdout)
+        listed = [json.loads(line) for line in stack("image", "ls", "--format", "json").stdout.splitlines()]
         assert sorted(f"{i['Repository']}:{i['Tag']}" for i in listed) == sorted([web, worker])

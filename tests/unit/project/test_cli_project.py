@@ -70,7 +70,7 @@ def test_unsupported_attributes_are_refused_by_name(tmp_path):
     (["up", "-d", "--abort-on-container-exit"], "cannot be used together"),
     (["up", "--exit-code-from", "nosuch"], "--exit-code-from: no such service: nosuch"),
     (["down", "--rmi", "some"], "--rmi 'some'"),
-    (["ps", "--format", "xml"], "--format 'xml'"),
+    (["ps", "--format", "{{.Name"], "template: unclosed action"),
     (["logs", "--tail", "x"], "--tail 'x'"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, message):

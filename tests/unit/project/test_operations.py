@@ -103,13 +103,13 @@ def test_logs_merge_the_containers_lines_in_the_order_they_were_written():
                           "webdemo-backend-1": [{"log": "b1\n", "time": "1"}, {"log": "b2\n", "time": "3"}]}
     seen: list[object] = []
     assert logs(session(engine), LogsOptions(), seen.append) == 0
-    assert seen[0] == events.LogSources(("webdemo-backend-1", "webdemo-web-1"))
+    # named as compose's logs names them: without the project
+    assert seen[0] == events.LogSources(("backend-1", "web-1"))
     assert [(e.container, e.text) for e in seen[1:]] == [
-        ("webdemo-backend-1", "b1\n"), ("webdemo-web-1", "w1\n"), ("webdemo-backend-1", "b2\n"),
-        ("webdemo-web-1", "w2\n")]
+        ("backend-1", "b1\n"), ("web-1", "w1\n"), ("backend-1", "b2\n"), ("web-1", "w2\n")]
     seen.clear()
     logs(session(engine), LogsOptions(services=("web",), tail=1, until="3"), seen.append)
-    assert seen == [events.LogSources(("webdemo-web-1",))]   # its last line came after --until
+    assert seen == [events.LogSources(("web-1",))]   # its last line came after --until
 
 
 def test_pause_and_kill_report_each_container_and_skip_those_in_another_state():
