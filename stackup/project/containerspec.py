@@ -117,6 +117,23 @@ def attachments(project_networks: Mapping[str, Any], config: Mapping[str, Any], 
     return result
 
 
+def _predefined_mode(config: Mapping[str, Any], project_networks: Mapping[str, Any], where: str) -> str:
+    """`host` or `none` when the service is on a network that stands for them (see
+    naming.predefined_network_mode); such a network must be its only one, as in Docker."""
+    from stackup.project.naming import predefined_network_mode
+
+    keys = list(config.get("networks") or {})
+    for key in keys:
+        mode = predefined_network_mode(project_networks.get(key) or {})
+        if mode and len(keys) > 1:
+            others = ", ".join(k for k in keys if k != key)
+            raise UserError(f"{where}.networks: network {key} is the {mode} network, which a "
+                            f"container cannot share with other networks ({others})")
+        if mode:
+            return mode
+    return ""
+
+
 def ports(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Compose long-syntax ports for the network engine's parser."""
     out = []
@@ -238,7 +255,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         args["log_max_files"] = _int(options["max-file"], f"{where}.logging.options.max-file")
     args.update(namespace_arguments(config, where))
     args.update(device_arguments(config, where))
-    mode = str(config.get("network_mode") or "")
+    mode = str(config.get("network_mode") or "") or _predefined_mode(config, project_networks, where)
     nets = attachments(project_networks, config, container_name, service, network_name)
     if mode.startswith(SHARED_PREFIXES):
         args["network_mode"] = mode  # service:NAME: the adapter names that service's container

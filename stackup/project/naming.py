@@ -92,6 +92,20 @@ def network_name(project: str, key: str, network_config: Mapping[str, Any] | Non
     return f"{project}_{key}"
 
 
+def predefined_network_mode(network_config: Mapping[str, Any] | None) -> str | None:
+    """`host` or `none` for a network that stands for the host's own network stack or for
+    none at all, as compose maps them (`driver: host` or `none`/`null`, or an external
+    network named `host` or `none`): its services get that network_mode, and no network
+    is made. None for any other network."""
+    config = network_config or {}
+    driver = str(config.get("driver") or "")
+    if driver in ("host", "none", "null"):
+        return "host" if driver == "host" else "none"
+    if config.get("external") and config.get("name") in ("host", "none"):
+        return str(config["name"])
+    return None
+
+
 def volume_name(project: str, key: str, volume_config: Mapping[str, Any] | None = None) -> str:
     """The engine name of volume `key`, by the same rules as networks."""
     return network_name(project, key, volume_config)

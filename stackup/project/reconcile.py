@@ -338,7 +338,8 @@ class _Up:
             if self.scale(service) == 0 and service in self.scope:
                 continue
             keys.update((self.config(service).get("networks") or {}).keys())
-        return sorted(keys)
+        declared = self.desired.get("networks") or {}  # host and none are no networks to make
+        return sorted(k for k in keys if not naming.predefined_network_mode(declared.get(k)))
 
     def used_volumes(self) -> list[str]:
         declared = self.desired.get("volumes") or {}

@@ -75,7 +75,10 @@ LOG_OPTIONS = ("max-size", "max-file")
 BIND_PROPAGATIONS = (None, "rprivate", "private")
 MOUNT_TYPES_UNSUPPORTED = ("npipe", "cluster")
 PORT_MODES = (None, "ingress", "host")
-NETWORK_DRIVERS = (None, "bridge")
+NETWORK_DRIVERS: tuple[str | None, ...] = (None, "bridge")
+NETWORK_DRIVERS += ("macvlan", "ipvlan", "host", "none", "null")  # issue 18
+SUBLINK_DRIVERS = ("macvlan", "ipvlan")
+SUBLINK_OPTIONS = ("parent", "macvlan_mode", "ipvlan_mode", "ipvlan_flag")  # their driver options
 NETWORK_MTU_OPTION = "com.docker.network.driver.mtu"  # the one driver option the network engine reads
 IPAM_DRIVERS = (None, "default")
 VOLUME_DRIVERS = (None, "local")
@@ -247,7 +250,8 @@ def unsupported_network(key: str, config: Mapping[str, Any]) -> list[str]:
         return []
     found = _driver(where, config, NETWORK_DRIVERS)
     found += [f"{where}.driver_opts.{opt}" for opt in sorted(config.get("driver_opts") or {})
-              if opt != NETWORK_MTU_OPTION]
+              if opt != NETWORK_MTU_OPTION
+              and not (config.get("driver") in SUBLINK_DRIVERS and opt in SUBLINK_OPTIONS)]
     ipam = config.get("ipam") or {}
     if ipam.get("driver") not in IPAM_DRIVERS:
         found.append(f"{where}.ipam.driver ({ipam['driver']})")

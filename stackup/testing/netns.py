@@ -123,5 +123,5 @@ def join(ns: Netns, net: str, container_id: str, **attachment):
     from stackup.engine.etcfiles import resolv_conf
 
     ep = network.connect(container_id, ns.path, [network.Attachment(net, **attachment)])[0]
-    ns.write_etc(resolv=resolv_conf(ep.gateway))
+    ns.write_etc(resolv=resolv_conf(ep.nameserver or ep.gateway))
     return ep

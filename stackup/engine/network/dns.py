@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 from stackup.engine import notices, state
-from stackup.engine.network import procs, sockettable, store
+from stackup.engine.network import procs, sockettable, store, sublinks
 from stackup.errors import StackupError
 
 MODULE = "stackup.engine.network.dnsserver"
@@ -20,12 +20,22 @@ def start(net: dict) -> int:
     a container's first query waits in the socket while the server's interpreter starts
     (so nothing waits for the server here).
     """
-    address = net["ipam"]["gateway"]
-    udp, tcp = bind(address, int(os.environ.get("STACKUP_DNS_PORT", "53")))
+    address = server_address(net)
+    port = int(os.environ.get("STACKUP_DNS_PORT", "53"))
+    if sublinks.is_sublink(net):
+        udp, tcp = sublinks.dns_sockets(net, port)
+    else:
+        udp, tcp = bind(address, port)
     with udp, tcp:
         fds = (udp.fileno(), tcp.fileno())
         return procs.start_on_sockets(MODULE, [str(state.root()), net["id"], address, *map(str, fds)],
                                       log=log(net), pass_fds=fds)
+
+
+def server_address(net: dict) -> str:
+    """Where the network's server answers: its bridge's gateway, or the address a
+    macvlan/ipvlan network reserves for it (see sublinks)."""
+    return net.get("dns_address") or net["ipam"]["gateway"]
 
 
 def bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
@@ -55,8 +65,10 @@ def running(net: dict) -> bool:
     pid = int(net.get("dns_pid") or 0)
     if not procs.alive(pid, net["id"], net.get("dns_started")) or procs.suspended(pid):
         return False
+    if sublinks.is_sublink(net):
+        return True  # its sockets are in a namespace of their own, and keep it while they live
     port = int(os.environ.get("STACKUP_DNS_PORT", "53"))
-    address = net["ipam"]["gateway"]
+    address = server_address(net)
     return sockettable.holds(pid, [("udp", address, port), ("tcp", address, port)])
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
 
-from stackup.engine.network import ipam, links, names, networks, store
+from stackup.engine.network import ipam, links, names, networks, store, sublinks
 from stackup.errors import ConflictError, UserError
 
 
@@ -51,6 +51,10 @@ class Endpoint:
     ip6: str = ""
     prefixlen6: int = 0
     gateway6: str = ""
+    # where the network's DNS server answers when not on the gateway (macvlan, ipvlan)
+    nameserver: str = ""
+    # the container's namespace, for an interface with no host-side end (macvlan, ipvlan)
+    netns: str = ""
     # the network's definition and this endpoint's record in it, kept by the container
     # too, so that a network whose file is lost can be rebuilt (see store.rebuild_lost)
     network_copy: dict = field(default_factory=dict, repr=False, compare=False)
@@ -86,42 +90,47 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
                         if cid == container_id}
         for att in attachments:
             net = _find(all_nets, att.network)
-            if container_id in net["endpoints"] and not links.exists(net["endpoints"][container_id]["veth"]):
+            if container_id in net["endpoints"] and not networks.endpoint_alive(net["endpoints"][container_id]):
                 del net["endpoints"][container_id]  # stale: its namespace went without a detach
             if container_id in net["endpoints"]:
                 raise ConflictError(f"container {container_id[:12]} is already on network {net['name']}")
             used = {ip_address(a) for ep in net["endpoints"].values() for a in addresses_of(ep)}
+            used |= {ip_address(net["dns_address"])} if net.get("dns_address") else set()
             used |= {a for n, _, got, _ in plans if n is net for _, a in got}
             got = _allocate(net, att, used)
             ifname = _next_ifname(used_ifnames)
             used_ifnames.add(ifname)
             plans.append((net, att, got, ifname))
         made: list[str] = []
+        made_inside: list[str] = []
         endpoints: list[Endpoint] = []
         had_networks = bool(used_ifnames)
         try:
             gateway_done = False
             for net, att, got, ifname in plans:
                 networks.ensure_ready(net)
-                veth = names.veth_name(container_id, net["id"])
                 mac = att.mac or links.mac_for(got[0][1])
-                try:
-                    links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
-                except links.BridgeMissing:  # e.g. after a reboot: rebuild the network, then retry
-                    networks.ensure_ready(net, bridge_missing=True)
-                    links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
-                made.append(veth)
+                if sublinks.is_sublink(net):
+                    veth = ""  # no host-side end: the interface is made in the namespace
+                    mac = _sublink(net, netns_path, ifname, mac)
+                    made_inside.append(ifname)
+                else:
+                    veth = names.veth_name(container_id, net["id"])
+                    _veth(net, veth, netns_path, ifname, mac)
+                    made.append(veth)
                 gateways: list[str] = []
                 if not net["internal"] and not gateway_done:
                     gateways, gateway_done = [str(p.gateway) for p, _ in got], True
                 links.configure_inside(netns_path, ifname, [(str(a), p.subnet.prefixlen) for p, a in got],
                                        gateways, check_default=had_networks)
                 (first, addr), six = got[0], _v6_beside(got)
+                server = net.get("dns_address", "")
                 ep = Endpoint(net["name"], net["id"], container_id, ifname, veth, str(addr),
                               first.subnet.prefixlen, str(first.gateway), mac,
                               dns_names(container_id, att), net["internal"],
                               ip6=str(six[1]) if six else "", prefixlen6=six[0].subnet.prefixlen if six else 0,
-                              gateway6=str(six[0].gateway) if six else "")
+                              gateway6=str(six[0].gateway) if six else "", nameserver=server,
+                              netns=str(netns_path) if sublinks.is_sublink(net) else "")
                 record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns),
                                          "search": list(att.dns_search)}
                 net["endpoints"][container_id] = record
@@ -133,10 +142,31 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
             for veth in made:
                 with contextlib.suppress(Exception):
                     links.delete_link(veth)
+            for ifname in made_inside:
+                with contextlib.suppress(Exception):
+                    links.delete_inside(netns_path, ifname)
             for net, *_ in plans:
                 net["endpoints"].pop(container_id, None)
             raise
         return endpoints
+
+
+def _veth(net: dict, veth: str, netns_path: Path, ifname: str, mac: str) -> None:
+    try:
+        links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
+    except links.BridgeMissing:  # e.g. after a reboot: rebuild the network, then retry
+        networks.ensure_ready(net, bridge_missing=True)
+        links.create_veth(veth, net["bridge"], netns_path, ifname, net.get("mtu"), mac)
+
+
+def _sublink(net: dict, netns_path: Path, ifname: str, mac: str) -> str:
+    """The container's macvlan/ipvlan interface on the network's parent; its MAC (an
+    ipvlan interface has the parent's)."""
+    if net["driver"] == "ipvlan":
+        links.create_sublink("ipvlan", net["parent"], net["mode"], netns_path, ifname, net.get("mtu"), None)
+        return links.link_mac(net["parent"])
+    links.create_sublink("macvlan", net["parent"], net["mode"], netns_path, ifname, net.get("mtu"), mac)
+    return mac
 
 
 def addresses_of(endpoint: dict) -> list[str]:
@@ -170,7 +200,7 @@ def disconnect(container_id: str, network: str | None = None) -> list[str]:
             if network is not None and network not in (net["name"], net["id"]):
                 continue
             ep = net["endpoints"].pop(container_id)
-            links.delete_link_soon(ep["veth"])
+            networks.endpoint_link_delete(ep)
             store.save(net, durable=False)
             left.append(net["name"])
     return left

@@ -189,6 +189,19 @@ def allocate(plan_: Subnet, used: Iterable[Address], requested: str | None = Non
     raise ConflictError(f"no free address left in {plan_.ip_range or plan_.subnet}")
 
 
+def last_free(plan_: Subnet, used: Iterable[Address] = ()) -> Address:
+    """The highest free address of the range (or subnet): one the network keeps for
+    itself, far from where endpoints' addresses start."""
+    used = set(used) | reserved(plan_)
+    within = plan_.ip_range or plan_.subnet
+    last = within.broadcast_address if within.version == 4 else within[-1]
+    for offset in range(min(within.num_addresses, 1 << 16)):
+        addr = last - offset
+        if addr not in used and addr in within:
+            return addr
+    raise ConflictError(f"no free address left in {within}")
+
+
 def allocate_family(plans: list[Subnet], version: int, used: Iterable[Address],
                     requested: str | None = None) -> tuple[Subnet, Address] | None:
     """An address of one family over the network's subnets: the subnet that holds

@@ -11,10 +11,15 @@ from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 
 from stackup.engine.network import linkworker
+from stackup.errors import UserError
 
 
 class BridgeMissing(FileNotFoundError):
     """The network's bridge is not in the kernel (it was deleted, or the host rebooted)."""
+
+
+class ParentMissing(UserError):
+    """A macvlan or ipvlan network's parent interface is not on the host."""
 
 
 def exists(ifname: str) -> bool:
@@ -50,6 +55,26 @@ def create_veth(host_name: str, bridge: str, netns_path: Path, peer_name: str,
     """A veth pair: `host_name` enslaved to `bridge` and up, `peer_name` inside the netns;
     BridgeMissing if the bridge is gone. A leftover `host_name` is replaced."""
     linkworker.call("create_veth", host_name, bridge, netns_path, peer_name, mtu, mac)
+
+
+def create_sublink(kind: str, parent: str, mode: str, netns_path: Path, ifname: str,
+                   mtu: int | None, mac: str | None) -> None:
+    """A macvlan or ipvlan interface on `parent` made inside the netns as `ifname`
+    (Docker's way: no host-side end); ParentMissing when `parent` is not there."""
+    linkworker.call("create_sublink", kind, parent, mode, netns_path, ifname, mtu, mac)
+
+
+def delete_inside(netns_path: Path, ifname: str) -> bool:
+    """Delete `ifname` inside the netns; False when the netns or the interface is gone."""
+    return linkworker.call("delete_inside", netns_path, ifname)
+
+
+def exists_inside(netns_path: Path, ifname: str) -> bool:
+    return linkworker.call("exists_inside", netns_path, ifname)
+
+
+def link_mac(ifname: str) -> str:
+    return linkworker.call("link_mac", ifname)
 
 
 def configure_inside(netns_path: Path, ifname: str, addresses: list[tuple[str, int]],

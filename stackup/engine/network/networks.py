@@ -6,10 +6,11 @@ import contextlib
 import datetime
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from stackup.engine import notices, state
-from stackup.engine.network import dns, firewall, ipam, links, names, procs, store
+from stackup.engine.network import dns, firewall, ipam, links, names, procs, store, sublinks
 from stackup.errors import ConflictError, UnsupportedError, UserError
 
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -27,11 +28,14 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
     `enable_ipv6`: a subnet of each family (dual stack), as Docker's flag of that name."""
     if not names.NAME_RE.match(name or ""):
         raise UserError(f"invalid network name {name!r}: use letters, digits, '_', '.', '-'")
-    if (driver or "bridge") != "bridge":
-        raise UnsupportedError(f"network {name}: driver {driver!r} is not supported (only bridge)")
+    driver = driver or "bridge"
+    if driver != "bridge" and driver not in sublinks.DRIVERS:
+        raise UnsupportedError(f"network {name}: driver {driver!r} is not supported "
+                               "(bridge, macvlan, ipvlan)")
     configs = ipam_config if isinstance(ipam_config, list) else ([ipam_config] if ipam_config else [])
     options = {str(k): str(v) for k, v in (options or {}).items()}
     mtu = _mtu(name, options)
+    sublink = sublinks.settings(name, driver, options) if driver != "bridge" else {}
     with store.lock():
         existing = [n for n in store.load_all() if n["name"] == name]
         if existing:
@@ -39,7 +43,8 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
                 return _repair_one(existing[0])
             raise ConflictError(f"network {name} already exists")
         net_id = names.new_id()
-        net: dict[str, Any] = {"id": net_id, "name": name, "driver": "bridge", "bridge": names.bridge_name(net_id),
+        net: dict[str, Any] = {"id": net_id, "name": name, "driver": driver,
+               "bridge": "" if sublink else names.bridge_name(net_id), **sublink,
                "internal": bool(internal), "attachable": bool(attachable),
                "labels": dict(labels or {}), "options": options, "mtu": mtu,
                "created": _now(), "endpoints": {}, "dns_pid": None,
@@ -48,15 +53,21 @@ def create(name: str, *, driver: str = "bridge", ipam_config: list[dict] | dict 
             with store.host_lock():
                 routes, connected = links.host_networks()
                 ours = [p.subnet for n in store.load_all() for p in ipam.subnets_of(n)]
+                # a macvlan/ipvlan subnet is usually the parent's LAN: only other networks conflict
                 plans = ipam.plan_all(configs, routes + connected + ours, ipv4=bool(enable_ipv4),
-                                      ipv6=bool(enable_ipv6), conflicts=connected + ours)
+                                      ipv6=bool(enable_ipv6), conflicts=ours if sublink else connected + ours)
                 net["subnets"] = [p.to_json() for p in plans]
                 net["ipam"] = net["subnets"][0]  # the first (IPv4 if any): the DNS server's
+                if sublink:
+                    net["dns_address"] = str(ipam.last_free(plans[0]))
+                    net["dns_prefixlen"] = plans[0].subnet.prefixlen
                 store.save(net)  # recorded first, so a crash leaves something to clean
-                links.create_bridge(net["bridge"], bridge_addresses(plans), mtu)
+                if not sublink:
+                    links.create_bridge(net["bridge"], bridge_addresses(plans), mtu)
             dns.set_started(net, dns.start(net))  # its interpreter starts while the firewall is set
-            firewall.open_network(name, net["bridge"], [p.subnet for p in plans], net["internal"],
-                                  fresh=True)
+            if not sublink:
+                firewall.open_network(name, net["bridge"], [p.subnet for p in plans], net["internal"],
+                                      fresh=True)
             store.save(net)
         except BaseException:
             _teardown(net)
@@ -84,13 +95,36 @@ def _mtu(name: str, options: dict[str, str]) -> int | None:
 
 def _teardown(net: dict) -> None:
     """Remove everything of `net` from the kernel and the state, whatever exists of it."""
-    dns.forget(net)
+    dns.forget(net)  # a macvlan/ipvlan network's DNS interface goes with the server
+    if sublinks.is_sublink(net):
+        for ep in net.get("endpoints", {}).values():
+            with contextlib.suppress(Exception):
+                endpoint_link_delete(ep)
+        store.delete(net["id"])
+        return
     with _alongside(lambda: firewall.close_network(net["bridge"])):  # while the kernel deletes
         for cid in list(net.get("endpoints", {})):
             with contextlib.suppress(Exception):
                 links.delete_link(net["endpoints"][cid]["veth"])
         links.delete_link(net["bridge"])
     store.delete(net["id"])
+
+
+def endpoint_alive(ep: dict) -> bool:
+    """The endpoint's interface is still there: its veth's host end, or (macvlan, ipvlan:
+    no host end) the interface inside the container's namespace."""
+    if ep.get("veth"):
+        return links.exists(ep["veth"])
+    return bool(ep.get("netns")) and links.exists_inside(Path(ep["netns"]), ep["ifname"])
+
+
+def endpoint_link_delete(ep: dict) -> None:
+    """Take the endpoint's interface away (a veth takes its peer with it; a macvlan or
+    ipvlan one is deleted inside the container's namespace, if that still exists)."""
+    if ep.get("veth"):
+        links.delete_link_soon(ep["veth"])
+    elif ep.get("netns"):
+        links.delete_inside(Path(ep["netns"]), ep["ifname"])
 
 
 def remove_leftovers(network_id: str) -> None:
@@ -142,7 +176,8 @@ def list_all() -> list[dict]:
     """Every network of this root, repaired (dead DNS servers restarted, stale endpoints dropped)."""
     with store.lock():
         nets = store.load_all()
-        rules = firewall.Snapshot.read(ipv6=any(_has_ipv6(n) for n in nets)) if nets else None
+        bridged = [n for n in nets if not sublinks.is_sublink(n)]
+        rules = firewall.Snapshot.read(ipv6=any(_has_ipv6(n) for n in bridged)) if bridged else None
         return [_repair_one(n, rules) for n in nets]
 
 
@@ -161,7 +196,7 @@ def prune(label_filters: dict[str, str | None] | None = None) -> list[str]:
 
 def _drop_stale_endpoints(net: dict) -> bool:
     """Forget endpoints whose veth is gone (its namespace died with a killed container)."""
-    stale = [cid for cid, ep in net["endpoints"].items() if not links.exists(ep["veth"])]
+    stale = [cid for cid, ep in net["endpoints"].items() if not endpoint_alive(ep)]
     for cid in stale:
         del net["endpoints"][cid]
     return bool(stale)
@@ -171,6 +206,10 @@ def _repair_one(net: dict, rules: firewall.Snapshot | None = None) -> dict:
     """Bring a recorded network back to its recorded shape; called under the root lock.
     `rules`: the firewall as read once for several networks (read here when not given)."""
     changed = _drop_stale_endpoints(net)
+    if sublinks.is_sublink(net):  # no bridge nor rules: its DNS server only
+        if dns.ensure(net) or changed:
+            store.save(net)
+        return net
     plans = ipam.subnets_of(net)
     bridge_exists = links.exists(net["bridge"])
     if not bridge_exists or not dns.running(net):

@@ -8,16 +8,15 @@ opens its own netlink socket there, so no helper process is forked.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import threading
-from collections.abc import Callable
 from ipaddress import ip_address, ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from stackup.engine.network.links import BridgeMissing
+from stackup.engine.network.links import BridgeMissing, ParentMissing
+from stackup.engine.network.netnsthread import in_netns
+from stackup.errors import UnsupportedError
 from stackup.engine.network.pyroute2_light import load_iproute
 
 if TYPE_CHECKING:  # pyroute2 has no type hints: its objects are untyped
@@ -25,36 +24,8 @@ if TYPE_CHECKING:  # pyroute2 has no type hints: its objects are untyped
 else:
     IPRoute, NetlinkError = load_iproute()
 
-T = TypeVar("T")
-CLONE_NEWNET = 0x40000000
 IFA_F_NODAD = 0x02  # an address usable at once: no duplicate detection on a bridge stackup owns
 AF_INET6 = 10
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def in_netns(netns_path: Path, fn: Callable[[], T]) -> T:
-    """Run `fn` in a thread that has entered the network namespace at `netns_path`."""
-    result: dict = {}
-
-    def run() -> None:
-        try:
-            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"cannot enter network namespace {netns_path}: {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            result["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, name="stackup-netns")
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 def index_of(ipr: IPRoute, ifname: str) -> int | None:
@@ -209,3 +180,72 @@ def loopback_up(netns_path: Path) -> None:
 
     in_netns(netns_path, work)
 
+
+
+def create_sublink(kind: str, parent: str, mode: str, netns_path: Path, ifname: str,
+                   mtu: int | None, mac: str | None) -> None:
+    """A macvlan or ipvlan interface on `parent`, made directly inside the netns as `ifname`
+    (no host-side end; its name is checked only there). `mode`: the macvlan mode by name
+    (bridge, private, vepa, passthru), or the ipvlan one (l2, l3, l3s)."""
+    with IPRoute() as ipr:
+        parent_idx = index_of(ipr, parent)
+        if parent_idx is None:
+            raise ParentMissing(f"parent interface {parent} is missing")
+        nsfd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            kwargs: dict = {"ifname": ifname, "kind": kind, "link": parent_idx, "net_ns_fd": nsfd}
+            if kind == "macvlan":
+                kwargs["macvlan_mode"] = mode
+                if mac:
+                    kwargs["address"] = mac
+            else:
+                kwargs["ipvlan_mode"] = IPVLAN_MODES[mode]
+            if mtu:
+                kwargs["mtu"] = mtu
+            try:
+                ipr.link("add", **kwargs)
+            except NetlinkError as exc:
+                if exc.code == errno.EOPNOTSUPP:
+                    raise UnsupportedError(f"this kernel has no {kind} driver (network interfaces "
+                                           f"of kind {kind} cannot be made)") from None
+                raise
+        finally:
+            os.close(nsfd)
+
+
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
+
+
+def delete_inside(netns_path: Path, ifname: str) -> bool:
+    """Delete `ifname` inside the netns; False when the netns or the interface is gone."""
+
+    def work() -> bool:
+        with IPRoute() as ipr:
+            idx = index_of(ipr, ifname)
+            if idx is None:
+                return False
+            ipr.link("del", index=idx)
+            return True
+
+    try:
+        return in_netns(netns_path, work)
+    except OSError:  # the namespace is gone (its file removed, or no longer a namespace)
+        return False
+
+
+def exists_inside(netns_path: Path, ifname: str) -> bool:
+    """Whether the netns at `netns_path` is still a namespace and has `ifname`."""
+
+    def work() -> bool:
+        with IPRoute() as ipr:
+            return index_of(ipr, ifname) is not None
+
+    try:
+        return in_netns(netns_path, work)
+    except OSError:
+        return False
+
+
+def link_mac(ifname: str) -> str:
+    with IPRoute() as ipr:
+        return ipr.link("get", ifname=ifname)[0].get_attr("IFLA_ADDRESS")

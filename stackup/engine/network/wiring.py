@@ -62,7 +62,7 @@ class RuntimeWiring:
                               spec.get("domainname"), host_gateway=first.gateway if first else None)
             state.atomic_write_bytes(Path(spec["hosts_file"]), text.encode())
         if spec.get("resolv_conf"):
-            text = resolv_conf(first.gateway if first else None, spec.get("dns") or [],
+            text = resolv_conf((first.nameserver or first.gateway) if first else None, spec.get("dns") or [],
                                spec.get("dns_search") or [], spec.get("dns_opt") or [])
             state.atomic_write_bytes(Path(spec["resolv_conf"]), text.encode())
         ports = []

@@ -104,3 +104,13 @@ def test_allocations_are_distinct(n):
         used.append(ipam.allocate(plan, used))
     assert len(set(used)) == len(used)
     assert all(a in plan.subnet and a not in ipam.reserved(plan) for a in used)
+
+
+def test_last_free_is_the_top_of_the_range_and_skips_what_is_taken():
+    plan = ipam.plan({"subnet": "192.0.2.0/24"}, [])
+    assert ipam.last_free(plan) == ip_address("192.0.2.254")
+    assert ipam.last_free(plan, [ip_address("192.0.2.254")]) == ip_address("192.0.2.253")
+    ranged = ipam.plan({"subnet": "192.0.2.0/24", "ip_range": "192.0.2.64/26"}, [])
+    assert ipam.last_free(ranged) == ip_address("192.0.2.127")
+    six = ipam.plan({"subnet": "fd00:1::/64"}, [])
+    assert ipam.last_free(six) in ip_network("fd00:1::/64") and ipam.last_free(six) != six.gateway
