@@ -492,7 +492,8 @@ _SERVICE = {
 # -- top level ------------------------------------------------------------------------
 
 def render_resource(kind: str, resource: dict, json_quirks: bool = True) -> dict:
-    out = _drop_false(resource or {}, {"internal", "attachable"} if kind == "networks" else ())
+    # Go's omitempty on plain bools: `external: false` is not printed, nor a network's `internal: false`
+    out = _drop_false(resource or {}, {"external", "internal", "attachable"} if kind == "networks" else {"external"})
     for key in ("labels", "driver_opts"):
         if key in out:
             out[key] = string_map(out[key])
