@@ -238,6 +238,8 @@ def _build(value, path):
             out[key] = string_map(out[key])
     if "args" in out:
         out["args"] = string_map(out["args"], allow_none=True)
+        if not out["args"]:  # Go's omitempty (an arg without a value and not in the environment is dropped)
+            del out["args"]
     for key in ("cache_from", "cache_to", "tags", "platforms"):
         if key in out:
             out[key] = string_list(out[key])

@@ -77,6 +77,43 @@ HOOKS = pathmatch.compile_table({
 })
 
 
+# where compose's schema lets a value be null (`include` is taken out before the schema sees it) (elsewhere `key: null` is refused, as compose
+# refuses it; `!reset` is how an override file unsets an attribute). Its schema allows `pid: null`,
+# but its loader then fails on it, so it is refused here too.
+NULL_ALLOWED = pathmatch.compile_table({pattern: True for pattern in (
+    "services.*.command", "services.*.entrypoint", "services.*.deploy", "services.*.develop",
+    "services.*.networks.*", "services.*.models.*",
+    "services.*.environment.*", "services.*.labels.*", "services.*.annotations.*", "services.*.sysctls.*",
+    "services.*.logging.options.*", "services.*.deploy.labels.*",
+    "services.*.deploy.resources.reservations.devices.[].options.*", "services.*.gpus.[].options.*",
+    "services.*.build.args.*", "services.*.build.ssh.*", "services.*.build.labels.*",
+    "services.*.build.additional_contexts.*", "services.*.volumes.[].volume.labels.*",
+    "services.*.develop.watch.[].exec.command", "services.*.develop.watch.[].exec.environment.*",
+    "services.*.post_start.[].command", "services.*.post_start.[].environment.*",
+    "services.*.pre_stop.[].command", "services.*.pre_stop.[].environment.*",
+    "include", "networks.*", "networks.*.labels.*", "volumes.*", "volumes.*.labels.*",
+    "secrets.*.labels.*", "configs.*.labels.*",
+)})
+
+
+def misplaced_nulls(value: Any, path: tuple = ()) -> list[Issue]:
+    """`key: null` where compose's schema wants a value (extensions, `x-*`, take anything)."""
+    if value is None:
+        if path and pathmatch.lookup(NULL_ALLOWED, path) is None:
+            return [Issue(path, "null is not valid here: give a value, or leave the attribute out "
+                                "(`!reset` unsets it in an override file)")]
+        return []
+    issues: list[Issue] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not str(key).startswith("x-"):
+                issues += misplaced_nulls(item, path + (str(key),))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            issues += misplaced_nulls(item, path + (str(index),))
+    return issues
+
+
 class Validator:
     def __init__(self, root: dict):
         self.root = root
@@ -271,7 +308,7 @@ def validate_file(tree: Any, filename: str, problems: Problems) -> None:
         if problems:
             return
     validator = Validator(schema())
-    for issue in validator.check(tree, schema(), ()):
+    for issue in misplaced_nulls(tree) or validator.check(tree, schema(), ()):
         problems.add(issue.message, issue.path, tree=tree,
                      pos=position_of(tree, issue.path, key=issue.key) if issue.key else None)
     if not problems:
