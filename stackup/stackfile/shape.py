@@ -69,8 +69,28 @@ def _check_port_number(value: Any) -> str | None:
     return None
 
 
-# checks the schema cannot express (pydantic validators in the models do the same)
+def _check_cgroup(value: Any) -> str | None:
+    if isinstance(value, str) and "$" not in value and value not in ("host", "private"):
+        return f"{_show(value)} is not valid here: expected one of host, private"
+    return None
+
+
+# compose's schema pattern (unanchored, as JSON schema patterns are)
+_PULL_POLICY = re.compile(r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_[0-9]+[wdhms]")
+
+
+def _check_pull_policy(value: Any) -> str | None:
+    if isinstance(value, str) and "$" not in value and not _PULL_POLICY.search(value):
+        return (f"{_show(value)} is not valid here: expected always, never, missing, build, refresh, "
+                "daily, weekly or every_<N><w|d|h|m|s>")
+    return None
+
+
+# checks the schema cannot express (pydantic validators in the models do the same), and
+# values compose's schema restricts more than the models do
 HOOKS = pathmatch.compile_table({
+    "services.*.cgroup": _check_cgroup,
+    "services.*.pull_policy": _check_pull_policy,
     "services.*.ports.[]": _check_port,
     "services.*.ports.[].target": _check_port_number,
     "services.*.ports.[].published": _check_port_number,
