@@ -5,7 +5,8 @@ from __future__ import annotations
 from stackup.stackfile.problems import Problems
 
 
-def check(model: dict, disabled: dict, problems: Problems) -> None:
+def check(model: dict, disabled: dict, problems: Problems, models: dict | None = None) -> None:
+    """`models`: the top-level `models:` (kept apart from the model compose prints as JSON)."""
     services = model.get("services") or {}
     networks = model.get("networks") or {}
     volumes = model.get("volumes") or {}
@@ -76,6 +77,10 @@ def check(model: dict, disabled: dict, problems: Problems) -> None:
             if secret.get("source") not in secrets:
                 problems.add(f"service \"{name}\" refers to undefined secret {secret.get('source')}",
                              at + ("secrets", str(index)))
+        for model_name in (s.get("models") or {}):
+            if model_name not in (models or {}):
+                problems.add(f"service \"{name}\" refers to undefined model {model_name} "
+                             f"(declare it under the top-level `models:`)", at + ("models", model_name))
         deploy = s.get("deploy") or {}
         scale = s.get("scale")
         replicas = deploy.get("replicas") if isinstance(deploy, dict) else None

@@ -188,6 +188,9 @@ CASTS: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
     (("networks", "*", "attachable"), _to_bool), (("networks", "*", "enable_ipv4"), _to_bool),
     (("networks", "*", "enable_ipv6"), _to_bool), (("volumes", "*", "external"), _to_bool),
     (("secrets", "*", "external"), _to_bool), (("configs", "*", "external"), _to_bool),
+    # compose casts these when decoding the model, with the same rules
+    (S + ("attach",), _to_bool), (S + ("build", "no_cache"), _to_bool), (S + ("build", "privileged"), _to_bool),
+    (S + ("build", "pull"), _to_bool),
 ]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stackup.stackfile import canonical as canon
-from stackup.stackfile import envfile, merge, pathmatch, paths, textfile
+from stackup.stackfile import envfile, merge, pathmatch, paths, textfile, validation
 from stackup.stackfile.interpolation import interpolate
 from stackup.stackfile.problems import Problems
 from stackup.stackfile.yamlpos import YamlError, load_documents
@@ -175,6 +175,11 @@ class Loader:
             model, _ = self.load_file(filename, working_dir, environ, model, included=included or [],
                                       resource_dir=working_dir)
         model = canon.set_defaults(model)
+        if self.validate is not None:
+            for path, message in validation.check(model):
+                self.problems.add(message, path)
+            if self.problems:
+                raise LoadAbort()
         if resolve_paths:
             try:
                 paths.resolve_relative_paths(model, working_dir, environ)

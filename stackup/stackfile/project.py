@@ -85,10 +85,11 @@ class Project:
 
 
 def _escape(value: Any) -> Any:
+    """Every `$` doubled, in keys too: compose replaces `$` in its whole printed text."""
     if isinstance(value, str):
         return value.replace("$", "$$")
     if isinstance(value, dict):
-        return {k: _escape(v) for k, v in value.items()}
+        return {_escape(k): _escape(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_escape(v) for v in value]
     return value
@@ -161,7 +162,7 @@ def _load(options: LoadOptions, found: discovery.Discovered, loader: Loader, pro
     problems.raise_if_any()
     disabled = normalize.apply_profiles(model, profiles)
     if options.consistency:
-        consistency.check(model, disabled, problems)
+        consistency.check(model, disabled, problems, models)
     problems.raise_if_any()
     if options.services:
         normalize.select_services(model, options.services)

@@ -189,6 +189,11 @@ _ZERO_OMITTED = {"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_
 _FALSE_OMITTED = {"oom_kill_disable", "privileged", "read_only", "stdin_open", "tty", "use_api_socket"}
 
 
+# printed even when empty: an empty command (`[]`), and what compose holds as a struct
+_PRINTED_EMPTY = {"command", "entrypoint", "blkio_config", "build", "credential_spec", "deploy", "develop",
+                  "extends", "healthcheck", "logging", "provider"}
+
+
 def _drop_false(mapping: dict, keys) -> dict:
     return {k: v for k, v in mapping.items() if not (k in keys and v is False)}
 
@@ -210,7 +215,10 @@ def render_service(service: dict, path: tuple, json_quirks: bool = True) -> dict
             handler = _blkio_yaml
         if key == "ulimits" and not json_quirks:
             handler = _ulimits_yaml
-        out[key] = handler(value, path + (key,)) if handler else value
+        rendered = handler(value, path + (key,)) if handler else value
+        if rendered in ([], {}) and key not in _PRINTED_EMPTY:
+            continue  # Go's omitempty on lists and maps
+        out[key] = rendered
     if json_quirks:  # JSON always has them; YAML leaves them out when unset
         out.setdefault("command", None)
         out.setdefault("entrypoint", None)
@@ -232,12 +240,16 @@ def _env(value, path):
 
 
 def _build(value, path):
+    if value.get("shm_size") == "":
+        raise RenderError(path + ("shm_size",), "invalid size '' (a number of bytes, or with a unit: 64m)")
     out = _drop_false({k: v for k, v in value.items() if v != ""}, {"no_cache", "pull", "privileged"})
     for key in ("labels", "additional_contexts"):
         if key in out:
             out[key] = string_map(out[key])
     if "args" in out:
         out["args"] = string_map(out["args"], allow_none=True)
+        if not out["args"]:  # Go's omitempty (an arg without a value and not in the environment is dropped)
+            del out["args"]
     for key in ("cache_from", "cache_to", "tags", "platforms"):
         if key in out:
             out[key] = string_list(out[key])
@@ -251,7 +263,8 @@ def _build(value, path):
         out["secrets"] = [_mount(s, path + ("secrets", str(i))) for i, s in enumerate(out["secrets"])]
     if "ssh" in out and isinstance(out["ssh"], dict):
         out["ssh"] = [k if v is None else f"{k}={v}" for k, v in out["ssh"].items()]
-    return out
+    # Go's omitempty: empty lists and maps, and a zero shm_size, are not printed
+    return {k: v for k, v in out.items() if v not in ([], {}) and not (k == "shm_size" and v == "0")}
 
 
 def _mount(value, path):
@@ -269,6 +282,8 @@ def _healthcheck(value, path):
     test = out.get("test")
     if isinstance(test, str):
         out["test"] = ["CMD-SHELL", test]
+    elif test == []:
+        del out["test"]  # Go's omitempty
     elif isinstance(test, list):
         out["test"] = [go_str(t) for t in test]
     for key in ("interval", "timeout", "start_period", "start_interval"):
@@ -492,7 +507,8 @@ _SERVICE = {
 # -- top level ------------------------------------------------------------------------
 
 def render_resource(kind: str, resource: dict, json_quirks: bool = True) -> dict:
-    out = _drop_false(resource or {}, {"internal", "attachable"} if kind == "networks" else ())
+    # Go's omitempty on plain bools: `external: false` is not printed, nor a network's `internal: false`
+    out = _drop_false(resource or {}, {"external", "internal", "attachable"} if kind == "networks" else {"external"})
     for key in ("labels", "driver_opts"):
         if key in out:
             out[key] = string_map(out[key])
@@ -510,8 +526,8 @@ def render_resource(kind: str, resource: dict, json_quirks: bool = True) -> dict
             ipam["options"] = string_map(ipam["options"])
         if ipam or json_quirks:  # JSON always prints `ipam: {}`
             out["ipam"] = ipam
-    for key in [k for k in out if k.startswith("x-")]:
-        del out[key]
+    for key in [k for k in out if k.startswith("x-") or (out[k] in ("", [], {}) and k != "ipam")]:
+        del out[key]  # extensions, and Go's omitempty
 
     return out
 

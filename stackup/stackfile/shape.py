@@ -69,12 +69,69 @@ def _check_port_number(value: Any) -> str | None:
     return None
 
 
-# checks the schema cannot express (pydantic validators in the models do the same)
+def _check_cgroup(value: Any) -> str | None:
+    if isinstance(value, str) and "$" not in value and value not in ("host", "private"):
+        return f"{_show(value)} is not valid here: expected one of host, private"
+    return None
+
+
+# compose's schema pattern (unanchored, as JSON schema patterns are)
+_PULL_POLICY = re.compile(r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_[0-9]+[wdhms]")
+
+
+def _check_pull_policy(value: Any) -> str | None:
+    if isinstance(value, str) and "$" not in value and not _PULL_POLICY.search(value):
+        return (f"{_show(value)} is not valid here: expected always, never, missing, build, refresh, "
+                "daily, weekly or every_<N><w|d|h|m|s>")
+    return None
+
+
+# checks the schema cannot express (pydantic validators in the models do the same), and
+# values compose's schema restricts more than the models do
 HOOKS = pathmatch.compile_table({
+    "services.*.cgroup": _check_cgroup,
+    "services.*.pull_policy": _check_pull_policy,
     "services.*.ports.[]": _check_port,
     "services.*.ports.[].target": _check_port_number,
     "services.*.ports.[].published": _check_port_number,
 })
+
+
+# where compose's schema lets a value be null (`include` is taken out before the schema sees it) (elsewhere `key: null` is refused, as compose
+# refuses it; `!reset` is how an override file unsets an attribute). Its schema allows `pid: null`,
+# but its loader then fails on it, so it is refused here too.
+NULL_ALLOWED = pathmatch.compile_table({pattern: True for pattern in (
+    "services.*.command", "services.*.entrypoint", "services.*.deploy", "services.*.develop",
+    "services.*.networks.*", "services.*.models.*",
+    "services.*.environment.*", "services.*.labels.*", "services.*.annotations.*", "services.*.sysctls.*",
+    "services.*.logging.options.*", "services.*.deploy.labels.*",
+    "services.*.deploy.resources.reservations.devices.[].options.*", "services.*.gpus.[].options.*",
+    "services.*.build.args.*", "services.*.build.ssh.*", "services.*.build.labels.*",
+    "services.*.build.additional_contexts.*", "services.*.volumes.[].volume.labels.*",
+    "services.*.develop.watch.[].exec.command", "services.*.develop.watch.[].exec.environment.*",
+    "services.*.post_start.[].command", "services.*.post_start.[].environment.*",
+    "services.*.pre_stop.[].command", "services.*.pre_stop.[].environment.*",
+    "include", "networks.*", "networks.*.labels.*", "volumes.*", "volumes.*.labels.*",
+    "secrets.*.labels.*", "configs.*.labels.*",
+)})
+
+
+def misplaced_nulls(value: Any, path: tuple = ()) -> list[Issue]:
+    """`key: null` where compose's schema wants a value (extensions, `x-*`, take anything)."""
+    if value is None:
+        if path and pathmatch.lookup(NULL_ALLOWED, path) is None:
+            return [Issue(path, "null is not valid here: give a value, or leave the attribute out "
+                                "(`!reset` unsets it in an override file)")]
+        return []
+    issues: list[Issue] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not str(key).startswith("x-"):
+                issues += misplaced_nulls(item, path + (str(key),))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            issues += misplaced_nulls(item, path + (str(index),))
+    return issues
 
 
 class Validator:
@@ -271,7 +328,7 @@ def validate_file(tree: Any, filename: str, problems: Problems) -> None:
         if problems:
             return
     validator = Validator(schema())
-    for issue in validator.check(tree, schema(), ()):
+    for issue in misplaced_nulls(tree) or validator.check(tree, schema(), ()):
         problems.add(issue.message, issue.path, tree=tree,
                      pos=position_of(tree, issue.path, key=issue.key) if issue.key else None)
     if not problems:

@@ -90,11 +90,20 @@ def test_shape_messages():
         "service_started, service_healthy, service_completed_successfully"]
 
 
-def test_null_in_a_structured_attribute_means_unset():
-    tree = load_documents("services:\n  a:\n    image: x\n    healthcheck:\n    environment: {A: null}\n",
+def test_null_where_compose_allows_it_means_unset():
+    tree = load_documents("services:\n  a:\n    image: x\n    deploy:\n    environment: {A: null}\n",
                           "c.yaml")[0].value
     validate_file(tree, "c.yaml", Problems())
     assert tree["services"]["a"] == {"image": "x", "environment": {"A": None}}
+
+
+def test_null_where_compose_wants_a_value_is_refused():
+    assert _problems("services:\n  a:\n    image: x\n    healthcheck:\n    x-note:\n") == [
+        "c.yaml:4:17: services.a.healthcheck: null is not valid here: give a value, or leave the attribute "
+        "out (`!reset` unsets it in an override file)"]
+    assert _problems("services:\n  a:\n    image: x\n    cap_add: [null]\n    labels: {a: null}\n") == [
+        "c.yaml:4:15: services.a.cap_add[0]: null is not valid here: give a value, or leave the attribute "
+        "out (`!reset` unsets it in an override file)"]
 
 
 def test_cycles_are_reported_as_a_path():
