@@ -1,6 +1,8 @@
 """The cgroup knobs as v1 and v2 file writes, and their application to a cgroup tree
 (a fake v2 tree in tmp_path: this machine runs v1)."""
 
+import os
+
 import pytest
 
 from stackup.engine.runtime import cgknobs, cgpaths, cgroups
@@ -83,6 +85,8 @@ def test_a_v2_tree_gets_the_files_and_its_controllers_enabled(tmp_path, monkeypa
     monkeypatch.setattr(cgroups, "CGROUP_ROOT", root)
     monkeypatch.setattr(cgroups, "is_v2", lambda: True)
     monkeypatch.setattr(cgknobs, "device_number", dev)
+    attached = []  # the device filter's BPF program is the kernel's business: recorded here
+    monkeypatch.setattr(cgroups.devfilter, "attach", lambda where, rules: attached.append(where))
     group = cgroups.Cgroup("c" * 64)
     d = root / "stackup" / ("c" * 64)
     assert group.v2 and group.dirs == {"unified": d}
@@ -90,6 +94,7 @@ def test_a_v2_tree_gets_the_files_and_its_controllers_enabled(tmp_path, monkeypa
     # the kernel makes a group's files at mkdir; here the test makes them first
     d.mkdir(parents=True)
     (root / "stackup" / "cgroup.subtree_control").write_text("")
+    (root / "stackup" / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
     for name in ("cpu.max", "cpuset.cpus", "cpuset.mems", "io.weight", "io.max", "memory.low"):
         (d / name).write_text("")
     group.create(knobs=Knobs(cpu_quota=30000, cpuset_cpus="1", blkio_weight=500,
@@ -102,3 +107,4 @@ def test_a_v2_tree_gets_the_files_and_its_controllers_enabled(tmp_path, monkeypa
     assert (d / "io.max").read_text() == "254:0 wbps=4096"
     assert (d / "memory.low").read_text() == str(1 << 20)
     assert (root / "stackup" / "cgroup.subtree_control").read_text() == "+cpu +cpuset +io +memory +pids"
+    assert attached == ([str(d)] if os.geteuid() == 0 else [])
