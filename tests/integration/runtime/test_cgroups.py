@@ -199,3 +199,23 @@ def test_an_unprivileged_owner_of_a_delegated_subtree_sets_limits(monkeypatch):
         for d in (top / "containers", top / "init", top):
             if d.exists():
                 d.rmdir()
+
+
+def test_the_compose_cgroup_knobs_reach_the_kernels_files(rt):
+    """cpu_period/cpu_quota, cpuset and mem_reservation (issue 13's knobs), on either hierarchy."""
+    from stackup.engine.runtime.cgknobs import Knobs
+
+    state = rt.create(spec(rt, ["true"], knobs=Knobs(cpu_period=50000, cpu_quota=25000,
+                                                     cpuset_cpus="0", memory_reservation=32 << 20)))
+    cid = state.id
+    assert knob(cid, "cpuset.cpus", "cpuset", "cpuset.cpus") == "0"
+    if V2:
+        assert knob(cid, "cpu.max", "", "") == "25000 50000"
+        assert knob(cid, "memory.low", "", "") == str(32 << 20)
+    else:
+        assert knob(cid, "", "cpu", "cpu.cfs_period_us") == "50000"
+        assert knob(cid, "", "cpu", "cpu.cfs_quota_us") == "25000"
+        assert knob(cid, "", "memory", "memory.soft_limit_in_bytes") == str(32 << 20)
+    code, out, _ = run(rt, ["cat", "/sys/fs/cgroup/cpuset.cpus.effective" if V2
+                            else "/sys/fs/cgroup/cpuset/cpuset.cpus"], knobs=Knobs(cpuset_cpus="0"))
+    assert (code, out.strip()) == (0, "0")
