@@ -302,6 +302,8 @@ def _host_config(spec: ContainerSpec, named: Mapping[str, str], network_mode: st
     }
     if spec.sysctls:
         out["Sysctls"] = dict(spec.sysctls)
+    if spec.annotations:  # omitted when empty, as Docker does
+        out["Annotations"] = dict(spec.annotations)
     if spec.init:
         out["Init"] = True
     return out

@@ -210,6 +210,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
         "user": str(config["user"]) if config.get("user") is not None else None,
         "working_dir": config.get("working_dir") or None,
         "labels": {str(k): str(v) for k, v in (config.get("labels") or {}).items()},
+        "annotations": {str(k): str(v) for k, v in (config.get("annotations") or {}).items()},
         "hostname": str(config.get("hostname") or ""),
         "domainname": str(config.get("domainname") or ""),
         "init": bool(config.get("init")),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackup.errors import NotFoundError, StackupError, UnsupportedError, UserError
-from stackup.project import anonymous, containerspec, naming, secretfiles
+from stackup.project import anonymous, containerspec, hooks, naming, secretfiles
 from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.project.events import BuildProgress
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
@@ -92,6 +92,7 @@ class Engine:
         self.project_volumes = dict((desired or {}).get("volumes") or {})
         self.project_secrets = dict((desired or {}).get("secrets") or {})
         self.project_configs = dict((desired or {}).get("configs") or {})
+        self.project_services = dict((desired or {}).get("services") or {})   # their hooks
         self.working_dir = "."   # the project's folder: where `file:` secrets and configs are
         self._runtime: Runtime | None = None
         self._store: ImageStore | None = None
@@ -558,6 +559,7 @@ class Engine:
 
     def start_container(self, container: str) -> None:
         self._containers.start(container)
+        self._run_hooks(container, "post_start")
 
     def unpause_container(self, container: str) -> None:
         self._containers.unpause(container)
@@ -566,7 +568,33 @@ class Engine:
         self._containers.pause(container)
 
     def stop_container(self, container: str, timeout: float | None) -> None:
+        self._run_hooks(container, "pre_stop")
         self._containers.stop(container, None if timeout is None else int(timeout))
+
+    def _run_hooks(self, container: str, kind: str) -> None:
+        """The service's `post_start` or `pre_stop` hooks (see `hooks`) in its running
+        container; none without the stack file, as in compose."""
+        state = self._containers.get(container)
+        service = state.container_spec().labels.get(naming.SERVICE, "")
+        found = hooks.of(self.project_services.get(service) or {}, kind)
+        if not found or not state.status.can_exec():
+            return
+        for hook in found:
+            code, out = self._exec_captured(state.id, hook)
+            if code:
+                raise hooks.failed(service, code, out)
+
+    def _exec_captured(self, container: str, hook: hooks.Hook) -> tuple[int, str]:
+        """A hook's exit code and output (kept in a file: a pipe nobody reads could fill)."""
+        import tempfile
+
+        from stackup.engine.runtime.exec import exec_in
+
+        with tempfile.TemporaryFile() as out, _start_failures():
+            code = exec_in(self._containers, container, hook.command, list(hook.env), hook.user,
+                           hook.working_dir, privileged=hook.privileged, output=out.fileno())
+            out.seek(0)
+            return code, out.read().decode(errors="replace")
 
     def kill_container(self, container: str, signal: str | int = "SIGKILL") -> None:
         self._containers.kill(container, signal)

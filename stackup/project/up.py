@@ -16,12 +16,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from stackup.errors import UserError
 from stackup.project.apply import apply_plan
 from stackup.engine.runtime.containerstate import ContainerState
-from stackup.project.events import (Attaching, ContainerExited, LogSources, OnEvent, PlanPreview, Repaired,
-                                     Stopping)
+from stackup.project.events import (Attaching, ContainerExited, LogLine, LogSources, OnEvent, PlanPreview,
+                                     Repaired, Stopping)
 from stackup.project.reconcile import UpOptions, plan_images, reconcile, selection_closure
 from stackup.project.session import Session
 
@@ -95,10 +96,11 @@ def follow_until_exit(session: Session, services: Sequence[str], timeout: float 
     """Report the services' output until their containers exit (or an interrupt)."""
     from stackup.project.logs import follow
 
-    states = session.containers(services)
-    names = tuple(s.name for s in states)
+    states, quiet = _attached(session, session.containers(services))
+    names = tuple(s.name for s in states if s.name not in quiet)
     on_event(LogSources(names))
     on_event(Attaching(names))
+    on_event = _hide_lines(on_event, quiet)
     exited: list[ContainerState] = []
     first_exit = threading.Event()
     lock = threading.Lock()
@@ -143,6 +145,30 @@ def follow_until_exit(session: Session, services: Sequence[str], timeout: float 
     if abort and exited:
         return int(exited[0].exit_code or 0)
     return 0
+
+
+def _attached(session: Session, states: list[ContainerState]) -> tuple[list[ContainerState], set[str]]:
+    """The containers `up` follows and, of them, those whose output it does not show:
+    a service with `attach: false` is neither shown nor waited for, as in compose,
+    unless no service is attached (then all are waited for, none shown)."""
+    from stackup.project.engine_adapter import Engine
+
+    configs = (session.desired or {}).get("services") or {}
+    quiet = {s.name for s in states
+             if str((configs.get(Engine.observed(s).service) or {}).get("attach", True)).lower() == "false"}
+    followed = [s for s in states if s.name not in quiet]
+    return (followed, set()) if followed else (states, quiet)
+
+
+def _hide_lines(on_event: OnEvent, quiet: set[str]) -> OnEvent:
+    """`on_event` without the output lines of the `quiet` containers."""
+    if not quiet:
+        return on_event
+
+    def report(event: Any) -> None:
+        if not (isinstance(event, LogLine) and event.container in quiet):
+            on_event(event)
+    return report
 
 
 def _stop_all(session: Session, services: Sequence[str], timeout: float | None, interrupts: list[int],

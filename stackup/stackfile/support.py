@@ -17,9 +17,9 @@ from stackup.errors import UnsupportedError
 
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
-    "annotations", "attach", "cgroup_parent", "credential_spec",
+    "cgroup_parent", "credential_spec",
     "external_links", "gpus", "isolation", "links", "mac_address", "models",
-    "post_start", "pre_stop", "provider", "pull_refresh_after", "storage_opt", "use_api_socket",
+    "provider", "pull_refresh_after", "storage_opt", "use_api_socket",
 })
 # Every other service attribute of the model is honoured, each somewhere: the loader
 # (extends, env_file, profiles), reconcile and naming (image, pull_policy, depends_on,
@@ -43,6 +43,9 @@ HONOURED_SERVICE_KEYS = frozenset({
     # label_file: merged into labels by the loader; platform, runtime, userns_mode: their
     # values are checked below (the native platform, runc, host)
     "dns_opt", "label_file", "platform", "runtime", "userns_mode",
+    # annotations: recorded on the container; attach: `up` (stackup.project.up); the
+    # hooks: run by the adapter around start and stop (stackup.project.hooks)
+    "annotations", "attach", "post_start", "pre_stop",
 })
 # Why each refused attribute cannot run here (the rest are not built yet).
 REFUSAL_REASONS = {
@@ -52,6 +55,7 @@ REFUSAL_REASONS = {
     "isolation": "Windows only",
     "models": "no model runner here",
     "provider": "no provider plugins here",
+    "pull_refresh_after": "pull_policy's refresh windows (daily, weekly, every_<duration>) are not built yet",
     "storage_opt": "overlay storage has no per-container size quota here",
     "use_api_socket": "no Docker API socket here",
 }

@@ -9,6 +9,7 @@ and this side relays the terminal in raw mode; without one it shares our stdio.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import socket
@@ -29,15 +30,20 @@ NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
 
 def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None = None,
             user: str | None = None, workdir: str | None = None, tty: bool = False,
-            interactive: bool = False, on_start: Callable[[], object] | None = None) -> int:
+            interactive: bool = False, on_start: Callable[[], object] | None = None, *,
+            privileged: bool = False, output: int | None = None) -> int:
     """Run `argv` in the container; returns its exit code (126/127 when it cannot run).
 
     `on_start` is called once the command has been exec'd (not when it fails to start),
-    before it is waited for (`exec -d` reports then)."""
+    before it is waited for (`exec -d` reports then). `privileged`: with every
+    capability and no seccomp filter (`exec --privileged`). `output`: a file descriptor
+    for its stdout and stderr instead of ours (without a TTY)."""
     state = runtime.state(ref)
     if not state.status.can_exec() or not state.pid:
         raise ConflictError(f"container {state.name} is {state.status}, not running")
     spec = ContainerSpec.from_dict(state.spec)
+    if privileged:
+        spec = dataclasses.replace(spec, privileged=True)
     # With a TTY, the pty is opened in the container's own devpts (so `tty` and job
     # control work inside); the child sends us the master over a socket pair.
     sock_parent, sock_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -47,7 +53,7 @@ def exec_in(runtime: Runtime, ref: str, argv: list[str], env: list[str] | None =
         os.close(fail_r)
         sock_parent.close()
         _enter(runtime, state, spec, argv, env or [], user, workdir, tty, interactive,
-               sock_child, fail_w)
+               sock_child, fail_w, output)
     os.close(fail_w)
     sock_child.close()
     master = -1
@@ -117,7 +123,7 @@ def exec_detached(runtime: Runtime, ref: str, argv: list[str], env: list[str] | 
 
 def _enter(runtime: Runtime, state: ContainerState, spec: ContainerSpec, argv: list[str],
            env: list[str], user: str | None, workdir: str | None, tty: bool, interactive: bool,
-           sock: socket.socket, fail_w: int) -> None:
+           sock: socket.socket, fail_w: int, output: int | None = None) -> None:
     """In the forked child: join everything, fork into the PID namespace, become argv."""
     try:
         syscalls = sc.LinuxSyscalls()
@@ -149,6 +155,9 @@ def _enter(runtime: Runtime, state: ContainerState, spec: ContainerSpec, argv: l
                 null = os.open("/dev/null", os.O_RDONLY)
                 os.dup2(null, 0)
                 os.close(null)
+            if output is not None and not tty:
+                os.dup2(output, 1)
+                os.dup2(output, 2)
             launch.become_process(syscalls, spec, argv, spec.env + env, user or spec.user,
                                   workdir or spec.working_dir, tty, False)
         os.close(fail_w)

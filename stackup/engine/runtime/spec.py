@@ -123,6 +123,7 @@ class ContainerSpec:
     stop_timeout: int = 10
     auto_remove: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)  # recorded only, as Docker's HostConfig.Annotations
     healthcheck: dict[str, Any] = field(default_factory=dict)  # Docker's form (healthcheck.Check)
     log_max_size: int = 10 * 1024 * 1024
     log_max_files: int = 3
