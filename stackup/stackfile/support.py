@@ -18,7 +18,7 @@ from stackup.errors import UnsupportedError
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
     "annotations", "attach", "cgroup_parent", "credential_spec",
-    "external_links", "gpus", "isolation", "links", "mac_address", "models",
+    "gpus", "isolation", "models",
     "post_start", "pre_stop", "provider", "pull_refresh_after", "storage_opt", "use_api_socket",
 })
 # Every other service attribute of the model is honoured, each somewhere: the loader
@@ -43,6 +43,9 @@ HONOURED_SERVICE_KEYS = frozenset({
     # label_file: merged into labels by the loader; platform, runtime, userns_mode: their
     # values are checked below (the native platform, runc, host)
     "dns_opt", "label_file", "platform", "runtime", "userns_mode",
+    # links as alias names the network's DNS server answers to the linking container only;
+    # mac_address on the primary network's interface (per network: networks.X.mac_address)
+    "external_links", "links", "mac_address",
 })
 # Why each refused attribute cannot run here (the rest are not built yet).
 REFUSAL_REASONS = {
@@ -63,6 +66,7 @@ SHARED_NETWORK_MODES = ("service:", "container:")  # another container's network
 FILE_OBJECT_UNSUPPORTED = ("external", "driver", "driver_opts", "template_driver")
 SERVICE_NETWORK_KEYS: tuple[str, ...] = ("aliases", "ipv4_address", "priority")
 SERVICE_NETWORK_KEYS += ("ipv6_address",)  # dual stack (issue 18)
+SERVICE_NETWORK_KEYS += ("mac_address",)  # the interface's MAC
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
 DEPLOY_MODES = (None, "replicated")
 # the runtime restarts at once and counts attempts for ever: no delay, no window
