@@ -76,7 +76,8 @@ RESOURCE_LIMITS = ("cpus", "memory", "pids")
 RESOURCE_RESERVATIONS = ("cpus", "memory")
 LOG_DRIVERS = (None, "json-file", "local")
 LOG_OPTIONS = ("max-size", "max-file")
-BIND_PROPAGATIONS = (None, "rprivate", "private")
+BIND_PROPAGATIONS: tuple[str | None, ...] = (None, "rprivate", "private")
+BIND_PROPAGATIONS += ("rslave", "slave")  # the host's mounts below the source reach the container
 MOUNT_TYPES_UNSUPPORTED = ("npipe", "cluster")
 PORT_MODES = (None, "ingress", "host")
 NETWORK_DRIVERS: tuple[str | None, ...] = (None, "bridge")
@@ -237,7 +238,8 @@ def _mount(where: str, mount: Mapping[str, Any]) -> list[str]:
     found = []
     bind = mount.get("bind") or {}
     if bind.get("propagation") not in BIND_PROPAGATIONS:
-        found.append(f"{where}.bind.propagation ({bind['propagation']})")
+        found.append(f"{where}.bind.propagation ({bind['propagation']}: mounts made in a container "
+                     "reaching the host are not built yet; rslave and slave are)")
     # :z/:Z relabel for SELinux; where it is not enabled Docker ignores them, and so does stackup
     if _set(bind.get("selinux")) and selinux_enabled():
         found.append(f"{where}.bind.selinux (relabelling for SELinux is not built yet)")
