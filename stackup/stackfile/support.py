@@ -49,6 +49,7 @@ HONOURED_SERVICE_KEYS = frozenset({
 })
 # Why each refused attribute cannot run here (the rest are not built yet).
 REFUSAL_REASONS = {
+    "cgroup_parent": "one parent per container is not built yet; STACKUP_CGROUP_PARENT moves every container's",
     "credential_spec": "Windows only",
     "develop": "compose watch comes with stackup's watch command, not built yet",
     "gpus": "no GPU device requests in stackup's runtime",

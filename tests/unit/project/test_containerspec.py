@@ -244,3 +244,9 @@ def test_mac_address_on_the_primary_network_or_per_network():
         args({"mac_address": "01:00:5e:00:00:01", "networks": {"default": None}})
     with pytest.raises(UserError, match="differs"):
         args({"mac_address": "02:00:00:00:00:02", "networks": {"default": {"mac_address": "02:00:00:00:00:01"}}})
+
+
+def test_cgroup_parent_is_refused_with_its_reason():
+    found = support.unsupported_service("web", {"cgroup_parent": "m-executor"})
+    assert found == ["services.web.cgroup_parent (one parent per container is not built yet; "
+                     "STACKUP_CGROUP_PARENT moves every container's)"]
