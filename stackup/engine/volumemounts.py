@@ -15,6 +15,7 @@ options a volume is a plain folder and none of this happens.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -62,6 +63,20 @@ def is_mounted(path: Path) -> bool:
     target = str(path)
     with open("/proc/self/mountinfo") as f:
         return any(_unescape(line.split()[4]) == target for line in f)
+
+
+def receives_mounts(path: Path) -> bool:
+    """Whether the mount holding `path` is shared or a slave (so that mounts made below it
+    on the host can propagate to a bind of it), as Docker checks for slave propagation."""
+    target, best, tags = os.path.realpath(path), "", ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = _unescape(fields[4])
+            inside = target == point or target.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, tags = point, " ".join(fields[6:fields.index("-")])
+    return "shared:" in tags or "master:" in tags
 
 
 def _unescape(field: str) -> str:

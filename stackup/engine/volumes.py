@@ -440,7 +440,11 @@ def _resolve(long: dict, container_id: str | None, image_root: Path | None) -> R
                 raise NotFoundError(f"{where}: bind source {source} does not exist "
                                     "(create it, or set bind.create_host_path)")
             source.mkdir(parents=True, exist_ok=True)
-        options = ["rbind", bind.get("propagation") or "rprivate"] + ro_opt
+        propagation = bind.get("propagation") or "rprivate"
+        if propagation in ("rslave", "slave") and not volumemounts.receives_mounts(source):
+            raise UserError(f"{where}: bind.propagation {propagation}: {source} is on a private mount, "
+                            "from which no mount propagates (make it shared: mount --make-rshared)")
+        options = ["rbind", propagation] + ro_opt
         return ResolvedMount("bind", str(source), target, options, ro)
     meta = create_volume(long.get("source") or None)
     name = meta["name"]

@@ -14,6 +14,7 @@ wiring (`stackup.project.wiring`) reads.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from stackup.units import parse_bytes, parse_duration, parse_seconds
 
 # What the wiring needs beyond the runtime spec (ports, dns_search), as a JSON label.
 NETWORK_EXTRAS = "io.stackup.network-extras"
+MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 
 
 def _int(value: Any, where: str) -> int:
@@ -101,20 +103,47 @@ def ulimits(config: Mapping[str, Any]) -> dict[str, list[int]]:
 
 
 def attachments(project_networks: Mapping[str, Any], config: Mapping[str, Any], container_name: str,
-                service: str, network_name) -> list[dict[str, Any]]:
+                service: str, network_name, where: str = "") -> list[dict[str, Any]]:
     """The networks a container joins, by priority (higher first) then key: engine
     network name, aliases (the service name first, as compose resolves it), address."""
     nets = config.get("networks") or {}
     ordered = sorted(nets.items(), key=lambda kv: (-int((kv[1] or {}).get("priority") or 0), kv[0]))
     result = []
-    for key, value in ordered:
+    for i, (key, value) in enumerate(ordered):
         value = value or {}
         aliases = [service] + [a for a in value.get("aliases") or [] if a != service]
         result.append({"network": network_name(key, project_networks.get(key) or {}),
                        "aliases": aliases, "ipv4_address": value.get("ipv4_address"),
                        "ipv6_address": value.get("ipv6_address"),
+                       "mac_address": _mac_address(config, value, primary=i == 0, where=f"{where}.networks.{key}"),
                        "container_name": container_name})
     return result
+
+
+def _mac_address(config: Mapping[str, Any], network: Mapping[str, Any], *, primary: bool,
+                 where: str) -> str | None:
+    """The network's own `mac_address`, else the service's on its primary network (as
+    compose sets it); both, differing, on one network is a contradiction."""
+    own, service = network.get("mac_address"), config.get("mac_address")
+    if own and service and primary and str(own).lower() != str(service).lower():
+        raise UserError(f"{where}.mac_address: {own} differs from the service's mac_address {service}")
+    mac = str(own or (service if primary else "") or "")
+    if mac and not MAC.fullmatch(mac):
+        raise UserError(f"{where}.mac_address: {mac!r} is not a MAC address (like 02:42:ac:11:00:02)")
+    if mac and int(mac[:2], 16) & 1:
+        raise UserError(f"{where}.mac_address: {mac} is a multicast address, which no interface can have")
+    return mac.lower() or None
+
+
+def links(config: Mapping[str, Any]) -> dict[str, str]:
+    """`links` (SERVICE[:ALIAS]) and `external_links` (CONTAINER[:ALIAS]) as alias ->
+    the name it stands for on the shared networks (a service's name, or a container's)."""
+    out: dict[str, str] = {}
+    for link in [*(config.get("links") or []), *(config.get("external_links") or [])]:
+        target, _, alias = str(link).partition(":")
+        if alias and alias != target:
+            out[alias] = target
+    return out
 
 
 def _predefined_mode(config: Mapping[str, Any], project_networks: Mapping[str, Any], where: str) -> str:
@@ -257,7 +286,7 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     args.update(namespace_arguments(config, where))
     args.update(device_arguments(config, where))
     mode = str(config.get("network_mode") or "") or _predefined_mode(config, project_networks, where)
-    nets = attachments(project_networks, config, container_name, service, network_name)
+    nets = attachments(project_networks, config, container_name, service, network_name, where)
     if mode.startswith(SHARED_PREFIXES):
         args["network_mode"] = mode  # service:NAME: the adapter names that service's container
     elif mode in ("none", "host") or not nets:
@@ -265,9 +294,12 @@ def spec_arguments(config: Mapping[str, Any], *, where: str, container_name: str
     else:
         # the network engine's wiring format: engine network name -> options
         args["network_mode"] = "bridge"
+        linked = links(config)
         args["networks"] = {a["network"]: {"aliases": a["aliases"], "ipv4_address": a["ipv4_address"],
                                            "ipv6_address": a["ipv6_address"],
                                            "priority": len(nets) - i}
+                            | ({"mac_address": a["mac_address"]} if a["mac_address"] else {})
+                            | ({"links": linked} if linked else {})
                             for i, a in enumerate(nets)}
         extras = {"ports": ports(config), "dns_search": [str(d) for d in config.get("dns_search") or []]}
         args["labels"][NETWORK_EXTRAS] = json.dumps(extras, sort_keys=True, separators=(",", ":"))

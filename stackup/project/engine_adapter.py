@@ -29,6 +29,7 @@ from stackup.engine.runtime.containerstate import ContainerState, Status
 from stackup.project.events import BuildProgress
 from stackup.project.observed import ObservedContainer, ObservedNetwork, ObservedVolume
 from stackup.project.plan import BuildRequest, ContainerRequest, NetworkRequest, VolumeRequest
+from stackup.shortsyntax import PROPAGATIONS
 from stackup.stackfile import support
 
 if TYPE_CHECKING:
@@ -399,8 +400,10 @@ class Engine:
                     key, eq, value = opt.partition("=")
                     if eq and key in ("size", "mode"):
                         options[key] = value
+            propagation = next((o for o in m.options if o in PROPAGATIONS), "rprivate")
             mounts.append(Mount(type=m.type, target=m.target, source=m.source,
-                                read_only=m.read_only, options=options))
+                                read_only=m.read_only, options=options,
+                                propagation="" if propagation == "rprivate" else propagation))
         return mounts, by_target
 
     def project_secrets_and_configs(self) -> dict[str, Any]:
@@ -462,7 +465,8 @@ class Engine:
                     continue
                 taken.add(m.target)
                 result.append(Mount(type="bind", target=m.target, source=m.source, volume=m.volume,
-                                    read_only=m.read_only if not mode else mode == "ro"))
+                                    read_only=m.read_only if not mode else mode == "ro",
+                                    propagation=getattr(m, "propagation", "")))
         return result
 
     def create_container(self, request: ContainerRequest) -> str:

@@ -17,8 +17,7 @@ from stackup.errors import UnsupportedError
 
 # Service attributes the engine cannot honour yet.
 UNSUPPORTED_SERVICE_KEYS = frozenset({
-    "cgroup_parent", "credential_spec",
-    "external_links", "gpus", "isolation", "links", "mac_address", "models",
+    "cgroup_parent", "credential_spec", "gpus", "isolation", "models",
     "provider", "pull_refresh_after", "storage_opt", "use_api_socket",
 })
 # Every other service attribute of the model is honoured, each somewhere: the loader
@@ -46,9 +45,13 @@ HONOURED_SERVICE_KEYS = frozenset({
     # annotations: recorded on the container; attach: `up` (stackup.project.up); the
     # hooks: run by the adapter around start and stop (stackup.project.hooks)
     "annotations", "attach", "post_start", "pre_stop",
+    # links as alias names the network's DNS server answers to the linking container only;
+    # mac_address on the primary network's interface (per network: networks.X.mac_address)
+    "external_links", "links", "mac_address",
 })
 # Why each refused attribute cannot run here (the rest are not built yet).
 REFUSAL_REASONS = {
+    "cgroup_parent": "one parent per container is not built yet; STACKUP_CGROUP_PARENT moves every container's",
     "credential_spec": "Windows only",
     "develop": "compose watch comes with stackup's watch command, not built yet",
     "gpus": "no GPU device requests in stackup's runtime",
@@ -67,6 +70,7 @@ SHARED_NETWORK_MODES = ("service:", "container:")  # another container's network
 FILE_OBJECT_UNSUPPORTED = ("external", "driver", "driver_opts", "template_driver")
 SERVICE_NETWORK_KEYS: tuple[str, ...] = ("aliases", "ipv4_address", "priority")
 SERVICE_NETWORK_KEYS += ("ipv6_address",)  # dual stack (issue 18)
+SERVICE_NETWORK_KEYS += ("mac_address",)  # the interface's MAC
 DEPLOY_KEYS = ("replicas", "restart_policy", "resources")
 DEPLOY_MODES = (None, "replicated")
 # the runtime restarts at once and counts attempts for ever: no delay, no window
@@ -76,7 +80,8 @@ RESOURCE_LIMITS = ("cpus", "memory", "pids")
 RESOURCE_RESERVATIONS = ("cpus", "memory")
 LOG_DRIVERS = (None, "json-file", "local")
 LOG_OPTIONS = ("max-size", "max-file")
-BIND_PROPAGATIONS = (None, "rprivate", "private")
+BIND_PROPAGATIONS: tuple[str | None, ...] = (None, "rprivate", "private")
+BIND_PROPAGATIONS += ("rslave", "slave")  # the host's mounts below the source reach the container
 MOUNT_TYPES_UNSUPPORTED = ("npipe", "cluster")
 PORT_MODES = (None, "ingress", "host")
 NETWORK_DRIVERS: tuple[str | None, ...] = (None, "bridge")
@@ -237,7 +242,8 @@ def _mount(where: str, mount: Mapping[str, Any]) -> list[str]:
     found = []
     bind = mount.get("bind") or {}
     if bind.get("propagation") not in BIND_PROPAGATIONS:
-        found.append(f"{where}.bind.propagation ({bind['propagation']})")
+        found.append(f"{where}.bind.propagation ({bind['propagation']}: mounts made in a container "
+                     "reaching the host are not built yet; rslave and slave are)")
     # :z/:Z relabel for SELinux; where it is not enabled Docker ignores them, and so does stackup
     if _set(bind.get("selinux")) and selinux_enabled():
         found.append(f"{where}.bind.selinux (relabelling for SELinux is not built yet)")

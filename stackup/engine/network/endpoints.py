@@ -29,6 +29,8 @@ class Attachment:
     mac: str | None = None
     dns: list[str] = field(default_factory=list)  # the container's own upstream resolvers
     dns_search: list[str] = field(default_factory=list)  # its search domains, answered locally too
+    # legacy links: alias -> the name it stands for, resolved for this container only
+    links: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,7 +134,7 @@ def connect(container_id: str, netns_path: Path, attachments: list[Attachment]) 
                               gateway6=str(six[0].gateway) if six else "", nameserver=server,
                               netns=str(netns_path) if sublinks.is_sublink(net) else "")
                 record = ep.to_json() | {"container_name": att.container_name, "dns": list(att.dns),
-                                         "search": list(att.dns_search)}
+                                         "search": list(att.dns_search), "links": dict(att.links)}
                 net["endpoints"][container_id] = record
                 ep.network_copy = store.copy_for_rebuild(net, record)
                 endpoints.append(ep)

@@ -51,14 +51,30 @@ def lookup(networks: Iterable[dict], via_network_id: str, source_ip: str, name: 
 
 def lookup_any(networks: Iterable[dict], via_network_id: str, source_ip: str, name: str) -> list[str]:
     """Every address of `name`, of both families, from the first network that knows it
-    (a name known with addresses of one family only has no records of the other)."""
+    (a name known with addresses of one family only has no records of the other). A
+    link alias of the asker stands for the name it links to (as Docker's links on a
+    user-defined network: resolved at each query, so it follows the target's address)."""
+    networks = list(networks)
     name = name.lower().rstrip(".")
+    name = link_target(networks, via_network_id, source_ip, name) or name
     for net in search_order(networks, via_network_id, source_ip):
         found = sorted({a for ep in net.get("endpoints", {}).values() if name in endpoint_names(ep)
                         for a in addresses(ep, 4) + addresses(ep, 6)}, key=_ip_key)
         if found:
             return found
     return []
+
+
+def link_target(networks: Iterable[dict], via_network_id: str, source_ip: str, name: str) -> str | None:
+    """The name the asking container's link alias `name` stands for; None when it is none."""
+    for net in networks:
+        if net["id"] == via_network_id:
+            cid = container_of(net, source_ip)
+            links = net["endpoints"][cid].get("links") or {} if cid else {}
+            for alias, target in links.items():
+                if alias.lower().rstrip(".") == name:
+                    return str(target).lower().rstrip(".")
+    return None
 
 
 def reverse(networks: Iterable[dict], via_network_id: str, source_ip: str, ip: str) -> str | None:

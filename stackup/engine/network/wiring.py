@@ -7,7 +7,7 @@ publishes its ports. `disconnect` undoes it all and tolerates repeats.
 
 The dict's keys (all optional except `networks`): `networks` (a mapping of
 network name to compose-style options: aliases, ipv4_address, ipv6_address, mac_address,
-priority; or a list of names), `hostname`, `domainname`, `name` (the container's
+priority, links (alias -> name, seen by this container only); or a list of names), `hostname`, `domainname`, `name` (the container's
 name), `extra_hosts`, `dns`, `dns_search`, `dns_opt`, `ports` (compose port
 specs), `hosts_file` and `resolv_conf` (paths to write).
 """
@@ -39,7 +39,7 @@ def attachments(spec: Mapping[str, Any]) -> list[Attachment]:
             ipv6_address=opts.get("ipv6_address") or None, hostname=spec.get("hostname") or None,
             container_name=spec.get("name") or spec.get("container_name") or None,
             mac=opts.get("mac_address") or None, dns=list(spec.get("dns") or []),
-            dns_search=list(spec.get("dns_search") or [])))
+            dns_search=list(spec.get("dns_search") or []), links=dict(opts.get("links") or {})))
     return out
 
 

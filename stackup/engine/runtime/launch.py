@@ -38,11 +38,14 @@ class SetupError(Exception):
 
 
 def namespace_steps(netns_path: str | None, new_net: bool = False,
-                    joins: list[tuple[str, int]] | None = None, shared: int = 0) -> list[tuple[Any, ...]]:
+                    joins: list[tuple[str, int]] | None = None, shared: int = 0,
+                    root_propagation: int = sc.MS_REC | sc.MS_PRIVATE) -> list[tuple[Any, ...]]:
     """The namespace calls, in order: join the network namespace (or, `new_net`, make a
     private one with loopback only: network `none`), join other containers' namespaces
     (`joins`: (path, flag)), then unshare the rest but those kept as the host's
-    (`shared`: flags)."""
+    (`shared`: flags); the new mount namespace's copies of the host's mounts are cut
+    off from the host's (`root_propagation`: rprivate) or only receive from it (rslave,
+    for a bind with slave propagation)."""
     steps: list[tuple[Any, ...]] = []
     if netns_path:
         steps.append(("setns", netns_path, sc.CLONE_NEWNET))
@@ -53,7 +56,7 @@ def namespace_steps(netns_path: str | None, new_net: bool = False,
     steps.append(("unshare", (NS_FLAGS & ~(joined | shared)) | (sc.CLONE_NEWNET if new_net else 0)))
     if new_net:
         steps.append(("loopback_up",))
-    steps.append(("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None))
+    steps.append(("mount", None, "/", None, root_propagation, None))
     return steps
 
 
@@ -277,8 +280,10 @@ def child_main(cdir: str, out_fd: int, err_fd: int, report_fd: int, error_fd: in
         joins, shared = namespace_modes(cdir, spec)
         if getattr(spec, "oom_score_adj", 0):  # PID 1 and all it starts inherit it
             sc.LinuxSyscalls().write_file("/proc/self/oom_score_adj", str(spec.oom_score_adj))
+        root_propagation = sc.MS_REC | (sc.MS_SLAVE if rootfs.receives_host_mounts(spec) else sc.MS_PRIVATE)
         apply_namespace_steps(syscalls, namespace_steps(netns_for(state, spec),
-                                                        private_net(state, spec), joins, shared))
+                                                        private_net(state, spec), joins, shared,
+                                                        root_propagation))
         cgroup_mounts = cgpaths.container_mounts()
         if spec.seccomp and not spec.privileged:
             security.prepare_seccomp(

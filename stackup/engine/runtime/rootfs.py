@@ -173,7 +173,7 @@ def plan_before_pivot(spec: ContainerSpec, paths: RootPaths, cgroup_mounts: list
                   Step("mount", (None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY, None))]
     # Parents before children, as Docker sorts them, so a mount never hides another.
     for m in sorted(spec.mounts, key=lambda m: len(os.path.normpath(m.target).split("/"))):
-        steps += _user_mount_steps(r, m, is_dir)
+        steps += _user_mount_steps(r, m, is_dir, receives_host_mounts(spec))
     steps += [Step("chdir", (r,)), Step("pivot_root", (".", ".")),
               Step("umount2", (".", sc.MNT_DETACH)), Step("chdir", ("/",))]
     return steps
@@ -242,7 +242,19 @@ def _device_steps(spec: ContainerSpec, root: str) -> list[Step]:
     return steps
 
 
-def _user_mount_steps(root: str, m, is_dir: Callable[[str], bool]) -> list[Step]:
+# A bind's propagation as mount(2) flags. The slave kinds need the container's copy of
+# the host's mounts to stay slaves of them (see `receives_host_mounts`); then every bind
+# says its own, as runc does.
+PROPAGATION = {"rprivate": sc.MS_PRIVATE | sc.MS_REC, "private": sc.MS_PRIVATE,
+               "rslave": sc.MS_SLAVE | sc.MS_REC, "slave": sc.MS_SLAVE}
+
+
+def receives_host_mounts(spec: ContainerSpec) -> bool:
+    """Whether a bind asks for the host's mounts below its source to reach the container."""
+    return any(getattr(m, "propagation", "") in ("rslave", "slave") for m in spec.mounts)
+
+
+def _user_mount_steps(root: str, m, is_dir: Callable[[str], bool], slaves: bool = False) -> list[Step]:
     target = _in(root, m.target)
     if m.type == "tmpfs":
         opts = [f"{k}={v}" for k, v in sorted(m.options.items()) if k in ("size", "mode")]
@@ -254,6 +266,9 @@ def _user_mount_steps(root: str, m, is_dir: Callable[[str], bool]) -> list[Step]
     if m.read_only:
         steps.append(Step("mount", (None, target, None,
                                     sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC, None)))
+    propagation = getattr(m, "propagation", "") or "rprivate"
+    if slaves or propagation != "rprivate":
+        steps.append(Step("mount", (None, target, None, PROPAGATION[propagation], None)))
     return steps
 
 

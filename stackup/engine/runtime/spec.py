@@ -33,6 +33,8 @@ class Mount:
     read_only: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # tmpfs: size, mode
     volume: str = ""  # the named volume a bind comes from (its users are recorded)
+    # a bind's propagation: "" (rprivate), private, rslave or slave (see rootfs.PROPAGATION)
+    propagation: str = ""
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,14 @@ def test_reverse_and_ptr():
 def test_upstreams_of_the_asking_container():
     assert records.upstreams_for([FRONT, BACK], "back", "10.0.2.5") == ["9.9.9.9"]
     assert records.upstreams_for([FRONT, BACK], "back", "10.0.2.4") is None
+
+
+def test_a_link_alias_resolves_for_the_linking_container_only():
+    linked = net("front", {
+        "c1": ep("10.0.1.2", "web-1", "web", container_name="web-1") | {"links": {"Backend": "proxy"}},
+        "c3": ep("10.0.1.4", "proxy", container_name="proxy"),
+        "c5": ep("10.0.1.5", "other", container_name="other"),
+    })
+    assert records.lookup([linked], "front", "10.0.1.2", "backend.") == ["10.0.1.4"]
+    assert records.lookup([linked], "front", "10.0.1.5", "backend") == []  # not its link
+    assert records.lookup([linked], "front", "10.0.1.2", "web-1") == ["10.0.1.2"]  # other names as before

@@ -95,13 +95,13 @@ def test_unsupported_attributes_are_named():
     config = {"storage_opt": {"size": "1G"}, "gpus": "all", "network_mode": "bogus",
               "deploy": {"placement": {"constraints": ["x"]}, "resources": {"reservations": {"cpus": 1},
                                                                           "limits": {"devices": [{"count": 1}]}}},
-              "logging": {"driver": "syslog"}, "networks": {"default": {"mac_address": "x"}}}
+              "logging": {"driver": "syslog"}, "networks": {"default": {"link_local_ips": ["x"]}}}
     found = support.unsupported_service("web", config)
     assert found == ["services.web.gpus (no GPU device requests in stackup's runtime)",
                      "services.web.storage_opt (overlay storage has no per-container size quota here)",
                      "services.web.network_mode (bogus)", "services.web.deploy.placement",
                      "services.web.deploy.resources.limits.devices", "services.web.logging.driver (syslog)",
-                     "services.web.networks.default.mac_address"]
+                     "services.web.networks.default.link_local_ips"]
     assert support.unsupported_service("web", {"image": "x", "deploy": {"replicas": 2, "resources": {}}}) == []
 
 
@@ -164,7 +164,8 @@ def test_the_native_platform_runc_and_host_userns_run():
      "services.web.deploy.resources.reservations.generic_resources"),
     ({"logging": {"driver": "json-file", "options": {"compress": "true"}}}, "services.web.logging.options.compress"),
     ({"volumes": [{"type": "bind", "source": "/tmp", "target": "/x", "bind": {"propagation": "rshared"}}]},
-     "services.web.volumes[0].bind.propagation (rshared)"),
+     "services.web.volumes[0].bind.propagation (rshared: mounts made in a container reaching the host "
+     "are not built yet; rslave and slave are)"),
     ({"networks": {"default": {"link_local_ips": ["fe80::5"]}}}, "services.web.networks.default.link_local_ips"),
 ])
 def test_unsupported_details_are_refused_by_name(config, line):
@@ -222,3 +223,30 @@ def test_selinux_relabel_is_ignored_where_selinux_is_not_enabled(monkeypatch):
     monkeypatch.setattr(support, "selinux_enabled", lambda: True)
     assert support.unsupported_service("web", config) == [
         "services.web.volumes[0].bind.selinux (relabelling for SELinux is not built yet)"]
+
+
+def test_links_become_aliases_on_every_network():
+    a = args({"networks": {"default": None, "back": None}, "links": ["db:database", "cache"],
+              "external_links": ["legacy-mail:mail", "plain"]})
+    for net in ("p_back", "p_default"):
+        assert a["networks"][net]["links"] == {"database": "db", "mail": "legacy-mail"}  # no alias: no link
+
+
+def test_mac_address_on_the_primary_network_or_per_network():
+    a = args({"mac_address": "02:42:AC:11:00:99", "networks": {"default": None, "back": {"priority": 5}}})
+    assert a["networks"]["p_back"]["mac_address"] == "02:42:ac:11:00:99"
+    assert "mac_address" not in a["networks"]["p_default"]
+    a = args({"networks": {"default": {"mac_address": "02:00:00:00:00:01"}, "back": None}})
+    assert a["networks"]["p_default"]["mac_address"] == "02:00:00:00:00:01"
+    with pytest.raises(UserError, match=r"services.web.networks.default.mac_address: 'nope'"):
+        args({"networks": {"default": {"mac_address": "nope"}}})
+    with pytest.raises(UserError, match="multicast"):
+        args({"mac_address": "01:00:5e:00:00:01", "networks": {"default": None}})
+    with pytest.raises(UserError, match="differs"):
+        args({"mac_address": "02:00:00:00:00:02", "networks": {"default": {"mac_address": "02:00:00:00:00:01"}}})
+
+
+def test_cgroup_parent_is_refused_with_its_reason():
+    found = support.unsupported_service("web", {"cgroup_parent": "m-executor"})
+    assert found == ["services.web.cgroup_parent (one parent per container is not built yet; "
+                     "STACKUP_CGROUP_PARENT moves every container's)"]

@@ -273,3 +273,21 @@ def test_proc_and_sys_must_not_be_symlinks(tmp_path):
                                "an ordinary directory is needed")
     # a symlink above them is resolved in the root as usual
     assert rootfs.InRoot(str(root), "/etc/../proc/x", True).resolve() == f"{root}/sys/x"
+
+
+def test_slave_propagation_sets_each_binds_own_and_the_roots():
+    private = ContainerSpec(layers=["/l"], argv=["true"], mounts=[Mount(type="bind", source="/a", target="/a")])
+    assert [m for m in mounts(plan(private)) if m[1] == R("/a")] == [("/a", R("/a"), None, sc.MS_BIND | sc.MS_REC, None)]
+    assert not rootfs.receives_host_mounts(private)
+    spec = ContainerSpec(layers=["/l"], argv=["true"], mounts=[
+        Mount(type="bind", source="/a", target="/a"),
+        Mount(type="bind", source="/b", target="/b", read_only=True, propagation="rslave"),
+        Mount(type="bind", source="/c", target="/c", propagation="slave")])
+    assert rootfs.receives_host_mounts(spec)
+    last = {m[1]: m[3] for m in mounts(plan(spec))}  # the last mount call on each target
+    # the default (rprivate) is said too: the root's copies are slaves now
+    assert last[R("/a")] == sc.MS_PRIVATE | sc.MS_REC
+    assert last[R("/b")] == sc.MS_SLAVE | sc.MS_REC and last[R("/c")] == sc.MS_SLAVE
+    steps = launch.namespace_steps(None, root_propagation=sc.MS_REC | sc.MS_SLAVE)
+    assert steps[-1] == ("mount", None, "/", None, sc.MS_REC | sc.MS_SLAVE, None)
+    assert launch.namespace_steps(None)[-1] == ("mount", None, "/", None, sc.MS_REC | sc.MS_PRIVATE, None)
