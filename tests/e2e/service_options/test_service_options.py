@@ -17,7 +17,7 @@ def test_options_take_effect_inside(stack):
     resolv = stack("exec", "app", "cat", "/etc/resolv.conf").stdout
     assert "options ndots:3 use-vc" in resolv
     name = stack.ps()[0]["Name"]
-    labels = json.loads(stack("container", "inspect", name).stdout)[0]["spec"]["labels"]
+    labels = json.loads(stack("container", "inspect", name).stdout)[0]["Config"]["Labels"]
     assert labels["com.example.team"] == "web"
     for path in ("/etc/app.labels", "/etc/app.labels.2"):
         assert stack("exec", "app", "cat", path).stdout == "com.example.team=web\n"
