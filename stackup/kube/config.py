@@ -93,11 +93,11 @@ def _document(ctx: Context, kind: str, key: str, content: bytes) -> Document:
                 "binaryData": {key: base64.b64encode(content).decode()}}
 
 
-def file_mounts(ctx: Context, service: str, config: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+def file_mounts(ctx: Context, service: str, config: dict[str, Any]) -> tuple[list[Document], list[Document]]:
     """(volumes, volumeMounts) of the service's configs and secrets: each file at its
     target, with its mode; `uid`/`gid` have no per-file equivalent (warned)."""
-    volumes: list[dict] = []
-    mounts: list[dict] = []
+    volumes: list[Document] = []
+    mounts: list[Document] = []
     for kind in ("configs", "secrets"):
         for ref in config.get(kind) or []:
             ref = {"source": ref} if isinstance(ref, str) else ref

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackup.errors import UserError
+from stackup.kube.model import Document
 
 WORKLOADS = ("Pod", "Deployment", "StatefulSet")
 UNDERSTOOD = (*WORKLOADS, "Service", "ConfigMap", "Secret", "PersistentVolumeClaim")
@@ -30,7 +31,7 @@ class Played:
 def to_compose(documents: list[Any], where: str) -> Played:
     """The compose model of the documents (`where` names the file in messages)."""
     played = Played({"services": {}, "volumes": {}, "configs": {}})
-    objects: dict[str, dict[str, dict]] = {kind: {} for kind in UNDERSTOOD}
+    objects: dict[str, dict[str, Document]] = {kind: {} for kind in UNDERSTOOD}
     for index, doc in enumerate(documents):
         if doc is None:
             continue
@@ -45,7 +46,12 @@ def to_compose(documents: list[Any], where: str) -> Played:
         objects[doc["kind"]][name] = doc
     for kind in WORKLOADS:
         for name, doc in objects[kind].items():
-            _workload(played, objects, kind, name, doc, where)
+            try:
+                _workload(played, objects, kind, name, doc, where)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # a field missing or of the wrong shape: the file is not what its kind says
+                detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise UserError(f"{where}: {kind} {name}: not a valid {kind} ({detail})") from None
     for name in objects["PersistentVolumeClaim"]:
         played.model["volumes"].setdefault(name, {})
     if not played.model["services"]:
@@ -53,7 +59,7 @@ def to_compose(documents: list[Any], where: str) -> Played:
     return played
 
 
-def _workload(played: Played, objects: dict[str, dict[str, dict]], kind: str, name: str, doc: dict,
+def _workload(played: Played, objects: dict[str, dict[str, Document]], kind: str, name: str, doc: Document,
               where: str) -> None:
     spec = doc.get("spec") or {}
     if kind == "Pod":
@@ -84,8 +90,8 @@ def _workload(played: Played, objects: dict[str, dict[str, dict]], kind: str, na
     played.model["services"][name] = service
 
 
-def _container(played: Played, objects: dict[str, dict[str, dict]], here: str, container: dict,
-               pod: dict) -> dict[str, Any]:
+def _container(played: Played, objects: dict[str, dict[str, Document]], here: str, container: Document,
+               pod: Document) -> dict[str, Any]:
     service: dict[str, Any] = {"image": container["image"]}
     if container.get("command"):
         service["entrypoint"] = list(container["command"])
@@ -129,7 +135,7 @@ def _container(played: Played, objects: dict[str, dict[str, dict]], here: str, c
     return service
 
 
-def _environment(objects: dict[str, dict[str, dict]], here: str, container: dict) -> dict[str, str]:
+def _environment(objects: dict[str, dict[str, Document]], here: str, container: Document) -> dict[str, str]:
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         for ref_key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
@@ -152,7 +158,7 @@ def _environment(objects: dict[str, dict[str, dict]], here: str, container: dict
     return env
 
 
-def _data(objects: dict[str, dict[str, dict]], here: str, kind: str, name: str) -> dict[str, bytes]:
+def _data(objects: dict[str, dict[str, Document]], here: str, kind: str, name: str) -> dict[str, bytes]:
     """A ConfigMap's or a Secret's keys and contents (from this file: there is no cluster to ask)."""
     doc = objects[kind].get(name)
     if doc is None:
@@ -166,8 +172,8 @@ def _data(objects: dict[str, dict[str, dict]], here: str, kind: str, name: str) 
     return data
 
 
-def _mounts(played: Played, objects: dict[str, dict[str, dict]], here: str, service: dict, container: dict,
-            pod: dict) -> None:
+def _mounts(played: Played, objects: dict[str, dict[str, Document]], here: str, service: Document, container: Document,
+            pod: Document) -> None:
     volumes = {v["name"]: v for v in pod.get("volumes") or []}
     mounts: list[dict[str, Any]] = []
     service_configs: list[dict[str, Any]] = []
@@ -207,7 +213,7 @@ def _mounts(played: Played, objects: dict[str, dict[str, dict]], here: str, serv
         service["configs"] = service_configs
 
 
-def _ports(played: Played, objects: dict[str, dict[str, dict]], service: dict, name: str,
+def _ports(played: Played, objects: dict[str, dict[str, Document]], service: Document, name: str,
            labels: dict[str, str]) -> None:
     expose: list[str] = []
     ports: list[dict[str, Any]] = []
@@ -239,7 +245,7 @@ def _ports(played: Played, objects: dict[str, dict[str, dict]], service: dict, n
         service["networks"] = {"default": {"aliases": aliases}}
 
 
-def _security(service: dict, context: dict) -> None:
+def _security(service: Document, context: Document) -> None:
     capabilities = context.get("capabilities") or {}
     if capabilities.get("add"):
         service["cap_add"] = list(capabilities["add"])

@@ -66,10 +66,10 @@ def claims(ctx: Context, templated: set[str]) -> list[Document]:
 
 
 def pod_volumes(ctx: Context, service: str, config: dict[str, Any],
-                templated: set[str]) -> tuple[list[dict], list[dict]]:
+                templated: set[str]) -> tuple[list[Document], list[Document]]:
     """(volumes, volumeMounts) of the service's `volumes` and `tmpfs`."""
-    volumes: list[dict] = []
-    mounts: list[dict] = []
+    volumes: list[Document] = []
+    mounts: list[Document] = []
     where = f"service {service}"
     for index, mount in enumerate(config.get("volumes") or []):
         kind, target = mount.get("type"), mount.get("target")
@@ -110,9 +110,9 @@ def pod_volumes(ctx: Context, service: str, config: dict[str, Any],
     return volumes, mounts
 
 
-def templates(ctx: Context, service: str, config: dict[str, Any], owned: set[str]) -> list[dict]:
+def templates(ctx: Context, service: str, config: dict[str, Any], owned: set[str]) -> list[Document]:
     """volumeClaimTemplates of a StatefulSet for the named volumes it owns."""
-    found = []
+    found: list[Document] = []
     for mount in config.get("volumes") or []:
         key = mount.get("source")
         if mount.get("type") == "volume" and key in owned and all(t["metadata"]["name"] != claim_name(key)

@@ -3,7 +3,6 @@ loads, with the services' images, commands, ports, volumes and healthchecks."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml
@@ -76,3 +75,10 @@ def test_refused(documents, message):
         to_compose(documents, "f.yaml")
 
 
+
+
+def test_malformed_workload_is_one_line():
+    documents = [{"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "c"}]}}}}]
+    with pytest.raises(UserError, match=r"f.yaml: Deployment d: not a valid Deployment \(missing field 'image'\)"):
+        to_compose(documents, "f.yaml")
