@@ -30,7 +30,7 @@ def play_files(folder: Path, out: Path) -> dict[str, Path]:
     a cluster keeps a bound claim as it is)."""
     documents = {path.name: yaml.safe_load(path.read_text()) for path in sorted(folder.glob("*.yaml"))}
     files = {}
-    for name, doc in documents.items():
+    for doc in documents.values():
         if doc["kind"] != "Deployment":
             continue
         pod = doc["spec"]["template"]["spec"]
