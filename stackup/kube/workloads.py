@@ -20,6 +20,12 @@ from stackup.kube.model import Context, Document
 from stackup.kube.names import selector, valid_label
 from stackup.kube.quantities import seconds
 
+# podman's `kube play` (4.3) removes a run-once init container right after it exits and
+# sometimes finds it still running, failing the whole play: kept ones (`always`) have no
+# such race. Kubernetes ignores this annotation (and re-runs init containers on a pod
+# restart, as podman does with `always`).
+PODMAN_INIT_TYPE = "io.podman.annotations.init.container.type"
+
 PULL_POLICIES = {"always": "Always", "never": "Never", "missing": "IfNotPresent", "if_not_present": "IfNotPresent"}
 
 
@@ -30,10 +36,12 @@ def workload(ctx: Context, service: str, name: str, config: dict[str, Any],
     stateful = service in ctx.options.statefulsets
     labels, annotations = _labels(ctx, service, config)
     meta = ctx.metadata(name, name, labels)
-    if annotations:
-        meta["annotations"] = annotations
     template_meta: dict[str, Any] = {"labels": dict(meta["labels"])}
     pod = pod_spec(ctx, service, name, config, owned if stateful else set())
+    if pod.get("initContainers"):
+        annotations[PODMAN_INIT_TYPE] = "always"  # podman reads it on the Deployment itself
+    if annotations:
+        meta["annotations"] = annotations
     spec: dict[str, Any] = {"replicas": replicas(config), "selector": {"matchLabels": selector(name)},
                             "template": {"metadata": template_meta, "spec": pod}}
     if stateful:

@@ -10,6 +10,7 @@ with the Service's name as the pod's network alias, which is what podman has for
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -49,11 +50,13 @@ def container_of(pod, service: str) -> str:
 
 
 def answer(pod, service: str, url: str, deadline: float = 60) -> str:
-    """What `wget URL` prints in the service's container, retried while it starts."""
+    """What `wget URL` prints in the service's container, retried while it starts (web's
+    proxy answers empty while backend's name does not resolve yet: a new pod's name
+    reaches the DNS server a moment after the pod starts)."""
     end = time.monotonic() + deadline
     while True:
         proc = pod.run("exec", container_of(pod, service), "wget", "-qO-", url, check=False)
-        if proc.returncode == 0:
+        if proc.returncode == 0 and proc.stdout.strip():
             return proc.stdout.decode()
         if time.monotonic() > end:
             raise AssertionError(f"{service}: {url}: {proc.stderr.decode()}")
@@ -79,7 +82,13 @@ def test_generated_manifests_run_under_podman(stack, busybox_cache, tmp_path):
         pod.run("network", "create", "kube-sample")
 
         def play(service: str) -> None:
-            pod.run("kube", "play", "--network", f"kube-sample:alias={service}", str(files[service]), timeout=300)
+            try:
+                pod.run("kube", "play", "--network", f"kube-sample:alias={service}", str(files[service]),
+                        timeout=120)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:  # say what the pods did
+                state = pod.run("ps", "-a", "--format", "{{.Names}} {{.Status}}", check=False).stdout.decode()
+                logs = [pod.run("logs", name, check=False).stderr.decode() for name in state.split()[::3]]
+                raise AssertionError(f"kube play {service}: {exc}\n{state}\n{logs}") from None
 
         for claim in sorted(manifests.glob("*-persistentvolumeclaim.yaml")):
             pod.run("kube", "play", str(claim))
