@@ -427,7 +427,7 @@ def dockerd(workdir: Path | None = None, start_timeout: float = 60,
 
 # --- podman -------------------------------------------------------------------------
 
-def _podman_conf(folder: Path) -> Path:
+def _podman_conf(folder: Path, network_backend: str = "") -> Path:
     """containers.conf: ulimits this VM can grant, cgroupfs (no systemd), file events
     (no journald), network configs in our folder (not /etc/containers/networks)."""
     _, nofile_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -443,7 +443,8 @@ def _podman_conf(folder: Path) -> Path:
         'events_logger = "file"\n'
         f'events_logfile_path = "{folder / "events.log"}"\n'
         "[network]\n"
-        f'network_config_dir = "{folder / "networks"}"\n')
+        f'network_config_dir = "{folder / "networks"}"\n'
+        + (f'network_backend = "{network_backend}"\n' if network_backend else ""))
     return path
 
 
@@ -455,8 +456,9 @@ def _podman_storage(folder: Path, run: Path) -> Path:
 
 
 @contextlib.contextmanager
-def podman(workdir: Path | None = None) -> Iterator[Peer]:
-    """A private podman: its own storage, run and tmp directories and configuration."""
+def podman(workdir: Path | None = None, network_backend: str = "") -> Iterator[Peer]:
+    """A private podman: its own storage, run and tmp directories and configuration.
+    `network_backend`: cni or netavark (default: podman's choice, netavark when installed)."""
     reason = podman_missing()
     if reason:
         raise PeerUnavailable(reason)
@@ -465,7 +467,7 @@ def podman(workdir: Path | None = None) -> Iterator[Peer]:
         # podman refuses a runroot longer than 50 characters: keep it in a short folder.
         short = Path(tempfile.mkdtemp(prefix="stkpod-", dir="/tmp"))
         run = short / "run"
-        env = dict(os.environ, CONTAINERS_CONF=str(_podman_conf(folder)),
+        env = dict(os.environ, CONTAINERS_CONF=str(_podman_conf(folder, network_backend)),
                    CONTAINERS_STORAGE_CONF=str(_podman_storage(folder, run)))
         argv = [shutil.which("podman") or "podman", "--root", str(folder / "root"), "--runroot",
                 str(run), "--tmpdir", str(folder / "tmp"),
