@@ -37,7 +37,8 @@ def server(tmp_path):
     assert SERVER.exists(), "no yaml-language-server in .tools: run ./scripts/setup"
     ls = LanguageServer([str(SERVER), "--stdio"], cwd=tmp_path)
     try:
-        ls.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {
+        # the checkout is the editor's workspace folder (relative schema paths start there)
+        ls.request("initialize", {"processId": None, "rootUri": REPO.as_uri(), "capabilities": {
             "workspace": {"configuration": True},
             "textDocument": {"completion": {"completionItem": {"snippetSupport": False}},
                              "hover": {"contentFormat": ["markdown", "plaintext"]},
@@ -101,7 +102,7 @@ def test_modeline_schema_completes_hovers_and_checks(server, tmp_path):
 
 def test_vscode_setting_finds_compose_files_without_modeline(server, tmp_path):
     """The README's `yaml.schemas` setting: compose*.yaml files get the schema by their name."""
-    configure(server, {SCHEMA.as_uri(): ["compose*.yaml", "compose*.yml"]})
+    configure(server, {"./schemas/stackup.schema.json": ["compose*.yaml", "compose*.yml"]})
     stack = tmp_path / "compose.dev.yaml"
     diagnostics = open_file(server, stack, STACK)
     assert {"image", "depends_on", "healthcheck"} <= complete(server, stack, STACK, "always\n    ")
