@@ -98,6 +98,7 @@ TOP = {
     "secrets": "Secrets services can mount (from a file or an environment variable).",
     "configs": "Configs services can mount (from a file, an environment variable or inline content).",
     "version": "Obsolete: ignored with a warning.",
+    "models": "AI models services can use (through a model runner).",
 }
 
 UNSUPPORTED_NOTE = "Accepted by `stackup config`; stackup cannot run it yet, `up` refuses it."

@@ -93,6 +93,7 @@ def test_modeline_schema_completes_hovers_and_checks(server, tmp_path):
 
     assert "Services to start first" in hover(server, stack, text, "    dep")
     assert "files to sync into the container" in hover(server, stack, text, "    dev")
+    assert "When the dependent may start" in hover(server, stack, text, "    cond")
 
     def on_line(marker):
         return [d["message"] for d in diagnostics if d["range"]["start"]["line"] == position(text, marker)["line"]]
