@@ -62,6 +62,31 @@ SERVICE = {
     "group_add": "Additional groups for the main process.",
     "extends": "Start from another service (in this file or in `file`) and override it.",
     "label_file": "Files of KEY=VALUE lines added to labels.",
+    "develop": "Development mode (`watch`): files to sync into the container, or rebuild on, when they change.",
+    "annotations": "OCI annotations on the container: a mapping or a list of KEY=VALUE.",
+    "attach": "Whether `up` shows this service's output (false: it runs, its logs stay in `logs`).",
+    "post_start": "Commands run in the container right after it starts (command, user, privileged, environment).",
+    "pre_stop": "Commands run in the container before it is stopped.",
+    "external_links": "Legacy links to containers outside this stack (container[:alias]).",
+    "mac_address": "MAC address of the container's interface on its network.",
+    "runtime": "OCI runtime to run the container with (e.g. runc, runsc).",
+    "uts": "UTS namespace: host shares the host's host name.",
+    "userns_mode": "User namespace: host to use the host's.",
+    "cgroup": "cgroup namespace: private or host.",
+    "blkio_config": "Block I/O weights and read/write limits per device.",
+    "cpu_count": "Number of usable CPUs (Windows).",
+    "cpu_percent": "Usable percentage of the CPUs (Windows).",
+    "cpu_period": "CPU CFS period in microseconds (with cpu_quota).",
+    "cpu_quota": "CPU CFS quota in microseconds per cpu_period.",
+    "cpu_rt_period": "Real-time scheduler period in microseconds.",
+    "cpu_rt_runtime": "Real-time scheduler runtime in microseconds per cpu_rt_period.",
+    "cpuset": "CPUs the container may run on (0-3, 0,1).",
+    "device_cgroup_rules": "Device cgroup rules (\"c 1:3 mr\"): devices the container may create and use.",
+    "dns_opt": "Resolver options for /etc/resolv.conf (ndots:2, timeout:1...).",
+    "mem_reservation": "Soft memory limit, enforced when the host is short of memory.",
+    "mem_swappiness": "How readily the kernel swaps the container's memory out (0 to 100).",
+    "oom_kill_disable": "Do not let the kernel's OOM killer kill the container's processes.",
+    "oom_score_adj": "Preference of the container's processes for the OOM killer (-1000 to 1000).",
 }
 
 TOP = {
@@ -73,6 +98,7 @@ TOP = {
     "secrets": "Secrets services can mount (from a file or an environment variable).",
     "configs": "Configs services can mount (from a file, an environment variable or inline content).",
     "version": "Obsolete: ignored with a warning.",
+    "models": "AI models services can use (through a model runner).",
 }
 
 UNSUPPORTED_NOTE = "Accepted by `stackup config`; stackup cannot run it yet, `up` refuses it."

@@ -39,6 +39,7 @@ def schema_text() -> str:
 def _describe(document: dict) -> None:
     """Help texts for editors (hover and completion), and the marks of what stackup cannot run."""
     from stackup.stackfile.descriptions import SERVICE, TOP, UNSUPPORTED_NOTE
+    from stackup.stackfile.subdescriptions import NESTED
     from stackup.stackfile.support import UNSUPPORTED_SERVICE_KEYS
 
     for key, text in TOP.items():
@@ -51,3 +52,7 @@ def _describe(document: dict) -> None:
             prop["description"] = text
         if key in UNSUPPORTED_SERVICE_KEYS:
             prop["x-stackup-unsupported"] = True
+    for model, texts in NESTED.items():
+        for key, prop in document["$defs"].get(model, {}).get("properties", {}).items():
+            if key in texts:
+                prop["description"] = texts[key]
