@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("stackup.cli.config", "Parse, resolve and print the stack file in canonical form"),
     "graph": ("stackup.cli.graph", "Draw the stack's services, dependencies and networks"),
     "schema": ("stackup.cli.schema", "Write the JSON schema of stack files"),
+    "version": ("stackup.cli.version", "Show the stackup version information"),
     "kube": ("stackup.cli.kube", "Kubernetes manifests from the stack (generate), and run them here (play, down)"),
     "image": ("stackup.cli.image", "Manage images (pull, push, load, save, import, ls, rm...)"),
     "container": ("stackup.cli.container", "Manage single containers (run, ps, exec, logs...)"),

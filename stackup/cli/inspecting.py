@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -10,7 +9,7 @@ import typer
 
 from stackup.cli import commands
 from stackup.cli.table import print_table
-from stackup.errors import NotFoundError, UserError
+from stackup.errors import NotFoundError
 
 
 def register(app: typer.Typer) -> None:
@@ -112,16 +111,21 @@ def ls(ctx: typer.Context, all_: bool = typer.Option(False, "-a", "--all", help=
 
 def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
           no_stream: bool = typer.Option(False, "--no-stream", help="One snapshot, then exit"),
-          fmt: str = typer.Option("table", "--format", help="table or json")) -> int:
-    """CPU (sampled over half a second), memory and processes of each running container."""
+          fmt: str = typer.Option("table", "--format", help="table, json, or a Go template (table TEMPLATE)")) -> int:
+    """CPU (sampled over half a second), memory, network and block I/O and processes of
+    each running container, with compose's fields."""
+    import functools
     import time
 
     from stackup.cli import compose_common as cc
+    from stackup.cli import formatting, gotemplate
     from stackup.project import usage
 
-    if fmt not in ("table", "json"):
-        raise UserError(f"--format {fmt!r}: expected table or json")
+    if fmt.strip() not in ("", "table", "json"):
+        gotemplate.parse(fmt)
     sess = cc.session(ctx, need_file=False, services=services or [])
+    host_memory = sess.engine.host_memory()
+    columns = ("ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs")
     try:
         while True:
             states = sess.containers(list(services or []), oneoff=None, running_only=True)
@@ -129,19 +133,11 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
             start = time.monotonic()
             time.sleep(0.5)
             elapsed = time.monotonic() - start
-            rows = []
-            for state in states:
-                after = sess.engine.usage(state.id)
-                limit = usage.human(after.memory_limit) if after.memory_limit else "unlimited"
-                rows.append({"ID": state.id[:12], "Name": state.name,
-                             "CPUPerc": f"{usage.cpu_percent(before[state.id], after, elapsed):.2f}%",
-                             "MemUsage": f"{usage.human(after.memory)} / {limit}", "PIDs": str(after.pids)})
-            if fmt == "json":
-                for row in rows:
-                    print(json.dumps(row))
-            else:
-                print_table([("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS")] +
-                       [(r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]) for r in rows])
+            rows = [usage.row(state.name, state.id, before[state.id], sess.engine.usage(state.id), elapsed,
+                              host_memory) for state in states]
+            table = [tuple(formatting.header_of(c, STATS_HEADERS) for c in columns)] + \
+                [tuple(r[c] for c in columns) for r in rows]
+            formatting.render(fmt, rows, functools.partial(print_table, table), headers=STATS_HEADERS, fields=columns)
             sys.stdout.flush()
             if no_stream:
                 return 0
@@ -150,20 +146,27 @@ def stats(ctx: typer.Context, services: list[str] = typer.Argument(None, help="S
         return 0
 
 
+STATS_HEADERS = {"MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "Name": "NAME"}
+
+
 def events(ctx: typer.Context, services: list[str] = typer.Argument(None, help="Services"),
            as_json: bool = typer.Option(False, "--json", help="One JSON object per line")) -> int:
     """Container events of the project as they happen (create, start, pause, unpause,
     die, destroy), found by watching the engine's state; until Ctrl-C."""
     from stackup.cli import compose_common as cc
+    from stackup.cli.shapes import go_json, go_time
     from stackup.project.container_events import ContainerEvent, watch
 
     def emit(event: ContainerEvent) -> None:
-        if as_json:
-            print(json.dumps({"time": event.time, "type": "container", "action": event.action, "id": event.id,
-                              "service": event.service, "attributes": {"name": event.name,
-                                                                       "image": event.image}}))
+        attributes = {"image": event.image, "name": event.name, **event.attributes}
+        if as_json:  # compose's fields, in Go's order of a map's keys
+            print(go_json({"action": event.action, "attributes": dict(sorted(attributes.items())),
+                           "id": event.id, "service": event.service, "time": go_time(event.time.isoformat()),
+                           "type": "container"}))
         else:
-            print(f"{event.time} container {event.action} {event.id} (name={event.name}, service={event.service})")
+            when = event.time.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")  # local, as compose
+            pairs = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
+            print(f"{when} container {event.action} {event.id} ({pairs})")
         sys.stdout.flush()
 
     watch(cc.session(ctx, need_file=False, services=services or []), list(services or []), emit)

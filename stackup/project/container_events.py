@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from stackup.engine.runtime.containerstate import ContainerState, Status
+from stackup.project import naming
 from stackup.project.engine_adapter import Engine
 from stackup.project.session import Session
 
@@ -22,12 +23,13 @@ TRANSITIONS = {(Status.CREATED, Status.RUNNING): "start", (Status.EXITED, Status
 
 @dataclass(frozen=True)
 class ContainerEvent:
-    time: str           # ISO 8601, when it was seen
+    time: datetime      # when it was seen (UTC)
     action: str
     id: str
     name: str
     service: str
     image: str
+    attributes: dict[str, str] = field(default_factory=dict)  # besides name and image: labels, exitCode
 
 
 def changes(before: dict[str, ContainerState], after: dict[str, ContainerState]) -> list[tuple[ContainerState, str]]:
@@ -45,6 +47,15 @@ def changes(before: dict[str, ContainerState], after: dict[str, ContainerState])
     return found
 
 
+def attributes(state: ContainerState, action: str) -> dict[str, str]:
+    """What Docker's event carries besides name and image, as compose shows it: the
+    container's labels without the orchestrator's own, and a die's exit code."""
+    found = {k: v for k, v in state.container_spec().labels.items() if not k.startswith(naming.PREFIX)}
+    if action == "die":
+        found["exitCode"] = str(state.exit_code or 0)
+    return found
+
+
 def watch(session: Session, services: Sequence[str], on_event: Callable[[ContainerEvent], None],
           interval: float = 0.25) -> None:
     """Report events until interrupted (KeyboardInterrupt ends it quietly)."""
@@ -58,9 +69,10 @@ def watch(session: Session, services: Sequence[str], on_event: Callable[[Contain
             time.sleep(interval)
             now = snapshot()
             for state, action in changes(seen, now):
-                on_event(ContainerEvent(datetime.now(timezone.utc).isoformat(), action, state.id,
+                extra = attributes(state, action)
+                on_event(ContainerEvent(datetime.now(timezone.utc), action, state.id,
                                         state.name, Engine.observed(state).service,
-                                        state.container_spec().image))
+                                        state.container_spec().image, extra))
             seen = now
     except KeyboardInterrupt:
         return

@@ -232,6 +232,13 @@ class Engine:
 
         return sample(container_id)
 
+    @staticmethod
+    def host_memory() -> int:
+        """The host's memory in bytes (the limit of a container without one)."""
+        from stackup.engine.runtime.usage import host_memory
+
+        return host_memory()
+
     def image_size(self, image_id: str) -> int | None:
         """The image's size in bytes; None when the store no longer has it."""
         try:

@@ -81,8 +81,30 @@ def create_bridge(name: str, addresses: list[tuple[str, int]], mtu: int | None) 
             idx = index_of(ipr, name)
         if idx is None:
             raise FileNotFoundError(f"bridge {name} vanished while it was made")
+        _pin_address(ipr, idx)
         _add_addresses(ipr, idx, addresses)
         ipr.link("set", index=idx, state="up")
+
+
+def _pin_address(ipr: IPRoute, idx: int) -> None:
+    """Give the bridge a MAC address of its own. Left alone, a bridge takes the lowest MAC
+    of its ports and changes it when that port goes: the gateway's address then moves
+    while the containers' neighbour tables still name the old one, and nothing they send
+    to the gateway (DNS queries included) arrives until they probe again, 20 s and more
+    (seen when a scale-down removed the replica whose veth had the lowest MAC). An address
+    set by hand stays. A bridge being reused keeps the address it has now."""
+    current = ipr.link("get", index=idx)[0].get_attr("IFLA_ADDRESS") or ""
+    if current.replace(":", "").strip("0"):
+        ipr.link("set", index=idx, address=current)
+    else:
+        ipr.link("set", index=idx, address=random_mac())
+
+
+def random_mac() -> str:
+    """A random locally administered unicast MAC (as Docker gives its bridges)."""
+    octets = bytearray(os.urandom(6))
+    octets[0] = (octets[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in octets)
 
 
 def _add_addresses(ipr: IPRoute, idx: int, addresses: list[tuple[str, int]]) -> None:

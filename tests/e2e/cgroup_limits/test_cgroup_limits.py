@@ -26,6 +26,6 @@ def test_limits_pause_stats_and_down(stack):
     stack("unpause", "app")
     assert stack.ps()[0]["State"] == "running"
     stats = stack("stats", "--no-stream").stdout
-    assert "e2e-cglimits-app-1" in stats and "/ 48.0MiB" in stats, stats
+    assert "e2e-cglimits-app-1" in stats and "/ 48MiB" in stats, stats
     stack("down")
     assert stack.wait_gone() == []

@@ -154,8 +154,8 @@ def test_ps_json_has_compose_fields_and_formats(both):
         assert row["Labels"].startswith("tier=front,") or ",tier=front" in row["Labels"]
     for row in (ours, theirs):
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC", row["CreatedAt"])
-        assert re.fullmatch(r"(\d+ seconds|About a minute|\d+ minutes) ago", row["RunningFor"])
-        assert re.fullmatch(r"Up (\d+ seconds|About a minute|\d+ minutes) \(healthy\)", row["Status"])
+        assert re.fullmatch(r"(Less than a second|\d+ seconds?|About a minute|\d+ minutes) ago", row["RunningFor"])
+        assert re.fullmatch(r"Up (Less than a second|\d+ seconds?|About a minute|\d+ minutes) \(healthy\)", row["Status"])
         assert re.fullmatch(r"127\.0\.0\.1:\d+->8000/tcp, 0\.0\.0\.0:\d+->9001/udp(, \[::\]:\d+->9001/udp)?",
                             row["Ports"])
 
@@ -279,3 +279,133 @@ def test_logs_flags_print_as_compose_prints(both, flags):
     def lines(text):
         return STAMP.sub("<time>", text).splitlines()
     assert lines(both.stackup("logs", *flags)) == lines(both.compose("logs", *flags))
+
+
+def masked_port(text):
+    return re.sub(r":\d+$", ":<port>", text.strip())
+
+
+@pytest.mark.parametrize("args", [("web", "8000"), ("web", "9001", "--protocol", "udp"),
+                                  ("--index", "1", "web", "8000")])
+def test_port_prints_as_compose_prints(both, args):
+    ours, theirs = both.stackup("port", *args), both.compose("port", *args)
+    assert masked_port(ours) == masked_port(theirs)
+    assert re.fullmatch(r"(127\.0\.0\.1|0\.0\.0\.0):\d+\n", ours)
+    # the port printed is the one ps publishes
+    (row,) = [json.loads(line) for line in both.stackup("ps", "--format", "json").splitlines()]
+    published = {(p["TargetPort"], p["Protocol"]): f"{p['URL']}:{p['PublishedPort']}" for p in row["Publishers"]}
+    proto = "udp" if "udp" in args else "tcp"
+    assert ours.strip() == published[(int(args[args.index("web") + 1]), proto)]
+
+
+def test_version_json_has_composes_shape(both):
+    ours, theirs = json.loads(both.stackup("version", "--format", "json")), \
+        json.loads(both.compose("version", "--format", "json"))
+    assert list(ours) == list(theirs) == ["version"]
+    for doc, short in ((ours, both.stackup("version", "--short")), (theirs, both.compose("version", "--short"))):
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", doc["version"])
+        assert short == doc["version"][1:] + "\n"
+    for text in (both.stackup("version"), both.compose("version")):
+        assert text.endswith(f" version {ours['version'] if 'stackup' in text else theirs['version']}\n")
+
+
+SIZE = r"\d+(\.\d+)?({})"
+
+
+def test_stats_json_has_composes_fields_and_formats(both):
+    (ours_line,) = both.stackup("stats", "--no-stream", "--format", "json").splitlines()
+    (theirs_line,) = both.compose("stats", "--no-stream", "--format", "json").splitlines()
+    ours, theirs = json.loads(ours_line), json.loads(theirs_line)
+    assert list(ours) == list(theirs)  # the same fields in the same order
+    assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items()}
+    name = f"{PROJECT}-web-1"
+    full_id = both.stackup("container", "inspect", "-f", "{{.Id}}", name, project=False).strip()
+    assert ours["Name"] == theirs["Name"] == name
+    assert ours["Container"] == full_id and ours["ID"] == full_id[:12]
+    assert theirs["ID"] == theirs["Container"][:12]
+    # neither container has a memory limit: both report the host's memory, in the same units
+    assert ours["MemUsage"].split(" / ")[1] == theirs["MemUsage"].split(" / ")[1]
+    binary, decimal = SIZE.format("B|KiB|MiB|GiB"), SIZE.format("B|kB|MB|GB")
+    for row in (ours, theirs):
+        assert re.fullmatch(r"\d+\.\d\d%", row["CPUPerc"]) and re.fullmatch(r"\d+\.\d\d%", row["MemPerc"])
+        assert re.fullmatch(f"{binary} / {binary}", row["MemUsage"])
+        assert re.fullmatch(f"{decimal} / {decimal}", row["NetIO"])
+        assert re.fullmatch(f"{decimal} / {decimal}", row["BlockIO"])
+        assert row["PIDs"].isdigit() and int(row["PIDs"]) >= 1
+
+
+class Stream:
+    """A running `events --json`: its lines, read as they come."""
+
+    def __init__(self, argv, cwd, env):
+        import queue
+        import threading
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout],
+                         daemon=True).start()
+
+    def until(self, action, bound=30.0):
+        """The events up to the first with `action`; None when none came within the bound
+        (a bound on a failure, not a timing the test depends on)."""
+        import queue
+        seen = []
+        while True:
+            try:
+                event = json.loads(self.lines.get(timeout=bound))
+            except queue.Empty:
+                return None
+            seen.append(event)
+            if event["action"] == action:
+                return seen
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def test_events_json_has_composes_fields(both):
+    name = f"{PROJECT}-web-1"
+    streams = {"ours": Stream(stackup_command() + ["-p", PROJECT, "events", "--json"], both.work / "project",
+                              both.env),
+               "theirs": Stream([*both.docker.compose_argv, "-p", PROJECT, "events", "--json"],
+                                both.work / "project", both.docker.env)}
+    try:
+        def pause_both(action):
+            both.stackup(action)
+            both.compose(action)
+        # The streams start watching at a moment they do not announce: pause and unpause
+        # until each has reported an unpause, then look at one pause and unpause.
+        for _ in range(10):
+            pause_both("pause")
+            pause_both("unpause")
+            if all(s.until("unpause", bound=10) for s in streams.values()):
+                break
+        else:
+            pytest.fail("the event streams never reported an unpause")
+        got: dict[str, list] = {key: [] for key in streams}
+        for action in ("pause", "unpause"):
+            pause_both(action)
+            for key, stream in streams.items():
+                events = stream.until(action)
+                assert events is not None, f"{key}: no {action} event"
+                got[key] += [e for e in events if e["action"] in ("pause", "unpause")]
+    finally:
+        for stream in streams.values():
+            stream.close()
+    full_id = both.stackup("container", "inspect", "-f", "{{.Id}}", name, project=False).strip()
+    for key, events in got.items():
+        for event in events:
+            assert list(event) == ["action", "attributes", "id", "service", "time", "type"]
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", event["time"])
+            assert re.fullmatch(r"[0-9a-f]{64}", event["id"])
+        if key == "ours":
+            assert {e["id"] for e in events} == {full_id}
+
+    def masked(events):
+        return [{k: v for k, v in e.items() if k not in ("id", "time")} for e in events]
+    assert masked(got["ours"]) == masked(got["theirs"]) == [
+        {"action": a, "attributes": {"image": IMAGE, "name": name, "tier": "front"}, "service": "web",
+         "type": "container"}
+        for a in ("pause", "unpause")]
