@@ -365,6 +365,10 @@ class Runtime:
             return  # not a container's directory
         try:
             names = set(os.listdir(d))
+            if self.state_files.exists(cid):
+                # its state was written since our read found none: a create (in this
+                # process's other thread, or another command) was on its way, not a leftover
+                return
             # (its lock, and the temporary file of its first write, are there before it)
             started = any(n not in (statefile.LOCK, REMOVING) and not n.startswith(".") for n in names)
             young = time.time() - d.stat().st_mtime < grace
