@@ -165,14 +165,7 @@ class Copy(Instruction):
         """Sources, dest, --chown and --chmod expand (not --from, not --exclude: as Docker);
         heredoc bodies with an unquoted delimiter expand too, and come out with `<<-`'s tabs
         already stripped (use `.data` or `.content`: they are equal)."""
-        return replace(
-            self,
-            sources=[self._expand(s, env) for s in self.sources],
-            dest=self._expand(self.dest, env),
-            chown=self._expand(self.chown, env),
-            chmod=_checked_chmod(self, self._expand(self.chmod, env)),
-            heredocs=[_expanded_heredoc(self, h, env) for h in self.heredocs],
-        )
+        return replace(self, **_copied_expanded(self, env))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,15 +182,16 @@ class Add(Instruction):
     keep_git_dir: bool = False  # git sources are not supported: True is refused at parse
 
     def expanded(self, env: Mapping[str, str]) -> Self:
-        return replace(
-            self,
-            sources=[self._expand(s, env) for s in self.sources],
-            dest=self._expand(self.dest, env),
-            chown=self._expand(self.chown, env),
-            chmod=_checked_chmod(self, self._expand(self.chmod, env)),
-            checksum=self._expand(self.checksum, env),
-            heredocs=[_expanded_heredoc(self, h, env) for h in self.heredocs],
-        )
+        return replace(self, **_copied_expanded(self, env), checksum=self._expand(self.checksum, env))
+
+
+def _copied_expanded(ins: Copy | Add, env: Mapping[str, str]) -> dict[str, Any]:
+    """What COPY and ADD both expand: sources, dest, --chown, --chmod, heredoc bodies."""
+    return {"sources": [ins._expand(s, env) for s in ins.sources],
+            "dest": ins._expand(ins.dest, env),
+            "chown": ins._expand(ins.chown, env),
+            "chmod": _checked_chmod(ins, ins._expand(ins.chmod, env)),
+            "heredocs": [_expanded_heredoc(ins, h, env) for h in ins.heredocs]}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -54,8 +54,11 @@ def steps_root() -> Path:
 
 
 def scratch_root() -> Path:
-    """Where the uppers of finished steps are moved unless the caller names a folder."""
-    return st.root() / "build" / "tmp"
+    """Where the uppers of finished steps are moved unless the caller names a folder:
+    the builder's scratch area (snapshot.py owns it)."""
+    from stackup.engine.build.snapshot import scratch_root as snapshots
+
+    return snapshots()
 
 
 def owner_token(pid: int | None = None) -> str:
